@@ -1,0 +1,1 @@
+/* db/db.c: being written */

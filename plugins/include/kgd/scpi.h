@@ -1,0 +1,72 @@
+/*
+ * kgd/scpi.h - SCPI / IEEE 488.2 helpers over any transport (installed).
+ *
+ * Commands are sent with an LF terminator. Replies are read with
+ * xport_read_line. Numeric replies are parsed with the SCPI rules for "no
+ * valid value": 9.9E37 (+INF), -9.9E37 (-INF), 9.91E37 (NaN) and anything
+ * with magnitude above 1e20 are KGD_ERR_OVERRANGE, never a number.
+ *
+ * Errors carry the transport URI and the command text, e.g.
+ *   "tcp://127.0.0.1:40001: ':READ1:POW?': timeout after 2000 ms"
+ */
+#ifndef KGD_SCPI_H
+#define KGD_SCPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "kgd/status.h"
+#include "kgd/xport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SCPI_REPLY_MAX 4096
+
+/* Send one command (printf-style, LF appended). */
+int scpi_write(xport *x, kgd_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Send a query and read one reply line into reply (NUL-terminated). */
+int scpi_query(xport *x, char *reply, size_t cap, kgd_err *err,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Query and parse a single number; KGD_ERR_OVERRANGE for no-valid-value. */
+int scpi_query_double(xport *x, double *out, kgd_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Drain SYST:ERR? until "0,..." / "+0,...". The first error found is
+ * reported verbatim (e.g. -113,"Undefined header") as KGD_ERR_INSTRUMENT,
+ * naming the command given in after_cmd (may be NULL). */
+int scpi_check_error(xport *x, const char *after_cmd, kgd_err *err);
+
+/* Send a configuration command, then scpi_check_error for it. */
+int scpi_command(xport *x, kgd_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Pure parsers (no I/O), unit-testable on strings. */
+
+/* Parse one SCPI <NR1|NR2|NR3> number; surrounding whitespace allowed.
+ * KGD_ERR_PROTOCOL if not a number, KGD_ERR_OVERRANGE if no valid value. */
+int scpi_parse_double(const char *s, double *out, kgd_err *err);
+
+/* Parse a SYST:ERR? reply into code and message text (quotes removed). */
+int scpi_parse_error(const char *s, int *code, char *text, size_t text_cap,
+		     kgd_err *err);
+
+/* Parse the header of an IEEE 488.2 definite-length block "#<n><len>" at
+ * the start of buf (buf_len bytes available). On success *header_len is the
+ * header's size and *data_len the payload's. Indefinite blocks ("#0") are
+ * KGD_ERR_UNSUPPORTED. */
+int scpi_parse_block_header(const char *buf, size_t buf_len,
+			    size_t *header_len, size_t *data_len, kgd_err *err);
+
+/* Query that returns a definite-length block: reads header and exactly the
+ * payload plus the trailing LF. *data is malloc'ed; caller frees it. */
+int scpi_query_block(xport *x, uint8_t **data, size_t *len, kgd_err *err,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#ifdef __cplusplus
+}
+#endif
+#endif

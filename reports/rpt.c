@@ -1,0 +1,1 @@
+/* reports/rpt.c: being written */

@@ -1,0 +1,1 @@
+/* station/cfg.c: being written */

@@ -1,0 +1,39 @@
+/*
+ * station/cfg.h - the station config: which driver and which URI stand
+ * behind each role a sequence names.
+ *
+ *   station: cell-3                 # station name stored with every run
+ *   plugin_path: [/opt/kgd/plugins] # optional, searched after the build's
+ *   instruments:
+ *     pm: {driver: keysight-n774x, uri: "tcp://127.0.0.1:5025", timeout_ms: 2000}
+ *
+ * Errors name file:line:column.
+ */
+#ifndef KGD_CFG_H
+#define KGD_CFG_H
+
+#include <stddef.h>
+#include "kgd/status.h"
+
+typedef struct cfg_instrument {
+	char *role;
+	char *driver;
+	char *uri;
+	int timeout_ms;      /* 0: XPORT_DEFAULT_TIMEOUT_MS */
+	int line, column;
+} cfg_instrument;
+
+typedef struct cfg_station {
+	char *path;
+	char *name;
+	char **plugin_path;
+	size_t n_plugin_path;
+	cfg_instrument *instruments;
+	size_t n_instruments;
+} cfg_station;
+
+int cfg_load(const char *path, cfg_station **out, kgd_err *err);
+void cfg_free(cfg_station *c);
+const cfg_instrument *cfg_find_role(const cfg_station *c, const char *role);
+
+#endif

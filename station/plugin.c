@@ -1,0 +1,1 @@
+/* station/plugin.c: being written */

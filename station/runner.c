@@ -1,0 +1,1 @@
+/* station/runner.c: being written */

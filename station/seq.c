@@ -1,0 +1,1 @@
+/* station/seq.c: being written */

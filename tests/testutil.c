@@ -1,0 +1,168 @@
+/*
+ * tests/testutil.c - see testutil.h. Child processes are always reaped and
+ * killed on timeout, so a test never leaves a process behind.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *tu_mkdtemp(const char *tag)
+{
+	static char path[512];
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(path, sizeof(path), "%s/kgd-%s-XXXXXX", tmp ? tmp : "/tmp", tag);
+	if (!mkdtemp(path)) {
+		perror("mkdtemp");
+		abort();
+	}
+	return path;
+}
+
+void tu_rmtree(const char *path)
+{
+	char cmd[1024];
+
+	/* Only ever called on folders tu_mkdtemp made. */
+	if (strstr(path, "/kgd-") == NULL)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int tu_run(char *const argv[], char *out, size_t out_cap, char *errbuf,
+	   size_t err_cap, int timeout_s)
+{
+	int po[2], pe[2], status = 0;
+	size_t no = 0, ne = 0;
+	double deadline;
+	pid_t pid;
+	int open_fds = 2, killed = 0;
+
+	if (pipe(po) || pipe(pe))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+
+		dup2(devnull, 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		close(po[0]);
+		close(pe[0]);
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	deadline = now_s() + timeout_s;
+	while (open_fds > 0) {
+		struct pollfd p[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+		int left_ms = (int)((deadline - now_s()) * 1000);
+
+		if (left_ms <= 0) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			break;
+		}
+		if (poll(p, 2, left_ms) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			char buf[4096];
+			ssize_t n;
+			char *dst = i ? errbuf : out;
+			size_t cap = i ? err_cap : out_cap;
+			size_t *used = i ? &ne : &no;
+
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0) {
+				close(p[i].fd);
+				if (i)
+					pe[0] = -1;
+				else
+					po[0] = -1;
+				open_fds--;
+				continue;
+			}
+			if (dst && cap > 1 && *used < cap - 1) {
+				size_t take = (size_t)n;
+
+				if (take > cap - 1 - *used)
+					take = cap - 1 - *used;
+				memcpy(dst + *used, buf, take);
+				*used += take;
+			}
+		}
+	}
+	if (po[0] >= 0)
+		close(po[0]);
+	if (pe[0] >= 0)
+		close(pe[0]);
+	if (out && out_cap)
+		out[no] = '\0';
+	if (errbuf && err_cap)
+		errbuf[ne] = '\0';
+	/* The child may still be running after closing its pipes. */
+	while (!killed && now_s() < deadline) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			goto reaped;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	killed = 1;
+	waitpid(pid, &status, 0);
+	return -1;
+reaped:
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+char *tu_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0) {
+		rewind(f);
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+			buf[n] = '\0';
+			if (len)
+				*len = (size_t)n;
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
