@@ -12,6 +12,8 @@
  *
  * The db knows nothing of instruments or sequences' syntax: it stores what
  * the sequencer hands it.
+ *
+ * One db handle is used by one thread at a time, with at most one run open.
  */
 #ifndef KGD_DB_H
 #define KGD_DB_H
@@ -21,13 +23,33 @@
 
 typedef struct db db;
 
+struct sqlite3;
+
+/* Newest schema version (PRAGMA user_version) this code writes. */
+int db_schema_version(void);
+
 /* Open (creating and migrating as needed) the results file at path.
- * *out owns the connection; release with db_close(). */
+ * *out owns the connection; release with db_close().
+ * Refused: a file from a newer station (KGD_ERR_UNSUPPORTED, the message
+ * names the file and both versions) and an SQLite file that is not a
+ * station database (KGD_ERR_DB). */
 int db_open(const char *path, db **out, kgd_err *err);
+
+/* Close the connection; a run still open is rolled back. NULL is allowed. */
 void db_close(db *d);
 
+/* For readers that open the file themselves (reports/): check that the
+ * connection h, opened on path, holds a station database of a schema
+ * version this code can read (1..db_schema_version()) with all its tables.
+ * Never writes. KGD_ERR_DB if not a station database, KGD_ERR_UNSUPPORTED
+ * if newer; the message names path. */
+int db_check_readable(struct sqlite3 *h, const char *path, kgd_err *err);
+
 /* Identity of one run: who tested which part with what. Strings are
- * copied; NULL means unknown. */
+ * copied; NULL means unknown. Required: station, lot, seq_name,
+ * seq_sha256, and a part identity (serial and/or die x/y). Rows for
+ * station, operator, sequence, lot, wafer and part are found by their
+ * natural key and created only when new. */
 typedef struct db_run_info {
 	const char *station;       /* station name from the config */
 	const char *host;          /* hostname */
@@ -50,11 +72,13 @@ typedef struct db_measurement {
 	const char *coords;        /* sweep coordinates as a JSON object text,
 	                              e.g. {"port":3,"wavelength_nm":1301.0};
 	                              NULL when the step has no sweep */
-	double value;
-	int value_valid;           /* 0: instrument gave no valid value */
+	double value;              /* NaN is stored as invalid (SQLite has no
+	                              NaN) */
+	int value_valid;           /* 0: instrument gave no valid value;
+	                              stored as NULL */
 	const char *unit;
 	double low, high;
-	int has_low, has_high;
+	int has_low, has_high;     /* 0: no such limit; stored as NULL */
 	int pass;
 } db_measurement;
 
@@ -62,15 +86,23 @@ typedef struct db_measurement {
 #define DB_STATUS_PASS "pass"
 #define DB_STATUS_FAIL "fail"
 #define DB_STATUS_ERROR "error"
+#define DB_STATUS_ABORTED "aborted"  /* operator stopped the unit */
 
-/* Begin the run's transaction and insert its row; *run_id receives its id. */
+/* Begin the run's transaction and insert its row; *run_id receives its id.
+ * KGD_ERR_ARG if a run is already open. On error nothing stays open. */
 int db_run_begin(db *d, const db_run_info *info, int64_t *run_id, kgd_err *err);
 
-/* Add one measurement to the open run. */
+/* Add one measurement to the open run; rows are numbered (seq_no 1, 2, ...)
+ * in the order they are added. On error the run stays open (unless SQLite
+ * itself dropped the transaction): the caller decides, usually
+ * db_run_rollback(). */
 int db_measurement_add(db *d, int64_t run_id, const db_measurement *m,
 		       kgd_err *err);
 
-/* Record the verdict and bins, end time, and COMMIT. */
+/* Record the verdict and bins, end time, and COMMIT. status is one of the
+ * DB_STATUS_* strings; a negative bin is stored as NULL (unknown);
+ * fail_reason may be NULL. On error the run stays open as for
+ * db_measurement_add(). */
 int db_run_commit(db *d, int64_t run_id, const char *status, int hard_bin,
 		  int soft_bin, const char *fail_reason, kgd_err *err);
 
