@@ -1,1 +1,625 @@
-/* station/seq.c: being written */
+/*
+ * station/seq.c - load and check a sequence file (format: seq.h and
+ * docs/SEQUENCES.md).
+ *
+ * Invariant: a seq_sequence handed out is entirely valid - every key known,
+ * every step "<role>.<op>", every step name unique, every on_fail bin present
+ * in the bin table and not a pass bin, at least one pass bin, every sweep
+ * expanded to its values - and s->sha256 is the digest of exactly the bytes
+ * that were parsed (s->text), because both come from one buffer read once.
+ *
+ * One walker serves both entry points: it records every problem and keeps
+ * going; seq_load returns the first, seq_check reports them all.
+ */
+#include "seq.h"
+#include "yaml_util.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#define SEQ_RETRY_MAX 10
+#define SEQ_BIN_MAX 9999
+/* A range expands into memory; "1..100000000" is a typo, not a sweep. */
+#define SEQ_RANGE_MAX 65536
+
+static const char *const root_keys[] = {
+	"sequence", "version", "product", "process", "setup", "main", "cleanup",
+	"bins", NULL
+};
+static const char *const step_keys[] = {
+	"step", "name", "sweep", "params", "limits", "on_fail", "retry", NULL
+};
+static const char *const limit_keys[] = { "low", "high", "unit", NULL };
+static const char *const fail_keys[] = { "bin", "continue", NULL };
+static const char *const bin_keys[] = { "name", "pass", NULL };
+/* Limits are stored with their unit; a unit outside this list is most
+ * likely a typo ("dbm") that would make results incomparable. */
+static const char *const units[] = {
+	"dBm", "dB", "W", "mW", "uW", "nW", "nm", "A", "mA", "V", "C", "ratio",
+	"s", "", NULL
+};
+
+static seq_loc loc_of(const yaml_node_t *n)
+{
+	seq_loc loc = { (int)n->start_mark.line + 1, (int)n->start_mark.column + 1 };
+
+	return loc;
+}
+
+static const seq_bin *find_bin(const seq_sequence *s, long number)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_bins; i++)
+		if (s->bins[i].number == number)
+			return &s->bins[i];
+	return NULL;
+}
+
+/* ---- bins ---------------------------------------------------------------- */
+
+static void parse_bin(yu_doc *d, const yaml_node_t *key, const yaml_node_t *val,
+		      seq_sequence *s)
+{
+	const seq_bin *dup;
+	yaml_node_t *v;
+	seq_bin *b;
+	long number;
+
+	if (yu_int(d, key, "bin number", 1, SEQ_BIN_MAX, &number) != 0)
+		return;
+	dup = find_bin(s, number);
+	if (dup) {
+		/* Compared as numbers: "5" and "05" are the same bin. */
+		yu_problem(d, key->start_mark, "duplicate bin %ld (first at %d:%d)",
+			   number, dup->loc.line, dup->loc.column);
+		return;
+	}
+	b = &s->bins[s->n_bins++];
+	b->number = (int)number;
+	b->loc = loc_of(key);
+	if (yu_expect(d, val, YAML_MAPPING_NODE, "a bin") != 0)
+		return;
+	yu_check_keys(d, val, "bin", bin_keys);
+	if ((v = yu_require(d, val, "name")))
+		b->name = yu_string(d, v, "bin name");
+	if ((v = yu_get(d, val, "pass")))
+		yu_bool(d, v, "pass", &b->pass);
+}
+
+/* Bins come first so steps can check their on_fail bin against them. */
+static void parse_bins(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
+{
+	const yaml_node_pair_t *pair;
+	yaml_node_t *n = yu_get(d, root, "bins");
+	size_t i, n_pass = 0;
+
+	if (!n) {
+		/* No table: every part either passes to bin 1 or fails unbinned. */
+		s->bins = yu_calloc(d, 1, sizeof(*s->bins));
+		if (!s->bins)
+			return;
+		s->bins[0].number = 1;
+		s->bins[0].name = yu_strdup(d, "PASS");
+		s->bins[0].pass = 1;
+		s->n_bins = 1;
+		return;  /* loc stays 0:0: not written in the file */
+	}
+	if (yu_expect(d, n, YAML_MAPPING_NODE, "bins") != 0)
+		return;
+	yu_check_keys(d, n, "bins", NULL);
+	s->bins = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
+					n->data.mapping.pairs.start),
+			    sizeof(*s->bins));
+	if (!s->bins)
+		return;
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
+	     pair++)
+		parse_bin(d, yu_node(d, pair->key), yu_node(d, pair->value), s);
+	for (i = 0; i < s->n_bins; i++)
+		n_pass += s->bins[i].pass != 0;
+	if (n_pass == 0)
+		yu_problem(d, n->start_mark, "no bin has pass: true");
+}
+
+/* ---- steps --------------------------------------------------------------- */
+
+static void parse_step_id(yu_doc *d, const yaml_node_t *n, seq_step *st)
+{
+	char *id = yu_string(d, n, "step");
+	char *dot;
+
+	if (!id)
+		return;
+	dot = strchr(id, '.');
+	if (dot)
+		*dot = '\0';
+	if (!dot || !yu_is_name(id) || !yu_is_name(dot + 1)) {
+		if (dot)
+			*dot = '.';
+		yu_problem(d, n->start_mark,
+			   "bad step '%.60s': expected <role>.<operation>, each of [a-z0-9_]+",
+			   id);
+		free(id);
+		return;
+	}
+	st->role = id;  /* cut at the dot: "pm" */
+	st->op = yu_strdup(d, dot + 1);
+}
+
+static int parse_range(yu_doc *d, const yaml_node_t *n, const char *text,
+		       seq_sweep_var *var)
+{
+	char left[32];
+	const char *dots = strstr(text, "..");
+	size_t llen = (size_t)(dots - text);
+	long a, b, i;
+
+	if (llen >= sizeof(left))
+		goto bad;
+	memcpy(left, text, llen);
+	left[llen] = '\0';
+	if (yu_parse_int(left, &a) != 0 || yu_parse_int(dots + 2, &b) != 0)
+		goto bad;
+	if (a > b) {
+		yu_problem(d, n->start_mark, "bad range '%s': start is greater than end",
+			   text);
+		return -1;
+	}
+	if (b - a >= SEQ_RANGE_MAX) {
+		yu_problem(d, n->start_mark, "bad range '%s': more than %d values",
+			   text, SEQ_RANGE_MAX);
+		return -1;
+	}
+	var->values = yu_calloc(d, (size_t)(b - a + 1), sizeof(double));
+	if (!var->values)
+		return -1;
+	for (i = a; i <= b; i++)
+		var->values[var->n_values++] = (double)i;
+	return 0;
+bad:
+	yu_problem(d, n->start_mark,
+		   "bad range '%.60s': expected <integer>..<integer>", text);
+	return -1;
+}
+
+static void parse_sweep_var(yu_doc *d, const yaml_node_t *key,
+			    const yaml_node_t *val, seq_sweep_var *var)
+{
+	const yaml_node_item_t *item;
+	char what[96];
+	const char *text;
+	size_t n;
+
+	var->loc = loc_of(key);
+	var->name = yu_strdup(d, (const char *)key->data.scalar.value);
+	if (!var->name)
+		return;
+	if (!yu_is_name(var->name)) {
+		yu_problem(d, key->start_mark,
+			   "bad sweep variable '%.60s': expected [a-z0-9_]+", var->name);
+		return;
+	}
+	snprintf(what, sizeof(what), "sweep %s", var->name);
+
+	if (val->type == YAML_SEQUENCE_NODE) {
+		n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+		if (n == 0) {
+			yu_problem(d, val->start_mark, "%s has no values", what);
+			return;
+		}
+		var->values = yu_calloc(d, n, sizeof(double));
+		if (!var->values)
+			return;
+		snprintf(what, sizeof(what), "sweep %s value", var->name);
+		for (item = val->data.sequence.items.start;
+		     item < val->data.sequence.items.top; item++)
+			if (yu_double(d, yu_node(d, *item), what,
+				      &var->values[var->n_values]) == 0)
+				var->n_values++;
+		return;
+	}
+	if (val->type == YAML_SCALAR_NODE && !yu_is_null(val)) {
+		text = (const char *)val->data.scalar.value;
+		if (strstr(text, "..")) {
+			parse_range(d, val, text, var);
+			return;
+		}
+		var->values = yu_calloc(d, 1, sizeof(double));
+		if (var->values && yu_double(d, val, what, var->values) == 0)
+			var->n_values = 1;
+		return;
+	}
+	yu_problem(d, val->start_mark,
+		   "%s must be a range a..b, a list of numbers or a number", what);
+}
+
+static void parse_sweep(yu_doc *d, const yaml_node_t *n, seq_step *st)
+{
+	const yaml_node_pair_t *pair;
+
+	if (yu_expect(d, n, YAML_MAPPING_NODE, "sweep") != 0)
+		return;
+	if (yu_check_keys(d, n, "sweep", NULL) != 0)
+		return;  /* non-scalar or repeated variable names */
+	st->sweep = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
+					  n->data.mapping.pairs.start),
+			      sizeof(*st->sweep));
+	if (!st->sweep)
+		return;
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
+	     pair++)
+		parse_sweep_var(d, yu_node(d, pair->key), yu_node(d, pair->value),
+				&st->sweep[st->n_sweep++]);
+}
+
+static void parse_params(yu_doc *d, const yaml_node_t *n, seq_step *st)
+{
+	const yaml_node_pair_t *pair;
+	yaml_node_t *k, *v;
+	seq_param *p;
+	char what[96];
+
+	if (yu_expect(d, n, YAML_MAPPING_NODE, "params") != 0)
+		return;
+	if (yu_check_keys(d, n, "params", NULL) != 0)
+		return;
+	st->params = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
+					   n->data.mapping.pairs.start),
+			       sizeof(*st->params));
+	if (!st->params)
+		return;
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
+	     pair++) {
+		k = yu_node(d, pair->key);
+		v = yu_node(d, pair->value);
+		snprintf(what, sizeof(what), "param %.60s", k->data.scalar.value);
+		/* Flat on purpose: a driver operation takes scalars. */
+		if (yu_expect(d, v, YAML_SCALAR_NODE, what) != 0)
+			continue;
+		p = &st->params[st->n_params++];
+		p->key = yu_strdup(d, (const char *)k->data.scalar.value);
+		p->value = yu_strdup(d, (const char *)v->data.scalar.value);
+		p->loc = loc_of(k);
+	}
+}
+
+static void parse_unit(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
+{
+	char known[128];
+	size_t off = 0;
+	const char *u;
+	int i;
+
+	if (yu_expect(d, n, YAML_SCALAR_NODE, "unit") != 0)
+		return;
+	u = yu_is_null(n) ? "" : (const char *)n->data.scalar.value;
+	for (i = 0; units[i]; i++) {
+		if (strcmp(u, units[i]) == 0) {
+			snprintf(lim->unit, sizeof(lim->unit), "%s", u);
+			return;
+		}
+	}
+	for (i = 0; units[i + 1] && off < sizeof(known); i++)
+		off += (size_t)snprintf(known + off, sizeof(known) - off, "%s, ",
+					units[i]);
+	yu_problem(d, n->start_mark,
+		   "unknown unit '%.60s' (expected one of: %s\"\")", u, known);
+}
+
+static void parse_limits(yu_doc *d, const yaml_node_t *n, seq_step *st)
+{
+	seq_limits *lim = &st->limits;
+	yaml_node_t *v;
+
+	st->has_limits = 1;
+	lim->loc = loc_of(n);
+	if (yu_expect(d, n, YAML_MAPPING_NODE, "limits") != 0)
+		return;
+	yu_check_keys(d, n, "limits", limit_keys);
+	if ((v = yu_get(d, n, "low")))
+		lim->has_low = yu_double(d, v, "limits low", &lim->low) == 0;
+	if ((v = yu_get(d, n, "high")))
+		lim->has_high = yu_double(d, v, "limits high", &lim->high) == 0;
+	if ((v = yu_get(d, n, "unit")))
+		parse_unit(d, v, lim);
+	if (!yu_get(d, n, "low") && !yu_get(d, n, "high"))
+		yu_problem(d, n->start_mark, "limits need 'low', 'high' or both");
+	else if (lim->has_low && lim->has_high && lim->low > lim->high)
+		yu_problem(d, n->start_mark, "limits low %g is greater than high %g",
+			   lim->low, lim->high);
+}
+
+static void parse_on_fail(yu_doc *d, const yaml_node_t *n,
+			  const seq_sequence *s, seq_step *st)
+{
+	const seq_bin *b;
+	yaml_node_t *v;
+	long bin;
+
+	if (yu_expect(d, n, YAML_MAPPING_NODE, "on_fail") != 0)
+		return;
+	yu_check_keys(d, n, "on_fail", fail_keys);
+	if ((v = yu_get(d, n, "bin")) &&
+	    yu_int(d, v, "on_fail bin", 1, SEQ_BIN_MAX, &bin) == 0) {
+		b = find_bin(s, bin);
+		if (!b)
+			yu_problem(d, v->start_mark, "on_fail bin %ld is not in bins", bin);
+		else if (b->pass)
+			yu_problem(d, v->start_mark, "on_fail bin %ld is a pass bin", bin);
+		else
+			st->fail_bin = (int)bin;
+	}
+	if ((v = yu_get(d, n, "continue")))
+		yu_bool(d, v, "on_fail continue", &st->fail_continue);
+}
+
+static void parse_step(yu_doc *d, const yaml_node_t *n, const seq_sequence *s,
+		       seq_step *st)
+{
+	yaml_node_t *v;
+	long retry;
+	size_t len;
+
+	st->loc = loc_of(n);
+	if (yu_expect(d, n, YAML_MAPPING_NODE, "a step") != 0)
+		return;
+	yu_check_keys(d, n, "step", step_keys);
+	if ((v = yu_require(d, n, "step")))
+		parse_step_id(d, v, st);
+	if ((v = yu_get(d, n, "name"))) {
+		st->name = yu_string(d, v, "step name");
+	} else if (st->role && st->op) {
+		len = strlen(st->role) + strlen(st->op) + 2;
+		st->name = yu_calloc(d, len, 1);
+		if (st->name)
+			snprintf(st->name, len, "%s.%s", st->role, st->op);
+	}
+	if ((v = yu_get(d, n, "sweep")))
+		parse_sweep(d, v, st);
+	if ((v = yu_get(d, n, "params")))
+		parse_params(d, v, st);
+	if ((v = yu_get(d, n, "limits")))
+		parse_limits(d, v, st);
+	if ((v = yu_get(d, n, "on_fail")))
+		parse_on_fail(d, v, s, st);
+	if ((v = yu_get(d, n, "retry")) &&
+	    yu_int(d, v, "retry", 0, SEQ_RETRY_MAX, &retry) == 0)
+		st->retry = (int)retry;
+}
+
+static void parse_steps(yu_doc *d, const yaml_node_t *root, const char *key,
+			int required, const seq_sequence *s, seq_step **steps,
+			size_t *n_steps)
+{
+	const yaml_node_item_t *item;
+	yaml_node_t *n;
+	size_t count = 0;
+
+	n = required ? yu_require(d, root, key) : yu_get(d, root, key);
+	if (!n)
+		return;
+	/* "main:" with nothing after it is an empty list, not a type error. */
+	if (!yu_is_null(n)) {
+		if (yu_expect(d, n, YAML_SEQUENCE_NODE, key) != 0)
+			return;
+		count = (size_t)(n->data.sequence.items.top -
+				 n->data.sequence.items.start);
+	}
+	if (count == 0) {
+		if (required)
+			yu_problem(d, n->start_mark, "%s has no steps", key);
+		return;
+	}
+	*steps = yu_calloc(d, count, sizeof(**steps));
+	if (!*steps)
+		return;
+	*n_steps = count;
+	for (item = n->data.sequence.items.start; item < n->data.sequence.items.top;
+	     item++)
+		parse_step(d, yu_node(d, *item), s, &(*steps)[item -
+					n->data.sequence.items.start]);
+}
+
+/* Steps of setup, main and cleanup as one run, in file order. */
+static const seq_step *step_at(const seq_sequence *s, size_t i)
+{
+	if (i < s->n_setup)
+		return &s->setup[i];
+	i -= s->n_setup;
+	if (i < s->n_main)
+		return &s->main[i];
+	return &s->cleanup[i - s->n_main];
+}
+
+/* Results are keyed by step name, so two steps may not share one - not even
+ * two unnamed steps defaulting to the same "<role>.<op>". */
+static void check_step_names(yu_doc *d, const seq_sequence *s)
+{
+	size_t n = s->n_setup + s->n_main + s->n_cleanup, i, j;
+	const seq_step *a, *b;
+	yaml_mark_t m = { 0, 0, 0 };
+
+	for (i = 0; i < n; i++) {
+		a = step_at(s, i);
+		for (j = 0; a->name && j < i; j++) {
+			b = step_at(s, j);
+			if (b->name && strcmp(a->name, b->name) == 0) {
+				m.line = (size_t)a->loc.line - 1;
+				m.column = (size_t)a->loc.column - 1;
+				yu_problem(d, m, "duplicate step name '%.60s' (first at %d:%d)",
+					   a->name, b->loc.line, b->loc.column);
+				break;
+			}
+		}
+	}
+}
+
+/* ---- the file ------------------------------------------------------------ */
+
+static void parse_root(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
+{
+	yaml_node_t *v;
+	long version;
+	const char *proc;
+
+	if (yu_expect(d, root, YAML_MAPPING_NODE, "a sequence file") != 0)
+		return;
+	yu_check_keys(d, root, "sequence file", root_keys);
+	if ((v = yu_require(d, root, "sequence")))
+		s->name = yu_string(d, v, "sequence");
+	if ((v = yu_require(d, root, "version")) &&
+	    yu_int(d, v, "version", 1, INT_MAX, &version) == 0)
+		s->version = (int)version;
+	if ((v = yu_get(d, root, "product")))
+		s->product = yu_string(d, v, "product");
+	if ((v = yu_get(d, root, "process")) &&
+	    yu_expect(d, v, YAML_SCALAR_NODE, "process") == 0) {
+		proc = (const char *)v->data.scalar.value;
+		if (strcmp(proc, "unit") == 0)
+			s->process = SEQ_PROCESS_UNIT;
+		else if (strcmp(proc, "wafer") == 0)
+			s->process = SEQ_PROCESS_WAFER;
+		else
+			yu_problem(d, v->start_mark,
+				   "process must be 'unit' or 'wafer', not '%.60s'", proc);
+	}
+	parse_bins(d, root, s);
+	parse_steps(d, root, "setup", 0, s, &s->setup, &s->n_setup);
+	parse_steps(d, root, "main", 1, s, &s->main, &s->n_main);
+	parse_steps(d, root, "cleanup", 0, s, &s->cleanup, &s->n_cleanup);
+	check_step_names(d, s);
+}
+
+static int sha256_hex(const char *data, size_t len, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0, i;
+
+	if (!EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
+		return -1;
+	for (i = 0; i < md_len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* The walker behind seq_load (out set) and seq_check (out NULL). */
+static int seq_parse(const char *path, yu_report_fn report, void *user,
+		     seq_sequence **out, kgd_err *err)
+{
+	seq_sequence *s = NULL;
+	yaml_node_t *root;
+	yu_doc d;
+	int status;
+
+	if (!path)
+		return kgd_err_set(err, KGD_ERR_ARG, "seq: no sequence file given");
+	status = yu_open(&d, path, report, user, err);
+	if (status != KGD_OK)
+		goto out;
+	s = yu_calloc(&d, 1, sizeof(*s));
+	if (s) {
+		s->path = yu_strdup(&d, path);
+		root = yu_root(&d);
+		if (root)
+			parse_root(&d, root, s);
+	}
+	status = yu_status(&d);
+	if (status != KGD_OK || !out)
+		goto out;
+	if (sha256_hex(d.text, d.len, s->sha256) != 0) {
+		status = kgd_err_set(err, KGD_ERR_UNSUPPORTED,
+				     "%s: cannot compute SHA-256 (OpenSSL)", path);
+		goto out;
+	}
+	s->text = d.text;  /* the hashed, parsed bytes move into the result */
+	s->text_len = d.len;
+	d.text = NULL;
+	*out = s;
+	s = NULL;
+out:
+	seq_free(s);
+	yu_close(&d);
+	return status;
+}
+
+int seq_load(const char *path, seq_sequence **out, kgd_err *err)
+{
+	if (!out)
+		return kgd_err_set(err, KGD_ERR_ARG, "seq_load: out is NULL");
+	return seq_parse(path, NULL, NULL, out, err);
+}
+
+int seq_check(const char *path, void (*report)(void *user, const char *msg),
+	      void *user, kgd_err *err)
+{
+	return seq_parse(path, report, user, NULL, err);
+}
+
+static void free_steps(seq_step *steps, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; steps && i < n; i++) {
+		seq_step *st = &steps[i];
+
+		free(st->role);
+		free(st->op);
+		free(st->name);
+		for (j = 0; j < st->n_sweep; j++) {
+			free(st->sweep[j].name);
+			free(st->sweep[j].values);
+		}
+		free(st->sweep);
+		for (j = 0; j < st->n_params; j++) {
+			free(st->params[j].key);
+			free(st->params[j].value);
+		}
+		free(st->params);
+	}
+	free(steps);
+}
+
+void seq_free(seq_sequence *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	free(s->path);
+	free(s->name);
+	free(s->product);
+	free_steps(s->setup, s->n_setup);
+	free_steps(s->main, s->n_main);
+	free_steps(s->cleanup, s->n_cleanup);
+	for (i = 0; i < s->n_bins; i++)
+		free(s->bins[i].name);
+	free(s->bins);
+	free(s->text);
+	free(s);
+}
+
+const seq_param *seq_step_param(const seq_step *st, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_params; i++)
+		if (st->params[i].key && strcmp(st->params[i].key, key) == 0)
+			return &st->params[i];
+	return NULL;
+}
+
+int seq_pass_bin(const seq_sequence *s)
+{
+	int best = 0;
+	size_t i;
+
+	for (i = 0; i < s->n_bins; i++)
+		if (s->bins[i].pass && (best == 0 || s->bins[i].number < best))
+			best = s->bins[i].number;
+	return best ? best : 1;
+}

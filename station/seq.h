@@ -86,7 +86,7 @@ typedef struct seq_sequence {
 	char *path;
 	char *name;
 	int version;
-	char *product;
+	char *product;       /* NULL when the file gives none */
 	seq_process process;
 	seq_step *setup, *main, *cleanup;
 	size_t n_setup, n_main, n_cleanup;
@@ -102,6 +102,15 @@ typedef struct seq_sequence {
  * everything; release with seq_free(). */
 int seq_load(const char *path, seq_sequence **out, kgd_err *err);
 void seq_free(seq_sequence *s);
+
+/* Check the file at path as seq_load does, but find EVERY problem: report
+ * (may be NULL) is called once per problem with "path:line:column: message",
+ * in file order (a missing or unreadable file, or a YAML syntax error, is one
+ * problem: nothing after it can be read). Returns KGD_OK, KGD_ERR_PARSE,
+ * KGD_ERR_NOT_FOUND or KGD_ERR_IO; err gets the first problem. For
+ * `station check`. */
+int seq_check(const char *path, void (*report)(void *user, const char *msg),
+	      void *user, kgd_err *err);
 
 /* Look a parameter up; NULL if absent. */
 const seq_param *seq_step_param(const seq_step *st, const char *key);

@@ -1,0 +1,589 @@
+/*
+ * station/yaml_util.c - see yaml_util.h: read a file, parse it with libyaml's
+ * document API, and walk the node tree with strict typed readers.
+ *
+ * Invariant: every problem goes through report_msg(), which numbers it,
+ * passes it to the report callback and keeps the first one in the caller's
+ * kgd_err. Nothing here prints.
+ */
+#include "yaml_util.h"
+
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* A sequence or config is a page of text; anything this big is a mistake
+ * (or /dev/zero) and must not be slurped. */
+#define YU_MAX_FILE (16u * 1024u * 1024u)
+
+/* Longest value quoted back in a message; the location says where the rest is. */
+#define YU_QUOTE "%.60s"
+
+/* Problems are kept until yu_status() so they can be handed out in file
+ * order: a walker visits keys in the order it needs them, a reader fixes a
+ * file top to bottom. */
+static void report_msg(yu_doc *d, int status, yaml_mark_t m, const char *msg)
+{
+	yu_msg *nmsgs;
+	char *text;
+
+	if (d->n_msgs == d->cap_msgs) {
+		size_t cap = d->cap_msgs ? d->cap_msgs * 2 : 8;
+
+		nmsgs = realloc(d->msgs, cap * sizeof(*nmsgs));
+		if (!nmsgs) {
+			d->nomem = 1;
+			return;
+		}
+		d->msgs = nmsgs;
+		d->cap_msgs = cap;
+	}
+	text = strdup(msg);
+	if (!text) {
+		d->nomem = 1;
+		return;
+	}
+	d->msgs[d->n_msgs].status = status;
+	d->msgs[d->n_msgs].line = m.line;
+	d->msgs[d->n_msgs].column = m.column;
+	d->msgs[d->n_msgs].order = d->n_msgs;
+	d->msgs[d->n_msgs].text = text;
+	d->n_msgs++;
+	d->n_problems++;
+}
+
+static int msg_cmp(const void *a, const void *b)
+{
+	const yu_msg *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->column != y->column)
+		return x->column < y->column ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+void yu_problem(yu_doc *d, yaml_mark_t m, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int off;
+
+	off = snprintf(msg, sizeof(msg), "%s:%zu:%zu: ", d->path,
+		       (size_t)m.line + 1, (size_t)m.column + 1);
+	if (off < 0 || (size_t)off >= sizeof(msg))
+		off = 0;
+	va_start(ap, fmt);
+	vsnprintf(msg + off, sizeof(msg) - (size_t)off, fmt, ap);
+	va_end(ap);
+	report_msg(d, KGD_ERR_PARSE, m, msg);
+}
+
+static int read_file(yu_doc *d)
+{
+	char msg[1024];
+	FILE *f = NULL;
+	char *buf = NULL, *nbuf;
+	size_t cap = 4096, len = 0, got;
+	int status = KGD_OK;
+
+	f = fopen(d->path, "rb");
+	if (!f) {
+		status = errno == ENOENT ? KGD_ERR_NOT_FOUND : KGD_ERR_IO;
+		snprintf(msg, sizeof(msg), "%s: %s", d->path, strerror(errno));
+		goto out;
+	}
+	buf = malloc(cap);
+	if (!buf)
+		goto nomem;
+	for (;;) {
+		got = fread(buf + len, 1, cap - len - 1, f);
+		len += got;
+		if (got == 0)
+			break;
+		if (cap - len - 1 > 0)
+			continue;
+		if (cap > YU_MAX_FILE) {
+			status = KGD_ERR_IO;
+			snprintf(msg, sizeof(msg), "%s: file too large (over %u bytes)",
+				 d->path, YU_MAX_FILE);
+			goto out;
+		}
+		nbuf = realloc(buf, cap * 2);
+		if (!nbuf)
+			goto nomem;
+		buf = nbuf;
+		cap *= 2;
+	}
+	if (ferror(f)) {
+		status = KGD_ERR_IO;
+		snprintf(msg, sizeof(msg), "%s: %s", d->path, strerror(errno));
+		goto out;
+	}
+	buf[len] = '\0';
+	d->text = buf;
+	d->len = len;
+	buf = NULL;
+	goto out;
+nomem:
+	d->nomem = 1;
+	status = KGD_ERR_NOMEM;
+	snprintf(msg, sizeof(msg), "%s: out of memory", d->path);
+out:
+	if (f)
+		fclose(f);
+	free(buf);
+	if (status != KGD_OK) {
+		yaml_mark_t top = { 0, 0, 0 };
+
+		report_msg(d, status, top, msg);
+	}
+	return status;
+}
+
+/* libyaml's reader errors (bad UTF-8, control characters) carry only a byte
+ * offset; turn it into the line and column the other errors have. */
+static yaml_mark_t mark_at_offset(const char *text, size_t len, size_t offset)
+{
+	yaml_mark_t m = { 0, 0, 0 };
+	size_t i;
+
+	for (i = 0; i < offset && i < len; i++) {
+		if (text[i] == '\n') {
+			m.line++;
+			m.column = 0;
+		} else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+			m.column++;  /* count characters, not UTF-8 continuation bytes */
+		}
+	}
+	m.index = offset;
+	return m;
+}
+
+static int syntax_error(yu_doc *d, yaml_parser_t *p)
+{
+	yaml_mark_t m = p->problem_mark;
+
+	if (p->error == YAML_MEMORY_ERROR) {
+		d->nomem = 1;
+		return KGD_ERR_NOMEM;
+	}
+	if (p->error == YAML_READER_ERROR)
+		m = mark_at_offset(d->text, d->len, p->problem_offset);
+	yu_problem(d, m, "%s", p->problem ? p->problem : "YAML syntax error");
+	return KGD_ERR_PARSE;
+}
+
+int yu_open(yu_doc *d, const char *path, yu_report_fn report, void *user,
+	    kgd_err *err)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	int status, parser_ready = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->path = path;
+	d->report = report;
+	d->user = user;
+	d->err = err;
+	kgd_err_clear(err);
+
+	status = read_file(d);
+	if (status != KGD_OK)
+		goto out;
+	if (!yaml_parser_initialize(&parser)) {
+		d->nomem = 1;
+		status = KGD_ERR_NOMEM;
+		goto out;
+	}
+	parser_ready = 1;
+	/* Parse the very bytes the caller will hash and keep. */
+	yaml_parser_set_input_string(&parser, (const unsigned char *)d->text,
+				     d->len);
+	if (!yaml_parser_load(&parser, &d->doc)) {
+		status = syntax_error(d, &parser);
+		goto out;
+	}
+	d->loaded = 1;
+
+	/* A stray "---" would otherwise hide the rest of the file unread. */
+	if (!yaml_parser_load(&parser, &extra)) {
+		status = syntax_error(d, &parser);
+		goto out;
+	}
+	if (yaml_document_get_root_node(&extra)) {
+		yu_problem(d, extra.start_mark,
+			   "only one YAML document is allowed per file");
+		status = KGD_ERR_PARSE;
+	}
+	yaml_document_delete(&extra);
+out:
+	if (parser_ready)
+		yaml_parser_delete(&parser);
+	if (status != KGD_OK)
+		status = yu_status(d);
+	return status;
+}
+
+void yu_close(yu_doc *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_msgs; i++)
+		free(d->msgs[i].text);
+	free(d->msgs);
+	d->msgs = NULL;
+	d->n_msgs = d->cap_msgs = d->n_flushed = 0;
+	if (d->loaded)
+		yaml_document_delete(&d->doc);
+	d->loaded = 0;
+	free(d->text);
+	d->text = NULL;
+}
+
+int yu_status(yu_doc *d)
+{
+	size_t i;
+
+	if (d->n_msgs > d->n_flushed)
+		qsort(d->msgs + d->n_flushed, d->n_msgs - d->n_flushed,
+		      sizeof(*d->msgs), msg_cmp);
+	for (i = d->n_flushed; i < d->n_msgs; i++) {
+		if (i == 0)
+			kgd_err_set(d->err, d->msgs[i].status, "%s", d->msgs[i].text);
+		if (d->report)
+			d->report(d->user, d->msgs[i].text);
+	}
+	d->n_flushed = d->n_msgs;
+	if (d->nomem) {
+		kgd_err_set(d->err, KGD_ERR_NOMEM, "%s: out of memory", d->path);
+		return KGD_ERR_NOMEM;
+	}
+	if (d->n_msgs)
+		return d->msgs[0].status;
+	return KGD_OK;
+}
+
+yaml_node_t *yu_root(yu_doc *d)
+{
+	yaml_node_t *root = yaml_document_get_root_node(&d->doc);
+
+	if (!root || yu_is_null(root)) {
+		yu_problem(d, d->doc.start_mark, "the file is empty");
+		return NULL;
+	}
+	return root;
+}
+
+void *yu_calloc(yu_doc *d, size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		d->nomem = 1;
+	return p;
+}
+
+char *yu_strdup(yu_doc *d, const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		d->nomem = 1;
+	return p;
+}
+
+yaml_node_t *yu_node(yu_doc *d, int id)
+{
+	return yaml_document_get_node(&d->doc, id);
+}
+
+static const char *key_text(yu_doc *d, const yaml_node_pair_t *pair)
+{
+	yaml_node_t *k = yu_node(d, pair->key);
+
+	return k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value
+						 : NULL;
+}
+
+yaml_node_t *yu_get(yu_doc *d, const yaml_node_t *map, const char *key)
+{
+	const yaml_node_pair_t *pair;
+	const char *k;
+
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		k = key_text(d, pair);
+		if (k && strcmp(k, key) == 0)
+			return yu_node(d, pair->value);
+	}
+	return NULL;
+}
+
+yaml_node_t *yu_require(yu_doc *d, const yaml_node_t *map, const char *key)
+{
+	yaml_node_t *v = yu_get(d, map, key);
+
+	if (!v)
+		yu_problem(d, map->start_mark, "missing required key '%s'", key);
+	return v;
+}
+
+int yu_expect(yu_doc *d, const yaml_node_t *n, yaml_node_type_t type,
+	      const char *what)
+{
+	static const char *const names[] = {
+		[YAML_SCALAR_NODE] = "a single value",
+		[YAML_SEQUENCE_NODE] = "a list",
+		[YAML_MAPPING_NODE] = "a mapping",
+	};
+
+	if (n->type == type)
+		return 0;
+	yu_problem(d, n->start_mark, "%s must be %s", what, names[type]);
+	return -1;
+}
+
+int yu_check_keys(yu_doc *d, const yaml_node_t *map, const char *what,
+		  const char *const keys[])
+{
+	const yaml_node_pair_t *pair, *prev;
+	char expected[256];
+	size_t off = 0;
+	const char *k;
+	int i, known, problems = 0;
+
+	expected[0] = '\0';
+	for (i = 0; keys && keys[i] && off < sizeof(expected); i++)
+		off += (size_t)snprintf(expected + off, sizeof(expected) - off,
+					"%s%s", i ? ", " : "", keys[i]);
+
+	for (pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *kn = yu_node(d, pair->key);
+
+		k = key_text(d, pair);
+		if (!k) {
+			yu_problem(d, kn->start_mark, "%s keys must be plain words",
+				   what);
+			problems++;
+			continue;
+		}
+		for (known = !keys, i = 0; keys && keys[i] && !known; i++)
+			known = strcmp(k, keys[i]) == 0;
+		if (!known) {
+			yu_problem(d, kn->start_mark,
+				   "unknown key '" YU_QUOTE "' in %s (expected one of: %s)",
+				   k, what, expected);
+			problems++;
+			continue;
+		}
+		for (prev = map->data.mapping.pairs.start; prev < pair; prev++) {
+			const char *pk = key_text(d, prev);
+
+			if (pk && strcmp(pk, k) == 0) {
+				yaml_mark_t first = yu_node(d, prev->key)->start_mark;
+
+				yu_problem(d, kn->start_mark,
+					   "duplicate key '%s' (first at %zu:%zu)", k,
+					   (size_t)first.line + 1,
+					   (size_t)first.column + 1);
+				problems++;
+				break;
+			}
+		}
+	}
+	return problems;
+}
+
+int yu_is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	v = (const char *)n->data.scalar.value;
+	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+/* The text of a scalar that has a value, or NULL after reporting. */
+static const char *scalar_text(yu_doc *d, const yaml_node_t *n, const char *what)
+{
+	if (yu_expect(d, n, YAML_SCALAR_NODE, what) != 0)
+		return NULL;
+	if (yu_is_null(n)) {
+		yu_problem(d, n->start_mark, "%s has no value", what);
+		return NULL;
+	}
+	return (const char *)n->data.scalar.value;
+}
+
+/* Numbers and booleans are plain scalars; "3" in quotes is a string in YAML,
+ * and accepting it would make the file mean different things to different
+ * tools. */
+static const char *plain_text(yu_doc *d, const yaml_node_t *n, const char *what,
+			      const char *kind)
+{
+	const char *s = scalar_text(d, n, what);
+
+	if (s && n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+		yu_problem(d, n->start_mark, "%s must be %s, not a quoted string",
+			   what, kind);
+		return NULL;
+	}
+	return s;
+}
+
+int yu_int(yu_doc *d, const yaml_node_t *n, const char *what, long min,
+	   long max, long *out)
+{
+	const char *s = plain_text(d, n, what, "an integer");
+	long v;
+
+	if (!s)
+		return -1;
+	if (yu_parse_int(s, &v) != 0) {
+		yu_problem(d, n->start_mark, "%s must be an integer, not '" YU_QUOTE "'",
+			   what, s);
+		return -1;
+	}
+	if (v < min || v > max) {
+		yu_problem(d, n->start_mark, "%s must be between %ld and %ld, not %ld",
+			   what, min, max, v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int yu_double(yu_doc *d, const yaml_node_t *n, const char *what, double *out)
+{
+	const char *s = plain_text(d, n, what, "a number");
+
+	if (!s)
+		return -1;
+	if (yu_parse_double(s, out) != 0) {
+		yu_problem(d, n->start_mark, "%s must be a number, not '" YU_QUOTE "'",
+			   what, s);
+		return -1;
+	}
+	return 0;
+}
+
+int yu_bool(yu_doc *d, const yaml_node_t *n, const char *what, int *out)
+{
+	const char *s = plain_text(d, n, what, "true or false");
+
+	if (!s)
+		return -1;
+	if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0) {
+		*out = 1;
+		return 0;
+	}
+	if (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0) {
+		*out = 0;
+		return 0;
+	}
+	yu_problem(d, n->start_mark,
+		   "%s must be true, false, yes or no, not '" YU_QUOTE "'", what, s);
+	return -1;
+}
+
+char *yu_string(yu_doc *d, const yaml_node_t *n, const char *what)
+{
+	const char *s = scalar_text(d, n, what);
+
+	if (!s)
+		return NULL;
+	if (s[0] == '\0') {
+		yu_problem(d, n->start_mark, "%s must not be empty", what);
+		return NULL;
+	}
+	return yu_strdup(d, s);
+}
+
+int yu_parse_int(const char *s, long *out)
+{
+	const char *p = s;
+	char *end;
+	long v;
+
+	/* Check the grammar first: strtol would take " 12", "0x" prefixes are
+	 * refused by base 10 anyway, but leading blanks and "12abc" must go. */
+	if (*p == '+' || *p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || errno == ERANGE)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int yu_parse_double(const char *s, double *out)
+{
+	const char *p = s;
+	int digits = 0;
+	locale_t c_num, old;
+	char *end;
+	double v;
+
+	/* [+-] digits [. digits] [(e|E) [+-] digits], at least one digit before
+	 * the exponent: this refuses nan, inf, hex floats and trailing junk,
+	 * all of which strtod would take. */
+	if (*p == '+' || *p == '-')
+		p++;
+	for (; *p >= '0' && *p <= '9'; p++)
+		digits++;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits++;
+	if (!digits)
+		return -1;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p != '\0')
+		return -1;
+
+	/* strtod honours LC_NUMERIC; a station running under de_DE would read
+	 * "1.5" as 1. Convert in the C locale, for this thread only. */
+	c_num = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	if (c_num == (locale_t)0)
+		return -1;
+	old = uselocale(c_num);
+	errno = 0;
+	v = strtod(s, &end);
+	uselocale(old);
+	freelocale(c_num);
+	if (*end != '\0' || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int yu_is_name(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
