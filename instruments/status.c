@@ -33,7 +33,7 @@ int kgd_err_set(kgd_err *err, int status, const char *fmt, ...)
 int kgd_err_prefix(kgd_err *err, const char *fmt, ...)
 {
 	char prefix[KGD_ERR_MSG_MAX];
-	char old[KGD_ERR_MSG_MAX];
+	size_t plen, olen;
 	va_list ap;
 
 	if (!err)
@@ -41,8 +41,16 @@ int kgd_err_prefix(kgd_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s%s", prefix, old);
+	/* Shift the old message right by the prefix, keeping its start. */
+	plen = strlen(prefix);
+	olen = strnlen(err->msg, sizeof(err->msg) - 1);
+	if (plen > sizeof(err->msg) - 1)
+		plen = sizeof(err->msg) - 1;
+	if (olen > sizeof(err->msg) - 1 - plen)
+		olen = sizeof(err->msg) - 1 - plen;
+	memmove(err->msg + plen, err->msg, olen);
+	memcpy(err->msg, prefix, plen);
+	err->msg[plen + olen] = '\0';
 	return err->status;
 }
 

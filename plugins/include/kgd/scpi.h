@@ -22,6 +22,17 @@ extern "C" {
 #endif
 
 #define SCPI_REPLY_MAX 4096
+/* Largest block scpi_query_block accepts; a bigger length is taken as a
+ * corrupt header rather than a reason to allocate gigabytes. */
+#define SCPI_BLOCK_MAX (64 * 1024 * 1024)
+
+/* The four fields of an *IDN? reply. */
+struct scpi_idn {
+	char vendor[64];
+	char model[64];
+	char serial[64];
+	char firmware[64];
+};
 
 /* Send one command (printf-style, LF appended). */
 int scpi_write(xport *x, kgd_err *err, const char *fmt, ...)
@@ -44,7 +55,30 @@ int scpi_check_error(xport *x, const char *after_cmd, kgd_err *err);
 int scpi_command(xport *x, kgd_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Query and parse a single integer (NR1, or NR2/NR3 with no fraction). */
+int scpi_query_long(xport *x, long *out, kgd_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* *IDN? split into its four fields (each truncated to fit). */
+int scpi_idn(xport *x, struct scpi_idn *idn, kgd_err *err);
+
+/* *OPC?: wait (up to the transport timeout) until pending operations are
+ * complete; KGD_ERR_PROTOCOL unless the reply is 1. */
+int scpi_opc(xport *x, kgd_err *err);
+
+/* *RST and *CLS (no reply, no error check: *CLS empties the queue). */
+int scpi_rst(xport *x, kgd_err *err);
+int scpi_cls(xport *x, kgd_err *err);
+
 /* Pure parsers (no I/O), unit-testable on strings. */
+
+/* Parse an integer reply with the same rules as scpi_parse_double. */
+int scpi_parse_long(const char *s, long *out, kgd_err *err);
+
+/* A whole definite-length block in buf: *data points into buf at the
+ * payload. KGD_ERR_PROTOCOL if fewer than the announced bytes are present. */
+int scpi_parse_block(const char *buf, size_t buf_len, const char **data,
+		     size_t *data_len, kgd_err *err);
 
 /* Parse one SCPI <NR1|NR2|NR3> number; surrounding whitespace allowed.
  * KGD_ERR_PROTOCOL if not a number, KGD_ERR_OVERRANGE if no valid value. */

@@ -11,8 +11,14 @@
  *                                            POSIX termios for pseudo-terminals
  *   usbtmc://1313:8078[/SERIAL]              USBTMC bulk framing over libusb
  *
+ * Query parameters common to every scheme: term=lf|crlf|cr (default lf),
+ * the terminator xport_read_line strips and xport_write_line appends.
+ * serial:// also takes baud, bits (5-8), parity (none|odd|even|mark|space),
+ * stop (1|2), flow (none|rtscts|xonxoff). An unknown parameter is an error.
+ *
  * Every read has a timeout; a timeout or disconnect is reported with the URI
- * in the message. Reads strip the terminator.
+ * in the message. Reads strip the terminator. Bytes received after a
+ * terminator are kept for the next read.
  */
 #ifndef KGD_XPORT_H
 #define KGD_XPORT_H
@@ -52,6 +58,16 @@ int xport_read_line(xport *x, char *buf, size_t cap, size_t *len, kgd_err *err);
 
 /* Read exactly n bytes (for binary blocks). */
 int xport_read_n(xport *x, void *buf, size_t n, kgd_err *err);
+
+/* The terminator chosen by the URI's term= ("\n" unless told), owned by x. */
+const char *xport_terminator(const xport *x);
+
+/* Write line followed by the transport's terminator, as one write. */
+int xport_write_line(xport *x, const char *line, kgd_err *err);
+
+/* Abandon the exchange in flight: drop read-ahead bytes and, on USBTMC,
+ * run INITIATE_CLEAR / CHECK_CLEAR_STATUS (device clear). */
+int xport_clear(xport *x, kgd_err *err);
 
 #ifdef __cplusplus
 }

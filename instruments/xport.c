@@ -1,0 +1,368 @@
+/*
+ * instruments/xport.c - the scheme-independent half of every transport:
+ * URI parsing and dispatch to a backend, the read-ahead buffer, terminator
+ * handling and deadlines.
+ *
+ * Invariants: bytes received after a terminator are kept in x->rbuf and
+ * handed to the next read, never dropped; every read is bounded by the
+ * transport's timeout measured from the start of the call, however many
+ * backend reads it takes; every error message starts with the URI.
+ */
+#include "xport_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct xport_ops *const xport_schemes[] = {
+	&xport_tcp_ops,
+	&xport_serial_ops,
+	&xport_usbtmc_ops,
+};
+
+int64_t xport_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int xport_parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+
+	/* strtol alone accepts leading blanks and signs; a URI value is digits. */
+	if (!s || *s < '0' || *s > '9')
+		return KGD_ERR_ARG;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return KGD_ERR_ARG;
+	*out = v;
+	return KGD_OK;
+}
+
+const char *xport_uri_param(const struct xport_uri *u, const char *key)
+{
+	for (size_t i = 0; i < u->nparams; i++)
+		if (strcmp(u->params[i].key, key) == 0)
+			return u->params[i].value;
+	return NULL;
+}
+
+/* Split "scheme://rest?k=v&k=v". Values are taken verbatim (no %-decoding:
+ * device paths and serial numbers never need it). */
+static int xport_uri_split(const char *uri, struct xport_uri *u, kgd_err *err)
+{
+	const char *sep = strstr(uri, "://");
+	const char *rest, *q;
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	if (!sep || sep == uri)
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s: not a transport URI (expected scheme://..., "
+				   "e.g. tcp://host:5025)", uri);
+	n = (size_t)(sep - uri);
+	if (n >= sizeof(u->scheme))
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: unknown scheme", uri);
+	memcpy(u->scheme, uri, n);
+	rest = sep + 3;
+	q = strchr(rest, '?');
+	n = q ? (size_t)(q - rest) : strlen(rest);
+	if (n >= sizeof(u->rest))
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: address too long", uri);
+	memcpy(u->rest, rest, n);
+	if (!q)
+		return KGD_OK;
+
+	for (const char *p = q + 1; *p;) {
+		const char *amp = strchr(p, '&');
+		const char *end = amp ? amp : p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		struct xport_param *pa;
+
+		if (!eq || eq == p)
+			return kgd_err_set(err, KGD_ERR_ARG,
+					   "%s: malformed parameter '%.*s' (expected key=value)",
+					   uri, (int)(end - p), p);
+		if (u->nparams == XPORT_MAX_PARAMS)
+			return kgd_err_set(err, KGD_ERR_ARG, "%s: too many parameters", uri);
+		pa = &u->params[u->nparams++];
+		if ((size_t)(eq - p) >= sizeof(pa->key) ||
+		    (size_t)(end - eq - 1) >= sizeof(pa->value))
+			return kgd_err_set(err, KGD_ERR_ARG,
+					   "%s: parameter '%.*s' too long", uri,
+					   (int)(end - p), p);
+		memcpy(pa->key, p, (size_t)(eq - p));
+		memcpy(pa->value, eq + 1, (size_t)(end - eq - 1));
+		p = amp ? amp + 1 : end;
+	}
+	return KGD_OK;
+}
+
+/* Reject keys the scheme does not know, and apply the one key every scheme
+ * shares: term. */
+static int xport_apply_common(xport *x, const struct xport_uri *u, kgd_err *err)
+{
+	const char *term;
+
+	for (size_t i = 0; i < u->nparams; i++) {
+		const char *key = u->params[i].key;
+		int known = strcmp(key, "term") == 0;
+
+		for (const char *const *k = x->ops->params; !known && k && *k; k++)
+			known = strcmp(key, *k) == 0;
+		if (!known)
+			return kgd_err_set(err, KGD_ERR_ARG,
+					   "%s: unknown parameter '%s' for %s://", x->uri,
+					   key, x->ops->scheme);
+	}
+	term = xport_uri_param(u, "term");
+	if (!term || strcmp(term, "lf") == 0)
+		strcpy(x->term, "\n");
+	else if (strcmp(term, "crlf") == 0)
+		strcpy(x->term, "\r\n");
+	else if (strcmp(term, "cr") == 0)
+		strcpy(x->term, "\r");
+	else
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s: bad term '%s' (expected lf, crlf or cr)", x->uri, term);
+	x->term_len = strlen(x->term);
+	return KGD_OK;
+}
+
+int xport_open(const char *uri, int timeout_ms, xport **out, kgd_err *err)
+{
+	struct xport_uri u;
+	xport *x = NULL;
+	int rc;
+
+	if (!out || !uri)
+		return kgd_err_set(err, KGD_ERR_ARG, "xport_open: NULL argument");
+	*out = NULL;
+	rc = xport_uri_split(uri, &u, err);
+	if (rc)
+		goto error;
+	x = calloc(1, sizeof(*x));
+	if (!x || !(x->uri = strdup(uri))) {
+		rc = kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", uri);
+		goto error;
+	}
+	x->timeout_ms = timeout_ms > 0 ? timeout_ms : XPORT_DEFAULT_TIMEOUT_MS;
+	for (size_t i = 0; i < sizeof(xport_schemes) / sizeof(xport_schemes[0]); i++)
+		if (strcmp(u.scheme, xport_schemes[i]->scheme) == 0)
+			x->ops = xport_schemes[i];
+	if (!x->ops) {
+		rc = kgd_err_set(err, KGD_ERR_ARG,
+				 "%s: unknown scheme '%s' (expected tcp, serial or usbtmc)",
+				 uri, u.scheme);
+		goto error;
+	}
+	rc = xport_apply_common(x, &u, err);
+	if (rc)
+		goto error;
+	rc = x->ops->open(x, &u, err);
+	if (rc) {
+		x->ops = NULL; /* the backend cleaned up after itself */
+		goto error;
+	}
+	*out = x;
+	return KGD_OK;
+
+error:
+	if (x) {
+		free(x->uri);
+		free(x);
+	}
+	return rc;
+}
+
+void xport_close(xport *x)
+{
+	if (!x)
+		return;
+	if (x->ops)
+		x->ops->close(x);
+	free(x->uri);
+	free(x);
+}
+
+const char *xport_uri(const xport *x)
+{
+	return x ? x->uri : "";
+}
+
+void xport_set_timeout(xport *x, int timeout_ms)
+{
+	if (x && timeout_ms > 0)
+		x->timeout_ms = timeout_ms;
+}
+
+int xport_timeout(const xport *x)
+{
+	return x ? x->timeout_ms : 0;
+}
+
+const char *xport_terminator(const xport *x)
+{
+	return x ? x->term : "\n";
+}
+
+int xport_write(xport *x, const void *buf, size_t len, kgd_err *err)
+{
+	if (!x || (!buf && len))
+		return kgd_err_set(err, KGD_ERR_ARG, "xport_write: NULL argument");
+	if (len == 0)
+		return KGD_OK;
+	return x->ops->write(x, buf, len, x->timeout_ms, err);
+}
+
+int xport_write_line(xport *x, const char *line, kgd_err *err)
+{
+	size_t n;
+	char *msg;
+	int rc;
+
+	if (!x || !line)
+		return kgd_err_set(err, KGD_ERR_ARG, "xport_write_line: NULL argument");
+	/* One write for text and terminator: USBTMC sends it as one message
+	 * with EOM, and a TCP peer sees one segment. */
+	n = strlen(line);
+	msg = malloc(n + x->term_len);
+	if (!msg)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", x->uri);
+	memcpy(msg, line, n);
+	memcpy(msg + n, x->term, x->term_len);
+	rc = xport_write(x, msg, n + x->term_len, err);
+	free(msg);
+	return rc;
+}
+
+/* Refill rbuf (which the caller has consumed) before deadline. */
+static int xport_fill(xport *x, int64_t deadline, kgd_err *err)
+{
+	int64_t left = deadline - xport_now_ms();
+	size_t got = 0;
+	int rc;
+
+	if (left <= 0)
+		return KGD_ERR_TIMEOUT;
+	x->rpos = x->rlen = 0;
+	rc = x->ops->read_some(x, x->rbuf, sizeof(x->rbuf), &got, (int)left, err);
+	if (rc)
+		return rc;
+	x->rlen = got;
+	return KGD_OK;
+}
+
+int xport_read_line(xport *x, char *buf, size_t cap, size_t *len, kgd_err *err)
+{
+	int64_t deadline;
+	size_t n = 0, seen = 0;
+	int overflow = 0, pending_cr = 0;
+	int rc;
+
+	if (!x || !buf || cap == 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "xport_read_line: bad argument");
+	buf[0] = '\0';
+	if (len)
+		*len = 0;
+	deadline = xport_now_ms() + x->timeout_ms;
+	for (;;) {
+		while (x->rpos < x->rlen) {
+			char c = (char)x->rbuf[x->rpos++];
+
+			seen++;
+			/* For CRLF a CR is held back until we know whether LF follows,
+			 * so the terminator never lands in buf. */
+			if (x->term_len == 2) {
+				if (pending_cr && c == '\n')
+					goto done;
+				if (pending_cr) {
+					if (n < cap - 1)
+						buf[n++] = '\r';
+					else
+						overflow = 1;
+				}
+				pending_cr = c == '\r';
+				if (pending_cr)
+					continue;
+			} else if (c == x->term[0]) {
+				goto done;
+			}
+			if (n < cap - 1)
+				buf[n++] = c;
+			else
+				overflow = 1;
+		}
+		rc = xport_fill(x, deadline, err);
+		if (rc == KGD_ERR_TIMEOUT) {
+			buf[n] = '\0';
+			if (seen)
+				return kgd_err_set(err, rc,
+						   "%s: reply incomplete after %d ms (%zu bytes "
+						   "without terminator)", x->uri, x->timeout_ms, seen);
+			return kgd_err_set(err, rc, "%s: no reply within %d ms", x->uri,
+					   x->timeout_ms);
+		}
+		if (rc) {
+			buf[n] = '\0';
+			return rc;
+		}
+	}
+done:
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	/* The whole over-long line was consumed, so the next read starts at the
+	 * next reply rather than in the middle of this one. */
+	if (overflow)
+		return kgd_err_set(err, KGD_ERR_PROTOCOL,
+				   "%s: reply of %zu bytes longer than buffer (%zu)", x->uri,
+				   seen - x->term_len, cap - 1);
+	return KGD_OK;
+}
+
+int xport_read_n(xport *x, void *buf, size_t n, kgd_err *err)
+{
+	uint8_t *dst = buf;
+	size_t done = 0;
+	int64_t deadline;
+	int rc;
+
+	if (!x || (!buf && n))
+		return kgd_err_set(err, KGD_ERR_ARG, "xport_read_n: NULL argument");
+	deadline = xport_now_ms() + x->timeout_ms;
+	while (done < n) {
+		size_t take = x->rlen - x->rpos;
+
+		if (take) {
+			if (take > n - done)
+				take = n - done;
+			memcpy(dst + done, x->rbuf + x->rpos, take);
+			x->rpos += take;
+			done += take;
+			continue;
+		}
+		rc = xport_fill(x, deadline, err);
+		if (rc == KGD_ERR_TIMEOUT)
+			return kgd_err_set(err, rc, "%s: got %zu of %zu bytes within %d ms",
+					   x->uri, done, n, x->timeout_ms);
+		if (rc)
+			return rc;
+	}
+	return KGD_OK;
+}
+
+int xport_clear(xport *x, kgd_err *err)
+{
+	if (!x)
+		return kgd_err_set(err, KGD_ERR_ARG, "xport_clear: NULL argument");
+	/* Whatever was read ahead belongs to the exchange being abandoned. */
+	x->rpos = x->rlen = 0;
+	return x->ops->clear ? x->ops->clear(x, err) : KGD_OK;
+}
