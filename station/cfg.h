@@ -32,8 +32,17 @@ typedef struct cfg_station {
 	size_t n_instruments;
 } cfg_station;
 
+/* Parse and validate the file at path. On error, err->msg is
+ * "path:line:column: message" ("path: <strerror>" for a missing or
+ * unreadable file) and *out is untouched. On success *out owns everything;
+ * release with cfg_free(). "instruments" is required (it may be empty). */
 int cfg_load(const char *path, cfg_station **out, kgd_err *err);
 void cfg_free(cfg_station *c);
+
+/* As cfg_load, but report (may be NULL) gets EVERY problem, in file order;
+ * err gets the first. For `station check`. */
+int cfg_check(const char *path, void (*report)(void *user, const char *msg),
+	      void *user, kgd_err *err);
 const cfg_instrument *cfg_find_role(const cfg_station *c, const char *role);
 
 #endif

@@ -111,7 +111,8 @@ static void parse_bins(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
 	}
 	if (yu_expect(d, n, YAML_MAPPING_NODE, "bins") != 0)
 		return;
-	yu_check_keys(d, n, "bins", NULL);
+	/* No yu_check_keys: parse_bin compares numbers, which also catches
+	 * "5" repeated as "05". */
 	s->bins = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
 					n->data.mapping.pairs.start),
 			    sizeof(*s->bins));
@@ -244,17 +245,20 @@ static void parse_sweep(yu_doc *d, const yaml_node_t *n, seq_step *st)
 
 	if (yu_expect(d, n, YAML_MAPPING_NODE, "sweep") != 0)
 		return;
-	if (yu_check_keys(d, n, "sweep", NULL) != 0)
-		return;  /* non-scalar or repeated variable names */
+	yu_check_keys(d, n, "sweep", NULL);  /* repeated variable names */
 	st->sweep = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
 					  n->data.mapping.pairs.start),
 			      sizeof(*st->sweep));
 	if (!st->sweep)
 		return;
 	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
-	     pair++)
-		parse_sweep_var(d, yu_node(d, pair->key), yu_node(d, pair->value),
-				&st->sweep[st->n_sweep++]);
+	     pair++) {
+		yaml_node_t *k = yu_node(d, pair->key);
+
+		if (k->type == YAML_SCALAR_NODE)  /* others already reported */
+			parse_sweep_var(d, k, yu_node(d, pair->value),
+					&st->sweep[st->n_sweep++]);
+	}
 }
 
 static void parse_params(yu_doc *d, const yaml_node_t *n, seq_step *st)
@@ -266,8 +270,7 @@ static void parse_params(yu_doc *d, const yaml_node_t *n, seq_step *st)
 
 	if (yu_expect(d, n, YAML_MAPPING_NODE, "params") != 0)
 		return;
-	if (yu_check_keys(d, n, "params", NULL) != 0)
-		return;
+	yu_check_keys(d, n, "params", NULL);  /* repeated keys */
 	st->params = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
 					   n->data.mapping.pairs.start),
 			       sizeof(*st->params));
@@ -277,6 +280,8 @@ static void parse_params(yu_doc *d, const yaml_node_t *n, seq_step *st)
 	     pair++) {
 		k = yu_node(d, pair->key);
 		v = yu_node(d, pair->value);
+		if (k->type != YAML_SCALAR_NODE)
+			continue;  /* already reported */
 		snprintf(what, sizeof(what), "param %.60s", k->data.scalar.value);
 		/* Flat on purpose: a driver operation takes scalars. */
 		if (yu_expect(d, v, YAML_SCALAR_NODE, what) != 0)
