@@ -1,0 +1,243 @@
+/*
+ * station/cmd_demo.c - `station demo`: a whole simulated lot, end to end.
+ *
+ * Starts the virtual station (kgd-vstation, beside this executable) on
+ * 127.0.0.1, lets it write the station config, runs the demo sequence for a
+ * lot on it exactly as `station run` would, writes the reports, and stops
+ * the simulator. The demo plays the operator: before each part it tells the
+ * simulator which unit is now in the fixture (:SIMulate:DUT), over its own
+ * connection, the way a person would swap the module.
+ *
+ * The simulator is always stopped and reaped, whatever fails; it also has a
+ * lifetime of its own as a backstop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "cli.h"
+#include "kgd/scpi.h"
+#include "report_cli.h"
+#include "run_cli.h"
+
+#ifndef KGD_SOURCE_DIR
+#define KGD_SOURCE_DIR "."
+#endif
+#define DEMO_SEQUENCE KGD_SOURCE_DIR "/sequences/spine-power.yaml"
+#define DEMO_SIM_LIFETIME_S "900"
+#define DEMO_SIM_START_S 10
+
+static void help(void)
+{
+	printf(
+"usage: station demo [--out DIR] [--units N] [--seed N] [--sequence FILE] [--quiet]\n\n"
+"Run a simulated lot on the virtual station, no hardware needed: starts\n"
+"kgd-vstation on 127.0.0.1, tests N units with the demo sequence, writes\n"
+"the results database and the CSV reports into DIR, and stops the\n"
+"simulator.\n\n"
+"  -o, --out DIR        output folder (default: kgd-demo-YYYYMMDD-HHMMSS)\n"
+"  -n, --units N        lot size (default 12)\n"
+"  -s, --seed N         model seed: same seed, same parts (default 1)\n"
+"  -S, --sequence FILE  sequence to run (default %s)\n"
+"  -q, --quiet          no per-part progress lines\n",
+	       DEMO_SEQUENCE);
+}
+
+typedef struct demo_sim {
+	pid_t pid;
+	xport *operator_link;   /* the "hands" that swap units in the fixture */
+} demo_sim;
+
+static int sim_start(demo_sim *sim, const char *config_path, unsigned long seed,
+		     unsigned long units, kgd_err *err)
+{
+	char exe[4200], seed_s[32], units_s[32];
+	struct timespec nap = {0, 20 * 1000 * 1000};
+	time_t deadline;
+
+	snprintf(exe, sizeof(exe), "%s/kgd-vstation", cli_exe_dir());
+	snprintf(seed_s, sizeof(seed_s), "%lu", seed);
+	snprintf(units_s, sizeof(units_s), "%lu", units);
+	if (access(exe, X_OK))
+		return kgd_err_set(err, KGD_ERR_NOT_FOUND,
+				   "%s: simulator not found: %s", exe, strerror(errno));
+	sim->pid = fork();
+	if (sim->pid < 0)
+		return kgd_err_set(err, KGD_ERR_IO, "fork: %s", strerror(errno));
+	if (sim->pid == 0) {
+		execl(exe, exe, "--seed", seed_s, "--units", units_s,
+		      "--config-out", config_path, "--lifetime-s",
+		      DEMO_SIM_LIFETIME_S, (char *)NULL);
+		fprintf(stderr, "station: exec %s: %s\n", exe, strerror(errno));
+		_exit(127);
+	}
+	/* The config file appears (atomically) once the simulator listens. */
+	deadline = time(NULL) + DEMO_SIM_START_S;
+	while (access(config_path, F_OK)) {
+		int status;
+
+		if (waitpid(sim->pid, &status, WNOHANG) == sim->pid) {
+			sim->pid = 0;
+			return kgd_err_set(err, KGD_ERR_IO,
+					   "%s exited before it was ready", exe);
+		}
+		if (time(NULL) > deadline)
+			return kgd_err_set(err, KGD_ERR_TIMEOUT,
+				"%s did not write %s within %d s", exe,
+				config_path, DEMO_SIM_START_S);
+		nanosleep(&nap, NULL);
+	}
+	return KGD_OK;
+}
+
+static void sim_stop(demo_sim *sim)
+{
+	int status;
+
+	xport_close(sim->operator_link);
+	sim->operator_link = NULL;
+	if (sim->pid <= 0)
+		return;
+	kill(sim->pid, SIGTERM);
+	for (int i = 0; i < 250; i++) {
+		if (waitpid(sim->pid, &status, WNOHANG) == sim->pid) {
+			sim->pid = 0;
+			return;
+		}
+		usleep(20000);
+	}
+	kill(sim->pid, SIGKILL);
+	waitpid(sim->pid, &status, 0);
+	sim->pid = 0;
+}
+
+/* run_insert_fn: put unit `index` into the simulated fixture. */
+static int insert_unit(void *user, size_t index, const char *serial,
+		       kgd_err *err)
+{
+	demo_sim *sim = user;
+
+	(void)serial;
+	return scpi_command(sim->operator_link, err, ":SIMulate:DUT %zu", index);
+}
+
+static int make_out_dir(char *out, size_t cap, const char *given)
+{
+	char probe[4200];
+
+	if (given)
+		snprintf(out, cap, "%s", given);
+	else {
+		time_t t = time(NULL);
+		struct tm tm;
+
+		strftime(out, cap, "kgd-demo-%Y%m%d-%H%M%S", localtime_r(&t, &tm));
+	}
+	if (mkdir(out, 0777) && errno != EEXIST) {
+		cli_error("%s: cannot create folder: %s", out, strerror(errno));
+		return -1;
+	}
+	/* Never mix two demos' results in one database. */
+	snprintf(probe, sizeof(probe), "%s/results.db", out);
+	if (access(probe, F_OK) == 0) {
+		cli_error("%s already holds a results.db; choose another --out", out);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"out", required_argument, 0, 'o'},
+		{"units", required_argument, 0, 'n'},
+		{"seed", required_argument, 0, 's'},
+		{"sequence", required_argument, 0, 'S'},
+		{"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *out_arg = NULL, *seq_path = DEMO_SEQUENCE;
+	unsigned long units = 12, seed = 1;
+	char out[4096], config_path[4200], db_path[4200], lot[64];
+	demo_sim sim = {0};
+	cfg_station *c = NULL;
+	run_cli_args a = {0};
+	kgd_err err;
+	int ch, rc = CLI_ERROR, quiet = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "o:n:s:S:qh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'o': out_arg = optarg; break;
+		case 'n':
+			if (cli_parse_uint(optarg, 100000, &units) || !units)
+				return cli_usage("demo", "--units wants 1..100000, not '%s'", optarg);
+			break;
+		case 's':
+			if (cli_parse_uint(optarg, 0xffffffffUL, &seed))
+				return cli_usage("demo", "--seed wants a number, not '%s'", optarg);
+			break;
+		case 'S': seq_path = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': help(); return CLI_OK;
+		default: return cli_usage("demo", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage("demo", "unexpected argument '%s'", argv[optind]);
+	if (make_out_dir(out, sizeof(out), out_arg))
+		return CLI_ERROR;
+	snprintf(config_path, sizeof(config_path), "%s/station.yaml", out);
+	snprintf(db_path, sizeof(db_path), "%s/results.db", out);
+	snprintf(lot, sizeof(lot), "DEMO%lu", seed);
+	unlink(config_path);   /* a stale one would look like a ready simulator */
+
+	kgd_err_clear(&err);
+	if (sim_start(&sim, config_path, seed, units, &err) ||
+	    cfg_load(config_path, &c, &err)) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	if (!cfg_find_role(c, "pm")) {
+		cli_error("%s: the virtual station offers no 'pm' role", config_path);
+		goto out;
+	}
+	if (xport_open(cfg_find_role(c, "pm")->uri, XPORT_DEFAULT_TIMEOUT_MS,
+		       &sim.operator_link, &err)) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	printf("virtual station up: %s\n", config_path);
+
+	a.seq_path = seq_path;
+	a.config_path = config_path;
+	a.db_path = db_path;
+	a.lot = lot;
+	a.operator_name = "demo";
+	a.units = units;
+	a.quiet = quiet;
+	a.insert = insert_unit;
+	a.insert_user = &sim;
+	rc = run_cli(&a);
+	if (rc == CLI_OK)
+		rc = report_cli(db_path, out, 1);
+	if (rc == CLI_OK)
+		printf("demo done: %zu units, yield %.1f%%; results in %s/ "
+		       "(results.db, yield.csv, tests.csv, station.yaml)\n",
+		       a.summary.tested,
+		       a.summary.tested ? 100.0 * a.summary.passed / a.summary.tested : 0.0,
+		       out);
+out:
+	sim_stop(&sim);
+	cfg_free(c);
+	return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * station/cmd_plugins.c - `station plugins`: every *.so in the plugin
+ * search path, loaded and validated exactly as a run would, so what this
+ * lists as OK is what a run can use, and what it lists as REJECTED says why.
+ */
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "cli.h"
+#include "plugin.h"
+
+static void help(void)
+{
+	printf(
+"usage: station plugins [--config STATION.yaml]\n\n"
+"List the driver plugins the station can load: name, instrument class,\n"
+"driver ABI version, file, and the operations each provides. Files that\n"
+"fail validation are listed as REJECTED with the reason. Searched, in\n"
+"order: $KGD_PLUGIN_PATH, the build's plugin folder, the config's\n"
+"plugin_path, the installed plugin folder. The station speaks ABI %d.%d.\n"
+"Exit 0 if at least one plugin loads, 1 otherwise.\n",
+	       DRV_ABI_MAJOR, DRV_ABI_MINOR);
+}
+
+static int so_name(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+
+	return n > 3 && strcmp(e->d_name + n - 3, ".so") == 0;
+}
+
+int cmd_plugins(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, 0, 'c'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *config_path = NULL, *dirs[32];
+	cfg_station *c = NULL;
+	size_t n_dirs;
+	kgd_err err;
+	int ch, loaded = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'h': help(); return CLI_OK;
+		default: return cli_usage("plugins", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage("plugins", "unexpected argument '%s'", argv[optind]);
+	if (config_path && cfg_load(config_path, &c, &err))
+		return cli_fail(&err);
+	n_dirs = drv_plugin_dirs(c ? (const char *const *)c->plugin_path : NULL,
+				 c ? c->n_plugin_path : 0, dirs, 32);
+
+	printf("%-8s %-20s %-12s %-5s %s\n", "status", "name", "class", "abi",
+	       "file / operations");
+	for (size_t i = 0; i < n_dirs; i++) {
+		struct dirent **list;
+		int n = scandir(dirs[i], &list, so_name, alphasort);
+
+		for (int j = 0; j < n; j++) {
+			char path[4096], ops[512];
+			drv_plugin *p;
+
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], list[j]->d_name);
+			free(list[j]);
+			if (drv_plugin_load(path, &p, &err)) {
+				printf("%-8s %s\n", "REJECTED", err.msg);
+				continue;
+			}
+			drv_plugin_ops(p, ops, sizeof(ops));
+			printf("%-8s %-20s %-12s %u.%-3u %s\n%47s%s\n", "OK",
+			       p->desc->name, drv_class_name(p->desc->klass),
+			       p->desc->abi_major, p->desc->abi_minor, path, "",
+			       ops);
+			loaded++;
+			drv_plugin_unload(p);
+		}
+		if (n >= 0)
+			free(list);
+	}
+	cfg_free(c);
+	if (!loaded) {
+		cli_error("no loadable plugin found");
+		return CLI_ERROR;
+	}
+	return CLI_OK;
+}

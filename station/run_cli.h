@@ -1,0 +1,30 @@
+/*
+ * station/run_cli.h - one lot, from files on disk to committed results:
+ * shared by `station run` and `station demo`.
+ */
+#ifndef KGD_RUN_CLI_H
+#define KGD_RUN_CLI_H
+
+#include <stddef.h>
+#include "runner.h"
+
+typedef struct run_cli_args {
+	const char *seq_path;
+	const char *config_path;
+	const char *db_path;
+	const char *lot;
+	const char *operator_name;     /* NULL: $USER */
+	const char *const *serials;
+	size_t n_serials;
+	unsigned long units;           /* >0: generate LOT-0001.. */
+	int serials_from_stdin;
+	int quiet;
+	run_insert_fn insert;          /* see run_opts */
+	void *insert_user;
+	run_summary summary;           /* filled on return */
+} run_cli_args;
+
+/* Load, validate, open, run, print the summary. Returns a CLI exit code. */
+int run_cli(run_cli_args *a);
+
+#endif

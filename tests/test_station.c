@@ -1,0 +1,418 @@
+/*
+ * tests/test_station.c - integration: the real `station` binary against the
+ * real simulator, real plugin and real SQLite file, checked from outside.
+ *
+ * The demo's database is read back with the SQLite API and compared with
+ * the sequence file itself (one row per sweep point per part) and with the
+ * yield CSV, so a break in the plugin, the transport, the sequencer, the
+ * database or the CSV path fails here.
+ */
+#include <CUnit/CUnit.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "seq.h"
+#include "testutil.h"
+
+#define STATION KGD_BIN_DIR "/station"
+#define VSTATION KGD_BIN_DIR "/kgd-vstation"
+#define DEMO_SEQ KGD_SOURCE_DIR "/sequences/spine-power.yaml"
+
+static char dir[512];
+static char out[65536], errbuf[65536];
+
+static int suite_init(void)
+{
+	snprintf(dir, sizeof(dir), "%s", tu_mkdtemp("station"));
+	return 0;
+}
+
+static int suite_clean(void)
+{
+	tu_rmtree(dir);
+	return 0;
+}
+
+static long long query_ll(sqlite3 *h, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "%s: %s\n", sql, sqlite3_errmsg(h));
+		return -2;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Sweep points per part: the product of every step's sweep sizes. */
+static long long points_per_part(const char *seq_path)
+{
+	seq_sequence *s;
+	long long total = 0;
+
+	if (seq_load(seq_path, &s, NULL))
+		return -1;
+	const seq_step *groups[3] = {s->setup, s->main, s->cleanup};
+	size_t counts[3] = {s->n_setup, s->n_main, s->n_cleanup};
+	for (int g = 0; g < 3; g++)
+		for (size_t i = 0; i < counts[g]; i++) {
+			long long n = 1;
+
+			for (size_t k = 0; k < groups[g][i].n_sweep; k++)
+				n *= (long long)groups[g][i].sweep[k].n_values;
+			total += n;
+		}
+	seq_free(s);
+	return total;
+}
+
+static void test_help(void)
+{
+	const char *cmds[] = {"run", "check", "report", "plugins", "scan", "demo"};
+	char *argv[] = {STATION, "--help", NULL};
+
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), NULL, 0, 10), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: station"));
+	for (size_t i = 0; i < 6; i++) {
+		char *a[] = {STATION, (char *)cmds[i], "--help", NULL};
+
+		CU_ASSERT_EQUAL(tu_run(a, out, sizeof(out), NULL, 0, 10), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, "usage: station"));
+	}
+	{
+		char *a[] = {STATION, "frobnicate", NULL};
+
+		CU_ASSERT_EQUAL(tu_run(a, NULL, 0, errbuf, sizeof(errbuf), 10), 2);
+		CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "unknown command 'frobnicate'"));
+	}
+}
+
+static void test_plugins_lists_n774x(void)
+{
+	char *argv[] = {STATION, "plugins", NULL};
+
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 10), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "keysight-n774x"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "power-meter"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "1.0"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "read_power"));
+}
+
+/* The whole demo, then every row checked against the sequence. */
+static void test_demo_end_to_end(void)
+{
+	char demo[600], db_path[700], csv_path[700], tests_path[700];
+	char *argv[] = {STATION, "demo", "--out", demo, "--units", "6",
+			"--seed", "7", NULL};
+	long long per_part = points_per_part(DEMO_SEQ);
+	long long passed, tested;
+	sqlite3 *h;
+	char *csv;
+	char expect[256];
+
+	snprintf(demo, sizeof(demo), "%s/demo", dir);
+	snprintf(db_path, sizeof(db_path), "%s/results.db", demo);
+	snprintf(csv_path, sizeof(csv_path), "%s/yield.csv", demo);
+	snprintf(tests_path, sizeof(tests_path), "%s/tests.csv", demo);
+	CU_ASSERT_TRUE_FATAL(per_part > 0);
+
+	CU_ASSERT_EQUAL_FATAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 90), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, demo));
+
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db_path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	tested = query_ll(h, "SELECT count(*) FROM run");
+	CU_ASSERT_EQUAL(tested, 6);
+	/* One row per sweep point per part, each with its limits and unit. */
+	CU_ASSERT_EQUAL(query_ll(h, "SELECT count(*) FROM measurement"), 6 * per_part);
+	CU_ASSERT_EQUAL(query_ll(h, "SELECT count(*) FROM run r WHERE "
+		"(SELECT count(*) FROM measurement m WHERE m.run_id = r.id) != "
+		"(SELECT count(*) FROM measurement) / 6"), 0);
+	CU_ASSERT_EQUAL(query_ll(h, "SELECT count(*) FROM measurement WHERE "
+		"unit IS NULL OR low IS NULL OR high IS NULL OR coords IS NULL"), 0);
+	/* Each stored pass flag agrees with its value and limits. */
+	CU_ASSERT_EQUAL(query_ll(h, "SELECT count(*) FROM measurement WHERE "
+		"pass != (value IS NOT NULL AND value >= low AND value <= high)"), 0);
+	/* A part passes exactly when all its measurements pass. */
+	CU_ASSERT_EQUAL(query_ll(h, "SELECT count(*) FROM run r WHERE "
+		"(r.status = 'pass') != NOT EXISTS (SELECT 1 FROM measurement m "
+		"WHERE m.run_id = r.id AND m.pass = 0)"), 0);
+	/* Failed parts carry the sequence's failure bin, passing parts bin 1. */
+	CU_ASSERT_EQUAL(query_ll(h, "SELECT count(*) FROM run WHERE "
+		"(status = 'pass' AND soft_bin != 1) OR (status = 'fail' AND soft_bin != 5)"), 0);
+	CU_ASSERT_EQUAL(query_ll(h, "SELECT count(*) FROM run WHERE status = 'error'"), 0);
+	passed = query_ll(h, "SELECT count(*) FROM run WHERE status = 'pass'");
+	sqlite3_close(h);
+
+	/* The yield CSV says what the database says. */
+	csv = tu_slurp(csv_path, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	snprintf(expect, sizeof(expect), "DEMO7,6,%lld,%lld,", passed, 6 - passed);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "lot,tested,passed,failed,yield_pct"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, expect));
+	free(csv);
+	csv = tu_slurp(tests_path, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "port_power"));
+	free(csv);
+}
+
+/* ---- a simulator the test starts itself ---------------------------------- */
+
+typedef struct sim {
+	pid_t pid;
+	char config[700];
+	char uri[128];
+} sim;
+
+static int sim_start(sim *sm, const char *tag, const char *extra1,
+		     const char *extra2)
+{
+	char *argv[12];
+	int n = 0;
+	char *text, *u;
+
+	snprintf(sm->config, sizeof(sm->config), "%s/%s-station.yaml", dir, tag);
+	argv[n++] = VSTATION;
+	argv[n++] = "--config-out";
+	argv[n++] = sm->config;
+	argv[n++] = "--units";
+	argv[n++] = "200";
+	argv[n++] = "--lifetime-s";
+	argv[n++] = "60";
+	if (extra1)
+		argv[n++] = (char *)extra1;
+	if (extra2)
+		argv[n++] = (char *)extra2;
+	argv[n] = NULL;
+	sm->pid = fork();
+	if (sm->pid == 0) {
+		int devnull = open("/dev/null", 1);
+
+		dup2(devnull, 1);
+		execv(VSTATION, argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && !file_exists(sm->config); i++)
+		usleep(20000);
+	text = tu_slurp(sm->config, NULL);
+	if (!text)
+		return -1;
+	u = strstr(text, "tcp://");
+	if (u)
+		sscanf(u, "%127[^\"\n ]", sm->uri);
+	free(text);
+	return u ? 0 : -1;
+}
+
+static void sim_stop(sim *sm)
+{
+	int status;
+
+	if (sm->pid > 0) {
+		kill(sm->pid, SIGTERM);
+		waitpid(sm->pid, &status, 0);
+		sm->pid = 0;
+	}
+}
+
+/* A station config with one pm role. */
+static void write_config(const char *path, const char *driver, const char *uri,
+			 int timeout_ms)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+		 "station: test-cell\n"
+		 "instruments:\n"
+		 "  pm: {driver: %s, uri: \"%s\", timeout_ms: %d}\n",
+		 driver, uri, timeout_ms);
+	write_file(path, text);
+}
+
+/* ---- bad input: one clear line, non-zero exit, no database ---------------- */
+
+static void expect_run_error(const char *seq_path, const char *cfg_path,
+			     const char *db_path, const char *needle)
+{
+	char *argv[] = {STATION, "run", (char *)seq_path, "--config",
+			(char *)cfg_path, "--db", (char *)db_path, "--lot", "L1",
+			"--units", "2", NULL};
+
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 30), 1);
+	if (!strstr(errbuf, needle))
+		fprintf(stderr, "\n  expected '%s' in: %s\n", needle, errbuf);
+	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, needle));
+	CU_ASSERT_FALSE(file_exists(db_path));
+}
+
+static void test_bad_input(void)
+{
+	char cfg[700], bad_cfg[700], seq[700], db[700], missing[700];
+	sim sm = {0};
+
+	snprintf(cfg, sizeof(cfg), "%s/bad-input-station.yaml", dir);
+	snprintf(bad_cfg, sizeof(bad_cfg), "%s/bad-driver-station.yaml", dir);
+	snprintf(seq, sizeof(seq), "%s/malformed.yaml", dir);
+	snprintf(db, sizeof(db), "%s/never.db", dir);
+	snprintf(missing, sizeof(missing), "%s/no-such-sequence.yaml", dir);
+
+	CU_ASSERT_EQUAL_FATAL(sim_start(&sm, "badinput", NULL, NULL), 0);
+	write_config(cfg, "keysight-n774x", sm.uri, 1000);
+
+	/* Missing sequence file: named. */
+	expect_run_error(missing, cfg, db, "no-such-sequence.yaml");
+	/* Malformed YAML: file:line:column. */
+	write_file(seq, "sequence: x\nversion: 1\nmain:\n  - step: pm.optical_power\n"
+			"    limits: {low: -3, high: [\n");
+	{
+		char needle[800];
+
+		snprintf(needle, sizeof(needle), "%s:5:", seq);
+		expect_run_error(seq, cfg, db, needle);
+	}
+	/* Unknown plugin: named, with where it was looked for. */
+	write_config(bad_cfg, "no-such-driver", sm.uri, 1000);
+	expect_run_error(DEMO_SEQ, bad_cfg, db, "unknown driver 'no-such-driver'");
+	/* Unreachable instrument: the URI is named. */
+	write_config(bad_cfg, "keysight-n774x", "tcp://127.0.0.1:1", 1000);
+	expect_run_error(DEMO_SEQ, bad_cfg, db, "tcp://127.0.0.1:1");
+	sim_stop(&sm);
+}
+
+static void test_check(void)
+{
+	char seq[700];
+	char *good[] = {STATION, "check", DEMO_SEQ, NULL};
+	char *bad[] = {STATION, "check", seq, NULL};
+
+	CU_ASSERT_EQUAL(tu_run(good, out, sizeof(out), errbuf, sizeof(errbuf), 10), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ok"));
+	snprintf(seq, sizeof(seq), "%s/check-bad.yaml", dir);
+	write_file(seq, "sequence: x\nversion: 1\nmain:\n  - step: pm.optical_power\n"
+			"    limits: {low: 3, high: -3, unit: dBm}\n");
+	CU_ASSERT_EQUAL(tu_run(bad, out, sizeof(out), errbuf, sizeof(errbuf), 10), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "check-bad.yaml:5:"));
+}
+
+/* ---- faults and aborts ---------------------------------------------------- */
+
+static long long db_count(const char *db_path, const char *sql)
+{
+	sqlite3 *h;
+	long long v;
+
+	if (sqlite3_open_v2(db_path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -3;
+	v = query_ll(h, sql);
+	sqlite3_close(h);
+	return v;
+}
+
+/* The instrument goes silent mid-lot: parts get the error bin, never pass,
+ * and the lot still finishes with every part accounted for. */
+static void test_instrument_timeout_is_error_bin(void)
+{
+	char cfg[700], db[700];
+	char *argv[] = {STATION, "run", DEMO_SEQ, "--config", cfg, "--db", db,
+			"--lot", "FAULT", "--units", "3", "--quiet", NULL};
+	sim sm = {0};
+
+	snprintf(cfg, sizeof(cfg), "%s/fault-station.yaml", dir);
+	snprintf(db, sizeof(db), "%s/fault.db", dir);
+	/* A few commands answered, then silence, mid-part. */
+	CU_ASSERT_EQUAL_FATAL(sim_start(&sm, "fault", "--fault-no-reply-after", "12"), 0);
+	write_config(cfg, "keysight-n774x", sm.uri, 300);
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60), 0);
+	sim_stop(&sm);
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run"), 3);
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run WHERE status = 'error' "
+				     "AND soft_bin = 99 AND fail_reason LIKE '%tcp://127.0.0.1:%'"), 3);
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run WHERE status = 'pass'"), 0);
+}
+
+/* SIGINT mid-lot: exit 130, every committed part complete, the part in
+ * flight absent. */
+static void test_sigint_leaves_no_partial_part(void)
+{
+	char cfg[700], db[700];
+	char *argv[] = {STATION, "run", DEMO_SEQ, "--config", cfg, "--db", db,
+			"--lot", "ABORT", "--units", "200", "--quiet", NULL};
+	long long per_part = points_per_part(DEMO_SEQ);
+	sim sm = {0};
+	pid_t pid;
+	int status = 0;
+	long long runs = 0;
+
+	snprintf(cfg, sizeof(cfg), "%s/abort-station.yaml", dir);
+	snprintf(db, sizeof(db), "%s/abort.db", dir);
+	CU_ASSERT_EQUAL_FATAL(sim_start(&sm, "abort", "--latency-ms", "2"), 0);
+	write_config(cfg, "keysight-n774x", sm.uri, 2000);
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", 1);
+
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execv(STATION, argv);
+		_exit(127);
+	}
+	/* Wait for two committed parts, then interrupt. */
+	for (int i = 0; i < 1500 && runs < 2; i++) {
+		usleep(20000);
+		if (file_exists(db))
+			runs = db_count(db, "SELECT count(*) FROM run");
+	}
+	CU_ASSERT_TRUE(runs >= 2);
+	kill(pid, SIGINT);
+	waitpid(pid, &status, 0);
+	sim_stop(&sm);
+	CU_ASSERT_TRUE(WIFEXITED(status));
+	CU_ASSERT_EQUAL(WEXITSTATUS(status), 130);
+	runs = db_count(db, "SELECT count(*) FROM run");
+	CU_ASSERT_TRUE(runs >= 2 && runs < 200);
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM measurement"), runs * per_part);
+}
+
+int cu_register(void)
+{
+	CU_pSuite s = CU_add_suite("station", suite_init, suite_clean);
+
+	if (!s)
+		return -1;
+	CU_add_test(s, "help on every subcommand", test_help);
+	CU_add_test(s, "plugins lists the N774x driver", test_plugins_lists_n774x);
+	CU_add_test(s, "demo end to end, rows match the sequence", test_demo_end_to_end);
+	CU_add_test(s, "bad input: clear error, no database", test_bad_input);
+	CU_add_test(s, "check validates sequences", test_check);
+	CU_add_test(s, "instrument timeout gives the error bin", test_instrument_timeout_is_error_bin);
+	CU_add_test(s, "SIGINT leaves no partial part", test_sigint_leaves_no_partial_part);
+	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
+}
