@@ -1,0 +1,175 @@
+/*
+ * plugins/keysight-n774x/api.c - driver ABI entry points for the Keysight
+ * N774x multiport optical power meters (and the 816x mainframes that share
+ * their SCPI tree).
+ *
+ * Invariants of a handle:
+ *  - it exists only for an instrument whose *IDN? matched the model table;
+ *  - every port is in watts (set once at open), so a reading is watts;
+ *  - wl_nm[p] is the wavelength port p is known to be set to, or NAN when
+ *    unknown (never set, or the last set failed); a set to the same value
+ *    is skipped, which saves a round trip per reading in a sweep.
+ * The transport belongs to the station; close() never closes it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kgd/driver.h"
+#include "protocol.h"
+
+struct n774x_handle {
+	xport *x;
+	const n774x_model *model;
+	char idn[SCPI_REPLY_MAX];
+	double wl_nm[N774X_MAX_PORTS + 1];  /* index = port, 1-based */
+};
+
+static int check_port(const struct n774x_handle *h, int port, kgd_err *err)
+{
+	if (port >= 1 && port <= h->model->ports)
+		return KGD_OK;
+	return kgd_err_set(err, KGD_ERR_ARG, "%s: port %d out of range for %s (1..%d)",
+			   xport_uri(h->x), port, h->model->model, h->model->ports);
+}
+
+static int n774x_open(xport *x, void **handle, kgd_err *err)
+{
+	struct n774x_handle *h = NULL;
+	int rc;
+
+	if (!x || !handle)
+		return kgd_err_set(err, KGD_ERR_ARG, "keysight-n774x: open: no transport");
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", xport_uri(x));
+	h->x = x;
+	rc = scpi_query(x, h->idn, sizeof(h->idn), err, "*IDN?");
+	if (rc)
+		goto error;
+	h->model = n774x_match_idn(h->idn);
+	if (!h->model) {
+		rc = kgd_err_set(err, KGD_ERR_UNSUPPORTED,
+				 "%s: not a power meter this driver knows: *IDN? replied '%s' "
+				 "(keysight-n774x supports %s)",
+				 xport_uri(x), h->idn, n774x_known_models());
+		goto error;
+	}
+	/* Start from an empty error queue so the first error we report was
+	 * caused by us, not by whoever used the instrument before. */
+	rc = n774x_clear_status(x, h->model, err);
+	if (rc)
+		goto error;
+	for (int p = 1; p <= h->model->ports; p++) {
+		rc = n774x_set_unit_watt(x, h->model, p, err);
+		if (rc)
+			goto error;
+		h->wl_nm[p] = NAN;
+	}
+	*handle = h;
+	return KGD_OK;
+error:
+	free(h);
+	return rc;
+}
+
+static void n774x_close(void *handle)
+{
+	free(handle);
+}
+
+static int n774x_identify(void *handle, char *buf, size_t cap, kgd_err *err)
+{
+	struct n774x_handle *h = handle;
+
+	if (!buf || cap == 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "keysight-n774x: identify: no buffer");
+	/* The reply cached at open: identity does not change under us, and
+	 * identify must not disturb a measurement in flight. */
+	if (strlen(h->idn) >= cap)
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s: identity '%s' does not fit %zu bytes",
+				   xport_uri(h->x), h->idn, cap);
+	memcpy(buf, h->idn, strlen(h->idn) + 1);
+	return KGD_OK;
+}
+
+static int n774x_set_wavelength_op(void *handle, int port, double nm, kgd_err *err)
+{
+	struct n774x_handle *h = handle;
+	int rc = check_port(h, port, err);
+
+	if (rc)
+		return rc;
+	if (!isfinite(nm) || nm <= 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: port %d: wavelength %g nm is not valid",
+				   xport_uri(h->x), port, nm);
+	if (h->wl_nm[port] == nm)
+		return KGD_OK;
+	/* Unknown until the instrument accepts it: a failed set may or may not
+	 * have changed the setting. */
+	h->wl_nm[port] = NAN;
+	rc = n774x_set_wavelength(h->x, h->model, port, nm, err);
+	if (rc == KGD_OK)
+		h->wl_nm[port] = nm;
+	return rc;
+}
+
+static int n774x_read_power_op(void *handle, int port, double *watts, kgd_err *err)
+{
+	struct n774x_handle *h = handle;
+	int rc = check_port(h, port, err);
+
+	if (rc)
+		return rc;
+	return n774x_read_power(h->x, h->model, port, watts, err);
+}
+
+static int n774x_set_averaging_op(void *handle, int port, double seconds,
+				  kgd_err *err)
+{
+	struct n774x_handle *h = handle;
+	int rc = check_port(h, port, err);
+
+	if (rc)
+		return rc;
+	if (!isfinite(seconds) || seconds <= 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: port %d: averaging time %g s is not valid",
+				   xport_uri(h->x), port, seconds);
+	return n774x_set_atime(h->x, h->model, port, seconds, err);
+}
+
+static int n774x_read_power_all_op(void *handle, double *watts, int max_ports,
+				   int *n_ports, kgd_err *err)
+{
+	struct n774x_handle *h = handle;
+
+	if (!watts || !n_ports || max_ports < 1)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: read_power_all: no buffer",
+				   xport_uri(h->x));
+	return n774x_read_all(h->x, h->model, watts, max_ports, n_ports, err);
+}
+
+static const drv_pm_ops pm_ops = {
+	.set_wavelength = n774x_set_wavelength_op,
+	.read_power = n774x_read_power_op,
+	.set_averaging = n774x_set_averaging_op,
+	.read_power_all = n774x_read_power_all_op,
+};
+
+/* The one exported symbol; plugins build with hidden visibility. */
+__attribute__((visibility("default")))
+const drv_descriptor kgd_driver = {
+	.abi_major = DRV_ABI_MAJOR,
+	.abi_minor = DRV_ABI_MINOR,
+	.name = "keysight-n774x",
+	.description = "Keysight N7744A/N7745A/N774xC/N7747-8 multiport and 816x optical power meters (SCPI)",
+	.klass = DRV_CLASS_POWER_METER,
+	.open = n774x_open,
+	.close = n774x_close,
+	.identify = n774x_identify,
+	.pm = &pm_ops,
+	.bert = NULL,
+	.prober = NULL,
+	.laser = NULL,
+};

@@ -1,0 +1,177 @@
+/*
+ * plugins/keysight-n774x/protocol.c - see protocol.h.
+ *
+ * Command syntax from the Keysight N77xx / 816x programming guides:
+ * `:SENSe[n][:CHANnel[m]]:POWer:...` where n is the slot (on the N77xx
+ * multiport meters: the port) and m the channel. Set commands go through
+ * scpi_command, which drains SYST:ERR? afterwards, so an instrument-side
+ * rejection surfaces as KGD_ERR_INSTRUMENT on the call that caused it.
+ */
+#include "protocol.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* N774xA/C and N7747A/N7748A: one channel per port, ports as slots. */
+static const n774x_cmdset cmds_n77xx = {
+	.name = "N77xx",
+	.fmt = {
+		[N774X_CMD_CLEAR_STATUS] = "*CLS",
+		[N774X_CMD_SET_UNIT_WATT] = ":SENS%d:POW:UNIT 1",
+		[N774X_CMD_SET_WAVELENGTH] = ":SENS%d:POW:WAV %.4fNM",
+		/* %g may print 1e-05: SCPI <NRf> accepts the exponent form. */
+		[N774X_CMD_SET_ATIME] = ":SENS%d:POW:ATIM %.6gS",
+		[N774X_CMD_READ_POWER] = ":READ%d:POW?",
+		[N774X_CMD_READ_ALL] = ":READ1:POW:ALL?",
+	},
+};
+
+/* 8163B/8164B mainframes: ports are module slots, channel 1 of each; the
+ * mainframes have no all-channel block read. */
+static const n774x_cmdset cmds_816x = {
+	.name = "816x",
+	.fmt = {
+		[N774X_CMD_CLEAR_STATUS] = "*CLS",
+		[N774X_CMD_SET_UNIT_WATT] = ":SENS%d:CHAN1:POW:UNIT 1",
+		[N774X_CMD_SET_WAVELENGTH] = ":SENS%d:CHAN1:POW:WAV %.4fNM",
+		[N774X_CMD_SET_ATIME] = ":SENS%d:CHAN1:POW:ATIM %.6gS",
+		[N774X_CMD_READ_POWER] = ":READ%d:CHAN1:POW?",
+		[N774X_CMD_READ_ALL] = NULL,
+	},
+};
+
+static const n774x_model models[] = {
+	{"N7744A", 4, &cmds_n77xx},
+	{"N7745A", 8, &cmds_n77xx},
+	{"N7744C", 4, &cmds_n77xx},
+	{"N7745C", 8, &cmds_n77xx},
+	{"N7747A", 2, &cmds_n77xx},
+	{"N7748A", 4, &cmds_n77xx},
+	{"N7747C", 2, &cmds_n77xx},
+	{"N7748C", 4, &cmds_n77xx},
+	{"8163B", 2, &cmds_816x},
+	{"8164B", 4, &cmds_816x},
+};
+
+static const char *const vendors[] = {
+	"Keysight Technologies",
+	"Agilent Technologies",
+};
+
+const n774x_model *n774x_match_idn(const char *idn)
+{
+	const char *c1 = strchr(idn, ',');
+	const char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+	size_t vlen, mlen;
+	int vendor_ok = 0;
+
+	if (!c2)
+		return NULL;
+	vlen = (size_t)(c1 - idn);
+	mlen = (size_t)(c2 - c1 - 1);
+	for (size_t i = 0; i < sizeof(vendors) / sizeof(vendors[0]); i++)
+		if (strlen(vendors[i]) == vlen && strncmp(idn, vendors[i], vlen) == 0)
+			vendor_ok = 1;
+	if (!vendor_ok)
+		return NULL;
+	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+		if (strlen(models[i].model) == mlen
+		    && strncmp(c1 + 1, models[i].model, mlen) == 0)
+			return &models[i];
+	return NULL;
+}
+
+const char *n774x_known_models(void)
+{
+	return "N7744A, N7745A, N7744C, N7745C, N7747A, N7748A, N7747C, N7748C, "
+	       "8163B, 8164B";
+}
+
+static int unsupported(xport *x, const n774x_model *m, const char *what,
+		       kgd_err *err)
+{
+	return kgd_err_set(err, KGD_ERR_UNSUPPORTED, "%s: %s: %s not supported",
+			   xport_uri(x), m->model, what);
+}
+
+int n774x_clear_status(xport *x, const n774x_model *m, kgd_err *err)
+{
+	/* Argument-less rows are sent verbatim through "%s". */
+	return scpi_write(x, err, "%s", m->cmds->fmt[N774X_CMD_CLEAR_STATUS]);
+}
+
+int n774x_set_unit_watt(xport *x, const n774x_model *m, int port, kgd_err *err)
+{
+	return scpi_command(x, err, m->cmds->fmt[N774X_CMD_SET_UNIT_WATT], port);
+}
+
+int n774x_set_wavelength(xport *x, const n774x_model *m, int port, double nm,
+			 kgd_err *err)
+{
+	return scpi_command(x, err, m->cmds->fmt[N774X_CMD_SET_WAVELENGTH], port, nm);
+}
+
+int n774x_set_atime(xport *x, const n774x_model *m, int port, double seconds,
+		    kgd_err *err)
+{
+	return scpi_command(x, err, m->cmds->fmt[N774X_CMD_SET_ATIME], port, seconds);
+}
+
+int n774x_read_power(xport *x, const n774x_model *m, int port, double *watts,
+		     kgd_err *err)
+{
+	return scpi_query_double(x, watts, err, m->cmds->fmt[N774X_CMD_READ_POWER],
+				 port);
+}
+
+int n774x_read_all(xport *x, const n774x_model *m, double *watts, int max,
+		   int *n, kgd_err *err)
+{
+	const char *fmt = m->cmds->fmt[N774X_CMD_READ_ALL];
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc, count;
+
+	if (!fmt)
+		return unsupported(x, m, "reading all ports at once", err);
+	rc = scpi_query_block(x, &data, &len, err, "%s", fmt);
+	if (rc)
+		goto out;
+	if (len % 4 != 0 || len / 4 > N774X_MAX_PORTS * 8) {
+		rc = kgd_err_set(err, KGD_ERR_PROTOCOL,
+				 "%s: '%s': block of %zu bytes is not a float32 array",
+				 xport_uri(x), fmt, len);
+		goto out;
+	}
+	count = (int)(len / 4);
+	if (count > max) {
+		rc = kgd_err_set(err, KGD_ERR_ARG,
+				 "%s: '%s': %d values do not fit a buffer of %d",
+				 xport_uri(x), fmt, count, max);
+		goto out;
+	}
+	for (int i = 0; i < count; i++) {
+		const uint8_t *p = data + 4 * i;
+		/* Assembled byte by byte: the wire order is little-endian
+		 * whatever the host's. */
+		uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8
+				| (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		float f;
+
+		memcpy(&f, &bits, sizeof(f));
+		if (!isfinite(f) || fabsf(f) > 1e20f) {
+			rc = kgd_err_set(err, KGD_ERR_OVERRANGE,
+					 "%s: '%s': port %d: no valid value (%g)",
+					 xport_uri(x), fmt, i + 1, (double)f);
+			goto out;
+		}
+		watts[i] = f;
+	}
+	*n = count;
+	rc = KGD_OK;
+out:
+	free(data);
+	return rc;
+}
