@@ -390,12 +390,33 @@ static void test_dut_and_defects(void)
 	}
 	CU_ASSERT_EQUAL(send_line(fd, ":SIM:DUT 0"), 0);
 	close(fd);
-	/* The next client is served after this one left. */
+	/* A new client is served after the last one left. */
 	fd = connect_to(main_port);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(query(fd, ":SIM:DUT?", r, sizeof(r)), 0);
 	CU_ASSERT_STRING_EQUAL(r, "0");
 	close(fd);
+}
+
+/* A station's driver and an operator link (which swaps units with
+ * :SIM:DUT) hold connections at the same time, sharing one instrument. */
+static void test_two_clients_at_once(void)
+{
+	char r[256];
+	int driver = connect_to(main_port);
+	int operator = connect_to(main_port);
+
+	CU_ASSERT_FATAL(driver >= 0 && operator >= 0);
+	CU_ASSERT_EQUAL(query(driver, "*IDN?", r, sizeof(r)), 0);
+	CU_ASSERT_EQUAL(send_line(operator, ":SIM:DUT 5"), 0);
+	CU_ASSERT_EQUAL(query(operator, "*OPC?", r, sizeof(r)), 0);
+	CU_ASSERT_EQUAL(query(driver, ":SIM:DUT?", r, sizeof(r)), 0);
+	CU_ASSERT_STRING_EQUAL(r, "5");
+	close(operator);
+	/* The driver's session outlives the operator's. */
+	CU_ASSERT_EQUAL(query(driver, ":SIM:DUT 0;:SIM:DUT?", r, sizeof(r)), 0);
+	CU_ASSERT_STRING_EQUAL(r, "0");
+	close(driver);
 }
 
 static void test_model_is_order_independent(void)
@@ -489,6 +510,7 @@ int cu_register(void)
 	CU_add_test(s, "READ:POW:ALL block", test_read_all_block);
 	CU_add_test(s, "same seed same readings", test_seed_determinism);
 	CU_add_test(s, "DUT selection and defects", test_dut_and_defects);
+	CU_add_test(s, "two clients at once", test_two_clients_at_once);
 	CU_add_test(s, "model order independent", test_model_is_order_independent);
 	CU_add_test(s, "exit on SIGTERM", test_exit_on_sigterm);
 	CU_add_test(s, "exit on lifetime", test_exit_on_lifetime);

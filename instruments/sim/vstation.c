@@ -9,7 +9,8 @@
  *  - the --config-out file appears whole or not at all (written to .tmp,
  *    then renamed), and only after the socket is listening, so a reader that
  *    sees it can connect at once;
- *  - it serves one client at a time, and accepts the next when one leaves.
+ *  - up to MAX_CLIENTS clients are served at once, one command at a time,
+ *    over one shared instrument state; a client's leaving never stops it.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -29,6 +30,7 @@
 
 #define LINE_MAX_BYTES 4096
 #define POLL_SLICE_MS 100
+#define MAX_CLIENTS 8
 
 struct options {
 	sim_model_params model;
@@ -231,7 +233,7 @@ static int listen_loopback(int *port)
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sa.sin_port = 0;  /* ephemeral: parallel tests never collide */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 4) != 0
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, MAX_CLIENTS) != 0
 	    || getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
 		close(fd);
 		return -1;
@@ -264,65 +266,107 @@ static void latency_sleep(int ms, double deadline)
 		poll(NULL, 0, POLL_SLICE_MS < ms ? POLL_SLICE_MS : ms);
 }
 
-/* Serve one client until it leaves, a signal arrives or life ends.
- * *commands counts across clients for --fault-no-reply-after. */
-static void serve_client(int fd, sim_pm *pm, const struct options *o,
-			 double deadline, long *commands)
-{
+/* One connected client: its partial input line. */
+struct client {
+	int fd;
+	size_t used;
+	int overlong;
 	char line[LINE_MAX_BYTES];
-	size_t used = 0;
-	int overlong = 0;
+};
+
+/* Feed received bytes to the instrument, one message per LF. -1 when the
+ * client must be dropped. *commands counts across clients for
+ * --fault-no-reply-after. */
+static int client_input(struct client *c, const char *buf, size_t n, sim_pm *pm,
+			const struct options *o, double deadline, long *commands)
+{
+	for (size_t i = 0; i < n; i++) {
+		sim_buf reply = {0};
+		int rc = 0;
+
+		if (buf[i] != '\n') {
+			if (c->used < sizeof(c->line) - 1)
+				c->line[c->used++] = buf[i];
+			else
+				c->overlong = 1;
+			continue;
+		}
+		if (c->used > 0 && c->line[c->used - 1] == '\r')
+			c->used--;
+		c->line[c->used] = '\0';
+		c->used = 0;
+		if (c->overlong) {
+			/* A message too long for the input buffer is dropped
+			 * whole, never executed in part. */
+			c->overlong = 0;
+			continue;
+		}
+		if (o->fault_no_reply_after >= 0 && *commands >= o->fault_no_reply_after)
+			continue;
+		(*commands)++;
+		/* Out of memory drops the client, not the process. */
+		rc = sim_pm_execute(pm, c->line, &reply);
+		if (o->latency_ms > 0)
+			latency_sleep(o->latency_ms, deadline);
+		if (!rc && reply.len)
+			rc = send_all(c->fd, reply.data, reply.len);
+		sim_buf_free(&reply);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+/* Serve every client until a signal arrives or life ends. Several clients
+ * may be connected at once (a station's driver plus an operator link that
+ * swaps units, as with a LAN instrument's sessions); they share the one
+ * instrument and its error queue, and commands run one at a time. */
+static void serve(int lfd, sim_pm *pm, const struct options *o, double deadline)
+{
+	struct client clients[MAX_CLIENTS];
+	struct pollfd pf[MAX_CLIENTS + 1];
+	long commands = 0;
+	int n = 0;
 
 	while (!stop_signal && now_s() < deadline) {
-		struct pollfd p = {fd, POLLIN, 0};
-		char buf[1024];
-		ssize_t n;
-		int r = poll(&p, 1, POLL_SLICE_MS);
-
-		if (r <= 0)
+		pf[0].fd = lfd;
+		pf[0].events = POLLIN;
+		for (int i = 0; i < n; i++) {
+			pf[i + 1].fd = clients[i].fd;
+			pf[i + 1].events = POLLIN;
+		}
+		if (poll(pf, (nfds_t)n + 1, POLL_SLICE_MS) <= 0)
 			continue;
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		for (ssize_t i = 0; i < n; i++) {
-			sim_buf reply = {0};
-			int failed;
+		for (int i = n - 1; i >= 0; i--) {
+			char buf[1024];
+			ssize_t got;
 
-			if (buf[i] != '\n') {
-				if (used < sizeof(line) - 1)
-					line[used++] = buf[i];
-				else
-					overlong = 1;
+			if (!(pf[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			}
-			if (used > 0 && line[used - 1] == '\r')
-				used--;
-			line[used] = '\0';
-			used = 0;
-			if (overlong) {
-				/* A message too long for the input buffer is
-				 * dropped whole, never executed in part. */
-				overlong = 0;
+			got = recv(clients[i].fd, buf, sizeof(buf), 0);
+			if (got < 0 && errno == EINTR)
 				continue;
-			}
-			if (o->fault_no_reply_after >= 0
-			    && *commands >= o->fault_no_reply_after)
+			if (got > 0 && client_input(&clients[i], buf, (size_t)got, pm, o,
+						    deadline, &commands) == 0)
 				continue;
-			(*commands)++;
-			failed = sim_pm_execute(pm, line, &reply);
-			if (o->latency_ms > 0)
-				latency_sleep(o->latency_ms, deadline);
-			if (!failed && reply.len && send_all(fd, reply.data, reply.len)) {
-				sim_buf_free(&reply);
-				return;
+			close(clients[i].fd);
+			clients[i] = clients[--n];
+		}
+		if (pf[0].revents & POLLIN) {
+			int cfd = accept(lfd, NULL, NULL);
+
+			if (cfd >= 0 && n == MAX_CLIENTS)
+				close(cfd);  /* full: refuse rather than leave it hanging */
+			else if (cfd >= 0) {
+				clients[n].fd = cfd;
+				clients[n].used = 0;
+				clients[n].overlong = 0;
+				n++;
 			}
-			sim_buf_free(&reply);
-			if (failed)
-				return;  /* out of memory: drop the client, not the process */
 		}
 	}
+	for (int i = 0; i < n; i++)
+		close(clients[i].fd);
 }
 
 int main(int argc, char **argv)
@@ -332,7 +376,6 @@ int main(int argc, char **argv)
 	sim_model model;
 	sim_pm *pm = NULL;
 	int lfd = -1, port = 0, rc = 1;
-	long commands = 0;
 	double deadline;
 
 	if (parse_options(argc, argv, &o) != 0) {
@@ -376,18 +419,7 @@ int main(int argc, char **argv)
 	printf("listening tcp://127.0.0.1:%d\n", port);
 	fflush(stdout);
 
-	while (!stop_signal && now_s() < deadline) {
-		struct pollfd p = {lfd, POLLIN, 0};
-		int cfd;
-
-		if (poll(&p, 1, POLL_SLICE_MS) <= 0)
-			continue;
-		cfd = accept(lfd, NULL, NULL);
-		if (cfd < 0)
-			continue;
-		serve_client(cfd, pm, &o, deadline, &commands);
-		close(cfd);
-	}
+	serve(lfd, pm, &o, deadline);
 	rc = 0;
 out:
 	if (lfd >= 0)
