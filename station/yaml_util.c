@@ -2,9 +2,10 @@
  * station/yaml_util.c - see yaml_util.h: read a file, parse it with libyaml's
  * document API, and walk the node tree with strict typed readers.
  *
- * Invariant: every problem goes through report_msg(), which numbers it,
- * passes it to the report callback and keeps the first one in the caller's
- * kgd_err. Nothing here prints.
+ * Invariant: every problem goes through report_msg(), which queues it;
+ * yu_status() alone hands queued problems out (report callback, first one
+ * into the caller's kgd_err), so each is reported exactly once and in file
+ * order. Nothing here prints.
  */
 #include "yaml_util.h"
 
@@ -54,7 +55,6 @@ static void report_msg(yu_doc *d, int status, yaml_mark_t m, const char *msg)
 	d->msgs[d->n_msgs].order = d->n_msgs;
 	d->msgs[d->n_msgs].text = text;
 	d->n_msgs++;
-	d->n_problems++;
 }
 
 static int msg_cmp(const void *a, const void *b)

@@ -39,7 +39,6 @@ typedef struct yu_doc {
 	yu_report_fn report;  /* may be NULL */
 	void *user;
 	kgd_err *err;         /* borrowed, may be NULL; gets the first problem */
-	int n_problems;
 	int nomem;            /* an allocation failed: the result is unusable */
 	yu_msg *msgs;         /* problems not yet handed out, see yu_status() */
 	size_t n_msgs, cap_msgs, n_flushed;
