@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -309,6 +310,14 @@ static void test_output_errors_and_replace(void)
 
 	CU_ASSERT_EQUAL(rpt_yield_csv(known_db, bad, &err), KGD_ERR_IO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, bad));
+
+	/* fails at the very end (rename onto a folder): the complete tmp
+	 * file must not stay behind */
+	CU_ASSERT_EQUAL_FATAL(mkdir(in_dir("a-folder.csv"), 0700), 0);
+	CU_ASSERT_EQUAL(rpt_tests_csv(known_db, in_dir("a-folder.csv"), &err),
+			KGD_ERR_IO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "a-folder.csv"));
+	CU_ASSERT_FALSE(exists(in_dir("a-folder.csv.tmp")));
 
 	f = fopen(out, "w");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
