@@ -511,6 +511,10 @@ io_error:
 	goto out;
 parse_error:
 	kgd_err_prefix(err, "%s: '%s': ", xport_uri(x), cmd);
+	/* Whatever came instead of a block (a number, an error string, an
+	 * indefinite #0 block) ends at the terminator: consume it so the next
+	 * command does not read this reply's tail. */
+	xport_read_line(x, tail, sizeof(tail), &tlen, NULL);
 out:
 	free(buf);
 	return rc;
