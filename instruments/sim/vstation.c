@@ -82,8 +82,8 @@ static void usage(FILE *f)
 		"  --window LOW:HIGH        pass window in dBm (default -3:3)\n"
 		"  --help                   this text\n"
 		"\n"
-		"Prints 'listening tcp://127.0.0.1:<port>' on stdout. Exits 0 on SIGINT,\n"
-		"SIGTERM or end of lifetime.\n");
+		"Without --config-out, prints 'listening tcp://127.0.0.1:<port>' on stdout.\n"
+		"Exits 0 on SIGINT, SIGTERM or end of lifetime.\n");
 }
 
 /* Parse a whole-string number; -1 if s is not one. */
@@ -416,8 +416,12 @@ int main(int argc, char **argv)
 			strerror(errno));
 		goto out;
 	}
-	printf("listening tcp://127.0.0.1:%d\n", port);
-	fflush(stdout);
+	/* With a config file that file is the handshake; stay quiet so a
+	 * parent's own output (station demo) is not interleaved with ours. */
+	if (!o.config_out) {
+		printf("listening tcp://127.0.0.1:%d\n", port);
+		fflush(stdout);
+	}
 
 	serve(lfd, pm, &o, deadline);
 	rc = 0;
