@@ -112,7 +112,8 @@ static int scan_usbtmc(xport_scan_cb cb, void *user, kgd_err *err)
 		d.serial = (const char *)sn;
 		cb(&d, user);
 	}
-	if (n > 0)
+	/* An empty list (n == 0) is still an allocation. */
+	if (n >= 0)
 		libusb_free_device_list(list, 1);
 	libusb_exit(ctx);
 	return KGD_OK;
