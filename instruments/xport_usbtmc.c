@@ -8,7 +8,8 @@
  * command is sent as DEV_DEP_MSG_OUT messages, the last with EOM. A read
  * sends REQUEST_DEV_DEP_MSG_IN and collects the bulk-IN transfer, which may
  * span several USB reads; a reply without EOM is continued by the next
- * read_some, which the generic layer calls until it sees the terminator.
+ * read_some, which the generic layer calls until it sees the terminator
+ * (supplied at EOM if the device sent none).
  *
  * Invariant: after a timeout the device's bulk pipes are left in a known
  * state (INITIATE_ABORT_BULK_IN/OUT and their CHECK_*_STATUS), so the next
@@ -311,6 +312,10 @@ static int usbtmc_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 	uint8_t req[USBTMC_HEADER_SIZE];
 	int n, r, rc;
 
+	/* Keep room to append the terminator (see the end of this function). */
+	if (cap <= x->term_len)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: read buffer too small", x->uri);
+	cap -= x->term_len;
 	if (cap > UINT32_MAX)
 		cap = UINT32_MAX;
 	do {
@@ -342,15 +347,24 @@ static int usbtmc_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 			if (r != 0)
 				goto usb_error;
 			rc = usbtmc_in_feed(&st, t->io, (size_t)n, buf, cap, err);
-			/* A short packet ends the transfer on the device side. */
-			if (!rc && !usbtmc_in_done(&st) && n % t->in_maxpkt != 0)
+			/* libusb completes a read early only on a short or zero-length
+			 * packet, which ends the transfer on the device side. */
+			if (!rc && !usbtmc_in_done(&st) && (size_t)n < t->io_cap)
 				rc = usbtmc_in_finish(&st, err);
 			if (rc) {
 				usbtmc_abort_in(t, t->btag);
 				return kgd_err_prefix(err, "%s: ", x->uri);
 			}
 		}
-	} while (st.got == 0); /* an empty transfer carries nothing to return */
+	} while (st.got == 0 && !st.eom); /* an empty transfer carries nothing */
+	/* In USB488 EOM is the message terminator and a trailing LF is only
+	 * customary. Supply the terminator when the device left it out, so a
+	 * read_line above ends at EOM instead of waiting for its timeout. */
+	if (st.eom && (st.got < x->term_len ||
+		       memcmp(buf + st.got - x->term_len, x->term, x->term_len) != 0)) {
+		memcpy(buf + st.got, x->term, x->term_len);
+		st.got += x->term_len;
+	}
 	*got = st.got;
 	return KGD_OK;
 
