@@ -291,11 +291,11 @@ static void test_bad_input(void)
 	expect_run_error(missing, cfg, db, "no-such-sequence.yaml");
 	/* Malformed YAML: file:line:column. */
 	write_file(seq, "sequence: x\nversion: 1\nmain:\n  - step: pm.optical_power\n"
-			"    limits: {low: -3, high: [\n");
+			"    limits: {low: -3, high: 3]\n");
 	{
 		char needle[800];
 
-		snprintf(needle, sizeof(needle), "%s:5:", seq);
+		snprintf(needle, sizeof(needle), "%s:5:30: ", seq);
 		expect_run_error(seq, cfg, db, needle);
 	}
 	/* Unknown plugin: named, with where it was looked for. */
@@ -336,8 +336,9 @@ static long long db_count(const char *db_path, const char *sql)
 	return v;
 }
 
-/* The instrument goes silent mid-lot: parts get the error bin, never pass,
- * and the lot still finishes with every part accounted for. */
+/* The instrument goes silent mid-lot: the part in flight and every part
+ * after it get the error bin with the URI in the reason, never a pass, and
+ * the lot still finishes with every part accounted for. */
 static void test_instrument_timeout_is_error_bin(void)
 {
 	char cfg[700], db[700];
@@ -347,15 +348,24 @@ static void test_instrument_timeout_is_error_bin(void)
 
 	snprintf(cfg, sizeof(cfg), "%s/fault-station.yaml", dir);
 	snprintf(db, sizeof(db), "%s/fault.db", dir);
-	/* A few commands answered, then silence, mid-part. */
-	CU_ASSERT_EQUAL_FATAL(sim_start(&sm, "fault", "--fault-no-reply-after", "12"), 0);
+	/* Opening the driver takes about 20 commands and a part about 80:
+	 * silence after 130 falls inside the second part. */
+	CU_ASSERT_EQUAL_FATAL(sim_start(&sm, "fault", "--fault-no-reply-after", "130"), 0);
 	write_config(cfg, "keysight-n774x", sm.uri, 300);
 	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60), 0);
 	sim_stop(&sm);
 	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run"), 3);
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run WHERE status = 'error'"), 2);
 	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run WHERE status = 'error' "
-				     "AND soft_bin = 99 AND fail_reason LIKE '%tcp://127.0.0.1:%'"), 3);
-	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run WHERE status = 'pass'"), 0);
+				     "AND soft_bin = 99 AND hard_bin = 99 AND "
+				     "fail_reason LIKE '%tcp://127.0.0.1:%'"), 2);
+	/* The first part, tested before the fault, is not an error. */
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run WHERE id = "
+				     "(SELECT min(id) FROM run) AND status != 'error'"), 1);
+	/* The errored parts hold the measurement that failed, without a value. */
+	CU_ASSERT_TRUE(db_count(db, "SELECT count(*) FROM measurement m JOIN run r "
+				    "ON m.run_id = r.id WHERE r.status = 'error' "
+				    "AND m.value IS NULL AND m.pass = 0") >= 2);
 }
 
 /* SIGINT mid-lot: exit 130, every committed part complete, the part in
