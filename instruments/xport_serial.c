@@ -204,14 +204,11 @@ static int serial_open_sp(xport *x, const char *path, const struct serial_cfg *c
 	int rc;
 
 	r = sp_get_port_by_name(path, &port);
-	if (r != SP_OK) {
-		/* Not a port libserialport knows; if it exists it is not a serial
-		 * port at all (or a pty we did not recognise by name). */
-		if (access(path, F_OK) != 0)
-			return kgd_err_set(err, KGD_ERR_NOT_FOUND, "%s: no such port %s",
-					   x->uri, path);
+	if (r == SP_ERR_ARG)
+		return kgd_err_set(err, KGD_ERR_IO, "%s: %s is not a serial port", x->uri,
+				   path);
+	if (r != SP_OK)
 		return serial_sp_error(x, "sp_get_port_by_name", r, err);
-	}
 	what = "sp_open";
 	r = sp_open(port, SP_MODE_READ_WRITE);
 	if (r == SP_OK && (what = "sp_set_baudrate", r = sp_set_baudrate(port, (int)c->baud)) == SP_OK &&
@@ -242,6 +239,11 @@ static int serial_open(xport *x, const struct xport_uri *u, kgd_err *err)
 	rc = serial_parse_cfg(x, u, &c, err);
 	if (rc)
 		return rc;
+	/* An unplugged adapter is the common case; say so plainly rather than
+	 * pass on whichever library error a missing node happens to cause. */
+	if (access(path, F_OK) != 0)
+		return kgd_err_set(err, KGD_ERR_NOT_FOUND, "%s: no such port %s",
+				   x->uri, path);
 	s = malloc(sizeof(*s));
 	if (!s)
 		return kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", x->uri);

@@ -390,6 +390,8 @@ static void test_bad_uris(void)
 	expect_open_error("serial:///dev/kgd-no-such-port?baud=9600", KGD_ERR_NOT_FOUND,
 			  "serial:///dev/kgd-no-such-port?baud=9600: no such port "
 			  "/dev/kgd-no-such-port");
+	expect_open_error("serial:///dev/null?baud=9600", KGD_ERR_IO,
+			  "serial:///dev/null?baud=9600: /dev/null is not a serial port");
 	expect_open_error("usbtmc://13:8078", KGD_ERR_ARG,
 			  "usbtmc://13:8078: malformed address (expected "
 			  "usbtmc://VVVV:PPPP[/SERIAL], hexadecimal VID and PID)");
