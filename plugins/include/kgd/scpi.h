@@ -34,11 +34,13 @@ struct scpi_idn {
 	char firmware[64];
 };
 
-/* Send one command (printf-style, LF appended). */
+/* Send one command (printf-style; the transport's terminator, LF unless the
+ * URI says term=..., is appended). */
 int scpi_write(xport *x, kgd_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Send a query and read one reply line into reply (NUL-terminated). */
+/* Send a query and read one reply line into reply (NUL-terminated);
+ * trailing CR and blanks are dropped (CRLF instruments on an LF link). */
 int scpi_query(xport *x, char *reply, size_t cap, kgd_err *err,
 	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

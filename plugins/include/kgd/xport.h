@@ -34,8 +34,10 @@ typedef struct xport xport;
 
 #define XPORT_DEFAULT_TIMEOUT_MS 2000
 
-/* Open the instrument named by uri. On success *out owns the connection;
- * release it with xport_close(). */
+/* Open the instrument named by uri. timeout_ms bounds the connect and every
+ * later read or write (<= 0 means XPORT_DEFAULT_TIMEOUT_MS). On success *out
+ * owns the connection; release it with xport_close(). A malformed URI or an
+ * unknown parameter fails before any device is touched (KGD_ERR_ARG). */
 int xport_open(const char *uri, int timeout_ms, xport **out, kgd_err *err);
 
 /* Close and free; NULL is allowed. */
