@@ -15,11 +15,15 @@
  *  - A driver never prints and never exits: failures go into the kgd_err.
  *  - Units are converted once, here, at the driver edge: power in watts,
  *    wavelength in nanometres, current in amperes, temperature in degC,
- *    BER as a ratio. The sequencer converts to the unit a limit asks for.
+ *    BER as a ratio, rates in Gb/s, times in seconds. The sequencer
+ *    converts to the unit a limit asks for.
+ *  - A reading the instrument marks invalid (overrange, NaN, sync loss) is
+ *    an error (KGD_ERR_OVERRANGE / KGD_ERR_INSTRUMENT), never a number.
  */
 #ifndef KGD_DRIVER_H
 #define KGD_DRIVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "kgd/status.h"
 #include "kgd/xport.h"
@@ -52,6 +56,75 @@ typedef struct drv_pm_ops {
 			      int *n_ports, kgd_err *err);
 } drv_pm_ops;
 
+/* Bit-error-ratio tester. Lanes are 1-based. */
+typedef struct drv_ber_result {
+	double bits;        /* bits compared during the gate */
+	double errors;      /* errored bits counted */
+	double ber;         /* errors / bits; with zero errors, the upper bound
+	                       3 / bits (95 % confidence), never 0 */
+	int ber_is_bound;   /* 1 when ber is the zero-error upper bound */
+	int sync_lost;      /* 1 if the error detector lost pattern sync: the
+	                       count is meaningless and the driver returns
+	                       KGD_ERR_INSTRUMENT */
+} drv_ber_result;
+
+typedef struct drv_bert_ops {
+	/* Required. pattern is "PRBS7", "PRBS15", "PRBS23" or "PRBS31". */
+	int (*configure)(void *h, int lane, const char *pattern, double rate_gbps,
+			 kgd_err *err);
+	/* Gate for gate_s seconds on one lane (honoured by the instrument; the
+	 * call returns after the gate closes) and report the counts. */
+	int (*measure)(void *h, int lane, double gate_s, drv_ber_result *res,
+		       kgd_err *err);
+	/* Optional: turn the pattern generator output on or off. */
+	int (*output)(void *h, int lane, int on, kgd_err *err);
+} drv_bert_ops;
+
+/* Wafer prober. Die coordinates are the prober's map column/row. */
+typedef struct drv_die {
+	int x, y;
+} drv_die;
+
+typedef struct drv_prober_ops {
+	/* Required. Load the wafer in cassette slot `slot`, align it; its id
+	 * (scribe/OCR, or the prober's name for it) into wafer_id. */
+	int (*load_wafer)(void *h, int slot, char *wafer_id, size_t cap,
+			  kgd_err *err);
+	/* Step to the first / next die of the prober's test map. *end is set
+	 * (and *die untouched) when there is no further die. */
+	int (*step_first)(void *h, drv_die *die, int *end, kgd_err *err);
+	int (*step_next)(void *h, drv_die *die, int *end, kgd_err *err);
+	int (*step_to)(void *h, drv_die die, kgd_err *err);
+	int (*contact)(void *h, kgd_err *err);
+	int (*separate)(void *h, kgd_err *err);
+	/* Bin the die at `die` (ink or map); bin 1 is pass by convention. */
+	int (*bin_die)(void *h, drv_die die, int bin, kgd_err *err);
+	int (*unload_wafer)(void *h, kgd_err *err);
+	/* Optional. The die the chuck is at. */
+	int (*current_die)(void *h, drv_die *die, kgd_err *err);
+	/* Optional. Number of dies in the test map, for progress. */
+	int (*die_count)(void *h, int *n, kgd_err *err);
+} drv_prober_ops;
+
+/* External laser source module (ELSFP): lasers are 1-based channels. */
+typedef struct drv_laser_reading {
+	double power_w;        /* optical output power */
+	double wavelength_nm;
+	double bias_a;         /* laser bias current */
+	double temperature_c;  /* laser (or module) temperature */
+	double smsr_db;        /* side-mode suppression ratio; NAN if unknown */
+} drv_laser_reading;
+
+typedef struct drv_laser_ops {
+	/* Required. Number of laser channels of the module. */
+	int (*channels)(void *h, int *n, kgd_err *err);
+	/* channel 0 = every channel. */
+	int (*enable)(void *h, int channel, int on, kgd_err *err);
+	int (*read)(void *h, int channel, drv_laser_reading *r, kgd_err *err);
+	/* Optional. The module's serial number as it reports it. */
+	int (*serial)(void *h, char *buf, size_t cap, kgd_err *err);
+} drv_laser_ops;
+
 typedef struct drv_descriptor {
 	uint16_t abi_major;       /* DRV_ABI_MAJOR the plugin was built with */
 	uint16_t abi_minor;
@@ -65,13 +138,13 @@ typedef struct drv_descriptor {
 	/* Fill buf with the instrument's identity (e.g. the *IDN? reply). */
 	int (*identify)(void *handle, char *buf, size_t cap, kgd_err *err);
 
-	/* Exactly the table for klass is set; the others are NULL. The BERT,
-	 * prober and laser tables are declared by later ABI minors; their
-	 * slots exist from 1.0 so the descriptor's layout never moves. */
+	/* Exactly the table for klass is set; the others are NULL. A later
+	 * minor adds optional operations only at the end of a table, and the
+	 * station reads them only from plugins of that minor or newer. */
 	const drv_pm_ops *pm;
-	const struct drv_bert_ops *bert;
-	const struct drv_prober_ops *prober;
-	const struct drv_laser_ops *laser;
+	const drv_bert_ops *bert;
+	const drv_prober_ops *prober;
+	const drv_laser_ops *laser;
 } drv_descriptor;
 
 #ifdef __cplusplus
