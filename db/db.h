@@ -64,6 +64,10 @@ typedef struct db_run_info {
 	const char *seq_sha256;    /* hex of the sequence file's bytes */
 	const char *seq_text;      /* full text, stored once per sha256 */
 	const char *product;
+	/* Added in schema 2; zero/NULL when unknown. */
+	int64_t session_id;        /* from db_session_begin() */
+	const char *limits_sha256; /* limits file identity, NULL if none */
+	const char *limits_text;   /* stored once per sha256 */
 } db_run_info;
 
 /* One logged value with the limits applied to it. */
@@ -80,6 +84,9 @@ typedef struct db_measurement {
 	double low, high;
 	int has_low, has_high;     /* 0: no such limit; stored as NULL */
 	int pass;
+	/* Added in schema 2. */
+	const char *name;          /* value name within a multi-value step;
+	                              NULL = the step name */
 } db_measurement;
 
 /* Run verdict, as stored in run.status. */
@@ -108,5 +115,58 @@ int db_run_commit(db *d, int64_t run_id, const char *status, int hard_bin,
 
 /* Drop the open run's transaction (nothing of it stays). */
 void db_run_rollback(db *d);
+
+/* ---- schema 2: sessions, bins, step results, resume (issue 7) ----------- */
+
+/* A session is one `station run` of one lot: it makes an interrupted lot
+ * visible (a station that died leaves its session 'running') and is what
+ * `station run --resume` continues. */
+#define DB_SESSION_RUNNING "running"
+#define DB_SESSION_COMPLETE "complete"
+#define DB_SESSION_ABORTED "aborted"          /* SIGINT/SIGTERM */
+#define DB_SESSION_INTERRUPTED "interrupted"  /* found running at next start */
+#define DB_SESSION_ERROR "error"              /* stopped by an error */
+
+typedef struct db_bin {
+	int number;
+	const char *name;
+	int pass;
+} db_bin;
+
+typedef struct db_session_info {
+	const char *station, *host, *operator_name, *lot;
+	const char *process;        /* "wafer" or "unit" */
+	const char *product;
+	const char *seq_name;
+	int seq_version;
+	const char *seq_sha256, *seq_text;
+	const char *limits_sha256, *limits_text;  /* NULL without limits file */
+	const db_bin *bins;         /* the sequence's bin table, stored with it */
+	size_t n_bins;
+} db_session_info;
+
+/* Begin a session in its own transaction. Sessions of this file still
+ * 'running' belonged to a station that died (one station writes one
+ * results file): they are marked 'interrupted' first and their count put
+ * in *n_interrupted (may be NULL). */
+int db_session_begin(db *d, const db_session_info *info, int64_t *session_id,
+		     int *n_interrupted, kgd_err *err);
+
+/* Close a session with one of the DB_SESSION_* states. */
+int db_session_end(db *d, int64_t session_id, const char *status,
+		   kgd_err *err);
+
+/* The outcome of one step of the open run (after its retries): status is
+ * pass/fail/error, bin its on_fail bin or 0, n_values how many
+ * measurements it logged. */
+int db_step_result_add(db *d, int64_t run_id, const char *step,
+		       const char *status, int bin, int n_values, kgd_err *err);
+
+/* Resume support: has this die (wafer model) or serial (unit model, pass
+ * wafer NULL and x = y = 0 with serial set) of the lot a committed run?
+ * A retest is a new run (run.retest = count of earlier runs of the part),
+ * never an overwrite. */
+int db_part_tested(db *d, const char *lot, const char *wafer,
+		   const char *serial, int x, int y, int *tested, kgd_err *err);
 
 #endif
