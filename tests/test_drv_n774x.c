@@ -32,14 +32,14 @@
 #include "testutil.h"
 
 #define PLUGIN KGD_PLUGIN_BUILD_DIR "/keysight-n774x.so"
-#define VSTATION KGD_BIN_DIR "/kgd-vstation"
 #define SEED 99
 #define MAX_CHILDREN 16
 
-static pid_t children[MAX_CHILDREN];
+static pid_t children[MAX_CHILDREN];   /* scripted fakes */
 static int n_children;
+static tu_vstation vstations[MAX_CHILDREN];
+static int n_vstations;
 static char scratch[512];
-static int cfg_seq;
 static void *dl;
 static const drv_descriptor *drv;
 
@@ -62,56 +62,29 @@ static void track(pid_t pid)
 		children[n_children++] = pid;
 }
 
-/* Start kgd-vstation --seed SEED plus extra args; its URI into uri. */
+/* Start kgd-vstation --seed SEED plus extra args; its pm URI into uri. */
 static int start_sim(char *uri, size_t cap, const char *const *extra)
 {
-	char cfg[600], seed[16], *text = NULL;
-	char *argv[32];
-	int argc = 0;
-	double deadline;
-	pid_t pid;
+	const char *args[32];
+	char seed[16];
+	int n = 0;
+	tu_vstation *vs;
 
-	snprintf(cfg, sizeof(cfg), "%s/station-%d.yaml", scratch, cfg_seq++);
+	if (n_vstations == MAX_CHILDREN)
+		return -1;
+	vs = &vstations[n_vstations];
 	snprintf(seed, sizeof(seed), "%d", SEED);
-	argv[argc++] = VSTATION;
-	argv[argc++] = "--config-out";
-	argv[argc++] = cfg;
-	argv[argc++] = "--lifetime-s";
-	argv[argc++] = "60";
-	argv[argc++] = "--seed";
-	argv[argc++] = seed;
-	for (; extra && *extra && argc < 30; extra++)
-		argv[argc++] = (char *)*extra;
-	argv[argc] = NULL;
-	pid = fork();
-	if (pid < 0)
+	args[n++] = "--seed";
+	args[n++] = seed;
+	for (; extra && *extra && n < 30; extra++)
+		args[n++] = *extra;
+	args[n] = NULL;
+	if (tu_vstation_start(scratch, args, vs) != 0)
 		return -1;
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR);
-
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	track(pid);
-	deadline = now_s() + 10;
-	while (now_s() < deadline && !(text = tu_slurp(cfg, NULL)))
-		usleep(10000);
-	if (!text)
+	n_vstations++;
+	if (!tu_vstation_uri(vs, "pm") || strlen(tu_vstation_uri(vs, "pm")) >= cap)
 		return -1;
-	{
-		const char *p = strstr(text, "tcp://");
-		size_t n = p ? strcspn(p, "\"") : 0;
-
-		if (!p || n >= cap) {
-			free(text);
-			return -1;
-		}
-		memcpy(uri, p, n);
-		uri[n] = '\0';
-	}
-	free(text);
+	snprintf(uri, cap, "%s", tu_vstation_uri(vs, "pm"));
 	return 0;
 }
 
@@ -205,6 +178,9 @@ static int suite_cleanup(void)
 		waitpid(children[i], NULL, 0);
 	}
 	n_children = 0;
+	for (int i = 0; i < n_vstations; i++)
+		tu_vstation_stop(&vstations[i]);
+	n_vstations = 0;
 	if (dl)
 		dlclose(dl);
 	tu_rmtree(scratch);

@@ -27,14 +27,13 @@
 #include "model.h"
 #include "testutil.h"
 
-#define VSTATION KGD_BIN_DIR "/kgd-vstation"
+#define VSTATION TU_VSTATION_BIN
 #define IO_TIMEOUT_MS 3000
 #define MAX_CHILDREN 16
 
-static pid_t children[MAX_CHILDREN];
+static tu_vstation children[MAX_CHILDREN];
 static int n_children;
 static char scratch[512];
-static int cfg_seq;
 
 /* The suite's long-running simulator. */
 static pid_t main_pid = -1;
@@ -48,52 +47,22 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Start kgd-vstation with extra args (NULL-terminated); wait for its config
- * file and return its port in *port. Returns the pid or -1. */
+/* Start kgd-vstation with extra args (NULL-terminated) through the shared
+ * helper; its pm port into *port. Returns the pid or -1. */
 static pid_t start_sim(int *port, const char *const *extra)
 {
-	char cfg[600], *text = NULL;
-	char *argv[32];
-	int argc = 0;
-	pid_t pid;
-	double deadline;
+	tu_vstation *vs;
+	const char *uri;
 
-	snprintf(cfg, sizeof(cfg), "%s/station-%d.yaml", scratch, cfg_seq++);
-	argv[argc++] = VSTATION;
-	argv[argc++] = "--config-out";
-	argv[argc++] = cfg;
-	argv[argc++] = "--lifetime-s";
-	argv[argc++] = "60";
-	for (; extra && *extra && argc < 30; extra++)
-		argv[argc++] = (char *)*extra;
-	argv[argc] = NULL;
 	if (n_children == MAX_CHILDREN)
 		return -1;
-	pid = fork();
-	if (pid < 0)
+	vs = &children[n_children];
+	if (tu_vstation_start(scratch, extra, vs) != 0)
 		return -1;
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDWR);
-
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	children[n_children++] = pid;
-	/* The file appears only once the socket listens, and appears whole. */
-	deadline = now_s() + 10;
-	while (now_s() < deadline && !(text = tu_slurp(cfg, NULL)))
-		usleep(10000);
-	if (!text)
-		return -1;
-	{
-		const char *p = strstr(text, "tcp://127.0.0.1:");
-
-		*port = p ? atoi(p + strlen("tcp://127.0.0.1:")) : 0;
-	}
-	free(text);
-	return *port > 0 ? pid : -1;
+	n_children++;
+	uri = tu_vstation_uri(vs, "pm");
+	*port = uri && strncmp(uri, "tcp://127.0.0.1:", 16) == 0 ? atoi(uri + 16) : 0;
+	return *port > 0 ? (pid_t)vs->pid : -1;
 }
 
 /* Wait up to timeout_s for pid; its exit status, or -1 (then it is killed). */
@@ -105,8 +74,8 @@ static int wait_exit(pid_t pid, double timeout_s)
 	while (now_s() < deadline) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			for (int i = 0; i < n_children; i++)
-				if (children[i] == pid)
-					children[i] = -1;
+				if (children[i].pid == (int)pid)
+					children[i].pid = 0;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 		}
 		usleep(10000);
@@ -206,13 +175,8 @@ static int suite_init(void)
 
 static int suite_cleanup(void)
 {
-	for (int i = 0; i < n_children; i++) {
-		if (children[i] <= 0)
-			continue;
-		kill(children[i], SIGKILL);
-		waitpid(children[i], NULL, 0);
-		children[i] = -1;
-	}
+	for (int i = 0; i < n_children; i++)
+		tu_vstation_stop(&children[i]);
 	n_children = 0;
 	tu_rmtree(scratch);
 	return 0;

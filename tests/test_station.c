@@ -23,7 +23,6 @@
 #include "testutil.h"
 
 #define STATION KGD_BIN_DIR "/station"
-#define VSTATION KGD_BIN_DIR "/kgd-vstation"
 #define DEMO_SEQ KGD_SOURCE_DIR "/sequences/spine-power.yaml"
 
 static char dir[512];
@@ -187,60 +186,25 @@ static void test_demo_end_to_end(void)
 /* ---- a simulator the test starts itself ---------------------------------- */
 
 typedef struct sim {
-	pid_t pid;
-	char config[700];
-	char uri[128];
+	tu_vstation vs;
+	char uri[160];
 } sim;
 
 static int sim_start(sim *sm, const char *tag, const char *extra1,
 		     const char *extra2)
 {
-	char *argv[12];
-	int n = 0;
-	char *text, *u;
+	const char *args[6] = {"--units", "200", extra1, extra2, NULL};
 
-	snprintf(sm->config, sizeof(sm->config), "%s/%s-station.yaml", dir, tag);
-	argv[n++] = VSTATION;
-	argv[n++] = "--config-out";
-	argv[n++] = sm->config;
-	argv[n++] = "--units";
-	argv[n++] = "200";
-	argv[n++] = "--lifetime-s";
-	argv[n++] = "60";
-	if (extra1)
-		argv[n++] = (char *)extra1;
-	if (extra2)
-		argv[n++] = (char *)extra2;
-	argv[n] = NULL;
-	sm->pid = fork();
-	if (sm->pid == 0) {
-		int devnull = open("/dev/null", 1);
-
-		dup2(devnull, 1);
-		execv(VSTATION, argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 500 && !file_exists(sm->config); i++)
-		usleep(20000);
-	text = tu_slurp(sm->config, NULL);
-	if (!text)
+	(void)tag;
+	if (tu_vstation_start(dir, args, &sm->vs) != 0 || !tu_vstation_uri(&sm->vs, "pm"))
 		return -1;
-	u = strstr(text, "tcp://");
-	if (u)
-		sscanf(u, "%127[^\"\n ]", sm->uri);
-	free(text);
-	return u ? 0 : -1;
+	snprintf(sm->uri, sizeof(sm->uri), "%s", tu_vstation_uri(&sm->vs, "pm"));
+	return 0;
 }
 
 static void sim_stop(sim *sm)
 {
-	int status;
-
-	if (sm->pid > 0) {
-		kill(sm->pid, SIGTERM);
-		waitpid(sm->pid, &status, 0);
-		sm->pid = 0;
-	}
+	tu_vstation_stop(&sm->vs);
 }
 
 /* A station config with one pm role. */

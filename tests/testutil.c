@@ -166,3 +166,109 @@ char *tu_slurp(const char *path, size_t *len)
 	fclose(f);
 	return buf;
 }
+
+/* ---- the virtual station ------------------------------------------------ */
+
+/* Parse "  role: {driver: X, uri: "Y", ...}" lines of the config the
+ * simulator writes (its own fixed format, see docs/VIRTUAL_STATION.md). */
+static void parse_roles(const char *text, tu_vstation *vs)
+{
+	const char *line = text;
+
+	vs->n_roles = 0;
+	while (line && *line && vs->n_roles < TU_VSTATION_MAX_ROLES) {
+		tu_vstation_role *r = &vs->roles[vs->n_roles];
+		const char *d = strstr(line, "driver:");
+		const char *u = strstr(line, "uri:");
+		const char *eol = strchr(line, '\n');
+
+		if (d && u && (!eol || (d < eol && u < eol))
+		    && sscanf(line, " %15[a-z0-9_]: {", r->name) == 1
+		    && sscanf(d, "driver: %47[^,} ]", r->driver) == 1
+		    && sscanf(u, "uri: \"%159[^\"]\"", r->uri) == 1)
+			vs->n_roles++;
+		line = eol ? eol + 1 : NULL;
+	}
+}
+
+int tu_vstation_start(const char *scratch_dir, const char *const *extra_args,
+		      tu_vstation *out)
+{
+	static int seq;
+	char *argv[64];
+	char *text = NULL;
+	int argc = 0;
+	double deadline;
+	pid_t pid;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->config, sizeof(out->config), "%s/vstation-%d-%d.yaml", scratch_dir,
+		 (int)getpid(), seq++);
+	argv[argc++] = TU_VSTATION_BIN;
+	argv[argc++] = "--config-out";
+	argv[argc++] = out->config;
+	argv[argc++] = "--lifetime-s";
+	argv[argc++] = "120";
+	for (; extra_args && *extra_args && argc < 62; extra_args++)
+		argv[argc++] = (char *)*extra_args;
+	argv[argc] = NULL;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	out->pid = (int)pid;
+	/* The file appears only once every instrument listens, and whole. */
+	deadline = now_s() + 10;
+	while (now_s() < deadline && !(text = tu_slurp(out->config, NULL))) {
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			out->pid = 0;
+			return -1;
+		}
+		usleep(5000);
+	}
+	if (text)
+		parse_roles(text, out);
+	free(text);
+	if (out->n_roles == 0) {
+		tu_vstation_stop(out);
+		return -1;
+	}
+	return 0;
+}
+
+const char *tu_vstation_uri(const tu_vstation *vs, const char *role)
+{
+	for (int i = 0; i < vs->n_roles; i++)
+		if (strcmp(vs->roles[i].name, role) == 0)
+			return vs->roles[i].uri;
+	return NULL;
+}
+
+int tu_vstation_stop(tu_vstation *vs)
+{
+	pid_t pid = (pid_t)vs->pid;
+	double deadline;
+	int status;
+
+	if (pid <= 0)
+		return 0;
+	vs->pid = 0;
+	kill(pid, SIGTERM);
+	deadline = now_s() + 5;
+	while (now_s() < deadline) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+						   : WEXITSTATUS(status);
+		usleep(5000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}

@@ -1,6 +1,11 @@
 /*
  * tests/testutil.h - small helpers shared by the test programs: scratch
- * folders and running a real program with a time limit.
+ * folders, running a real program with a time limit, and starting and
+ * stopping the virtual station (kgd-vstation).
+ *
+ * Invariant: a process these helpers start is always reaped by them (tu_run)
+ * or by tu_vstation_stop(); kgd-vstation also gets --lifetime-s as a
+ * backstop, so a crashed test program leaves nothing behind for long.
  */
 #ifndef KGD_TESTUTIL_H
 #define KGD_TESTUTIL_H
@@ -23,5 +28,42 @@ int tu_run(char *const argv[], char *out, size_t out_cap, char *errbuf,
 
 /* Read a whole file into a malloc'ed NUL-terminated buffer, or NULL. */
 char *tu_slurp(const char *path, size_t *len);
+
+/* ---- the virtual station ------------------------------------------------ */
+
+#define TU_VSTATION_MAX_ROLES 8
+
+typedef struct tu_vstation_role {
+	char name[16];     /* pm, pm100, bert, prober, laser */
+	char driver[48];   /* e.g. keysight-n774x */
+	char uri[160];     /* e.g. tcp://127.0.0.1:40123 or serial:///dev/pts/5?baud=115200 */
+} tu_vstation_role;
+
+typedef struct tu_vstation {
+	int pid;                   /* 0 when not running */
+	char config[600];          /* the station config it wrote */
+	int n_roles;
+	tu_vstation_role roles[TU_VSTATION_MAX_ROLES];
+} tu_vstation;
+
+/* Path of the kgd-vstation binary of this build. */
+#define TU_VSTATION_BIN KGD_BIN_DIR "/kgd-vstation"
+
+/* Start kgd-vstation with --config-out <scratch_dir>/vstation-<n>.yaml,
+ * --lifetime-s 120 and extra_args (NULL-terminated, may be NULL; a later
+ * --lifetime-s in extra_args wins), wait up to 10 s for the config, and
+ * parse every role's driver and URI out of it. stdout of the child goes to
+ * /dev/null, stderr is inherited. 0 on success; -1 otherwise, with the child
+ * (if any) already stopped. */
+int tu_vstation_start(const char *scratch_dir, const char *const *extra_args,
+		      tu_vstation *out);
+
+/* The URI of a role, or NULL when the config has no such role. */
+const char *tu_vstation_uri(const tu_vstation *vs, const char *role);
+
+/* SIGTERM, wait up to 5 s, then SIGKILL; reap. Returns the exit status
+ * (0 = clean shutdown), 128+signal, or -1 if it had to be killed. Safe to
+ * call twice or on a tu_vstation that never started. */
+int tu_vstation_stop(tu_vstation *vs);
 
 #endif
