@@ -8,7 +8,15 @@
  *    db_run_commit() closes it with the verdict, db_run_rollback() drops it.
  *    A unit that did not finish leaves no rows.
  *  - Schema changes are numbered migrations; the schema version lives in
- *    PRAGMA user_version. A file from a newer station is refused.
+ *    PRAGMA user_version. A file from a newer station is refused; an
+ *    older one is backed up, then migrated in one transaction.
+ *  - Nothing is ever overwritten: a retest is a new run (run.retest 1, 2,
+ *    ...), and a station that died leaves its session to be marked
+ *    'interrupted' by the next db_session_begin().
+ *  - Every error message names the file and the failing operation, e.g.
+ *    "results.db: commit of run 17: database or disk is full".
+ *
+ * The schema, for analysts and report writers: db/README.md.
  *
  * The db knows nothing of instruments or sequences' syntax: it stores what
  * the sequencer hands it.
@@ -29,19 +37,28 @@ struct sqlite3;
 int db_schema_version(void);
 
 /* Open (creating and migrating as needed) the results file at path.
- * *out owns the connection; release with db_close().
+ * path is copied. *out owns the connection; release with db_close().
+ * An older file is first copied to a new backup file next to it (see
+ * db_backup_path()), then migrated in one transaction: all or nothing.
  * Refused: a file from a newer station (KGD_ERR_UNSUPPORTED, the message
  * names the file and both versions) and an SQLite file that is not a
  * station database (KGD_ERR_DB). */
 int db_open(const char *path, db **out, kgd_err *err);
 
-/* Close the connection; a run still open is rolled back. NULL is allowed. */
+/* Close the connection and free d (and every string it owns); a run still
+ * open is rolled back. NULL is allowed. */
 void db_close(db *d);
+
+/* The backup db_open() took before migrating an older file (e.g.
+ * "results.db.v1.bak", or "results.db.v1-2.bak" if that name was taken;
+ * never overwritten), or NULL if it migrated nothing. Owned by d; valid
+ * until db_close(d). */
+const char *db_backup_path(const db *d);
 
 /* For readers that open the file themselves (reports/): check that the
  * connection h, opened on path, holds a station database of a schema
- * version this code can read (1..db_schema_version()) with all its tables.
- * Never writes. KGD_ERR_DB if not a station database, KGD_ERR_UNSUPPORTED
+ * version this code can read (1..db_schema_version()) with all the tables
+ * of its version. Borrows h and path; never writes. KGD_ERR_DB if not a station database, KGD_ERR_UNSUPPORTED
  * if newer; the message names path. */
 int db_check_readable(struct sqlite3 *h, const char *path, kgd_err *err);
 
@@ -96,11 +113,15 @@ typedef struct db_measurement {
 #define DB_STATUS_ABORTED "aborted"  /* operator stopped the unit */
 
 /* Begin the run's transaction and insert its row; *run_id receives its id.
- * KGD_ERR_ARG if a run is already open. On error nothing stays open. */
+ * info and its strings are only read during the call. The run's retest
+ * index is the number of runs of the same part already stored (0 on the
+ * first test). KGD_ERR_ARG if a run is already open. On error nothing
+ * stays open. */
 int db_run_begin(db *d, const db_run_info *info, int64_t *run_id, kgd_err *err);
 
 /* Add one measurement to the open run; rows are numbered (seq_no 1, 2, ...)
- * in the order they are added. On error the run stays open (unless SQLite
+ * in the order they are added. m and its strings are only read during the
+ * call (they may be reused at once). On error the run stays open (unless SQLite
  * itself dropped the transaction): the caller decides, usually
  * db_run_rollback(). */
 int db_measurement_add(db *d, int64_t run_id, const db_measurement *m,
@@ -108,12 +129,14 @@ int db_measurement_add(db *d, int64_t run_id, const db_measurement *m,
 
 /* Record the verdict and bins, end time, and COMMIT. status is one of the
  * DB_STATUS_* strings; a negative bin is stored as NULL (unknown);
- * fail_reason may be NULL. On error the run stays open as for
- * db_measurement_add(). */
+ * fail_reason may be NULL; strings are only read during the call. On
+ * error (the message reads "<file>: commit of run 17: database or disk
+ * is full") the run stays open as for db_measurement_add(). */
 int db_run_commit(db *d, int64_t run_id, const char *status, int hard_bin,
 		  int soft_bin, const char *fail_reason, kgd_err *err);
 
-/* Drop the open run's transaction (nothing of it stays). */
+/* Drop the open run's transaction (nothing of it stays). No-op without an
+ * open run or with d NULL. */
 void db_run_rollback(db *d);
 
 /* ---- schema 2: sessions, bins, step results, resume (issue 7) ----------- */
@@ -145,25 +168,36 @@ typedef struct db_session_info {
 	size_t n_bins;
 } db_session_info;
 
-/* Begin a session in its own transaction. Sessions of this file still
- * 'running' belonged to a station that died (one station writes one
- * results file): they are marked 'interrupted' first and their count put
- * in *n_interrupted (may be NULL). */
+/* Begin a session in its own transaction (refused while a run is open).
+ * Sessions of this file still 'running' belonged to a station that died
+ * (one station writes one results file): they are marked 'interrupted'
+ * first, ended_at = their last committed run's end (or their start), and
+ * their count put in *n_interrupted (may be NULL). The bin table is stored
+ * with the sequence (once per sequence sha256). info, its strings and bins
+ * are only read during the call. Required: station, lot, process,
+ * seq_name, seq_sha256. */
 int db_session_begin(db *d, const db_session_info *info, int64_t *session_id,
 		     int *n_interrupted, kgd_err *err);
 
-/* Close a session with one of the DB_SESSION_* states. */
+/* Close a running session with one of the DB_SESSION_* end states
+ * (complete, aborted, interrupted, error) and its end time. A run still
+ * open is rolled back first: a session never ends with half a part in it.
+ * KGD_ERR_NOT_FOUND if session_id is not a running session. */
 int db_session_end(db *d, int64_t session_id, const char *status,
 		   kgd_err *err);
 
 /* The outcome of one step of the open run (after its retries): status is
- * pass/fail/error, bin its on_fail bin or 0, n_values how many
- * measurements it logged. */
+ * pass/fail/error, bin its on_fail bin or 0 (stored as NULL: no bin),
+ * n_values how many measurements it logged. Written in the run's
+ * transaction; errors as for db_measurement_add(). Strings only read. */
 int db_step_result_add(db *d, int64_t run_id, const char *step,
 		       const char *status, int bin, int n_values, kgd_err *err);
 
 /* Resume support: has this die (wafer model) or serial (unit model, pass
  * wafer NULL and x = y = 0 with serial set) of the lot a committed run?
+ * Any committed run counts, whatever its verdict. The part is named as
+ * db_run_begin() names it (with a wafer: lot, wafer, x, y and serial,
+ * usually NULL; without: lot and serial). Read only; strings borrowed.
  * A retest is a new run (run.retest = count of earlier runs of the part),
  * never an overwrite. */
 int db_part_tested(db *d, const char *lot, const char *wafer,

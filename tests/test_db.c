@@ -218,11 +218,20 @@ static void test_wal_and_version(void)
 			      " pragma_foreign_key_list('measurement')"
 			      " WHERE \"table\" = 'run'"), 1);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM"
-			      " pragma_foreign_key_list('run')"), 4);
+			      " pragma_foreign_key_list('run')"), 6);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM"
+			      " pragma_foreign_key_list('step_result')"
+			      " WHERE \"table\" = 'run' AND on_delete = 'CASCADE'"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM"
+			      " pragma_foreign_key_list('session')"), 5);
 	/* the indexes reports rely on */
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sqlite_master WHERE"
 			      " type = 'index' AND name IN ('part_lot',"
-			      " 'run_part', 'measurement_step')"), 3);
+			      " 'run_part', 'measurement_step', 'run_session',"
+			      " 'step_result_run', 'session_lot', 'part_serial')"), 7);
+	/* bin(sequence_id) is served by its UNIQUE(sequence_id, number) */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_index_list('bin')"
+			      " WHERE \"unique\" = 1"), 1);
 }
 
 static void test_rollback_leaves_nothing(void)
