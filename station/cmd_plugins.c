@@ -15,15 +15,27 @@
 
 static void help(void)
 {
+	const char *dirs[32];
+	size_t n = drv_plugin_dirs(NULL, 0, dirs, 32);
+
 	printf(
 "usage: station plugins [--config STATION.yaml]\n\n"
 "List the driver plugins the station can load: name, instrument class,\n"
-"driver ABI version, file, and the operations each provides. Files that\n"
-"fail validation are listed as REJECTED with the reason. Searched, in\n"
-"order: $KGD_PLUGIN_PATH, the build's plugin folder, the config's\n"
-"plugin_path, the installed plugin folder. The station speaks ABI %d.%d.\n"
-"Exit 0 if at least one plugin loads, 1 otherwise.\n",
-	       DRV_ABI_MAJOR, DRV_ABI_MINOR);
+"driver ABI version, file, and the operations each provides. Every *.so\n"
+"found is loaded and validated exactly as a run would; files that fail\n"
+"(other ABI major, no kgd_driver symbol, a required operation missing,\n"
+"unknown class) are listed as REJECTED with the reason. The station\n"
+"speaks driver ABI %d.%d and accepts any minor of major %d.\n\n"
+"Plugin search path, in order (a run takes the first <driver>.so found):\n"
+"  1. $KGD_PLUGIN_PATH, colon-separated folders, if set\n"
+"  2. the build's plugin folder\n"
+"  3. plugin_path: [folders] from the station config (--config)\n"
+"  4. the installed plugin folder\n"
+"Here that is, without a config:\n",
+	       DRV_ABI_MAJOR, DRV_ABI_MINOR, DRV_ABI_MAJOR);
+	for (size_t i = 0; i < n; i++)
+		printf("  %s\n", dirs[i]);
+	printf("\nExit 0 if at least one plugin loads, 1 otherwise.\n");
 }
 
 static int so_name(const struct dirent *e)

@@ -7,6 +7,7 @@
 #include "plugin.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,36 +57,127 @@ const char *drv_class_name(int klass)
 	return "unknown";
 }
 
+/* The operation tables of every class, as data: which operations exist,
+ * where they sit in the class's table, whether the class requires them and
+ * from which ABI minor on they exist. Validation and `station plugins` both
+ * read these rows, so a new operation (a new minor) is one row here. */
+typedef void (*any_fn)(void);
+
+struct op_row {
+	const char *name;
+	size_t offset;     /* offsetof() in the class's ops struct */
+	int required;
+	unsigned minor;    /* first DRV_ABI_MINOR that has the slot */
+};
+
+#define REQ(type, op) {#op, offsetof(type, op), 1, 0}
+#define OPT(type, op) {#op, offsetof(type, op), 0, 0}
+
+static const struct op_row pm_rows[] = {
+	REQ(drv_pm_ops, set_wavelength),
+	REQ(drv_pm_ops, read_power),
+	OPT(drv_pm_ops, set_averaging),
+	OPT(drv_pm_ops, read_power_all),
+};
+static const struct op_row bert_rows[] = {
+	REQ(drv_bert_ops, configure),
+	REQ(drv_bert_ops, measure),
+	OPT(drv_bert_ops, output),
+};
+static const struct op_row prober_rows[] = {
+	REQ(drv_prober_ops, load_wafer),
+	REQ(drv_prober_ops, step_first),
+	REQ(drv_prober_ops, step_next),
+	REQ(drv_prober_ops, step_to),
+	REQ(drv_prober_ops, contact),
+	REQ(drv_prober_ops, separate),
+	REQ(drv_prober_ops, bin_die),
+	REQ(drv_prober_ops, unload_wafer),
+	OPT(drv_prober_ops, current_die),
+	OPT(drv_prober_ops, die_count),
+};
+static const struct op_row laser_rows[] = {
+	REQ(drv_laser_ops, channels),
+	REQ(drv_laser_ops, enable),
+	REQ(drv_laser_ops, read),
+	OPT(drv_laser_ops, serial),
+};
+
+#undef REQ
+#undef OPT
+
+struct class_row {
+	int klass;
+	const struct op_row *ops;
+	size_t n_ops;
+};
+
+#define CLASS(k, rows) {k, rows, sizeof(rows) / sizeof(rows[0])}
+static const struct class_row classes[] = {
+	CLASS(DRV_CLASS_POWER_METER, pm_rows),
+	CLASS(DRV_CLASS_BERT, bert_rows),
+	CLASS(DRV_CLASS_PROBER, prober_rows),
+	CLASS(DRV_CLASS_LASER, laser_rows),
+};
+#undef CLASS
+
+static const struct class_row *class_row(int klass)
+{
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (classes[i].klass == klass)
+			return &classes[i];
+	return NULL;
+}
+
+/* The descriptor's table for its own class (NULL if it set none). */
+static const void *class_table(const drv_descriptor *d)
+{
+	switch (d->klass) {
+	case DRV_CLASS_POWER_METER: return d->pm;
+	case DRV_CLASS_BERT: return d->bert;
+	case DRV_CLASS_PROBER: return d->prober;
+	case DRV_CLASS_LASER: return d->laser;
+	}
+	return NULL;
+}
+
+/* The function in a table slot, or NULL. Slots beyond what the plugin's
+ * minor defines are never read: an older plugin's table is shorter. */
+static any_fn table_op(const drv_descriptor *d, const void *table,
+		       const struct op_row *row)
+{
+	any_fn fn;
+
+	if (!table || d->abi_minor < row->minor)
+		return NULL;
+	memcpy(&fn, (const char *)table + row->offset, sizeof(fn));
+	return fn;
+}
+
 /* The operations each class must provide, so the sequencer never has to
  * check a required pointer for NULL. */
 static int check_class_ops(const drv_descriptor *d, const char *path,
 			   kgd_err *err)
 {
-	switch (d->klass) {
-	case DRV_CLASS_POWER_METER:
-		if (!d->pm)
-			return kgd_err_set(err, KGD_ERR_ABI,
-				"%s: power-meter driver '%s' has no operation table",
-				path, d->name);
-		if (!d->pm->set_wavelength)
-			return kgd_err_set(err, KGD_ERR_ABI,
-				"%s: driver '%s' lacks required operation set_wavelength",
-				path, d->name);
-		if (!d->pm->read_power)
-			return kgd_err_set(err, KGD_ERR_ABI,
-				"%s: driver '%s' lacks required operation read_power",
-				path, d->name);
-		return KGD_OK;
-	case DRV_CLASS_BERT:
-	case DRV_CLASS_PROBER:
-	case DRV_CLASS_LASER:
+	const struct class_row *c = class_row(d->klass);
+	const void *table;
+
+	if (!c)
 		return kgd_err_set(err, KGD_ERR_ABI,
-			"%s: driver '%s' is of class %s, which ABI %d.%d does not "
-			"define operations for yet", path, d->name,
-			drv_class_name(d->klass), DRV_ABI_MAJOR, DRV_ABI_MINOR);
-	}
-	return kgd_err_set(err, KGD_ERR_ABI, "%s: driver '%s' has unknown class %d",
-			   path, d->name, d->klass);
+			"%s: driver '%s' has unknown class %d (ABI %d.%d knows "
+			"power-meter 1, bert 2, prober 3, laser 4)", path, d->name,
+			d->klass, DRV_ABI_MAJOR, DRV_ABI_MINOR);
+	table = class_table(d);
+	if (!table)
+		return kgd_err_set(err, KGD_ERR_ABI,
+			"%s: %s driver '%s' has no %s operation table", path,
+			drv_class_name(d->klass), d->name, drv_class_name(d->klass));
+	for (size_t i = 0; i < c->n_ops; i++)
+		if (c->ops[i].required && !table_op(d, table, &c->ops[i]))
+			return kgd_err_set(err, KGD_ERR_ABI,
+				"%s: driver '%s' lacks required operation %s",
+				path, d->name, c->ops[i].name);
+	return KGD_OK;
 }
 
 static int validate(const drv_descriptor *d, const char *path, kgd_err *err)
@@ -98,10 +190,16 @@ static int validate(const drv_descriptor *d, const char *path, kgd_err *err)
 	if (!d->name || !*d->name)
 		return kgd_err_set(err, KGD_ERR_ABI, "%s: descriptor has no name",
 				   path);
-	if (!d->open || !d->close || !d->identify)
+	if (!d->open)
 		return kgd_err_set(err, KGD_ERR_ABI,
-			"%s: driver '%s' lacks a required operation (open, close, identify)",
-			path, d->name);
+			"%s: driver '%s' lacks required operation open", path, d->name);
+	if (!d->close)
+		return kgd_err_set(err, KGD_ERR_ABI,
+			"%s: driver '%s' lacks required operation close", path, d->name);
+	if (!d->identify)
+		return kgd_err_set(err, KGD_ERR_ABI,
+			"%s: driver '%s' lacks required operation identify", path,
+			d->name);
 	return check_class_ops(d, path, err);
 }
 
@@ -177,23 +275,16 @@ int drv_plugin_find(const char *name, const char *const *dirs, size_t n_dirs,
 void drv_plugin_ops(const drv_plugin *p, char *buf, size_t cap)
 {
 	const drv_descriptor *d = p->desc;
+	const struct class_row *c = class_row(d->klass);
+	const void *table = class_table(d);
 	size_t used = 0;
 
-#define OP(cond, label)                                                      \
-	do {                                                                 \
-		if ((cond) && used < cap)                                    \
-			used += (size_t)snprintf(buf + used, cap - used,     \
-						 "%s%s", used ? " " : "", label); \
-	} while (0)
+	if (cap == 0)
+		return;
 	buf[0] = '\0';
-	OP(d->open, "open");
-	OP(d->close, "close");
-	OP(d->identify, "identify");
-	if (d->klass == DRV_CLASS_POWER_METER && d->pm) {
-		OP(d->pm->set_wavelength, "set_wavelength");
-		OP(d->pm->read_power, "read_power");
-		OP(d->pm->set_averaging, "set_averaging");
-		OP(d->pm->read_power_all, "read_power_all");
-	}
-#undef OP
+	used += (size_t)snprintf(buf, cap, "open close identify");
+	for (size_t i = 0; c && i < c->n_ops && used < cap; i++)
+		if (table_op(d, table, &c->ops[i]))
+			used += (size_t)snprintf(buf + used, cap - used, " %s",
+						 c->ops[i].name);
 }

@@ -38,8 +38,9 @@ int drv_plugin_find(const char *name, const char *const *dirs, size_t n_dirs,
  * plugins`. */
 const char *drv_class_name(int klass);
 
-/* Report which optional and required operations the plugin provides as a
- * space-separated list into buf. */
+/* The operations the plugin provides (open close identify, then its
+ * class's required and optional operations that are not NULL), as a
+ * space-separated list into buf; truncated to cap. */
 void drv_plugin_ops(const drv_plugin *p, char *buf, size_t cap);
 
 #endif

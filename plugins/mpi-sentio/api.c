@@ -1,0 +1,295 @@
+/*
+ * plugins/mpi-sentio/api.c - driver ABI entry points for MPI probers run by
+ * SENTIO, reached over its remote TCP port (tcp://<host>:35555).
+ *
+ * Invariants of a handle:
+ *  - the prober was put in remote mode ("*RCS 1") at open, before any other
+ *    command, as SENTIO requires;
+ *  - have_die says whether `die` is where the chuck is (set by every step
+ *    that succeeded, cleared by a failed or ended step and by unload), so
+ *    contact never has to guess;
+ *  - end_of_route is set once the prober said EndOfRoute; step_next then
+ *    answers "end" again without moving the chuck.
+ * The transport belongs to the station; close() never closes it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kgd/driver.h"
+#include "protocol.h"
+
+struct sentio_handle {
+	xport *x;
+	const sentio_model *model;
+	char idn[SENTIO_MSG_MAX];
+	char wafer_id[128];
+	int loaded;
+	int have_die;
+	drv_die die;
+	int end_of_route;
+};
+
+/* *IDN? is not part of every SENTIO release's remote set: an error reply
+ * leaves the generic identity, a plain (non-SENTIO) line is taken as the
+ * identity itself; only silence or a dead link fails open. */
+static int read_identity(struct sentio_handle *h, kgd_err *err)
+{
+	char line[512], msg[SENTIO_MSG_MAX];
+	long code, id;
+	size_t len;
+	int rc;
+
+	rc = sentio_send(h->x, sentio_match_idn(""), SENTIO_CMD_IDN, err);
+	if (rc == KGD_OK)
+		rc = xport_read_line(h->x, line, sizeof(line), &len, err);
+	if (rc)
+		return kgd_err_prefix(err, "'*IDN?': ");
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		line[--len] = '\0';
+	if (sentio_parse_reply(line, &code, &id, msg, sizeof(msg)) != 0)
+		snprintf(h->idn, sizeof(h->idn), "%s", line);
+	else if ((code & 1023) == 0 && msg[0])
+		snprintf(h->idn, sizeof(h->idn), "%s", msg);
+	else
+		snprintf(h->idn, sizeof(h->idn), "MPI SENTIO prober at %s",
+			 xport_uri(h->x));
+	return KGD_OK;
+}
+
+static int sentio_open(xport *x, void **handle, kgd_err *err)
+{
+	struct sentio_handle *h = NULL;
+	int rc;
+
+	if (!x || !handle)
+		return kgd_err_set(err, KGD_ERR_ARG, "mpi-sentio: open: no transport");
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", xport_uri(x));
+	h->x = x;
+	rc = sentio_send(x, sentio_match_idn(""), SENTIO_CMD_REMOTE, err);
+	if (rc) {
+		kgd_err_prefix(err, "'*RCS 1': ");
+		goto error;
+	}
+	rc = read_identity(h, err);
+	if (rc)
+		goto error;
+	h->model = sentio_match_idn(h->idn);
+	*handle = h;
+	return KGD_OK;
+error:
+	free(h);
+	return rc;
+}
+
+static void sentio_close(void *handle)
+{
+	free(handle);
+}
+
+static int sentio_identify(void *handle, char *buf, size_t cap, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+	size_t n = strlen(h->idn);
+
+	if (!buf || cap <= n)
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s: identity '%s' does not fit %zu bytes",
+				   xport_uri(h->x), h->idn, cap);
+	memcpy(buf, h->idn, n + 1);
+	return KGD_OK;
+}
+
+static int sentio_load_wafer(void *handle, int slot, char *wafer_id, size_t cap,
+			     kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+	int rc;
+
+	if (slot < 1)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: load_wafer: slot %d is not valid",
+				   xport_uri(h->x), slot);
+	h->have_die = 0;
+	h->end_of_route = 0;
+	rc = sentio_exchange(h->x, h->model, SENTIO_CMD_LOAD_WAFER, h->wafer_id,
+			     sizeof(h->wafer_id), NULL, NULL, err, slot);
+	if (rc)
+		return rc;
+	h->loaded = 1;
+	rc = sentio_exchange(h->x, h->model, SENTIO_CMD_ALIGN, NULL, 0, NULL, NULL,
+			     err);
+	if (rc)
+		return rc;
+	if (wafer_id && cap)
+		snprintf(wafer_id, cap, "%s", h->wafer_id);
+	return KGD_OK;
+}
+
+/* A step reply: EndOfRoute means there is no further die (the chuck did
+ * not move to a new one), otherwise the message is "col,row,site". */
+static int step(struct sentio_handle *h, enum sentio_cmd c, drv_die *die,
+		int *end, kgd_err *err, int col, int row)
+{
+	char msg[SENTIO_MSG_MAX];
+	int status = 0, x, y;
+	int rc;
+
+	h->have_die = 0;
+	rc = sentio_exchange(h->x, h->model, c, msg, sizeof(msg), &status, NULL,
+			     err, col, row, 0);
+	if (rc)
+		return rc;
+	if (end && (status & SENTIO_STAT_END_OF_ROUTE)) {
+		h->end_of_route = 1;
+		*end = 1;
+		return KGD_OK;
+	}
+	if (sentio_parse_die(msg, &x, &y, NULL))
+		return kgd_err_set(err, KGD_ERR_PROTOCOL,
+				   "%s: '%s': expected '<col>,<row>,<site>', got '%s'",
+				   xport_uri(h->x), h->model->cmds->cmd[c].fmt, msg);
+	if (c == SENTIO_CMD_STEP_DIE && (x != col || y != row))
+		return kgd_err_set(err, KGD_ERR_PROTOCOL,
+				   "%s: 'map:step_die %d,%d,0': prober went to %d,%d",
+				   xport_uri(h->x), col, row, x, y);
+	h->die.x = x;
+	h->die.y = y;
+	h->have_die = 1;
+	if (end)
+		*end = 0;
+	if (die)
+		*die = h->die;
+	return KGD_OK;
+}
+
+static int sentio_step_first(void *handle, drv_die *die, int *end, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+	int dummy;
+
+	h->end_of_route = 0;
+	return step(h, SENTIO_CMD_STEP_FIRST, die, end ? end : &dummy, err, 0, 0);
+}
+
+static int sentio_step_next(void *handle, drv_die *die, int *end, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+	int dummy;
+
+	if (h->end_of_route) {
+		if (end)
+			*end = 1;
+		return KGD_OK;
+	}
+	return step(h, SENTIO_CMD_STEP_NEXT, die, end ? end : &dummy, err, 0, 0);
+}
+
+static int sentio_step_to(void *handle, drv_die die, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+
+	return step(h, SENTIO_CMD_STEP_DIE, NULL, NULL, err, die.x, die.y);
+}
+
+static int sentio_contact(void *handle, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+
+	return sentio_exchange(h->x, h->model, SENTIO_CMD_CONTACT, NULL, 0, NULL,
+			       NULL, err);
+}
+
+static int sentio_separate(void *handle, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+
+	return sentio_exchange(h->x, h->model, SENTIO_CMD_SEPARATE, NULL, 0, NULL,
+			       NULL, err);
+}
+
+static int sentio_bin_die(void *handle, drv_die die, int bin, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+
+	if (bin < 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: bin_die: bin %d is not valid",
+				   xport_uri(h->x), bin);
+	return sentio_exchange(h->x, h->model, SENTIO_CMD_SET_BIN, NULL, 0, NULL,
+			       NULL, err, bin, die.x, die.y);
+}
+
+static int sentio_unload_wafer(void *handle, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+
+	h->have_die = 0;
+	h->loaded = 0;
+	return sentio_exchange(h->x, h->model, SENTIO_CMD_UNLOAD_WAFER, NULL, 0,
+			       NULL, NULL, err);
+}
+
+static int sentio_current_die(void *handle, drv_die *die, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+	char msg[SENTIO_MSG_MAX];
+	int rc;
+
+	rc = sentio_exchange(h->x, h->model, SENTIO_CMD_CURRENT_DIE, msg,
+			     sizeof(msg), NULL, NULL, err);
+	if (rc)
+		return rc;
+	if (sentio_parse_die(msg, &die->x, &die->y, NULL))
+		return kgd_err_set(err, KGD_ERR_PROTOCOL,
+				   "%s: 'map:die:get_current_index': expected "
+				   "'<col>,<row>', got '%s'", xport_uri(h->x), msg);
+	return KGD_OK;
+}
+
+static int sentio_die_count(void *handle, int *n, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+	char msg[SENTIO_MSG_MAX], *end;
+	long v;
+	int rc;
+
+	rc = sentio_exchange(h->x, h->model, SENTIO_CMD_NUM_DIES, msg, sizeof(msg),
+			     NULL, NULL, err);
+	if (rc)
+		return rc;
+	v = strtol(msg, &end, 10);
+	if (end == msg || *end || v < 0 || v > 1000000)
+		return kgd_err_set(err, KGD_ERR_PROTOCOL,
+				   "%s: 'map:get_num_dies': not a die count: '%s'",
+				   xport_uri(h->x), msg);
+	*n = (int)v;
+	return KGD_OK;
+}
+
+static const drv_prober_ops prober_ops = {
+	.load_wafer = sentio_load_wafer,
+	.step_first = sentio_step_first,
+	.step_next = sentio_step_next,
+	.step_to = sentio_step_to,
+	.contact = sentio_contact,
+	.separate = sentio_separate,
+	.bin_die = sentio_bin_die,
+	.unload_wafer = sentio_unload_wafer,
+	.current_die = sentio_current_die,
+	.die_count = sentio_die_count,
+};
+
+/* The one exported symbol; plugins build with hidden visibility. */
+__attribute__((visibility("default")))
+const drv_descriptor kgd_driver = {
+	.abi_major = DRV_ABI_MAJOR,
+	.abi_minor = DRV_ABI_MINOR,
+	.name = "mpi-sentio",
+	.description = "MPI wafer probers under SENTIO remote control (TCP 35555)",
+	.klass = DRV_CLASS_PROBER,
+	.open = sentio_open,
+	.close = sentio_close,
+	.identify = sentio_identify,
+	.prober = &prober_ops,
+};
