@@ -184,16 +184,23 @@ int db_schema_version(void)
 
 int db_fail(sqlite3 *h, const char *path, kgd_err *err, const char *fmt, ...)
 {
-	char what[256];
+	char what[256], os[128] = "";
 	int code = h ? sqlite3_errcode(h) : SQLITE_NOMEM;
+	int sys = h ? sqlite3_system_errno(h) : 0;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	/* SQLite says "disk I/O error" for a write that failed; the OS
+	 * reason (No space left on device, File too large) is what tells
+	 * the operator what to do. */
+	if (sys && (code == SQLITE_IOERR || code == SQLITE_FULL ||
+		    code == SQLITE_CANTOPEN))
+		snprintf(os, sizeof(os), " (%s)", strerror(sys));
 	return kgd_err_set(err, code == SQLITE_NOMEM ? KGD_ERR_NOMEM : KGD_ERR_DB,
-			   "%s: %s: %s", path, what,
-			   h ? sqlite3_errmsg(h) : "out of memory");
+			   "%s: %s: %s%s", path, what,
+			   h ? sqlite3_errmsg(h) : "out of memory", os);
 }
 
 /* One SQL statement on a connection, for the rare, uncached ones. */

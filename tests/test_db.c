@@ -7,11 +7,18 @@
  */
 #include <CUnit/CUnit.h>
 #include <ctype.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "db.h"
+#include "db_int.h"  /* db_create_at_version(): schema history */
 #include "testutil.h"
 
 static char dir[512];
@@ -415,6 +422,667 @@ static void test_many_measurements(void)
 			      " value = (seq_no - 1) * 0.001"), 1000);
 }
 
+/* ---- schema 2: sessions, bins, step results, retests, resume ------------- */
+
+static const db_bin kgd_bins[] = {
+	{ 1, "PASS", 1 }, { 5, "OPTICAL_POWER", 0 }, { 7, "BER", 0 },
+};
+
+static db_session_info session_info(const char *lot)
+{
+	db_session_info s = {
+		.station = "kgd-st1", .host = "lab-pc-7",
+		.operator_name = "alice", .lot = lot, .process = "wafer",
+		.product = "TPHY-16x16", .seq_name = "teraphy-kgd",
+		.seq_version = 3,
+		.seq_sha256 = "0123456789abcdef0123456789abcdef"
+			      "0123456789abcdef0123456789abcdef",
+		.seq_text = "sequence: teraphy-kgd\nversion: 3\n",
+		.limits_sha256 = "feedfacefeedfacefeedfacefeedface"
+				 "feedfacefeedfacefeedfacefeedface",
+		.limits_text = "port_power: {low: -6, high: 3}\n",
+		.bins = kgd_bins, .n_bins = 3,
+	};
+	return s;
+}
+
+static void test_schema2_round_trip(void)
+{
+	const char *path = db_file("s2.db");
+	db_session_info si = session_info("LOT-S2");
+	db_run_info info = die_info("LOT-S2", "W07", 2, -3);
+	db_measurement m = {
+		.step = "port_power", .name = "p_out",
+		.coords = "{\"port\":1}", .value = -2.5, .value_valid = 1,
+		.unit = "dBm", .low = -6, .high = 3, .has_low = 1,
+		.has_high = 1, .pass = 1,
+	};
+	kgd_err err = { 0 };
+	int64_t sid = 0, sid2 = 0, run_id = 0;
+	int dead = -1;
+	char buf[1024], t[64];
+	db *d = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	CU_ASSERT_PTR_NULL(db_backup_path(d));  /* new file: nothing migrated */
+	CU_ASSERT_EQUAL_FATAL(db_session_begin(d, &si, &sid, &dead, &err), KGD_OK);
+	CU_ASSERT(sid > 0);
+	CU_ASSERT_EQUAL(dead, 0);
+	info.session_id = sid;
+	info.limits_sha256 = si.limits_sha256;
+	info.limits_text = si.limits_text;
+	CU_ASSERT_EQUAL_FATAL(db_run_begin(d, &info, &run_id, &err), KGD_OK);
+	/* no session can begin inside a run */
+	CU_ASSERT_EQUAL(db_session_begin(d, &si, &sid2, NULL, &err), KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(db_measurement_add(d, run_id, &m, &err), KGD_OK);
+	m.name = NULL;
+	m.pass = 0;
+	CU_ASSERT_EQUAL(db_measurement_add(d, run_id, &m, &err), KGD_OK);
+	CU_ASSERT_EQUAL(db_step_result_add(d, run_id, "port_power", "fail", 5, 2,
+					   &err), KGD_OK);
+	CU_ASSERT_EQUAL(db_step_result_add(d, run_id, "lane_ber", "pass", 0, 0,
+					   &err), KGD_OK);
+	CU_ASSERT_EQUAL(db_step_result_add(d, run_id, "x", "passed", 0, 0, &err),
+			KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(db_step_result_add(d, run_id + 1, "x", "pass", 0, 0, &err),
+			KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(db_run_commit(d, run_id, DB_STATUS_FAIL, 5, 5, "low",
+				      &err), KGD_OK);
+	CU_ASSERT_EQUAL(db_step_result_add(d, run_id, "late", "pass", 0, 0, &err),
+			KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(db_session_end(d, sid, "done", &err), KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(db_session_end(d, sid, DB_SESSION_COMPLETE, &err), KGD_OK);
+	/* ended once; a second end is refused, naming the file */
+	CU_ASSERT_EQUAL(db_session_end(d, sid, DB_SESSION_ERROR, &err),
+			KGD_ERR_NOT_FOUND);
+	CU_ASSERT(strstr(err.msg, path) != NULL);
+	/* a second session of the same sequence and limits reuses their rows */
+	CU_ASSERT_EQUAL(db_session_begin(d, &si, &sid2, &dead, &err), KGD_OK);
+	CU_ASSERT_EQUAL(dead, 0);
+	CU_ASSERT_EQUAL(db_session_end(d, sid2, DB_SESSION_ABORTED, &err), KGD_OK);
+	db_close(d);
+
+	snprintf(buf, sizeof(buf), "SELECT count(*) FROM session s"
+		 " JOIN station st ON st.id = s.station_id"
+		 " JOIN operator o ON o.id = s.operator_id"
+		 " JOIN lot l ON l.id = s.lot_id"
+		 " JOIN sequence q ON q.id = s.sequence_id"
+		 " JOIN limits_set ls ON ls.id = s.limits_id"
+		 " WHERE s.id = %lld AND st.name = 'kgd-st1' AND o.name = 'alice'"
+		 " AND l.name = 'LOT-S2' AND q.name = 'teraphy-kgd'"
+		 " AND ls.sha256 = '%s' AND ls.text = 'port_power: {low: -6,"
+		 " high: 3}' || char(10) AND s.process = 'wafer'"
+		 " AND s.product = 'TPHY-16x16' AND s.status = 'complete'"
+		 " AND s.ended_at >= s.started_at", (long long)sid,
+		 si.limits_sha256);
+	CU_ASSERT_EQUAL(q_int(path, buf), 1);
+	snprintf(buf, sizeof(buf), "SELECT started_at FROM session WHERE id = %lld",
+		 (long long)sid);
+	q_text(path, buf, t, sizeof(t));
+	CU_ASSERT(is_iso_ms(t));
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM session WHERE"
+			      " status = 'aborted' AND ended_at IS NOT NULL"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM limits_set"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sequence"), 1);
+	/* bins: stored once per sequence, with their pass flag */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM bin"), 3);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM bin b JOIN sequence q"
+			      " ON q.id = b.sequence_id WHERE (b.number = 1 AND"
+			      " b.name = 'PASS' AND b.pass = 1) OR (b.number = 5"
+			      " AND b.name = 'OPTICAL_POWER' AND b.pass = 0) OR"
+			      " (b.number = 7 AND b.name = 'BER' AND b.pass = 0)"),
+			3);
+	/* the run points at its session and limits; first test: retest 0 */
+	snprintf(buf, sizeof(buf), "SELECT count(*) FROM run r JOIN limits_set ls"
+		 " ON ls.id = r.limits_id WHERE r.id = %lld AND r.session_id = %lld"
+		 " AND r.retest = 0 AND ls.sha256 = '%s'", (long long)run_id,
+		 (long long)sid, si.limits_sha256);
+	CU_ASSERT_EQUAL(q_int(path, buf), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM measurement WHERE"
+			      " (seq_no = 1 AND name = 'p_out') OR"
+			      " (seq_no = 2 AND name IS NULL)"), 2);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result WHERE"
+			      " (step = 'port_power' AND status = 'fail' AND"
+			      " bin = 5 AND n_values = 2) OR (step = 'lane_ber'"
+			      " AND status = 'pass' AND bin IS NULL AND"
+			      " n_values = 0)"), 2);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result"), 2);
+	/* the bin of a run's soft bin is found through its sequence */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT b.name = 'OPTICAL_POWER' FROM run r"
+			      " JOIN bin b ON b.sequence_id = r.sequence_id AND"
+			      " b.number = r.soft_bin"), 1);
+}
+
+/* A run's measurements and step results go with it (ON DELETE CASCADE). */
+static void test_cascade(void)
+{
+	const char *path = db_file("s2.db");  /* written by the test above */
+	sqlite3 *h = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &h), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(h, "PRAGMA foreign_keys = ON;"
+				     "DELETE FROM run", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM measurement"), 0);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result"), 0);
+}
+
+static void commit_die(db *d, const db_run_info *info, int n_meas,
+		       int64_t *run_id)
+{
+	db_measurement m = { .step = "p", .value = 1.0, .value_valid = 1,
+			     .unit = "dBm", .pass = 1 };
+	kgd_err err = { 0 };
+	int64_t id = 0;
+	int i, fails = 0;
+
+	CU_ASSERT_EQUAL_FATAL(db_run_begin(d, info, &id, &err), KGD_OK);
+	for (i = 0; i < n_meas; i++)
+		fails += db_measurement_add(d, id, &m, &err) != KGD_OK;
+	CU_ASSERT_EQUAL(fails, 0);
+	CU_ASSERT_EQUAL(db_run_commit(d, id, DB_STATUS_PASS, 1, 1, NULL, &err),
+			KGD_OK);
+	if (run_id)
+		*run_id = id;
+}
+
+static int tested(db *d, const char *lot, const char *wafer,
+		  const char *serial, int x, int y)
+{
+	kgd_err err = { 0 };
+	int t = -1;
+
+	CU_ASSERT_EQUAL(db_part_tested(d, lot, wafer, serial, x, y, &t, &err),
+			KGD_OK);
+	return t;
+}
+
+static void test_retests_and_resume_query(void)
+{
+	const char *path = db_file("retest.db");
+	db_run_info die = die_info("LOT-RT", "W01", 3, 4);
+	db_run_info unit = die_info("LOT-RT", NULL, 0, 0);
+	kgd_err err = { 0 };
+	int64_t ids[3], rb = 0;
+	char buf[256];
+	int i;
+	db *d = NULL;
+
+	unit.has_xy = 0;
+	unit.serial = "SN-1";
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	CU_ASSERT_EQUAL(tested(d, "LOT-RT", "W01", NULL, 3, 4), 0);
+	CU_ASSERT_EQUAL(tested(d, "LOT-RT", NULL, "SN-1", 0, 0), 0);
+	for (i = 0; i < 3; i++)
+		commit_die(d, &die, 3, &ids[i]);
+	commit_die(d, &unit, 3, NULL);
+	/* a rolled-back run does not count */
+	die.die_y = 9;
+	CU_ASSERT_EQUAL_FATAL(db_run_begin(d, &die, &rb, &err), KGD_OK);
+	db_run_rollback(d);
+	CU_ASSERT_EQUAL(tested(d, "LOT-RT", "W01", NULL, 3, 9), 0);
+	CU_ASSERT_EQUAL(tested(d, "LOT-RT", "W01", NULL, 3, 4), 1);
+	CU_ASSERT_EQUAL(tested(d, "LOT-RT", "W01", NULL, 4, 3), 0);
+	CU_ASSERT_EQUAL(tested(d, "LOT-RT", "W02", NULL, 3, 4), 0);
+	CU_ASSERT_EQUAL(tested(d, "LOT-XX", "W01", NULL, 3, 4), 0);
+	CU_ASSERT_EQUAL(tested(d, "LOT-RT", NULL, "SN-1", 0, 0), 1);
+	CU_ASSERT_EQUAL(tested(d, "LOT-RT", NULL, "SN-2", 0, 0), 0);
+	CU_ASSERT_EQUAL(db_part_tested(d, "LOT-RT", NULL, NULL, 0, 0, &i, &err),
+			KGD_ERR_ARG);
+	db_close(d);
+	/* retests are new runs, numbered 0, 1, 2; nothing overwritten */
+	for (i = 0; i < 3; i++) {
+		snprintf(buf, sizeof(buf), "SELECT retest FROM run WHERE id = %lld",
+			 (long long)ids[i]);
+		CU_ASSERT_EQUAL(q_int(path, buf), i);
+	}
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(DISTINCT part_id) FROM run"), 2);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM measurement"), 12);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT retest FROM run r JOIN part p ON"
+			      " p.id = r.part_id WHERE p.serial = 'SN-1'"), 0);
+}
+
+/* A station that dies leaves its session 'running'; the next session
+ * marks it 'interrupted', ending it at its last committed run. */
+static void test_dead_session_marked(void)
+{
+	const char *path = db_file("dead.db");
+	db_session_info si = session_info("LOT-D");
+	db_run_info info = die_info("LOT-D", "W01", 0, 0);
+	kgd_err err = { 0 };
+	int64_t s0 = 0, s1 = 0, s2 = 0, run_id = 0;
+	int dead = -1;
+	char buf[256], last[64], ended[64];
+	db *d = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(db_session_begin(d, &si, &s0, NULL, &err), KGD_OK);
+	CU_ASSERT_EQUAL(db_session_end(d, s0, DB_SESSION_COMPLETE, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(db_session_begin(d, &si, &s1, NULL, &err), KGD_OK);
+	info.session_id = s1;
+	commit_die(d, &info, 2, &run_id);
+	db_close(d);  /* no db_session_end: the station "died" */
+
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(db_session_begin(d, &si, &s2, &dead, &err), KGD_OK);
+	CU_ASSERT_EQUAL(dead, 1);
+	db_close(d);
+	snprintf(buf, sizeof(buf), "SELECT status FROM session WHERE id = %lld",
+		 (long long)s1);
+	q_text(path, buf, last, sizeof(last));
+	CU_ASSERT_STRING_EQUAL(last, "interrupted");
+	snprintf(buf, sizeof(buf), "SELECT ended_at FROM session WHERE id = %lld",
+		 (long long)s1);
+	q_text(path, buf, ended, sizeof(ended));
+	snprintf(buf, sizeof(buf), "SELECT ended_at FROM run WHERE id = %lld",
+		 (long long)run_id);
+	q_text(path, buf, last, sizeof(last));
+	CU_ASSERT_STRING_EQUAL(ended, last);
+	snprintf(buf, sizeof(buf), "SELECT status = 'complete' FROM session"
+		 " WHERE id = %lld", (long long)s0);
+	CU_ASSERT_EQUAL(q_int(path, buf), 1);
+	snprintf(buf, sizeof(buf), "SELECT status = 'running' AND ended_at IS NULL"
+		 " FROM session WHERE id = %lld", (long long)s2);
+	CU_ASSERT_EQUAL(q_int(path, buf), 1);
+}
+
+/* ---- migration from schema 1 --------------------------------------------- */
+
+static void exec_on(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	char *msg = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &h), SQLITE_OK);
+	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		fprintf(stderr, "exec_on(%s): %s\n", path, msg);
+		CU_FAIL("exec_on");
+	}
+	sqlite3_free(msg);
+	sqlite3_close(h);
+}
+
+/* A genuine version-1 file: built by migration 1 alone, filled through
+ * SQL as the version-1 station wrote it (5 runs, one die tested three
+ * times, 100 measurements each). */
+static void make_v1_file(const char *path)
+{
+	kgd_err err = { 0 };
+
+	CU_ASSERT_EQUAL_FATAL(db_create_at_version(path, 1, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(q_int(path, "PRAGMA user_version"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sqlite_master"
+			      " WHERE name IN ('session', 'bin')"), 0);
+	exec_on(path,
+		"INSERT INTO station VALUES (1, 'st1', 'host1');"
+		"INSERT INTO operator VALUES (1, 'bob');"
+		"INSERT INTO sequence VALUES (1, 'seq', 2, 'abc', 'text');"
+		"INSERT INTO lot VALUES (1, 'L1');"
+		"INSERT INTO wafer VALUES (1, 1, 'W1');"
+		"INSERT INTO part VALUES (1, 1, 1, NULL, 0, 0),"
+		" (2, 1, 1, NULL, 0, 1), (3, 1, NULL, 'SN9', NULL, NULL);"
+		"INSERT INTO run(id, part_id, sequence_id, station_id,"
+		" operator_id, product, started_at, ended_at, status, hard_bin,"
+		" soft_bin, fail_reason) VALUES"
+		" (1, 1, 1, 1, 1, 'P', '2024-01-01T00:00:00.000Z',"
+		"  '2024-01-01T00:00:01.000Z', 'fail', 5, 5, 'low'),"
+		" (2, 2, 1, 1, 1, 'P', '2024-01-01T00:00:02.000Z',"
+		"  '2024-01-01T00:00:03.000Z', 'pass', 1, 1, NULL),"
+		" (3, 1, 1, 1, NULL, 'P', '2024-01-01T00:00:04.000Z',"
+		"  '2024-01-01T00:00:05.000Z', 'pass', 1, 1, NULL),"
+		" (4, 3, 1, 1, 1, NULL, '2024-01-01T00:00:06.000Z',"
+		"  NULL, 'error', 99, 99, 'timeout'),"
+		" (5, 1, 1, 1, 1, 'P', '2024-01-01T00:00:08.000Z',"
+		"  '2024-01-01T00:00:09.000Z', 'pass', 1, 1, NULL);"
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+		" WHERE i < 100)"
+		" INSERT INTO measurement(run_id, seq_no, step, coords, value,"
+		" unit, low, high, pass) SELECT r.id, n.i, 'port_power',"
+		" json_object('port', n.i), CASE WHEN n.i % 7 = 0 THEN NULL"
+		" ELSE r.id * 1000 + n.i * 0.5 END, 'dBm', -3, CASE WHEN"
+		" n.i % 5 = 0 THEN NULL ELSE 6 END, n.i % 2 FROM run r, n;");
+}
+
+/* Every version-1 column of every version-1 table, as one text. */
+static char *v1_digest(const char *path)
+{
+	static const char *const sql[] = {
+		"SELECT group_concat(quote(id)||quote(name)||quote(host), '|')"
+		" FROM (SELECT * FROM station ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(name), '|')"
+		" FROM (SELECT * FROM operator ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(name)||quote(version)||"
+		"quote(sha256)||quote(text), '|') FROM (SELECT * FROM sequence"
+		" ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(name), '|')"
+		" FROM (SELECT * FROM lot ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(lot_id)||quote(name), '|')"
+		" FROM (SELECT * FROM wafer ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(lot_id)||quote(wafer_id)||"
+		"quote(serial)||quote(die_x)||quote(die_y), '|')"
+		" FROM (SELECT * FROM part ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(part_id)||quote(sequence_id)"
+		"||quote(station_id)||quote(operator_id)||quote(product)||"
+		"quote(started_at)||quote(ended_at)||quote(status)||"
+		"quote(hard_bin)||quote(soft_bin)||quote(fail_reason), '|')"
+		" FROM (SELECT * FROM run ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(run_id)||quote(seq_no)||"
+		"quote(step)||quote(coords)||quote(value)||quote(unit)||"
+		"quote(low)||quote(high)||quote(pass), '|')"
+		" FROM (SELECT * FROM measurement ORDER BY id)",
+	};
+	size_t i, cap = 1 << 20, len = 0;
+	char *out = calloc(1, cap);
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (!out || sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL))
+		goto fail;
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if (sqlite3_prepare_v2(h, sql[i], -1, &st, NULL) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW)
+			goto fail;
+		len += (size_t)snprintf(out + len, cap - len, "%s\n",
+					sqlite3_column_text(st, 0)
+					? (const char *)sqlite3_column_text(st, 0)
+					: "<empty>");
+		sqlite3_finalize(st);
+		st = NULL;
+		if (len >= cap)
+			goto fail;
+	}
+	sqlite3_close(h);
+	return out;
+fail:
+	fprintf(stderr, "v1_digest(%s): %s\n", path, h ? sqlite3_errmsg(h) : "?");
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	free(out);
+	return NULL;
+}
+
+static void test_migration_from_v1(void)
+{
+	char path[600], bak[700], keep[700], path2[600], want[700];
+	char *before, *after, *saved, *text;
+	kgd_err err = { 0 };
+	db *d = NULL;
+
+	snprintf(path, sizeof(path), "%s", db_file("v1.db"));
+	make_v1_file(path);
+	before = v1_digest(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(before);
+	CU_ASSERT(strlen(before) > 10000);  /* 500 measurements are in it */
+
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	snprintf(bak, sizeof(bak), "%s.v1.bak", path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db_backup_path(d));
+	CU_ASSERT_STRING_EQUAL(db_backup_path(d), bak);
+	db_close(d);
+
+	CU_ASSERT_EQUAL(q_int(path, "PRAGMA user_version"), 2);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_integrity_check"
+			      " WHERE integrity_check = 'ok'"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_foreign_key_check"),
+			0);
+	/* every old row, every old column, unchanged */
+	after = v1_digest(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(after);
+	CU_ASSERT_STRING_EQUAL(after, before);
+	/* new columns: no session/limits known; retests numbered per part */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM run WHERE"
+			      " session_id IS NULL AND limits_id IS NULL"), 5);
+	{
+		char r[64];
+
+		q_text(path, "SELECT group_concat(retest, ',') FROM"
+		       " (SELECT retest FROM run ORDER BY id)", r, sizeof(r));
+		CU_ASSERT_STRING_EQUAL(r, "0,0,1,0,2");
+	}
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM measurement WHERE"
+			      " name IS NULL"), 500);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result"), 0);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM session"), 0);
+	/* the backup is the version-1 file as it was */
+	CU_ASSERT_EQUAL(q_int(bak, "PRAGMA user_version"), 1);
+	saved = v1_digest(bak);
+	CU_ASSERT_PTR_NOT_NULL(saved);
+	if (saved)
+		CU_ASSERT_STRING_EQUAL(saved, before);
+	free(saved);
+	free(after);
+	free(before);
+
+	/* a backup already there is never overwritten: the next name is used */
+	snprintf(path2, sizeof(path2), "%s", db_file("v1b.db"));
+	make_v1_file(path2);
+	snprintf(keep, sizeof(keep), "%s.v1.bak", path2);
+	{
+		FILE *f = fopen(keep, "w");
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+		fputs("keep me\n", f);
+		fclose(f);
+	}
+	CU_ASSERT_EQUAL_FATAL(db_open(path2, &d, &err), KGD_OK);
+	snprintf(want, sizeof(want), "%s.v1-2.bak", path2);
+	CU_ASSERT_STRING_EQUAL(db_backup_path(d), want);
+	db_close(d);
+	text = tu_slurp(keep, NULL);
+	CU_ASSERT_PTR_NOT_NULL(text);
+	if (text)
+		CU_ASSERT_STRING_EQUAL(text, "keep me\n");
+	free(text);
+	CU_ASSERT_EQUAL(q_int(want, "SELECT count(*) FROM measurement"), 500);
+	/* opening a current file migrates nothing and backs up nothing */
+	CU_ASSERT_EQUAL_FATAL(db_open(path2, &d, &err), KGD_OK);
+	CU_ASSERT_PTR_NULL(db_backup_path(d));
+	db_close(d);
+}
+
+/* The new run on a migrated file continues the part's retest numbering. */
+static void test_migration_retest_continues(void)
+{
+	const char *path = db_file("v1c.db");
+	db_run_info info = die_info("L1", "W1", 0, 0);
+	kgd_err err = { 0 };
+	int64_t run_id = 0;
+	char buf[128];
+	db *d = NULL;
+
+	make_v1_file(path);
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	info.station = "st1";
+	info.host = "host1";
+	commit_die(d, &info, 1, &run_id);
+	db_close(d);
+	snprintf(buf, sizeof(buf), "SELECT retest FROM run WHERE id = %lld",
+		 (long long)run_id);
+	CU_ASSERT_EQUAL(q_int(path, buf), 3);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM part"), 3);
+}
+
+/* A migration that fails half-way leaves the file exactly as it was. */
+static void test_migration_is_atomic(void)
+{
+	const char *path = db_file("v1bad.db");
+	kgd_err err = { 0 };
+	db *d = NULL;
+
+	make_v1_file(path);
+	/* a table in the way of migration 2's CREATE TABLE session */
+	exec_on(path, "CREATE TABLE session(x)");
+	CU_ASSERT_EQUAL(db_open(path, &d, &err), KGD_ERR_DB);
+	CU_ASSERT_PTR_NULL(d);
+	CU_ASSERT(strstr(err.msg, path) != NULL);
+	CU_ASSERT(strstr(err.msg, "migration 2") != NULL);
+	CU_ASSERT_EQUAL(q_int(path, "PRAGMA user_version"), 1);
+	/* limits_set comes before session in migration 2: rolled back too */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sqlite_master WHERE"
+			      " name IN ('limits_set', 'bin', 'step_result')"), 0);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_table_info('run')"
+			      " WHERE name = 'retest'"), 0);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM measurement"), 500);
+}
+
+/* ---- concurrency: a report never blocks the station ---------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_reader_never_blocks(void)
+{
+	const char *path = db_file("readers.db");
+	db_run_info info = die_info("LOT-W", "W01", 0, 0);
+	kgd_err err = { 0 };
+	sqlite3 *r = NULL;
+	int64_t open_run = 0;
+	double t0, slowest = 0;
+	int i;
+	db *d = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	commit_die(d, &info, 10, NULL);
+	/* a report holds a read transaction (one snapshot) open ... */
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(path, &r, SQLITE_OPEN_READONLY,
+					      NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(r, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	{
+		sqlite3_stmt *st = NULL;
+
+		CU_ASSERT_EQUAL(sqlite3_prepare_v2(r, "SELECT count(*) FROM run",
+						   -1, &st, NULL), SQLITE_OK);
+		CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
+		CU_ASSERT_EQUAL(sqlite3_column_int(st, 0), 1);
+		sqlite3_finalize(st);
+	}
+	/* ... while the station commits dies: none waits for it (the write
+	 * path would wait up to its 10 s busy timeout if it were blocked) */
+	for (i = 1; i <= 5; i++) {
+		info.die_x = i;
+		t0 = now_s();
+		commit_die(d, &info, 200, NULL);
+		if (now_s() - t0 > slowest)
+			slowest = now_s() - t0;
+	}
+	CU_ASSERT(slowest < 1.0);
+	/* the reader still sees its snapshot, then the new dies */
+	{
+		sqlite3_stmt *st = NULL;
+
+		CU_ASSERT_EQUAL(sqlite3_prepare_v2(r, "SELECT count(*) FROM run",
+						   -1, &st, NULL), SQLITE_OK);
+		CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
+		CU_ASSERT_EQUAL(sqlite3_column_int(st, 0), 1);
+		sqlite3_finalize(st);
+	}
+	CU_ASSERT_EQUAL(sqlite3_exec(r, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(r);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM run"), 6);
+	/* and a reader is not blocked by a die in flight: it sees the
+	 * committed dies at once, not the open one */
+	info.die_x = 99;
+	CU_ASSERT_EQUAL_FATAL(db_run_begin(d, &info, &open_run, &err), KGD_OK);
+	t0 = now_s();
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM run"), 6);
+	CU_ASSERT(now_s() - t0 < 1.0);
+	db_run_rollback(d);
+	db_close(d);
+}
+
+/* ---- a full disk: clear error, committed dies intact --------------------- */
+
+#define FULL_LIMIT (1024 * 1024)
+
+/* In a child (the limit and the signal are per process): write dies of
+ * 1000 measurements into path until the file-size limit stops one. The
+ * child reports the committed count and the message through fd. */
+static void fill_until_full(const char *path, int fd)
+{
+	struct rlimit rl = { FULL_LIMIT, FULL_LIMIT };
+	db_run_info info = die_info("LOT-FULL", "W01", 0, 0);
+	db_measurement m = { .step = "port_power", .coords = "{\"port\":1}",
+			     .value = -1.5, .value_valid = 1, .unit = "dBm",
+			     .low = -6, .high = 3, .has_low = 1, .has_high = 1,
+			     .pass = 1 };
+	kgd_err err = { 0 };
+	int64_t run_id = 0;
+	int committed = 0, i, rc = KGD_OK;
+	char line[KGD_ERR_MSG_MAX + 64];
+	db *d = NULL;
+
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &rl);
+	rc = db_open(path, &d, &err);
+	while (!rc && committed < 10000) {
+		info.die_x = committed;
+		rc = db_run_begin(d, &info, &run_id, &err);
+		for (i = 0; !rc && i < 1000; i++)
+			rc = db_measurement_add(d, run_id, &m, &err);
+		if (!rc)
+			rc = db_run_commit(d, run_id, DB_STATUS_PASS, 1, 1, NULL,
+					   &err);
+		if (!rc)
+			committed++;
+	}
+	db_close(d);
+	snprintf(line, sizeof(line), "%d %d %s", committed, rc, err.msg);
+	if (write(fd, line, strlen(line)) < 0)
+		_exit(3);
+	_exit(0);
+}
+
+static void test_disk_full(void)
+{
+	const char *path = db_file("full.db");
+	char msg[KGD_ERR_MSG_MAX + 64] = "";
+	int fds[2], committed = -1, rc = 0, status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	CU_ASSERT_EQUAL_FATAL(pipe(fds), 0);
+	pid = fork();
+	CU_ASSERT_TRUE_FATAL(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		fill_until_full(path, fds[1]);
+	}
+	close(fds[1]);
+	n = read(fds[0], msg, sizeof(msg) - 1);
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_TRUE_FATAL(n > 0);
+	msg[n] = '\0';
+	CU_ASSERT_EQUAL(sscanf(msg, "%d %d", &committed, &rc), 2);
+	/* it stopped on the limit, after committing some dies, and said so
+	 * naming the file and what it was doing */
+	if (committed < 1)
+		fprintf(stderr, "\n  disk-full child: %s\n", msg);
+	CU_ASSERT(committed >= 1);
+	CU_ASSERT(committed < 10000);
+	CU_ASSERT_EQUAL(rc, KGD_ERR_DB);
+	if (!strstr(msg, path) || !strstr(msg, "run "))
+		fprintf(stderr, "\n  disk-full message: %s\n", msg);
+	CU_ASSERT(strstr(msg, path) != NULL);
+	CU_ASSERT(strstr(msg, "database or disk is full") != NULL ||
+		  strstr(msg, "disk I/O error") != NULL);
+	CU_ASSERT(strstr(msg, "run ") != NULL);
+	/* every committed die is there, whole; nothing of the failed one */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_integrity_check"
+			      " WHERE integrity_check = 'ok'"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM run"), committed);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM measurement"),
+			committed * 1000LL);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM run WHERE"
+			      " status != 'pass' OR ended_at IS NULL"), 0);
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("db", suite_init, suite_clean);
@@ -431,5 +1099,21 @@ int cu_register(void)
 	CU_add_test(s, "foreign file refused", test_foreign_file_refused);
 	CU_add_test(s, "reopen does not duplicate", test_reopen_no_duplicates);
 	CU_add_test(s, "1000 measurements in a run", test_many_measurements);
+	CU_add_test(s, "schema 2: sessions, bins, limits, step results",
+		    test_schema2_round_trip);
+	CU_add_test(s, "deleting a run cascades", test_cascade);
+	CU_add_test(s, "retests are new runs; resume query",
+		    test_retests_and_resume_query);
+	CU_add_test(s, "dead session marked interrupted", test_dead_session_marked);
+	CU_add_test(s, "migration from a real schema-1 file",
+		    test_migration_from_v1);
+	CU_add_test(s, "migrated file continues retest numbering",
+		    test_migration_retest_continues);
+	CU_add_test(s, "failed migration leaves the file as it was",
+		    test_migration_is_atomic);
+	CU_add_test(s, "a reader never blocks the station",
+		    test_reader_never_blocks);
+	CU_add_test(s, "full disk: clear error, committed dies intact",
+		    test_disk_full);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
