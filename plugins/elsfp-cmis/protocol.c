@@ -1,0 +1,143 @@
+/*
+ * plugins/elsfp-cmis/protocol.c - see protocol.h.
+ *
+ * The adapter answers every command with exactly one line, "OK[ <hex>]" or
+ * "ERR <text>"; hex bytes are accepted with or without blanks between
+ * them, so a read is checked by its byte count alone.
+ */
+#include "protocol.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kgd/scpi.h"
+
+static const elsfp_cmdset cmds_kgd_i2c = {
+	.name = "KGD USB-I2C line protocol",
+	.fmt = {
+		[ELSFP_CMD_READ] = "R %d.%02X %02X %d",
+		[ELSFP_CMD_WRITE] = "W %d.%02X %02X %02X",
+	},
+	.ok = "OK",
+	.fail = "ERR",
+};
+
+static const elsfp_adapter adapters[] = {
+	{"KGD", "USB-I2C", &cmds_kgd_i2c},
+};
+
+/* CMIS pages 00h/10h/11h; page B0h is the project's ELSFP page. */
+const elsfp_field elsfp_map[ELSFP_REG_COUNT] = {
+	[ELSFP_REG_STATE] = {0x00, 3, 1, 0, 1},
+	[ELSFP_REG_LOWPWR_CTRL] = {0x00, 26, 1, 0, 1},
+	[ELSFP_REG_SERIAL] = {0x00, 166, 16, 0, 1},
+	[ELSFP_REG_TX_DISABLE] = {0x10, 130, 1, 1, 1},
+	[ELSFP_REG_TX_POWER] = {0x11, 0x9A, 2, 1, 0.1e-6},    /* 0.1 uW */
+	[ELSFP_REG_TX_BIAS] = {0x11, 0xAA, 2, 1, 2e-6},       /* 2 uA */
+	[ELSFP_REG_LASERS] = {0xB0, 128, 1, 0, 1},
+	[ELSFP_REG_WAVELENGTH] = {0xB0, 130, 2, 0, 0.05},     /* nm */
+	[ELSFP_REG_SMSR] = {0xB0, 162, 2, 0, 0.1},            /* dB */
+	[ELSFP_REG_LASER_TEMP] = {0xB0, 194, 2, 0, 1.0 / 256}, /* degC */
+};
+
+const elsfp_adapter *elsfp_match_idn(const char *idn)
+{
+	struct scpi_idn f;
+	const char *c1 = strchr(idn, ',');
+	const char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+
+	if (!c2)
+		return NULL;
+	snprintf(f.vendor, sizeof(f.vendor), "%.*s", (int)(c1 - idn), idn);
+	snprintf(f.model, sizeof(f.model), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+	for (size_t i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++)
+		if (strcmp(f.vendor, adapters[i].vendor) == 0
+		    && strcmp(f.model, adapters[i].model) == 0)
+			return &adapters[i];
+	return NULL;
+}
+
+const char *elsfp_known_adapters(void)
+{
+	return "KGD USB-I2C";
+}
+
+uint16_t elsfp_u16(const uint8_t *buf, int index)
+{
+	return (uint16_t)(buf[2 * index] << 8 | buf[2 * index + 1]);
+}
+
+/* Send one formatted line and read the adapter's one-line reply; the
+ * command text names the exchange in messages. */
+static int exchange(xport *x, const elsfp_adapter *a, const char *cmd,
+		    char *reply, size_t cap, kgd_err *err)
+{
+	size_t fail_len = strlen(a->cmds->fail);
+	int rc;
+
+	rc = scpi_query(x, reply, cap, err, "%s", cmd);
+	if (rc)
+		return rc;
+	if (strncmp(reply, a->cmds->fail, fail_len) == 0
+	    && (reply[fail_len] == ' ' || reply[fail_len] == '\0'))
+		return kgd_err_set(err, KGD_ERR_INSTRUMENT, "%s: '%s': adapter refused: %s",
+				   xport_uri(x), cmd, reply);
+	if (strncmp(reply, a->cmds->ok, strlen(a->cmds->ok)) != 0)
+		return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s: '%s': unexpected reply '%s'",
+				   xport_uri(x), cmd, reply);
+	return KGD_OK;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = toupper(c);
+	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int elsfp_read(xport *x, const elsfp_adapter *a, int bank, int page, int addr,
+	       int len, uint8_t *out, kgd_err *err)
+{
+	char cmd[64], reply[4 * ELSFP_READ_MAX + 64];
+	const char *p;
+	int n = 0, rc;
+
+	if (len < 1 || len > ELSFP_READ_MAX || addr < 0 || addr + len > 256)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: read of %d bytes at %02Xh:%d",
+				   xport_uri(x), len, page, addr);
+	snprintf(cmd, sizeof(cmd), a->cmds->fmt[ELSFP_CMD_READ], bank, page, addr, len);
+	rc = exchange(x, a, cmd, reply, sizeof(reply), err);
+	if (rc)
+		return rc;
+	for (p = reply + strlen(a->cmds->ok); *p; p++) {
+		int hi, lo;
+
+		if (isspace((unsigned char)*p))
+			continue;
+		hi = hexval((unsigned char)p[0]);
+		lo = hi >= 0 && p[1] ? hexval((unsigned char)p[1]) : -1;
+		if (lo < 0 || n >= len)
+			return kgd_err_set(err, KGD_ERR_PROTOCOL,
+					   "%s: '%s': malformed data in '%s'",
+					   xport_uri(x), cmd, reply);
+		out[n++] = (uint8_t)(hi << 4 | lo);
+		p++;
+	}
+	if (n != len)
+		return kgd_err_set(err, KGD_ERR_PROTOCOL,
+				   "%s: '%s': %d bytes in the reply, %d asked",
+				   xport_uri(x), cmd, n, len);
+	return KGD_OK;
+}
+
+int elsfp_write(xport *x, const elsfp_adapter *a, int bank, int page, int addr,
+		uint8_t value, kgd_err *err)
+{
+	char cmd[64], reply[256];
+
+	snprintf(cmd, sizeof(cmd), a->cmds->fmt[ELSFP_CMD_WRITE], bank, page, addr,
+		 value);
+	return exchange(x, a, cmd, reply, sizeof(reply), err);
+}
