@@ -15,6 +15,7 @@
 #include "yaml_util.h"
 
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +28,23 @@
 #define SEQ_RANGE_MAX 65536
 
 static const char *const root_keys[] = {
-	"sequence", "version", "product", "process", "setup", "main", "cleanup",
-	"bins", NULL
+	"sequence", "version", "product", "process", "roles", "setup", "main",
+	"cleanup", "bins", "hard_bins", NULL
 };
 static const char *const step_keys[] = {
-	"step", "name", "sweep", "params", "limits", "on_fail", "retry", NULL
+	"step", "name", "sweep", "params", "limits", "on_fail", "retry",
+	"skip_if", NULL
 };
-static const char *const limit_keys[] = { "low", "high", "unit", NULL };
+static const char *const limit_keys[] = {
+	"low", "high", "unit", "inclusive", NULL
+};
+static const char *const skip_keys[] = { "failed", "passed", NULL };
+static const char *const limset_keys[] = {
+	"limits", "sequence", "product", "steps", NULL
+};
 static const char *const fail_keys[] = { "bin", "continue", NULL };
-static const char *const bin_keys[] = { "name", "pass", NULL };
+static const char *const bin_keys[] = { "name", "pass", "hard", NULL };
+static const char *const hard_bin_keys[] = { "name", "pass", NULL };
 /* Limits are stored with their unit; a unit outside this list is most
  * likely a typo ("dbm") that would make results incomparable. */
 static const char *const units[] = {
@@ -50,81 +59,174 @@ static seq_loc loc_of(const yaml_node_t *n)
 	return loc;
 }
 
-static const seq_bin *find_bin(const seq_sequence *s, long number)
+static const seq_bin *find_in(const seq_bin *bins, size_t n, long number)
 {
 	size_t i;
 
-	for (i = 0; i < s->n_bins; i++)
-		if (s->bins[i].number == number)
-			return &s->bins[i];
+	for (i = 0; i < n; i++)
+		if (bins[i].number == number)
+			return &bins[i];
 	return NULL;
+}
+
+static const seq_bin *find_bin(const seq_sequence *s, long number)
+{
+	return find_in(s->bins, s->n_bins, number);
 }
 
 /* ---- bins ---------------------------------------------------------------- */
 
+/* One entry of bins: (hard = 0) or hard_bins: (hard = 1). */
 static void parse_bin(yu_doc *d, const yaml_node_t *key, const yaml_node_t *val,
-		      seq_sequence *s)
+		      seq_sequence *s, int hard)
 {
-	const seq_bin *dup;
+	seq_bin *table = hard ? s->hard_bins : s->bins;
+	size_t *n = hard ? &s->n_hard_bins : &s->n_bins;
+	const seq_bin *dup, *hb;
 	yaml_node_t *v;
 	seq_bin *b;
 	long number;
 
 	if (yu_int(d, key, "bin number", 1, SEQ_BIN_MAX, &number) != 0)
 		return;
-	dup = find_bin(s, number);
+	dup = find_in(table, *n, number);
 	if (dup) {
 		/* Compared as numbers: "5" and "05" are the same bin. */
 		yu_problem(d, key->start_mark, "duplicate bin %ld (first at %d:%d)",
 			   number, dup->loc.line, dup->loc.column);
 		return;
 	}
-	b = &s->bins[s->n_bins++];
+	b = &table[(*n)++];
 	b->number = (int)number;
+	b->hard = (int)number;
 	b->loc = loc_of(key);
 	if (yu_expect(d, val, YAML_MAPPING_NODE, "a bin") != 0)
 		return;
-	yu_check_keys(d, val, "bin", bin_keys);
+	yu_check_keys(d, val, "bin", hard ? hard_bin_keys : bin_keys);
 	if ((v = yu_require(d, val, "name")))
 		b->name = yu_string(d, v, "bin name");
 	if ((v = yu_get(d, val, "pass")))
 		yu_bool(d, v, "pass", &b->pass);
+	if (hard)
+		return;
+	v = yu_get(d, val, "hard");
+	if (!v) {
+		if (s->hard_bins)
+			yu_problem(d, val->start_mark,
+				   "bin %ld needs 'hard' (the file has a hard_bins table)",
+				   number);
+		return;
+	}
+	if (yu_int(d, v, "hard bin", 1, SEQ_BIN_MAX, &number) != 0)
+		return;
+	hb = s->hard_bins ? find_in(s->hard_bins, s->n_hard_bins, number) : NULL;
+	if (!hb)
+		yu_problem(d, v->start_mark, "hard bin %ld is not in hard_bins", number);
+	else if (hb->pass != b->pass)
+		/* A passing part must land in a passing hard bin and vice versa,
+		 * or the prober map and the yield disagree. */
+		yu_problem(d, v->start_mark, "hard bin %ld is %sa pass bin but soft bin %d is %s",
+			   number, hb->pass ? "" : "not ", b->number,
+			   b->pass ? "pass" : "not pass");
+	else
+		b->hard = (int)number;
 }
 
-/* Bins come first so steps can check their on_fail bin against them. */
-static void parse_bins(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
+static void parse_bin_table(yu_doc *d, const yaml_node_t *n, seq_sequence *s,
+			    int hard)
 {
 	const yaml_node_pair_t *pair;
-	yaml_node_t *n = yu_get(d, root, "bins");
+	seq_bin *table;
 	size_t i, n_pass = 0;
 
+	if (yu_expect(d, n, YAML_MAPPING_NODE, hard ? "hard_bins" : "bins") != 0)
+		return;
+	/* No yu_check_keys: parse_bin compares numbers, which also catches
+	 * "5" repeated as "05". */
+	table = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
+				      n->data.mapping.pairs.start) + 1,
+			  sizeof(*table));
+	if (!table)
+		return;
+	if (hard)
+		s->hard_bins = table;
+	else
+		s->bins = table;
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
+	     pair++)
+		parse_bin(d, yu_node(d, pair->key), yu_node(d, pair->value), s, hard);
+	for (i = 0; i < (hard ? s->n_hard_bins : s->n_bins); i++)
+		n_pass += table[i].pass != 0;
+	if (n_pass == 0)
+		yu_problem(d, n->start_mark, "no bin has pass: true");
+}
+
+/* Bins come first so steps can check their on_fail bin against them; hard
+ * bins before soft bins, which name them. */
+static void parse_bins(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
+{
+	yaml_node_t *n = yu_get(d, root, "bins");
+	yaml_node_t *h = yu_get(d, root, "hard_bins");
+
+	if (h)
+		parse_bin_table(d, h, s, 1);
 	if (!n) {
 		/* No table: every part either passes to bin 1 or fails unbinned. */
+		if (h)
+			yu_problem(d, h->start_mark, "hard_bins needs a bins table");
 		s->bins = yu_calloc(d, 1, sizeof(*s->bins));
 		if (!s->bins)
 			return;
 		s->bins[0].number = 1;
+		s->bins[0].hard = 1;
 		s->bins[0].name = yu_strdup(d, "PASS");
 		s->bins[0].pass = 1;
 		s->n_bins = 1;
 		return;  /* loc stays 0:0: not written in the file */
 	}
-	if (yu_expect(d, n, YAML_MAPPING_NODE, "bins") != 0)
+	parse_bin_table(d, n, s, 0);
+}
+
+static void parse_roles(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
+{
+	const yaml_node_item_t *item;
+	yaml_node_t *n = yu_get(d, root, "roles");
+	size_t count, i;
+
+	if (!n || yu_expect(d, n, YAML_SEQUENCE_NODE, "roles") != 0)
 		return;
-	/* No yu_check_keys: parse_bin compares numbers, which also catches
-	 * "5" repeated as "05". */
-	s->bins = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
-					n->data.mapping.pairs.start),
-			    sizeof(*s->bins));
-	if (!s->bins)
+	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	s->roles = yu_calloc(d, count + 1, sizeof(*s->roles));
+	s->role_locs = yu_calloc(d, count + 1, sizeof(*s->role_locs));
+	if (!s->roles || !s->role_locs)
 		return;
-	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
-	     pair++)
-		parse_bin(d, yu_node(d, pair->key), yu_node(d, pair->value), s);
-	for (i = 0; i < s->n_bins; i++)
-		n_pass += s->bins[i].pass != 0;
-	if (n_pass == 0)
-		yu_problem(d, n->start_mark, "no bin has pass: true");
+	for (item = n->data.sequence.items.start; item < n->data.sequence.items.top;
+	     item++) {
+		yaml_node_t *r = yu_node(d, *item);
+		char *name = yu_string(d, r, "role");
+
+		if (!name)
+			continue;
+		if (!yu_is_name(name)) {
+			yu_problem(d, r->start_mark, "bad role '%.60s': expected [a-z0-9_]+",
+				   name);
+			free(name);
+			continue;
+		}
+		for (i = 0; i < s->n_roles; i++)
+			if (strcmp(s->roles[i], name) == 0)
+				break;
+		if (i < s->n_roles) {
+			yu_problem(d, r->start_mark, "duplicate role '%.60s' (first at %d:%d)",
+				   name, s->role_locs[i].line, s->role_locs[i].column);
+			free(name);
+			continue;
+		}
+		s->role_locs[s->n_roles] = loc_of(r);
+		s->roles[s->n_roles++] = name;
+	}
+	if (s->n_roles == 0 && count == 0)
+		yu_problem(d, n->start_mark, "roles is empty");
 }
 
 /* ---- steps --------------------------------------------------------------- */
@@ -137,13 +239,19 @@ static void parse_step_id(yu_doc *d, const yaml_node_t *n, seq_step *st)
 	if (!id)
 		return;
 	dot = strchr(id, '.');
+	if (!dot && yu_is_name(id)) {
+		/* A built-in step ("wait", "prompt"): no instrument role. Whether
+		 * the operation exists is the sequencer's call (run_lint). */
+		st->op = id;
+		return;
+	}
 	if (dot)
 		*dot = '\0';
 	if (!dot || !yu_is_name(id) || !yu_is_name(dot + 1)) {
 		if (dot)
 			*dot = '.';
 		yu_problem(d, n->start_mark,
-			   "bad step '%.60s': expected <role>.<operation>, each of [a-z0-9_]+",
+			   "bad step '%.60s': expected <role>.<operation> or <operation>, each of [a-z0-9_]+",
 			   id);
 		free(id);
 		return;
@@ -316,12 +424,12 @@ static void parse_unit(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
 		   "unknown unit '%.60s' (expected one of: %s\"\")", u, known);
 }
 
-static void parse_limits(yu_doc *d, const yaml_node_t *n, seq_step *st)
+/* One {low, high, unit, inclusive} mapping into lim. */
+static void parse_limits_map(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
 {
-	seq_limits *lim = &st->limits;
 	yaml_node_t *v;
+	int inclusive = 1;
 
-	st->has_limits = 1;
 	lim->loc = loc_of(n);
 	if (yu_expect(d, n, YAML_MAPPING_NODE, "limits") != 0)
 		return;
@@ -332,11 +440,93 @@ static void parse_limits(yu_doc *d, const yaml_node_t *n, seq_step *st)
 		lim->has_high = yu_double(d, v, "limits high", &lim->high) == 0;
 	if ((v = yu_get(d, n, "unit")))
 		parse_unit(d, v, lim);
+	if ((v = yu_get(d, n, "inclusive")) &&
+	    yu_bool(d, v, "limits inclusive", &inclusive) == 0)
+		lim->exclusive = !inclusive;
 	if (!yu_get(d, n, "low") && !yu_get(d, n, "high"))
 		yu_problem(d, n->start_mark, "limits need 'low', 'high' or both");
 	else if (lim->has_low && lim->has_high && lim->low > lim->high)
 		yu_problem(d, n->start_mark, "limits low %g is greater than high %g",
 			   lim->low, lim->high);
+	else if (lim->has_low && lim->has_high && lim->exclusive &&
+		 lim->low == lim->high)
+		yu_problem(d, n->start_mark,
+			   "exclusive limits low %g and high %g leave no passing value",
+			   lim->low, lim->high);
+}
+
+/* A limits mapping whose keys are none of low/high/unit/inclusive and whose
+ * values are all mappings names values of a multi-value step. */
+static int is_per_value(yu_doc *d, const yaml_node_t *n)
+{
+	const yaml_node_pair_t *pair;
+	int i;
+
+	if (n->type != YAML_MAPPING_NODE ||
+	    n->data.mapping.pairs.top == n->data.mapping.pairs.start)
+		return 0;
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
+	     pair++) {
+		yaml_node_t *k = yu_node(d, pair->key);
+
+		if (k->type != YAML_SCALAR_NODE ||
+		    yu_node(d, pair->value)->type != YAML_MAPPING_NODE)
+			return 0;
+		for (i = 0; limit_keys[i]; i++)
+			if (strcmp((const char *)k->data.scalar.value, limit_keys[i]) == 0)
+				return 0;
+	}
+	return 1;
+}
+
+static void parse_limits(yu_doc *d, const yaml_node_t *n, seq_step *st)
+{
+	const yaml_node_pair_t *pair;
+
+	if (!is_per_value(d, n)) {
+		st->has_limits = 1;
+		parse_limits_map(d, n, &st->limits);
+		return;
+	}
+	yu_check_keys(d, n, "limits", NULL);  /* repeated value names */
+	st->vlimits = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
+					    n->data.mapping.pairs.start),
+				sizeof(*st->vlimits));
+	if (!st->vlimits)
+		return;
+	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
+	     pair++) {
+		yaml_node_t *k = yu_node(d, pair->key);
+		seq_limits *lim = &st->vlimits[st->n_vlimits++];
+
+		lim->value = yu_strdup(d, (const char *)k->data.scalar.value);
+		if (lim->value && !yu_is_name(lim->value))
+			yu_problem(d, k->start_mark,
+				   "bad value name '%.60s': expected [a-z0-9_]+",
+				   lim->value);
+		parse_limits_map(d, yu_node(d, pair->value), lim);
+		lim->loc = loc_of(k);  /* point at the value's name */
+	}
+}
+
+static void parse_skip_if(yu_doc *d, const yaml_node_t *n, seq_step *st)
+{
+	yaml_node_t *f, *p, *v;
+
+	if (yu_expect(d, n, YAML_MAPPING_NODE, "skip_if") != 0)
+		return;
+	yu_check_keys(d, n, "skip_if", skip_keys);
+	f = yu_get(d, n, "failed");
+	p = yu_get(d, n, "passed");
+	if ((f != NULL) == (p != NULL)) {
+		yu_problem(d, n->start_mark,
+			   "skip_if needs exactly one of 'failed' or 'passed'");
+		return;
+	}
+	v = f ? f : p;
+	st->skip_if.when = f ? SEQ_SKIP_IF_FAILED : SEQ_SKIP_IF_PASSED;
+	st->skip_if.step = yu_string(d, v, "skip_if step");
+	st->skip_if.loc = loc_of(v);
 }
 
 static void parse_on_fail(yu_doc *d, const yaml_node_t *n,
@@ -383,6 +573,8 @@ static void parse_step(yu_doc *d, const yaml_node_t *n, const seq_sequence *s,
 		st->name = yu_calloc(d, len, 1);
 		if (st->name)
 			snprintf(st->name, len, "%s.%s", st->role, st->op);
+	} else if (st->op) {
+		st->name = yu_strdup(d, st->op);
 	}
 	if ((v = yu_get(d, n, "sweep")))
 		parse_sweep(d, v, st);
@@ -395,6 +587,8 @@ static void parse_step(yu_doc *d, const yaml_node_t *n, const seq_sequence *s,
 	if ((v = yu_get(d, n, "retry")) &&
 	    yu_int(d, v, "retry", 0, SEQ_RETRY_MAX, &retry) == 0)
 		st->retry = (int)retry;
+	if ((v = yu_get(d, n, "skip_if")))
+		parse_skip_if(d, v, st);
 }
 
 static void parse_steps(yu_doc *d, const yaml_node_t *root, const char *key,
@@ -430,8 +624,13 @@ static void parse_steps(yu_doc *d, const yaml_node_t *root, const char *key,
 					n->data.sequence.items.start]);
 }
 
+size_t seq_n_steps(const seq_sequence *s)
+{
+	return s->n_setup + s->n_main + s->n_cleanup;
+}
+
 /* Steps of setup, main and cleanup as one run, in file order. */
-static const seq_step *step_at(const seq_sequence *s, size_t i)
+const seq_step *seq_step_at(const seq_sequence *s, size_t i)
 {
 	if (i < s->n_setup)
 		return &s->setup[i];
@@ -450,9 +649,9 @@ static void check_step_names(yu_doc *d, const seq_sequence *s)
 	yaml_mark_t m = { 0, 0, 0 };
 
 	for (i = 0; i < n; i++) {
-		a = step_at(s, i);
+		a = seq_step_at(s, i);
 		for (j = 0; a->name && j < i; j++) {
-			b = step_at(s, j);
+			b = seq_step_at(s, j);
 			if (b->name && strcmp(a->name, b->name) == 0) {
 				m.line = (size_t)a->loc.line - 1;
 				m.column = (size_t)a->loc.column - 1;
@@ -461,6 +660,37 @@ static void check_step_names(yu_doc *d, const seq_sequence *s)
 				break;
 			}
 		}
+	}
+}
+
+static yaml_mark_t mark_of(seq_loc loc)
+{
+	yaml_mark_t m = { 0, 0, 0 };
+
+	m.line = loc.line > 0 ? (size_t)loc.line - 1 : 0;
+	m.column = loc.column > 0 ? (size_t)loc.column - 1 : 0;
+	return m;
+}
+
+/* skip_if names an earlier step: the outcome it tests is known by then. */
+static void check_skip_if(yu_doc *d, const seq_sequence *s)
+{
+	size_t n = seq_n_steps(s), i;
+	long j;
+
+	for (i = 0; i < n; i++) {
+		const seq_step *st = seq_step_at(s, i);
+
+		if (!st->skip_if.step)
+			continue;
+		j = seq_step_index(s, st->skip_if.step);
+		if (j < 0)
+			yu_problem(d, mark_of(st->skip_if.loc),
+				   "skip_if names unknown step '%.60s'", st->skip_if.step);
+		else if ((size_t)j >= i)
+			yu_problem(d, mark_of(st->skip_if.loc),
+				   "skip_if names step '%.60s', which does not run before this one",
+				   st->skip_if.step);
 	}
 }
 
@@ -493,11 +723,13 @@ static void parse_root(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
 			yu_problem(d, v->start_mark,
 				   "process must be 'unit' or 'wafer', not '%.60s'", proc);
 	}
+	parse_roles(d, root, s);
 	parse_bins(d, root, s);
 	parse_steps(d, root, "setup", 0, s, &s->setup, &s->n_setup);
 	parse_steps(d, root, "main", 1, s, &s->main, &s->n_main);
 	parse_steps(d, root, "cleanup", 0, s, &s->cleanup, &s->n_cleanup);
 	check_step_names(d, s);
+	check_skip_if(d, s);
 }
 
 static int sha256_hex(const char *data, size_t len, char hex[65])
@@ -585,6 +817,14 @@ static void free_steps(seq_step *steps, size_t n)
 			free(st->params[j].value);
 		}
 		free(st->params);
+		free(st->limits.value);
+		free(st->limits.file);
+		for (j = 0; j < st->n_vlimits; j++) {
+			free(st->vlimits[j].value);
+			free(st->vlimits[j].file);
+		}
+		free(st->vlimits);
+		free(st->skip_if.step);
 	}
 	free(steps);
 }
@@ -604,6 +844,13 @@ void seq_free(seq_sequence *s)
 	for (i = 0; i < s->n_bins; i++)
 		free(s->bins[i].name);
 	free(s->bins);
+	for (i = 0; i < s->n_hard_bins; i++)
+		free(s->hard_bins[i].name);
+	free(s->hard_bins);
+	for (i = 0; i < s->n_roles; i++)
+		free(s->roles[i]);
+	free(s->roles);
+	free(s->role_locs);
 	free(s->text);
 	free(s);
 }
@@ -627,4 +874,257 @@ int seq_pass_bin(const seq_sequence *s)
 		if (s->bins[i].pass && (best == 0 || s->bins[i].number < best))
 			best = s->bins[i].number;
 	return best ? best : 1;
+}
+
+int seq_hard_bin(const seq_sequence *s, int soft_bin)
+{
+	const seq_bin *b = find_bin(s, soft_bin);
+
+	return b ? b->hard : soft_bin;
+}
+
+long seq_step_index(const seq_sequence *s, const char *name)
+{
+	size_t i, n = seq_n_steps(s);
+
+	for (i = 0; name && i < n; i++)
+		if (seq_step_at(s, i)->name &&
+		    strcmp(seq_step_at(s, i)->name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+const seq_limits *seq_step_limits(const seq_step *st, const char *value)
+{
+	size_t i;
+
+	if (!value)
+		return st->has_limits ? &st->limits : NULL;
+	for (i = 0; i < st->n_vlimits; i++)
+		if (st->vlimits[i].value && strcmp(st->vlimits[i].value, value) == 0)
+			return &st->vlimits[i];
+	return NULL;
+}
+
+/* ---- limits files -------------------------------------------------------- */
+
+static void parse_limset(yu_doc *d, const yaml_node_t *root, seq_limset *l)
+{
+	const yaml_node_pair_t *pair;
+	yaml_node_t *v, *steps;
+	size_t count;
+
+	if (yu_expect(d, root, YAML_MAPPING_NODE, "a limits file") != 0)
+		return;
+	yu_check_keys(d, root, "limits file", limset_keys);
+	if ((v = yu_require(d, root, "limits")))
+		l->name = yu_string(d, v, "limits");
+	if ((v = yu_get(d, root, "sequence"))) {
+		l->sequence = yu_string(d, v, "sequence");
+		l->sequence_loc = loc_of(v);
+	}
+	if ((v = yu_get(d, root, "product"))) {
+		l->product = yu_string(d, v, "product");
+		l->product_loc = loc_of(v);
+	}
+	steps = yu_require(d, root, "steps");
+	if (!steps || yu_expect(d, steps, YAML_MAPPING_NODE, "steps") != 0)
+		return;
+	yu_check_keys(d, steps, "steps", NULL);  /* repeated entries */
+	count = (size_t)(steps->data.mapping.pairs.top -
+			 steps->data.mapping.pairs.start);
+	l->entries = yu_calloc(d, count + 1, sizeof(*l->entries));
+	l->steps = yu_calloc(d, count + 1, sizeof(*l->steps));
+	if (!l->entries || !l->steps)
+		return;
+	for (pair = steps->data.mapping.pairs.start;
+	     pair < steps->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yu_node(d, pair->key);
+		seq_limits *lim = &l->entries[l->n];
+		char *key, *slash;
+
+		if (k->type != YAML_SCALAR_NODE)
+			continue;  /* already reported */
+		key = yu_strdup(d, (const char *)k->data.scalar.value);
+		if (!key)
+			return;
+		slash = strchr(key, '/');
+		if (slash) {
+			*slash = '\0';
+			lim->value = yu_strdup(d, slash + 1);
+			if (!yu_is_name(slash + 1)) {
+				*slash = '/';
+				yu_problem(d, k->start_mark,
+					   "bad entry '%.60s': expected <step> or <step>/<value>",
+					   key);
+			}
+		}
+		l->steps[l->n++] = key;
+		parse_limits_map(d, yu_node(d, pair->value), lim);
+		lim->loc = loc_of(k);
+	}
+}
+
+static int limset_parse(const char *path, yu_report_fn report, void *user,
+			seq_limset **out, kgd_err *err)
+{
+	seq_limset *l = NULL;
+	yaml_node_t *root;
+	yu_doc d;
+	int status;
+
+	if (!path)
+		return kgd_err_set(err, KGD_ERR_ARG, "seq: no limits file given");
+	status = yu_open(&d, path, report, user, err);
+	if (status != KGD_OK)
+		goto out;
+	l = yu_calloc(&d, 1, sizeof(*l));
+	if (l) {
+		l->path = yu_strdup(&d, path);
+		root = yu_root(&d);
+		if (root)
+			parse_limset(&d, root, l);
+	}
+	status = yu_status(&d);
+	if (status != KGD_OK || !out)
+		goto out;
+	if (sha256_hex(d.text, d.len, l->sha256) != 0) {
+		status = kgd_err_set(err, KGD_ERR_UNSUPPORTED,
+				     "%s: cannot compute SHA-256 (OpenSSL)", path);
+		goto out;
+	}
+	l->text = d.text;
+	l->text_len = d.len;
+	d.text = NULL;
+	*out = l;
+	l = NULL;
+out:
+	seq_limset_free(l);
+	yu_close(&d);
+	return status;
+}
+
+int seq_limset_load(const char *path, seq_limset **out, kgd_err *err)
+{
+	if (!out)
+		return kgd_err_set(err, KGD_ERR_ARG, "seq_limset_load: out is NULL");
+	return limset_parse(path, NULL, NULL, out, err);
+}
+
+int seq_limset_check(const char *path,
+		     void (*report)(void *user, const char *msg), void *user,
+		     kgd_err *err)
+{
+	return limset_parse(path, report, user, NULL, err);
+}
+
+void seq_limset_free(seq_limset *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->n; i++) {
+		free(l->entries[i].value);
+		free(l->steps[i]);
+	}
+	free(l->entries);
+	free(l->steps);
+	free(l->path);
+	free(l->name);
+	free(l->sequence);
+	free(l->product);
+	free(l->text);
+	free(l);
+}
+
+/* Copy one limits entry over dst, keeping dst's value name. */
+static int copy_limits(seq_limits *dst, const seq_limits *src, const char *file)
+{
+	char *value = dst->value;
+
+	free(dst->file);
+	*dst = *src;
+	dst->value = value;
+	dst->file = strdup(file);
+	return dst->file ? 0 : -1;
+}
+
+typedef struct apply_ctx {
+	void (*report)(void *user, const char *msg);
+	void *user;
+	kgd_err *err;
+	int status;
+} apply_ctx;
+
+static void apply_problem(apply_ctx *a, const char *path, seq_loc loc,
+			  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void apply_problem(apply_ctx *a, const char *path, seq_loc loc,
+			  const char *fmt, ...)
+{
+	char msg[KGD_ERR_MSG_MAX / 2], text[KGD_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(text, sizeof(text), "%.200s:%d:%d: %s", path, loc.line,
+		 loc.column, msg);
+	if (a->report)
+		a->report(a->user, text);
+	if (a->status == KGD_OK)
+		kgd_err_set(a->err, KGD_ERR_PARSE, "%s", text);
+	a->status = KGD_ERR_PARSE;
+}
+
+int seq_limset_apply(seq_sequence *s, const seq_limset *l,
+		     void (*report)(void *user, const char *msg), void *user,
+		     kgd_err *err)
+{
+	apply_ctx a = { report, user, err, KGD_OK };
+	size_t i;
+
+	if (l->sequence && strcmp(l->sequence, s->name) != 0)
+		apply_problem(&a, l->path, l->sequence_loc,
+			      "limits are for sequence '%.60s', not '%.60s'",
+			      l->sequence, s->name);
+	if (l->product && (!s->product || strcmp(l->product, s->product) != 0))
+		apply_problem(&a, l->path, l->product_loc,
+			      "limits are for product '%.60s', not '%.60s'",
+			      l->product, s->product ? s->product : "(none)");
+	for (i = 0; i < l->n; i++) {
+		const seq_limits *src = &l->entries[i];
+		long idx = seq_step_index(s, l->steps[i]);
+		seq_step *st;
+		seq_limits *dst;
+
+		if (idx < 0) {
+			apply_problem(&a, l->path, src->loc,
+				      "the sequence has no step '%.60s'", l->steps[i]);
+			continue;
+		}
+		st = (seq_step *)seq_step_at(s, (size_t)idx);
+		if (!src->value) {
+			st->has_limits = 1;
+			dst = &st->limits;
+		} else if (!(dst = (seq_limits *)seq_step_limits(st, src->value))) {
+			/* A value the sequence leaves unlimited: add it. Whether
+			 * the operation has such a value is run_lint's check. */
+			seq_limits *grown = realloc(st->vlimits, (st->n_vlimits + 1) *
+						    sizeof(*grown));
+
+			if (!grown)
+				return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+			st->vlimits = grown;
+			dst = &st->vlimits[st->n_vlimits];
+			memset(dst, 0, sizeof(*dst));
+			dst->value = strdup(src->value);
+			if (!dst->value)
+				return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+			st->n_vlimits++;
+		}
+		if (copy_limits(dst, src, l->path))
+			return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+	}
+	return a.status;
 }

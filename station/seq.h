@@ -50,20 +50,41 @@ typedef struct seq_param {
 typedef struct seq_limits {
 	int has_low, has_high;
 	double low, high;
+	int exclusive;     /* inclusive: false - the bounds themselves fail */
 	char unit[16];     /* "" when the step gives none */
 	seq_loc loc;
+	char *value;       /* value name of a multi-value step; NULL: the step's */
+	char *file;        /* NULL: the sequence file; else the limits file the
+	                      entry came from (loc is in that file) */
 } seq_limits;
 
+/* skip_if: the step runs only when an earlier step had (not) this outcome. */
+typedef enum seq_skip_when {
+	SEQ_SKIP_NEVER = 0,
+	SEQ_SKIP_IF_FAILED = 1,   /* skip when <step> failed (or erred) */
+	SEQ_SKIP_IF_PASSED = 2,   /* skip when <step> passed */
+} seq_skip_when;
+
+typedef struct seq_skip_if {
+	seq_skip_when when;
+	char *step;        /* name of an earlier step */
+	seq_loc loc;
+} seq_skip_if;
+
 typedef struct seq_step {
-	char *role;        /* "pm" of "pm.optical_power" */
+	char *role;        /* "pm" of "pm.optical_power"; NULL for a built-in
+	                      step written without a role ("wait", "prompt") */
 	char *op;          /* "optical_power" */
 	char *name;        /* step name; defaults to "<role>.<op>" */
 	seq_sweep_var *sweep;   /* product of all variables, first varies slowest */
 	size_t n_sweep;
 	seq_param *params;
 	size_t n_params;
-	seq_limits limits;
+	seq_limits limits;      /* single-value steps */
 	int has_limits;
+	seq_limits *vlimits;    /* multi-value steps: one entry per named value */
+	size_t n_vlimits;
+	seq_skip_if skip_if;
 	int fail_bin;      /* soft bin on failure; 0 = none given */
 	int fail_continue; /* keep running the part's steps after a failure */
 	int retry;         /* extra attempts on failure */
@@ -74,6 +95,8 @@ typedef struct seq_bin {
 	int number;
 	char *name;
 	int pass;
+	int hard;          /* the hard bin this soft bin maps to (bins: only);
+	                      its own number when there is no hard_bins table */
 	seq_loc loc;
 } seq_bin;
 
@@ -90,8 +113,13 @@ typedef struct seq_sequence {
 	seq_process process;
 	seq_step *setup, *main, *cleanup;
 	size_t n_setup, n_main, n_cleanup;
-	seq_bin *bins;
+	seq_bin *bins;       /* soft bins */
 	size_t n_bins;
+	seq_bin *hard_bins;  /* NULL when the file has no hard_bins table */
+	size_t n_hard_bins;
+	char **roles;        /* the roles: header; NULL when absent */
+	seq_loc *role_locs;
+	size_t n_roles;
 	char *text;          /* the file's bytes, NUL-terminated */
 	size_t text_len;
 	char sha256[65];     /* hex SHA-256 of text */
@@ -117,5 +145,64 @@ const seq_param *seq_step_param(const seq_step *st, const char *key);
 
 /* The bin marked pass (the lowest-numbered one if several); 1 if none. */
 int seq_pass_bin(const seq_sequence *s);
+
+/* The hard bin a soft bin maps to: its bins: entry's hard bin, or the soft
+ * bin itself when the table has none (RUN_BIN_FAIL/RUN_BIN_ERROR unless the
+ * file lists them). */
+int seq_hard_bin(const seq_sequence *s, int soft_bin);
+
+/* Every step of setup, main and cleanup, in file order (i < seq_n_steps). */
+size_t seq_n_steps(const seq_sequence *s);
+const seq_step *seq_step_at(const seq_sequence *s, size_t i);
+/* Index (as for seq_step_at) of the step called name, or -1. */
+long seq_step_index(const seq_sequence *s, const char *name);
+/* The limits of value `value` (NULL: the single value) of st, or NULL. */
+const seq_limits *seq_step_limits(const seq_step *st, const char *value);
+
+/* ---- limits files --------------------------------------------------------
+ *
+ * A limits file carries the limits of one product variant so an engineer
+ * can change them without editing (and re-hashing) the sequence:
+ *
+ *   limits: tphy-16x16-rev-a     # name (required)
+ *   sequence: teraphy-kgd        # optional: must match the sequence's name
+ *   product: TPHY-16x16          # optional: must match the sequence's
+ *   steps:
+ *     port_power: {low: -4.0, high: 4.0, unit: dBm}
+ *     laser_read/power: {low: 9.0, high: 13.0, unit: dBm}
+ *
+ * A key is a step name, or step/value for one value of a multi-value step;
+ * an entry replaces that step's (value's) limits as a whole.
+ */
+typedef struct seq_limset {
+	char *path;
+	char *name;
+	char *sequence;       /* NULL when not given */
+	char *product;        /* NULL when not given */
+	seq_limits *entries;  /* value NULL or a value name; step in .step */
+	char **steps;         /* step name of entries[i] */
+	size_t n;
+	seq_loc sequence_loc, product_loc;
+	char *text;
+	size_t text_len;
+	char sha256[65];
+} seq_limset;
+
+/* Parse a limits file (format above). Errors as for seq_load. *out owns
+ * everything; release with seq_limset_free(). */
+int seq_limset_load(const char *path, seq_limset **out, kgd_err *err);
+/* As seq_limset_load, reporting every problem (for `station check`). */
+int seq_limset_check(const char *path,
+		     void (*report)(void *user, const char *msg), void *user,
+		     kgd_err *err);
+void seq_limset_free(seq_limset *l);
+
+/* Override s's limits with l's entries. Every problem (a step the
+ * sequence does not have, a sequence or product that does not match) goes
+ * to report (may be NULL) as "limits-path:line:column: message"; err gets
+ * the first. s keeps its own copies. */
+int seq_limset_apply(seq_sequence *s, const seq_limset *l,
+		     void (*report)(void *user, const char *msg), void *user,
+		     kgd_err *err);
 
 #endif

@@ -281,7 +281,7 @@ static void test_err_unknown_key(void)
 {
 	expect_error("unknown_key.yaml", KGD_ERR_PARSE,
 		     "5:5: unknown key 'limit' in step (expected one of: step, name, "
-		     "sweep, params, limits, on_fail, retry)");
+		     "sweep, params, limits, on_fail, retry, skip_if)");
 }
 
 static void test_err_duplicate_key(void)
@@ -293,8 +293,8 @@ static void test_err_duplicate_key(void)
 static void test_err_bad_step(void)
 {
 	expect_error("bad_step.yaml", KGD_ERR_PARSE,
-		     "4:11: bad step 'pm-optical_power': expected <role>.<operation>, "
-		     "each of [a-z0-9_]+");
+		     "4:11: bad step 'pm-optical_power': expected <role>.<operation> or "
+		     "<operation>, each of [a-z0-9_]+");
 }
 
 static void test_err_duplicate_name(void)
@@ -409,7 +409,7 @@ static void test_check_reports_all(void)
 		"9:12: retry must be between 0 and 10, not 11",
 		"10:5: duplicate step name 'pm.optical_power' (first at 6:5)",
 		"11:5: unknown key 'color' in step (expected one of: step, name, "
-		"sweep, params, limits, on_fail, retry)",
+		"sweep, params, limits, on_fail, retry, skip_if)",
 		"12:20: on_fail bin 1 is a pass bin",
 		"12:33: on_fail continue must be true, false, yes or no, not 'maybe'",
 		"13:5: missing required key 'step'",
