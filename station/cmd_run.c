@@ -1,11 +1,14 @@
 /*
  * station/cmd_run.c - `station run`: test a lot, part by part, recording
- * every measurement. Parts come from --serial, --units or, for an operator
- * with a barcode scanner, one serial per line on stdin.
+ * every measurement. In the unit process parts come from --serial, --units
+ * or, for an operator with a barcode scanner, one serial per line on stdin;
+ * in the wafer process from the prober: the wafers in --wafers/--slots, each
+ * die of its test map or of --dies.
  *
  * Nothing is written for a part that does not finish: SIGINT/SIGTERM stop
  * the lot between measurements, the part in flight is rolled back, and the
- * command exits 130 with a summary of what was committed.
+ * command exits 130 with a summary of what was committed. --resume
+ * continues a lot at the first part without a committed run.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -20,22 +23,97 @@ static void help(void)
 {
 	printf(
 "usage: station run SEQUENCE --config STATION.yaml --db RESULTS.db --lot LOT\n"
-"                   [--serial SN]... [--units N] [--operator NAME] [--quiet]\n\n"
+"                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
+"                   unit process:  [--serial SN]... | [--units N]\n"
+"                   wafer process: [--wafers N | --slots S,S,...] [--dies X,Y;X,Y...]\n\n"
 "Test a lot of parts with SEQUENCE on the instruments STATION.yaml names,\n"
 "writing every measurement, limit and verdict to RESULTS.db (created if\n"
 "missing). Each part is committed when its verdict is known.\n\n"
 "  -c, --config FILE    station config: role -> driver + URI\n"
 "  -d, --db FILE        results database (SQLite)\n"
 "  -l, --lot LOT        lot name\n"
+"  -L, --limits FILE    limits file overriding the sequence's limits\n"
 "  -s, --serial SN      a part's serial number (repeat for each part)\n"
 "  -n, --units N        test N parts named LOT-0001, LOT-0002, ...\n"
+"  -w, --wafers N       wafers in cassette slots 1..N (default: slot 1)\n"
+"  -S, --slots LIST     cassette slots, e.g. 1,3,4\n"
+"  -D, --dies LIST      only these dies of each wafer, e.g. \"3,4;-2,7\" (retest)\n"
+"  -r, --resume         skip parts the lot already has a committed run for\n"
 "  -o, --operator NAME  operator (default: $USER)\n"
-"  -q, --quiet          no progress lines\n"
+"  -q, --quiet          no progress lines, no prompt texts\n"
 "  -h, --help           this text\n\n"
-"Without --serial or --units, serials are read from stdin, one per line\n"
-"(a barcode scanner works); an empty line or end of input ends the lot.\n"
-"SIGINT/SIGTERM abort between measurements: the part in flight leaves no\n"
-"rows, cleanup steps still run. Exit: 0 lot done, 1 error, 2 usage, 130 aborted.\n");
+"Unit process without --serial or --units: serials are read from stdin, one\n"
+"per line (a barcode scanner works); an empty line or end of input ends the\n"
+"lot. SIGINT/SIGTERM abort between measurements: the part in flight leaves\n"
+"no rows, cleanup steps still run, the session is marked aborted.\n"
+"Exit: 0 lot done, 1 error, 2 usage, 130 aborted.\n");
+}
+
+/* "1,3,4" -> slots. 0 on success. */
+static int parse_slots(const char *text, int **out, size_t *n)
+{
+	const char *p = text;
+	int *v = NULL;
+
+	*n = 0;
+	while (*p) {
+		char *end;
+		long s = strtol(p, &end, 10);
+		int *grown;
+
+		if (end == p || s < 1 || s > 1000 || (*end && *end != ','))
+			goto bad;
+		grown = realloc(v, (*n + 1) * sizeof(*v));
+		if (!grown)
+			goto bad;
+		v = grown;
+		v[(*n)++] = (int)s;
+		p = *end ? end + 1 : end;
+	}
+	if (*n == 0)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	free(v);
+	return -1;
+}
+
+/* "3,4;-2,7" -> dies. 0 on success. */
+static int parse_dies(const char *text, run_die **out, size_t *n)
+{
+	const char *p = text;
+	run_die *v = NULL;
+
+	*n = 0;
+	while (*p) {
+		char *end;
+		long x, y;
+		run_die *grown;
+
+		x = strtol(p, &end, 10);
+		if (end == p || *end != ',')
+			goto bad;
+		p = end + 1;
+		y = strtol(p, &end, 10);
+		if (end == p || (*end && *end != ';') || x < -100000 || x > 100000 ||
+		    y < -100000 || y > 100000)
+			goto bad;
+		grown = realloc(v, (*n + 1) * sizeof(*v));
+		if (!grown)
+			goto bad;
+		v = grown;
+		v[*n].x = (int)x;
+		v[(*n)++].y = (int)y;
+		p = *end ? end + 1 : end;
+	}
+	if (*n == 0)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	free(v);
+	return -1;
 }
 
 int cmd_run(int argc, char **argv)
@@ -47,6 +125,11 @@ int cmd_run(int argc, char **argv)
 		{"serial", required_argument, 0, 's'},
 		{"units", required_argument, 0, 'n'},
 		{"operator", required_argument, 0, 'o'},
+		{"limits", required_argument, 0, 'L'},
+		{"wafers", required_argument, 0, 'w'},
+		{"slots", required_argument, 0, 'S'},
+		{"dies", required_argument, 0, 'D'},
+		{"resume", no_argument, 0, 'r'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -54,11 +137,14 @@ int cmd_run(int argc, char **argv)
 	run_cli_args a = {0};
 	const char **serials = NULL;
 	size_t n_serials = 0;
-	unsigned long units = 0;
-	int c, rc;
+	unsigned long units = 0, wafers = 0;
+	int *slots = NULL;
+	size_t n_slots = 0, n_dies = 0;
+	run_die *dies = NULL;
+	int c, rc = CLI_USAGE;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:d:l:s:n:o:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:d:l:s:n:o:L:w:S:D:rqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a.config_path = optarg; break;
 		case 'd': a.db_path = optarg; break;
@@ -67,9 +153,9 @@ int cmd_run(int argc, char **argv)
 			const char **grown = realloc(serials, (n_serials + 1) * sizeof(*serials));
 
 			if (!grown) {
-				free(serials);
 				cli_error("out of memory");
-				return CLI_ERROR;
+				rc = CLI_ERROR;
+				goto out;
 			}
 			serials = grown;
 			serials[n_serials++] = optarg;
@@ -77,17 +163,53 @@ int cmd_run(int argc, char **argv)
 		}
 		case 'n':
 			if (cli_parse_uint(optarg, 1000000, &units) || units == 0) {
-				free(serials);
-				return cli_usage("run", "--units wants a number from 1 to 1000000, not '%s'", optarg);
+				cli_usage("run", "--units wants a number from 1 to 1000000, not '%s'", optarg);
+				goto out;
 			}
 			break;
 		case 'o': a.operator_name = optarg; break;
+		case 'L': a.limits_path = optarg; break;
+		case 'w':
+			if (cli_parse_uint(optarg, 1000, &wafers) || wafers == 0) {
+				cli_usage("run", "--wafers wants a number from 1 to 1000, not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'S':
+			free(slots);
+			if (parse_slots(optarg, &slots, &n_slots)) {
+				slots = NULL;
+				cli_usage("run", "--slots wants slot numbers like 1,3,4, not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'D':
+			free(dies);
+			if (parse_dies(optarg, &dies, &n_dies)) {
+				dies = NULL;
+				cli_usage("run", "--dies wants x,y pairs like \"3,4;-2,7\", not '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'r': a.resume = 1; break;
 		case 'q': a.quiet = 1; break;
-		case 'h': free(serials); help(); return CLI_OK;
-		default: free(serials); return cli_usage("run", "unknown option");
+		case 'h': rc = CLI_OK; help(); goto out;
+		default: cli_usage("run", "unknown option"); goto out;
 		}
 	}
-	rc = CLI_USAGE;
+	if (wafers && !slots) {
+		slots = malloc(wafers * sizeof(*slots));
+		if (!slots) {
+			rc = CLI_ERROR;
+			goto out;
+		}
+		for (unsigned long i = 0; i < wafers; i++)
+			slots[i] = (int)i + 1;
+		n_slots = wafers;
+	} else if (wafers) {
+		cli_usage("run", "give --wafers or --slots, not both");
+		goto out;
+	}
 	if (optind != argc - 1)
 		cli_usage("run", "give exactly one SEQUENCE file");
 	else if (!a.config_path || !a.db_path || !a.lot)
@@ -100,8 +222,15 @@ int cmd_run(int argc, char **argv)
 		a.n_serials = n_serials;
 		a.units = units;
 		a.serials_from_stdin = !units && !n_serials;
+		a.slots = slots;
+		a.n_slots = n_slots;
+		a.dies = dies;
+		a.n_dies = n_dies;
 		rc = run_cli(&a);
 	}
+out:
 	free(serials);
+	free(slots);
+	free(dies);
 	return rc;
 }

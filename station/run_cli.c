@@ -63,8 +63,41 @@ static char **make_serials(const char *lot, unsigned long n)
 	return v;
 }
 
+/* Load the sequence and apply the limits file, if any. */
+static int load_sequence(const run_cli_args *a, seq_sequence **s,
+			 seq_limset **lim, kgd_err *err)
+{
+	int rc = seq_load(a->seq_path, s, err);
+
+	if (rc || !a->limits_path)
+		return rc;
+	rc = seq_limset_load(a->limits_path, lim, err);
+	if (!rc)
+		rc = seq_limset_apply(*s, *lim, NULL, NULL, err);
+	return rc;
+}
+
+/* The process decides which part options make sense. */
+static int check_process_args(const run_cli_args *a, const seq_sequence *s)
+{
+	if (s->process == SEQ_PROCESS_WAFER &&
+	    (a->units || a->n_serials)) {
+		cli_usage("run", "%s is a wafer sequence: give --wafers/--slots "
+			  "(and --dies), not --serial/--units", a->seq_path);
+		return -1;
+	}
+	if (s->process == SEQ_PROCESS_UNIT && (a->slots || a->dies)) {
+		cli_usage("run", "%s is a unit sequence: give --serial/--units, not "
+			  "--wafers/--slots/--dies", a->seq_path);
+		return -1;
+	}
+	return 0;
+}
+
 int run_cli(run_cli_args *a)
 {
+	static const int slot_one[] = {1};
+	seq_limset *lim = NULL;
 	seq_sequence *s = NULL;
 	cfg_station *c = NULL;
 	run_station *rs = NULL;
@@ -77,7 +110,15 @@ int run_cli(run_cli_args *a)
 	int rc, exit_code = CLI_ERROR;
 
 	kgd_err_clear(&err);
-	if (seq_load(a->seq_path, &s, &err) || cfg_load(a->config_path, &c, &err) ||
+	if (load_sequence(a, &s, &lim, &err)) {
+		exit_code = cli_fail(&err);
+		goto out;
+	}
+	if (check_process_args(a, s)) {
+		exit_code = CLI_USAGE;
+		goto out;
+	}
+	if (cfg_load(a->config_path, &c, &err) ||
 	    run_station_open(s, c, &rs, &err) || db_open(a->db_path, &d, &err)) {
 		exit_code = cli_fail(&err);
 		goto out;
@@ -88,8 +129,17 @@ int run_cli(run_cli_args *a)
 	o.insert = a->insert;
 	o.insert_user = a->insert_user;
 	o.progress = a->quiet ? NULL : stdout;
+	o.progress_tty = isatty(1);
 	o.abort_flag = &abort_requested;
-	if (a->units) {
+	o.limits = lim;
+	o.resume = a->resume;
+	o.slots = a->slots ? a->slots : slot_one;
+	o.n_slots = a->slots ? a->n_slots : 1;
+	o.dies = a->dies;
+	o.n_dies = a->n_dies;
+	if (s->process == SEQ_PROCESS_WAFER) {
+		/* dies come from the prober */
+	} else if (a->units) {
 		generated = make_serials(a->lot, a->units);
 		if (!generated) {
 			cli_error("out of memory");
@@ -119,10 +169,26 @@ int run_cli(run_cli_args *a)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 
-	printf("lot %s: %zu tested, %zu passed, %zu failed, %zu errors, "
-	       "%zu measurements -> %s\n", a->lot, a->summary.tested,
-	       a->summary.passed, a->summary.failed, a->summary.errors,
-	       a->summary.measurements, a->db_path);
+	printf("lot %s%s: %zu tested, %zu passed, %zu failed, %zu errors",
+	       a->lot, rc == KGD_ERR_ABORTED ? " (aborted)" : "",
+	       a->summary.tested, a->summary.passed, a->summary.failed,
+	       a->summary.errors);
+	if (a->summary.tested)
+		printf(", yield %.1f%%", 100.0 * (double)a->summary.passed /
+					 (double)a->summary.tested);
+	if (s->process == SEQ_PROCESS_WAFER)
+		printf(", %zu wafer%s", a->summary.wafers,
+		       a->summary.wafers == 1 ? "" : "s");
+	if (a->summary.skipped)
+		printf(", %zu already tested (skipped)", a->summary.skipped);
+	printf(", %zu measurements -> %s (session %lld", a->summary.measurements,
+	       a->db_path, (long long)a->summary.session_id);
+	if (a->summary.n_interrupted)
+		printf("; %d interrupted earlier session%s found",
+		       a->summary.n_interrupted,
+		       a->summary.n_interrupted == 1 ? "" : "s");
+	printf(")\n");
+	fflush(stdout);
 	exit_code = rc ? cli_fail(&err) : CLI_OK;
 out:
 	free(ss.line);
@@ -131,5 +197,6 @@ out:
 	run_station_close(rs);
 	cfg_free(c);
 	seq_free(s);
+	seq_limset_free(lim);
 	return exit_code;
 }

@@ -10,6 +10,7 @@
 
 typedef struct run_cli_args {
 	const char *seq_path;
+	const char *limits_path;       /* NULL: the sequence's own limits */
 	const char *config_path;
 	const char *db_path;
 	const char *lot;
@@ -18,13 +19,21 @@ typedef struct run_cli_args {
 	size_t n_serials;
 	unsigned long units;           /* >0: generate LOT-0001.. */
 	int serials_from_stdin;
+	const int *slots;              /* wafer process; NULL: slot 1 */
+	size_t n_slots;
+	const run_die *dies;           /* wafer process; NULL: the prober's map */
+	size_t n_dies;
+	int resume;
 	int quiet;
 	run_insert_fn insert;          /* see run_opts */
 	void *insert_user;
 	run_summary summary;           /* filled on return */
 } run_cli_args;
 
-/* Load, validate, open, run, print the summary. Returns a CLI exit code. */
+/* Load, validate, open, run, print the summary. Returns a CLI exit code.
+ * Serial options (serials, units, serials_from_stdin) belong to the unit
+ * process, slots and dies to the wafer process; the other kind is refused
+ * once the sequence says which it is. */
 int run_cli(run_cli_args *a);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * station/runner.h - the sequencer: runs a sequence for every part of a lot
- * on the instruments the station config names, and hands every measurement
- * to the result store.
+ * (unit process) or every die of every wafer (wafer process) on the
+ * instruments the station config names, and hands every measurement to the
+ * result store.
  *
  * Rules it keeps (docs/SEQUENCES.md has the user-facing version):
  *  - Per part: setup, main, cleanup; cleanup always runs, also after a
@@ -9,14 +10,18 @@
  *  - A part's soft bin is the bin of its first failing step (RUN_BIN_FAIL
  *    when that step names none), the sequence's pass bin when every step
  *    passed, RUN_BIN_ERROR when an instrument failed or gave no valid value:
- *    an error is never a pass.
+ *    an error is never a pass, and it outranks an earlier limit failure.
+ *    The hard bin is the soft bin's hard bin (seq_hard_bin).
  *  - Each part is one database transaction, committed when its verdict is
- *    known. A part interrupted by an abort is rolled back: no rows.
+ *    known (in the wafer process after the prober has binned the die). A
+ *    part interrupted by an abort is rolled back: no rows.
+ *  - One `station run` is one db session, ended complete, aborted or error.
  */
 #ifndef KGD_RUNNER_H
 #define KGD_RUNNER_H
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "cfg.h"
 #include "db.h"
@@ -37,35 +42,57 @@ typedef int (*run_insert_fn)(void *user, size_t index, const char *serial,
  * or NULL at the end of the lot. */
 typedef const char *(*run_next_fn)(void *user);
 
+typedef struct run_die {
+	int x, y;
+} run_die;
+
 typedef struct run_opts {
 	const char *lot;
 	const char *operator_name;
+	/* unit process */
 	const char *const *serials;   /* one per part, in test order, or NULL */
 	size_t n_serials;
 	run_next_fn next;             /* used when serials is NULL */
 	void *next_user;
 	run_insert_fn insert;         /* NULL: nothing to do between parts */
 	void *insert_user;
-	FILE *progress;               /* live progress lines; NULL = quiet */
+	/* wafer process */
+	const int *slots;             /* cassette slots, in order (required) */
+	size_t n_slots;
+	const run_die *dies;          /* NULL: the prober's whole test map */
+	size_t n_dies;
+	/* both */
+	int resume;                   /* skip parts the lot already has a
+	                                 committed run for (db_part_tested) */
+	const seq_limset *limits;     /* identity of the applied limits file */
+	FILE *progress;               /* live progress; NULL = quiet */
+	int progress_tty;             /* one updating line instead of lines */
+	FILE *prompt_in, *prompt_out; /* operator prompts; NULL: stdin/stderr */
 	volatile sig_atomic_t *abort_flag; /* set by a signal handler; may be NULL */
 } run_opts;
 
 typedef struct run_summary {
 	size_t tested, passed, failed, errors;
+	size_t skipped;               /* --resume: already tested, not retested */
 	size_t measurements;
+	size_t wafers;
+	int n_interrupted;            /* earlier sessions found interrupted */
+	int64_t session_id;
+	char last_fail[256];          /* last failure reason, "" if none */
 } run_summary;
 
-/* Check the sequence against the station: every role it names is
- * configured, every driver loads and has the right class, every operation,
- * sweep variable and limit unit is one the sequencer knows for that class.
- * Opens nothing. Errors name the sequence file:line:column or the config. */
-int run_validate(const seq_sequence *s, const cfg_station *c, kgd_err *err);
+/* Check the sequence (with its limits applied) against what the sequencer
+ * implements - operations, kinds, sweep variables, params, value names,
+ * units, roles, process - and, when c is not NULL, against the station:
+ * every role configured, every driver loadable and of the class its
+ * operations need. Opens no instrument. EVERY problem goes to report (may
+ * be NULL) as "file:line:column: message"; err gets the first. */
+int run_lint(const seq_sequence *s, const cfg_station *c,
+	     void (*report)(void *user, const char *msg), void *user,
+	     kgd_err *err);
 
-/* Load every driver the sequence's roles name and check its class, as
- * run_station_open() would, without opening any instrument. Call after
- * run_validate(). */
-int run_check_drivers(const seq_sequence *s, const cfg_station *c,
-		      kgd_err *err);
+/* run_lint without a report callback: the first problem in err. */
+int run_validate(const seq_sequence *s, const cfg_station *c, kgd_err *err);
 
 /* Validate, load the drivers and open every instrument the sequence uses.
  * Errors name the instrument URI. *out owns it all; run_station_close(). */
@@ -73,9 +100,10 @@ int run_station_open(const seq_sequence *s, const cfg_station *c,
 		     run_station **out, kgd_err *err);
 void run_station_close(run_station *st);
 
-/* Test every part in opts->serials (or from opts->next). Returns KGD_OK when every part got a
- * verdict (pass, fail or error), KGD_ERR_ABORTED on abort, or the database
- * error that stopped the lot. sum is filled in either case. */
+/* Test the lot with the sequence's process model, in one db session.
+ * Returns KGD_OK when every part got a verdict (pass, fail or error),
+ * KGD_ERR_ABORTED on abort, or the database/prober error that stopped the
+ * lot. sum is filled in either case. */
 int run_lot(run_station *st, const seq_sequence *s, const cfg_station *c,
 	    db *d, const run_opts *opts, run_summary *sum, kgd_err *err);
 

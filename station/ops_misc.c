@@ -1,0 +1,95 @@
+/*
+ * station/ops_misc.c - operations without a measurement class: match an
+ * instrument's identity, wait, ask the operator.
+ *
+ * A prompt reads one line from the prompt input (stdin by default). End of
+ * input with no answer (a script, --quiet with nothing piped) is an error
+ * of the step - the part gets the error bin, never a pass - because a
+ * check nobody made must not look like one that passed.
+ */
+#include "run_int.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+int run_op_identify(run_call *c, kgd_err *err)
+{
+	const char *glob = run_param_str(c->st, "glob", NULL);
+	const char *rx = run_param_str(c->st, "regex", NULL);
+	int rc;
+
+	rc = c->r->plugin->desc->identify(c->r->h, c->text, sizeof(c->text), err);
+	if (rc)
+		return rc;
+	if (glob) {
+		c->matched = fnmatch(glob, c->text, 0) == 0;
+	} else if (rx) {
+		regex_t re;
+
+		if (regcomp(&re, rx, REG_EXTENDED | REG_NOSUB) != 0)
+			return kgd_err_set(err, KGD_ERR_ARG, "bad regex '%s'", rx);
+		c->matched = regexec(&re, c->text, 0, NULL, 0) == 0;
+		regfree(&re);
+	}
+	return KGD_OK;
+}
+
+/* Sleep in short slices so an abort is seen within 50 ms. */
+int run_op_wait(run_call *c, kgd_err *err)
+{
+	double left = run_param_num(c->st, "seconds", 0);
+
+	while (left > 0) {
+		double slice = left < 0.05 ? left : 0.05;
+		struct timespec ts = {(time_t)slice, (long)((slice - (time_t)slice) * 1e9)};
+
+		if (run_aborted(c->cx))
+			return kgd_err_set(err, KGD_ERR_ABORTED, "aborted during wait");
+		nanosleep(&ts, NULL);
+		left -= slice;
+	}
+	return KGD_OK;
+}
+
+/* expect: the answer that passes (case-insensitive; "yes" also takes "y").
+ * Without expect any answer, even an empty line, acknowledges. */
+int run_op_prompt(run_call *c, kgd_err *err)
+{
+	const run_opts *o = c->cx->o;
+	FILE *in = o->prompt_in ? o->prompt_in : stdin;
+	FILE *out = o->prompt_out ? o->prompt_out : stderr;
+	const char *expect = run_param_str(c->st, "expect", NULL);
+	size_t n;
+
+	if (o->progress) {
+		fprintf(out, "\n%s%s%s: ", run_param_str(c->st, "text", ""),
+			expect ? " [" : "", expect ? expect : "");
+		if (expect)
+			fputc(']', out);
+		fflush(out);
+	}
+	if (!fgets(c->text, sizeof(c->text), in)) {
+		if (run_aborted(c->cx) || errno == EINTR)
+			return kgd_err_set(err, KGD_ERR_ABORTED, "aborted at a prompt");
+		return kgd_err_set(err, KGD_ERR_IO,
+				   "no operator answer to '%s' (input ended)",
+				   run_param_str(c->st, "text", ""));
+	}
+	n = strlen(c->text);
+	while (n && (c->text[n - 1] == '\n' || c->text[n - 1] == '\r' ||
+		     c->text[n - 1] == ' '))
+		c->text[--n] = '\0';
+	if (!expect)
+		c->matched = 1;
+	else
+		c->matched = strcasecmp(c->text, expect) == 0 ||
+			     (strcasecmp(expect, "yes") == 0 &&
+			      strcasecmp(c->text, "y") == 0);
+	return KGD_OK;
+}

@@ -1,0 +1,66 @@
+/*
+ * station/proc_unit.c - the unit process model: one part at a time, named
+ * by a serial number from a list (--serial, --units) or from the operator
+ * or a barcode scanner (one line each on stdin). The part is put into the
+ * fixture (insert callback), tested, and committed with its verdict.
+ *
+ * Resume: with opts->resume a serial the lot already has a committed run
+ * for is skipped, so an interrupted lot restarted with the same list tests
+ * every part exactly once.
+ */
+#include "run_int.h"
+
+#include <stdio.h>
+
+int run_proc_unit(run_ctx *cx, kgd_err *err)
+{
+	const run_opts *o = cx->o;
+	run_summary *sum = cx->sum;
+
+	for (size_t i = 0;; i++) {
+		db_run_info info;
+		const char *serial;
+		int rc, tested = 0;
+
+		if (o->serials)
+			serial = i < o->n_serials ? o->serials[i] : NULL;
+		else
+			serial = o->next ? o->next(o->next_user) : NULL;
+		if (!serial)
+			return KGD_OK;
+		if (run_aborted(cx))
+			return kgd_err_set(err, KGD_ERR_ABORTED,
+				"aborted before %s; %zu parts tested", serial,
+				sum->tested);
+		if (o->resume) {
+			rc = db_part_tested(cx->d, o->lot, NULL, serial, 0, 0, &tested,
+					    err);
+			if (rc)
+				return rc;
+			if (tested) {
+				sum->skipped++;
+				continue;
+			}
+		}
+		if (o->insert) {
+			rc = o->insert(o->insert_user, i, serial, err);
+			if (rc)
+				return kgd_err_prefix(err, "loading %s: ", serial);
+		}
+		run_fill_info(cx, &info);
+		info.serial = serial;
+		cx->part_index = i;
+		rc = run_part_begin(cx, &info, err);
+		if (rc == KGD_ERR_ABORTED)
+			return kgd_err_set(err, rc, "aborted while testing %s; its "
+					   "results were discarded", serial);
+		if (rc)
+			return rc;
+		rc = run_part_commit(cx, err);
+		if (rc)
+			return rc;
+		run_part_tally(cx);
+		run_progress_part(cx, serial, sum->tested + sum->skipped,
+				  o->serials ? o->n_serials : 0);
+	}
+}

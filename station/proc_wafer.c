@@ -1,0 +1,185 @@
+/*
+ * station/proc_wafer.c - the wafer process model. For each cassette slot
+ * of the lot the prober loads and aligns the wafer, then the station walks
+ * the die list (the prober's test map, or the dies given to retest): step
+ * to the die, contact, run setup/main/cleanup, separate, bin the die on the
+ * prober with its hard bin, and commit the die's results. End of wafer ->
+ * unload -> next slot.
+ *
+ * Order matters for "every die tested exactly once": the die is binned on
+ * the prober before its run is committed, so the database is the record
+ * of truth - a die whose commit did not happen (crash, abort) is untested
+ * and --resume tests it again (re-binning it), while a committed die is
+ * never tested twice.
+ *
+ * Abort (SIGINT/SIGTERM): the die in flight is abandoned - its run is
+ * rolled back after cleanup ran - the probes are lifted (separate) and the
+ * wafer stays on the chuck for the operator. A prober error stops the lot:
+ * the station cannot know where the probes are.
+ */
+#include "run_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct wafer_walk {
+	run_ctx *cx;
+	run_role *pr;
+	const drv_prober_ops *ops;
+	char wafer[128];
+	size_t done, total;
+} wafer_walk;
+
+static int prober_fail(wafer_walk *w, int rc, kgd_err *err, const char *what)
+{
+	return kgd_err_prefix(err, "prober (%s): %s: ", w->pr->inst->uri, what),
+	       rc;
+}
+
+/* One die, the chuck already at it. */
+static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
+{
+	run_ctx *cx = w->cx;
+	db_run_info info;
+	char where[192];
+	kgd_err e2;
+	int rc;
+
+	rc = w->ops->contact(w->pr->h, err);
+	if (rc)
+		return prober_fail(w, rc, err, "contact");
+	run_fill_info(cx, &info);
+	info.wafer = w->wafer;
+	info.die_x = die.x;
+	info.die_y = die.y;
+	info.has_xy = 1;
+	rc = run_part_begin(cx, &info, err);
+	if (rc) {
+		/* Abort or database error: probes up before anything else. */
+		kgd_err_clear(&e2);
+		w->ops->separate(w->pr->h, &e2);
+		if (rc == KGD_ERR_ABORTED)
+			kgd_err_set(err, rc, "aborted at wafer %s die (%d,%d); the "
+				    "die's results were discarded", w->wafer,
+				    die.x, die.y);
+		return rc;
+	}
+	rc = w->ops->separate(w->pr->h, err);
+	if (!rc)
+		rc = w->ops->bin_die(w->pr->h, die, run_part_hard_bin(cx), err);
+	if (rc) {
+		db_run_rollback(cx->d);
+		return prober_fail(w, rc, err, "separate/bin");
+	}
+	rc = run_part_commit(cx, err);
+	if (rc)
+		return rc;
+	run_part_tally(cx);
+	w->done++;
+	snprintf(where, sizeof(where), "wafer %s die (%d,%d)", w->wafer, die.x,
+		 die.y);
+	run_progress_part(cx, where, w->done, w->total);
+	return KGD_OK;
+}
+
+static int already_tested(wafer_walk *w, drv_die die, int *tested, kgd_err *err)
+{
+	*tested = 0;
+	if (!w->cx->o->resume)
+		return KGD_OK;
+	return db_part_tested(w->cx->d, w->cx->o->lot, w->wafer, NULL, die.x,
+			      die.y, tested, err);
+}
+
+static int walk_wafer(wafer_walk *w, kgd_err *err)
+{
+	const run_opts *o = w->cx->o;
+	drv_die die;
+	int rc, end = 0, tested, n;
+
+	if (o->dies) {
+		w->total = o->n_dies;
+	} else if (w->ops->die_count && w->ops->die_count(w->pr->h, &n, err) == 0) {
+		w->total = (size_t)n;
+	}
+	for (size_t k = 0;; k++) {
+		if (run_aborted(w->cx))
+			return kgd_err_set(err, KGD_ERR_ABORTED,
+				"aborted at wafer %s before its next die", w->wafer);
+		if (o->dies) {
+			if (k == o->n_dies)
+				return KGD_OK;
+			die.x = o->dies[k].x;
+			die.y = o->dies[k].y;
+			rc = already_tested(w, die, &tested, err);
+			if (rc)
+				return rc;
+			if (tested) {
+				w->cx->sum->skipped++;
+				w->done++;
+				continue;
+			}
+			rc = w->ops->step_to(w->pr->h, die, err);
+			if (rc)
+				return prober_fail(w, rc, err, "step to die");
+		} else {
+			rc = k == 0 ? w->ops->step_first(w->pr->h, &die, &end, err)
+				    : w->ops->step_next(w->pr->h, &die, &end, err);
+			if (rc)
+				return prober_fail(w, rc, err, "step");
+			if (end)
+				return KGD_OK;
+			rc = already_tested(w, die, &tested, err);
+			if (rc)
+				return rc;
+			if (tested) {
+				w->cx->sum->skipped++;
+				w->done++;
+				continue;
+			}
+		}
+		rc = test_die(w, die, err);
+		if (rc)
+			return rc;
+	}
+}
+
+int run_proc_wafer(run_ctx *cx, kgd_err *err)
+{
+	wafer_walk w = {0};
+	int rc;
+
+	w.cx = cx;
+	w.pr = run_find_role(cx->rs, "prober");
+	if (!w.pr)
+		return kgd_err_set(err, KGD_ERR_ARG, "the wafer process needs a prober");
+	w.ops = w.pr->plugin->desc->prober;
+	if (cx->o->n_slots == 0)
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "the wafer process needs cassette slots (--wafers/--slots)");
+	for (size_t i = 0; i < cx->o->n_slots; i++) {
+		if (run_aborted(cx))
+			return kgd_err_set(err, KGD_ERR_ABORTED,
+				"aborted before slot %d", cx->o->slots[i]);
+		rc = w.ops->load_wafer(w.pr->h, cx->o->slots[i], w.wafer,
+				       sizeof(w.wafer), err);
+		if (rc) {
+			char what[48];
+
+			snprintf(what, sizeof(what), "load slot %d", cx->o->slots[i]);
+			return prober_fail(&w, rc, err, what);
+		}
+		cx->sum->wafers++;
+		w.done = 0;
+		w.total = 0;
+		run_progress_note(cx, "wafer %s (slot %d) loaded", w.wafer,
+				  cx->o->slots[i]);
+		rc = walk_wafer(&w, err);
+		if (rc)
+			return rc;
+		rc = w.ops->unload_wafer(w.pr->h, err);
+		if (rc)
+			return prober_fail(&w, rc, err, "unload");
+	}
+	return KGD_OK;
+}
