@@ -1,0 +1,91 @@
+/*
+ * plugins/jbert-n4903b/protocol.c - see protocol.h.
+ *
+ * Syntax from the N4903B programming guide (:SOURce9:FREQuency:CW,
+ * :SOURce1:PATTern:SELect, :SENSe1:GATE:...), extended to 16 lanes by
+ * suffix as the station's contract says; BCO (compared bits) is the
+ * project's addition, the real unit reports it on its own screen.
+ */
+#include "protocol.h"
+
+#include <string.h>
+
+static const jbert_cmdset cmds_n4903 = {
+	.name = "N4903",
+	.fmt = {
+		[JBERT_CMD_CLEAR_STATUS] = "*CLS",
+		/* %.6E: a 53.125 Gb/s rate is 5.312500E+10, exactly. */
+		[JBERT_CMD_SET_RATE] = ":SOUR9:FREQ:CW %.6E",
+		[JBERT_CMD_GEN_PATTERN] = ":SOUR%d:PATT:SEL %s",
+		[JBERT_CMD_DET_PATTERN] = ":SENS%d:PATT:SEL %s",
+		[JBERT_CMD_OUTPUT] = ":OUTP%d:STAT %d",
+		[JBERT_CMD_GATE_SINGLE] = ":SENS%d:GATE:MODE SING",
+		[JBERT_CMD_GATE_TIME] = ":SENS%d:GATE:PER:TIME %.6g",
+		[JBERT_CMD_GATE_START] = ":SENS%d:GATE:STAT 1",
+		[JBERT_CMD_GATE_RUNNING] = ":SENS%d:GATE:STAT?",
+		[JBERT_CMD_BITS] = ":FETC:SENS%d:BCO?",
+		[JBERT_CMD_ERRORS] = ":FETC:SENS%d:ECO?",
+		[JBERT_CMD_QUES_COND] = ":STAT:QUES%d:COND?",
+	},
+};
+
+static const jbert_model models[] = {
+	{"N4903B", 16, &cmds_n4903},
+	{"N4903A", 16, &cmds_n4903},
+};
+
+static const char *const vendors[] = {
+	"Keysight Technologies",
+	"Agilent Technologies",
+};
+
+static const struct {
+	const char *abi;
+	const char *wire;
+} patterns[] = {
+	{"PRBS7", "PRBS7"},
+	{"PRBS15", "PRBS15"},
+	{"PRBS23", "PRBS23"},
+	{"PRBS31", "PRBS31"},
+};
+
+const char *jbert_pattern(const char *abi_name)
+{
+	for (size_t i = 0; abi_name && i < sizeof(patterns) / sizeof(patterns[0]); i++)
+		if (strcmp(abi_name, patterns[i].abi) == 0)
+			return patterns[i].wire;
+	return NULL;
+}
+
+const jbert_model *jbert_match_idn(const char *idn)
+{
+	const char *c1 = strchr(idn, ',');
+	const char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+	size_t vlen, mlen;
+	int vendor_ok = 0;
+
+	if (!c2)
+		return NULL;
+	vlen = (size_t)(c1 - idn);
+	mlen = (size_t)(c2 - c1 - 1);
+	for (size_t i = 0; i < sizeof(vendors) / sizeof(vendors[0]); i++)
+		if (strlen(vendors[i]) == vlen && strncmp(idn, vendors[i], vlen) == 0)
+			vendor_ok = 1;
+	if (!vendor_ok)
+		return NULL;
+	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+		if (strlen(models[i].model) == mlen
+		    && strncmp(c1 + 1, models[i].model, mlen) == 0)
+			return &models[i];
+	return NULL;
+}
+
+const char *jbert_known_models(void)
+{
+	return "N4903B, N4903A";
+}
+
+const char *jbert_fmt(const jbert_model *m, enum jbert_cmd c)
+{
+	return m->cmds->fmt[c];
+}
