@@ -17,10 +17,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /* A report or a second station may hold the lock briefly (a WAL checkpoint,
@@ -182,22 +186,52 @@ int db_schema_version(void)
 	return DB_VERSION;
 }
 
+/* Why a write failed, when SQLite only says "disk I/O error": its saved
+ * errno is often overwritten by the rollback that follows, so look at the
+ * file system and the process's file-size limit directly. */
+static void os_hint(sqlite3 *h, const char *path, char *buf, size_t cap)
+{
+	char side[PATH_MAX + 8];
+	struct statvfs vfs;
+	struct rlimit rl;
+	struct stat st;
+	int sys = sqlite3_system_errno(h);
+
+	buf[0] = '\0';
+	if (sys == ENOSPC || sys == EFBIG || sys == EDQUOT || sys == EROFS) {
+		snprintf(buf, cap, " (%s)", strerror(sys));
+		return;
+	}
+	snprintf(side, sizeof(side), "%s-wal", path);
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    ((stat(path, &st) == 0 && (rlim_t)st.st_size + 65536 >= rl.rlim_cur) ||
+	     (stat(side, &st) == 0 && (rlim_t)st.st_size + 65536 >= rl.rlim_cur))) {
+		snprintf(buf, cap, " (%s: file-size limit of %llu bytes reached)",
+			 strerror(EFBIG), (unsigned long long)rl.rlim_cur);
+		return;
+	}
+	if (statvfs(path, &vfs) == 0 &&
+	    (unsigned long long)vfs.f_bavail * vfs.f_frsize < 1024 * 1024) {
+		snprintf(buf, cap, " (%s)", strerror(ENOSPC));
+		return;
+	}
+	if (sys)
+		snprintf(buf, cap, " (%s)", strerror(sys));
+}
+
 int db_fail(sqlite3 *h, const char *path, kgd_err *err, const char *fmt, ...)
 {
-	char what[256], os[128] = "";
+	char what[256], os[160] = "";
 	int code = h ? sqlite3_errcode(h) : SQLITE_NOMEM;
-	int sys = h ? sqlite3_system_errno(h) : 0;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	/* SQLite says "disk I/O error" for a write that failed; the OS
-	 * reason (No space left on device, File too large) is what tells
-	 * the operator what to do. */
-	if (sys && (code == SQLITE_IOERR || code == SQLITE_FULL ||
-		    code == SQLITE_CANTOPEN))
-		snprintf(os, sizeof(os), " (%s)", strerror(sys));
+	/* The OS reason (No space left on device, File too large) is what
+	 * tells the operator what to do. */
+	if (code == SQLITE_IOERR || code == SQLITE_FULL)
+		os_hint(h, path, os, sizeof(os));
 	return kgd_err_set(err, code == SQLITE_NOMEM ? KGD_ERR_NOMEM : KGD_ERR_DB,
 			   "%s: %s: %s%s", path, what,
 			   h ? sqlite3_errmsg(h) : "out of memory", os);
