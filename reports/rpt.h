@@ -1,14 +1,15 @@
 /*
- * reports/rpt.h - CSV yield reports for analysts, read from the results
- * database alone (never from instruments or sequence files).
+ * reports/rpt.h - yield reports for analysts (CSV, SVG wafer maps, STDF V4),
+ * read from the results database alone (never from instruments or sequence
+ * files).
  *
  * Every CSV is written through libcsv's writer: a header row, RFC 4180
  * quoting, numbers printed with full precision in the C locale, so the same
  * database gives the same bytes and a spreadsheet opens it without options.
- * A report is written to a temporary file and renamed into place, so a
- * failed report never leaves half a file.
+ * Every file is written to "<name>.tmp" and renamed into place, so a failed
+ * report never leaves half a file.
  *
- * Format details, the same for every report:
+ * Format details, the same for every CSV:
  *  - Lines end in "\n" (pandas, spreadsheets and Unix tools all read it).
  *  - A field is quoted (by libcsv, doubling inner quotes) only when it holds
  *    a comma, a double quote, CR or LF; everything else is written bare, so
@@ -17,39 +18,75 @@
  *    most 17 significant digits, "%.17g" style), counts are integers,
  *    percentages "%.2f"; always '.' as decimal point, whatever the locale.
  *  - An empty cell means "no value" (no limit, no valid value, too few
- *    values for a statistic).
+ *    values for a statistic, no wafer = the whole lot).
  *  - Rows are sorted by their key columns in byte order.
  *
- * The final-verdict rule: a part may have been tested several times (a
- * retest after a contact problem). Its final verdict is its LATEST run, the
- * run written last (highest run id; runs are committed one at a time, so
- * this is the order they were written, independent of station clocks).
- * Earlier runs are history and count in no report below.
+ * The selection rule: every report counts each part once, through ONE of
+ * its runs. Final mode (the default): the part's latest run (highest run
+ * id; runs are committed one at a time, so this is the order they were
+ * written, independent of station clocks). First-pass mode: the part's
+ * first run (lowest id, the run with retest 0). The filters then apply to
+ * that run: a part whose selected run does not match is left out (so
+ * `--first-pass --from D` never promotes a retest to a first pass).
  *
  * The database is opened read-only and never created: a missing file is
  * KGD_ERR_NOT_FOUND, a file that is not a station database KGD_ERR_DB, one
  * from a newer station KGD_ERR_UNSUPPORTED, each naming the file; an
  * output that cannot be written is KGD_ERR_IO naming it. A database with
- * no runs gives a CSV with only the header row, and KGD_OK.
+ * no runs (and no filter) gives CSVs with only the header row, and KGD_OK;
+ * a filter that matches no part (an unknown lot, say) is
+ * KGD_ERR_NOT_FOUND with a message naming the filter, and writes nothing.
  */
 #ifndef KGD_RPT_H
 #define KGD_RPT_H
 
 #include "kgd/status.h"
 
-/* yield.csv: lot,tested,passed,failed,yield_pct - one row per lot with at
- * least one run. tested = parts with a final verdict; passed = those whose
- * final run passed; failed = tested - passed (fail, error and aborted alike:
- * a part that errored is not known good); yield_pct = 100 * passed /
- * tested. */
-int rpt_yield_csv(const char *db_path, const char *out_path, kgd_err *err);
+/* Which parts and runs a report covers; NULL / 0 = no filter. Strings are
+ * borrowed for the call. */
+typedef struct rpt_options {
+	const char *lot;           /* lot name */
+	const char *wafer;         /* wafer name (in any lot, or in lot) */
+	const char *product;       /* run.product */
+	const char *station;       /* station name */
+	int seq_version;           /* sequence version, when has_seq_version */
+	int has_seq_version;
+	const char *from, *to;     /* ISO-8601 date or date-time prefixes,
+	                              inclusive, compared with run.started_at
+	                              (UTC): --to 2025-01-31 takes that day */
+	int first_pass;            /* 1: each part's first run, 0: final */
+	int by_coords;             /* teststats.csv: one row per sweep point */
+} rpt_options;
 
-/* tests.csv: step,unit,low,high,n,n_pass,n_fail,n_invalid,mean,stdev,min,max
- * - one row per step, unit and limits applied (a step whose limits changed
- * between sequence versions gets one row per limit pair, so the statistics
- * always belong to one pair of limits). Only final runs count. n counts all
- * measurements, n_invalid those without a valid value; mean, sample stdev
- * (n-1), min and max are over the valid values. */
+/* The reports rpt_write() can write (a bit mask). */
+enum {
+	RPT_YIELD = 1 << 0,      /* yield.csv */
+	RPT_TESTS = 1 << 1,      /* tests.csv */
+	RPT_BINS = 1 << 2,       /* bins.csv */
+	RPT_PARETO = 1 << 3,     /* pareto.csv */
+	RPT_TESTSTATS = 1 << 4,  /* teststats.csv */
+	RPT_WAFERMAP = 1 << 5,   /* wafermap.csv and wafermap_<lot>_<wafer>.svg */
+	RPT_PARTS = 1 << 6,      /* parts.csv */
+	RPT_ALL_CSV = (1 << 7) - 1,
+	RPT_STDF = 1 << 7,       /* <lot>_<wafer>.stdf, one per wafer */
+};
+
+/* What one rpt_write() did, for the caller to print. */
+typedef struct rpt_summary {
+	long long parts;           /* parts selected */
+	int files;                 /* files written */
+} rpt_summary;
+
+/* Write the reports in `which` for db_path into out_dir (which must
+ * exist), all from one read snapshot of the database. opt may be NULL (no
+ * filter, final runs). sum may be NULL. See the file comment for errors. */
+int rpt_write(const char *db_path, const char *out_dir,
+	      const rpt_options *opt, unsigned which, rpt_summary *sum,
+	      kgd_err *err);
+
+/* The two original single-file entry points (no filter, final runs):
+ * yield.csv and tests.csv written to out_path. */
+int rpt_yield_csv(const char *db_path, const char *out_path, kgd_err *err);
 int rpt_tests_csv(const char *db_path, const char *out_path, kgd_err *err);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * station/cmd_report.c - `station report`: yield reports from a results
- * database alone. Each CSV is written whole or not at all (reports/).
+ * station/cmd_report.c - `station report`: yield reports, wafer maps and
+ * STDF from a results database alone. Each file is written whole or not at
+ * all (reports/); this file only parses options and prints.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,62 +11,136 @@
 
 #include "cli.h"
 #include "report_cli.h"
-#include "rpt.h"
 
 static void help(void)
 {
 	printf(
-"usage: station report --db RESULTS.db [--out DIR]\n\n"
+"usage: station report --db RESULTS.db [--out DIR] [--stdf DIR] [filters]\n\n"
 "Write yield reports from RESULTS.db (read-only; the station may be\n"
-"writing it at the same time) into DIR (default: the current folder):\n"
-"  yield.csv  per lot: parts tested, passed, failed, yield %%\n"
-"  tests.csv  per test step: count, pass/fail, mean, stdev, min, max, limits\n"
-"CSV per RFC 4180 with a header row; see docs/REPORTS.md for the columns.\n");
+"writing it at the same time). With --out (default: the current folder,\n"
+"unless only --stdf is given):\n"
+"  yield.csv      per lot and wafer: tested, passed, yield %%, first-pass\n"
+"                 yield, retests\n"
+"  bins.csv       hard and soft bin counts and %% per lot and wafer\n"
+"  pareto.csv     failing steps ranked by parts failed (first / any)\n"
+"  tests.csv      per step and limits: n, pass/fail, mean, stdev, min, max\n"
+"  teststats.csv  per test: n, mean, stdev, min, max, percentiles, Cp, Cpk\n"
+"  wafermap.csv   one row per die; wafermap_<lot>_<wafer>.svg per wafer\n"
+"  parts.csv      one row per part, one column per measurement\n"
+"With --stdf DIR: one STDF V4 wafer-sort file per wafer, <lot>_<wafer>.stdf.\n\n"
+"Filters (a part counts through one run, see --first-pass):\n"
+"  --lot NAME  --wafer NAME  --product NAME  --station NAME\n"
+"  --seq-version N  --from DATE  --to DATE   (ISO-8601, inclusive, UTC)\n"
+"  --final        each part's latest run (default)\n"
+"  --first-pass   each part's first run (retest 0)\n"
+"  --by-coords    teststats.csv: one row per sweep point\n"
+"  -q, --quiet    do not list the files written\n"
+"A filter that matches nothing is an error (exit 1). See docs/REPORTS.md.\n");
 }
 
-int report_cli(const char *db_path, const char *out_dir, int verbose)
+static int make_dir(const char *dir)
 {
-	static const struct {
-		const char *file;
-		int (*write)(const char *db_path, const char *out, kgd_err *err);
-	} reports[] = {
-		{"yield.csv", rpt_yield_csv},
-		{"tests.csv", rpt_tests_csv},
-	};
-	char path[4096];
-	kgd_err err;
-
-	if (mkdir(out_dir, 0777) && errno != EEXIST) {
-		cli_error("%s: cannot create folder: %s", out_dir, strerror(errno));
+	if (mkdir(dir, 0777) && errno != EEXIST) {
+		cli_error("%s: cannot create folder: %s", dir, strerror(errno));
 		return CLI_ERROR;
-	}
-	for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", out_dir, reports[i].file);
-		kgd_err_clear(&err);
-		if (reports[i].write(db_path, path, &err))
-			return cli_fail(&err);
-		if (verbose)
-			printf("wrote %s\n", path);
 	}
 	return CLI_OK;
 }
 
+static void list_files(const char *dir, int stdf)
+{
+	printf("wrote %s reports into %s\n", stdf ? "STDF" : "CSV", dir);
+}
+
+int report_cli_opts(const char *db_path, const char *out_dir,
+		    const char *stdf_dir, const rpt_options *opt, int verbose)
+{
+	rpt_summary sum = { 0, 0 };
+	kgd_err err;
+
+	if (out_dir) {
+		if (make_dir(out_dir))
+			return CLI_ERROR;
+		kgd_err_clear(&err);
+		if (rpt_write(db_path, out_dir, opt, RPT_ALL_CSV, &sum, &err))
+			return cli_fail(&err);
+		if (sum.parts == 0)
+			fprintf(stderr, "station: note: %s holds no tested part; "
+				"the reports have header rows only\n", db_path);
+		if (verbose) {
+			list_files(out_dir, 0);
+			printf("  %lld parts, %d files\n", sum.parts, sum.files);
+		}
+	}
+	if (stdf_dir) {
+		if (make_dir(stdf_dir))
+			return CLI_ERROR;
+		kgd_err_clear(&err);
+		if (rpt_write(db_path, stdf_dir, opt, RPT_STDF, &sum, &err))
+			return cli_fail(&err);
+		if (verbose) {
+			list_files(stdf_dir, 1);
+			printf("  %lld parts, %d files\n", sum.parts, sum.files);
+		}
+	}
+	return CLI_OK;
+}
+
+int report_cli(const char *db_path, const char *out_dir, int verbose)
+{
+	return report_cli_opts(db_path, out_dir, NULL, NULL, verbose);
+}
+
 int cmd_report(int argc, char **argv)
 {
+	enum { O_LOT = 256, O_WAFER, O_PRODUCT, O_STATION, O_SEQV, O_FROM,
+	       O_TO, O_FIRST, O_FINAL, O_COORDS, O_STDF };
 	static const struct option opts[] = {
 		{"db", required_argument, 0, 'd'},
 		{"out", required_argument, 0, 'o'},
+		{"stdf", required_argument, 0, O_STDF},
+		{"lot", required_argument, 0, O_LOT},
+		{"wafer", required_argument, 0, O_WAFER},
+		{"product", required_argument, 0, O_PRODUCT},
+		{"station", required_argument, 0, O_STATION},
+		{"seq-version", required_argument, 0, O_SEQV},
+		{"from", required_argument, 0, O_FROM},
+		{"to", required_argument, 0, O_TO},
+		{"first-pass", no_argument, 0, O_FIRST},
+		{"final", no_argument, 0, O_FINAL},
+		{"by-coords", no_argument, 0, O_COORDS},
+		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	const char *db_path = NULL, *out_dir = ".";
-	int ch;
+	const char *db_path = NULL, *out_dir = NULL, *stdf_dir = NULL;
+	rpt_options opt = { 0 };
+	unsigned long v;
+	int ch, verbose = 1, first = 0, final = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:o:qh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': db_path = optarg; break;
 		case 'o': out_dir = optarg; break;
+		case O_STDF: stdf_dir = optarg; break;
+		case O_LOT: opt.lot = optarg; break;
+		case O_WAFER: opt.wafer = optarg; break;
+		case O_PRODUCT: opt.product = optarg; break;
+		case O_STATION: opt.station = optarg; break;
+		case O_SEQV:
+			if (cli_parse_uint(optarg, 2147483647ul, &v))
+				return cli_usage("report", "--seq-version: not a "
+						 "version number: '%s'", optarg);
+			opt.seq_version = (int)v;
+			opt.has_seq_version = 1;
+			break;
+		case O_FROM: opt.from = optarg; break;
+		case O_TO: opt.to = optarg; break;
+		case O_FIRST: first = 1; break;
+		case O_FINAL: final = 1; break;
+		case O_COORDS: opt.by_coords = 1; break;
+		case 'q': verbose = 0; break;
 		case 'h': help(); return CLI_OK;
 		default: return cli_usage("report", "unknown option");
 		}
@@ -74,5 +149,11 @@ int cmd_report(int argc, char **argv)
 		return cli_usage("report", "unexpected argument '%s'", argv[optind]);
 	if (!db_path)
 		return cli_usage("report", "--db is required");
-	return report_cli(db_path, out_dir, 1);
+	if (first && final)
+		return cli_usage("report", "--first-pass and --final exclude "
+				 "each other");
+	opt.first_pass = first;
+	if (!out_dir && !stdf_dir)
+		out_dir = ".";
+	return report_cli_opts(db_path, out_dir, stdf_dir, &opt, verbose);
 }

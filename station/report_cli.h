@@ -5,8 +5,16 @@
 #ifndef KGD_REPORT_CLI_H
 #define KGD_REPORT_CLI_H
 
-/* Write every report for db_path into out_dir (created if missing).
- * Returns a CLI exit code; with verbose, prints each file written. */
+#include "rpt.h"
+
+/* Write every CSV report and wafer map for db_path into out_dir (created if
+ * missing), no filter, final runs. Returns a CLI exit code; with verbose,
+ * prints each file written. */
 int report_cli(const char *db_path, const char *out_dir, int verbose);
+
+/* The same with filters (opt may be NULL); out_dir NULL writes no CSV,
+ * stdf_dir non-NULL also writes one STDF V4 file per wafer there. */
+int report_cli_opts(const char *db_path, const char *out_dir,
+		    const char *stdf_dir, const rpt_options *opt, int verbose);
 
 #endif

@@ -22,6 +22,8 @@ static char dir[512];
 static char known_db[600];
 
 #define QUOTED_LOT "C, \"x\""
+#define YIELD_HEADER "lot,tested,passed,failed,yield_pct,wafer," \
+	"first_pass_passed,first_pass_yield_pct,retested_parts,retests\n"
 
 static const char *in_dir(const char *name)
 {
@@ -132,10 +134,13 @@ static void test_yield_bytes(void)
 	csv = tu_slurp(out, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
 	CU_ASSERT_STRING_EQUAL(csv,
-		"lot,tested,passed,failed,yield_pct\n"
-		"A,3,2,1,66.67\n"
-		"B,2,0,2,0.00\n"
-		"\"C, \"\"x\"\"\",1,1,0,100.00\n");
+		YIELD_HEADER
+		"A,3,2,1,66.67,,1,33.33,1,1\n"
+		"A,3,2,1,66.67,W1,1,33.33,1,1\n"
+		"B,2,0,2,0.00,,0,0.00,0,0\n"
+		"B,2,0,2,0.00,W1,0,0.00,0,0\n"
+		"\"C, \"\"x\"\"\",1,1,0,100.00,,1,100.00,0,0\n"
+		"\"C, \"\"x\"\"\",1,1,0,100.00,W1,1,100.00,0,0\n");
 	free(csv);
 	CU_ASSERT_FALSE(exists(in_dir("yield.csv.tmp")));
 }
@@ -229,7 +234,7 @@ static void test_empty_db(void)
 	CU_ASSERT_EQUAL(rpt_tests_csv(path, t, &err), KGD_OK);
 	csv = tu_slurp(y, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
-	CU_ASSERT_STRING_EQUAL(csv, "lot,tested,passed,failed,yield_pct\n");
+	CU_ASSERT_STRING_EQUAL(csv, YIELD_HEADER);
 	free(csv);
 	csv = tu_slurp(t, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
@@ -354,7 +359,7 @@ static void test_report_beside_writer(void)
 	csv = tu_slurp(out, NULL);
 	CU_ASSERT_PTR_NOT_NULL(csv);
 	if (csv)
-		CU_ASSERT_STRING_EQUAL(csv, "lot,tested,passed,failed,yield_pct\n");
+		CU_ASSERT_STRING_EQUAL(csv, YIELD_HEADER);
 	free(csv);
 	CU_ASSERT_EQUAL(db_run_commit(d, run_id, DB_STATUS_PASS, 1, 1, NULL,
 				      &err), KGD_OK);
@@ -362,15 +367,363 @@ static void test_report_beside_writer(void)
 	csv = tu_slurp(out, NULL);
 	CU_ASSERT_PTR_NOT_NULL(csv);
 	if (csv)
-		CU_ASSERT_STRING_EQUAL(csv, "lot,tested,passed,failed,yield_pct\n"
-				       "L,1,1,0,100.00\n");
+		CU_ASSERT_STRING_EQUAL(csv, YIELD_HEADER
+				       "L,1,1,0,100.00,,1,100.00,0,0\n");
 	free(csv);
 	db_close(d);
+}
+
+/* ---- a wafer-sort database: every report, filters, STDF ----------------- */
+
+static char wdir[512];
+static char wafer_db[600];
+
+/* Two sequences (version 1 for lot L1, version 2 for lot L2 on station
+ * st2, product Q); pass = bins 1/1, optical power fail = 5/50, BER fail =
+ * 7/70, error = no bins. Power is swept over two ports. */
+static int add_die(db *d, const char *lot, const char *wafer, int x, int y,
+		   int v2, double p1, double p2, double ber)
+{
+	db_run_info info = {
+		.station = v2 ? "st2" : "st1", .host = "h", .operator_name = "op",
+		.lot = lot, .wafer = wafer, .die_x = x, .die_y = y, .has_xy = 1,
+		.seq_name = "kgd", .seq_version = v2 ? 2 : 1,
+		.seq_sha256 = v2 ? "s2" : "s1", .seq_text = "t",
+		.product = v2 ? "Q" : "P",
+	};
+	db_measurement m[3] = {
+		{ .step = "power", .coords = "{\"port\":1}", .unit = "dBm",
+		  .value = p1, .value_valid = !isnan(p1), .low = -6, .high = 3,
+		  .has_low = 1, .has_high = 1 },
+		{ .step = "power", .coords = "{\"port\":2}", .unit = "dBm",
+		  .value = p2, .value_valid = !isnan(p2), .low = -6, .high = 3,
+		  .has_low = 1, .has_high = 1 },
+		{ .step = "ber", .value = ber, .value_valid = 1, .high = 1e-12,
+		  .has_high = 1 },
+	};
+	kgd_err err = { 0 };
+	int64_t run_id;
+	int i, pow_ok = 1, ber_ok, error = isnan(p1) || isnan(p2);
+
+	for (i = 0; i < 2; i++) {
+		m[i].pass = m[i].value_valid && m[i].value >= -6 &&
+			    m[i].value <= 3;
+		pow_ok &= m[i].pass;
+	}
+	ber_ok = m[2].pass = ber <= 1e-12;
+	if (db_run_begin(d, &info, &run_id, &err))
+		return -1;
+	for (i = 0; i < 3; i++)
+		if (db_measurement_add(d, run_id, &m[i], &err))
+			return -1;
+	if (error)
+		return db_run_commit(d, run_id, DB_STATUS_ERROR, -1, -1, "timeout",
+				     &err);
+	if (!pow_ok)
+		return db_run_commit(d, run_id, DB_STATUS_FAIL, 5, 50, "power", &err);
+	if (!ber_ok)
+		return db_run_commit(d, run_id, DB_STATUS_FAIL, 7, 70, "ber", &err);
+	return db_run_commit(d, run_id, DB_STATUS_PASS, 1, 1, NULL, &err);
+}
+
+/*
+ * L1/W1: 3x3 dies; (0,0) fails power first, is retested and passes;
+ *        (1,1) fails BER; (2,2) errors (no value on port 2); the rest pass.
+ * L1/W2: (0,0) pass, (1,0) power fail.
+ * L2/W1 (sequence v2, station st2, product Q): (5,5) pass, (5,6) BER fail.
+ * Final: L1 11 parts, 8 pass; first pass 7. L2: 2 parts, 1 pass.
+ */
+static int build_wafer_db(const char *path)
+{
+	static const char bins[] =
+		"CREATE TABLE IF NOT EXISTS bin(id INTEGER PRIMARY KEY,"
+		" sequence_id INTEGER, number INTEGER, name TEXT, pass INTEGER,"
+		" UNIQUE(sequence_id, number));"
+		"INSERT INTO bin(sequence_id, number, name, pass)"
+		" SELECT s.id, b.number, b.name, b.pass FROM sequence s,"
+		" (SELECT 1 AS number, 'PASS' AS name, 1 AS pass"
+		"  UNION ALL SELECT 50, 'OPTICAL_POWER', 0"
+		"  UNION ALL SELECT 70, 'BER, \"lane\"', 0) b WHERE s.sha256 = 's1';";
+	kgd_err err = { 0 };
+	sqlite3 *h = NULL;
+	db *d = NULL;
+	int rc = 0, x, y;
+
+	if (db_open(path, &d, &err))
+		return -1;
+	rc |= add_die(d, "L1", "W1", 0, 0, 0, -9.5, 0.0, 1e-13);
+	for (y = 0; y < 3; y++)
+		for (x = 0; x < 3; x++)
+			rc |= add_die(d, "L1", "W1", x, y, 0, 0.25 * x - 0.5 * y,
+				      x == 2 && y == 2 ? NAN : 1.0 + 0.125 * x,
+				      x == 1 && y == 1 ? 1e-10 : 1e-14 * (1 + x));
+	rc |= add_die(d, "L1", "W2", 0, 0, 0, 0.5, 0.75, 1e-15);
+	rc |= add_die(d, "L1", "W2", 1, 0, 0, 3.5, 0.75, 1e-15);
+	rc |= add_die(d, "L2", "W1", 5, 5, 1, 1.5, 2.5, 1e-14);
+	rc |= add_die(d, "L2", "W1", 5, 6, 1, 1.5, 2.5, 1e-9);
+	db_close(d);
+	if (rc || sqlite3_open(path, &h) != SQLITE_OK)
+		rc = -1;
+	else if (sqlite3_exec(h, bins, NULL, NULL, NULL) != SQLITE_OK)
+		rc = -1;
+	/* dates to filter on */
+	if (!rc && sqlite3_exec(h, "UPDATE run SET started_at ="
+				" '2025-01-10T08:00:00.000Z', ended_at ="
+				" '2025-01-10T08:00:01.500Z';"
+				"UPDATE run SET started_at = '2025-02-01T09:00:00.000Z',"
+				" ended_at = '2025-02-01T09:00:02.000Z' WHERE"
+				" station_id = (SELECT id FROM station WHERE"
+				" name = 'st2')", NULL, NULL, NULL) != SQLITE_OK)
+		rc = -1;
+	sqlite3_close(h);
+	return rc;
+}
+
+static int wafer_init(void)
+{
+	snprintf(wdir, sizeof(wdir), "%s", tu_mkdtemp("rptw"));
+	snprintf(wafer_db, sizeof(wafer_db), "%s/wafer.db", wdir);
+	return build_wafer_db(wafer_db);
+}
+
+static int wafer_clean(void)
+{
+	tu_rmtree(wdir);
+	return 0;
+}
+
+static const char *wpath(const char *name)
+{
+	static char path[4][700];
+	static int next;
+
+	next = (next + 1) % 4;
+	snprintf(path[next], sizeof(path[next]), "%s/%s", wdir, name);
+	return path[next];
+}
+
+/* python3 on PATH (tu_run does not search it). */
+static const char *python3(void)
+{
+	static char found[600];
+	const char *path = getenv("PATH");
+	const char *p, *end;
+
+	if (found[0])
+		return found;
+	for (p = path ? path : "/usr/bin"; *p; p = *end ? end + 1 : end) {
+		end = strchr(p, ':');
+		if (!end)
+			end = p + strlen(p);
+		snprintf(found, sizeof(found), "%.*s/python3", (int)(end - p), p);
+		if (access(found, X_OK) == 0)
+			return found;
+	}
+	snprintf(found, sizeof(found), "/usr/bin/python3");
+	return found;
+}
+
+/* Run a python3 checker from tests/; its verdict is the exit status. */
+static int run_py(const char *script, const char *a1, const char *a2,
+		  const char *a3, const char *a4, const char *a5,
+		  const char *a6, const char *a7, const char *a8)
+{
+	char path[700], out[4096], errbuf[8192];
+	char *argv[] = { (char *)python3(), path, (char *)a1, (char *)a2, (char *)a3,
+			 (char *)a4, (char *)a5, (char *)a6, (char *)a7,
+			 (char *)a8, NULL };
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/tests/%s", KGD_SOURCE_DIR, script);
+	rc = tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60);
+	if (rc != 0)
+		fprintf(stderr, "\n%s: exit %d\n%s%s", script, rc, out, errbuf);
+	return rc;
+}
+
+static int write_to(const char *sub, const rpt_options *opt, unsigned which,
+		    rpt_summary *sum, kgd_err *err)
+{
+	const char *dir = wpath(sub);
+
+	mkdir(dir, 0700);
+	return rpt_write(wafer_db, dir, opt, which, sum, err);
+}
+
+static void test_all_reports_final(void)
+{
+	rpt_summary sum;
+	kgd_err err = { 0 };
+	char *csv;
+
+	CU_ASSERT_EQUAL_FATAL(write_to("final", NULL, RPT_ALL_CSV, &sum, &err),
+			      KGD_OK);
+	CU_ASSERT_EQUAL(sum.parts, 13);
+	/* 7 CSVs + 3 wafer pictures */
+	CU_ASSERT_EQUAL(sum.files, 10);
+	CU_ASSERT_EQUAL(run_py("test_reports_csv.py", wpath("final"), wafer_db,
+			       NULL, NULL, NULL, NULL, NULL, NULL), 0);
+	/* a few numbers by hand, so the checker itself is checked */
+	csv = tu_slurp(wpath("final/yield.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,11,8,3,72.73,,7,63.64,1,1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,9,7,2,77.78,W1,6,66.67,1,1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL2,2,1,1,50.00,W1,1,50.00,0,0\n"));
+	free(csv);
+	csv = tu_slurp(wpath("final/bins.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,soft,70,\"BER, \"\"lane\"\"\""
+				      ",0,1,11.11\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,,hard,,,,1,9.09\n"));
+	free(csv);
+	csv = tu_slurp(wpath("final/pareto.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_STRING_EQUAL(csv, "rank,step,first_fail_parts,first_fail_pct,"
+			       "first_fail_cum_pct,any_fail_parts,any_fail_pct\n"
+			       "1,ber,2,15.38,15.38,2,15.38\n"
+			       "2,power,2,15.38,30.77,2,15.38\n");
+	free(csv);
+	csv = tu_slurp(wpath("final/wafermap_L1_W1.svg"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "Lot L1 wafer W1: yield 77.78% "
+				      "(7 of 9 dies pass)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "70 BER, &quot;lane&quot; (1)"));
+	free(csv);
+}
+
+static void test_first_pass_and_filters(void)
+{
+	rpt_options opt = { .first_pass = 1 };
+	rpt_summary sum;
+	kgd_err err = { 0 };
+	char *csv;
+
+	CU_ASSERT_EQUAL_FATAL(write_to("first", &opt, RPT_ALL_CSV, &sum, &err),
+			      KGD_OK);
+	CU_ASSERT_EQUAL(run_py("test_reports_csv.py", wpath("first"), wafer_db,
+			       "--first-pass", NULL, NULL, NULL, NULL, NULL), 0);
+	csv = tu_slurp(wpath("first/yield.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,11,7,4,63.64,,7,63.64,1,1\n"));
+	free(csv);
+
+	memset(&opt, 0, sizeof(opt));
+	opt.lot = "L2";
+	opt.by_coords = 1;
+	CU_ASSERT_EQUAL_FATAL(write_to("l2", &opt, RPT_ALL_CSV, &sum, &err),
+			      KGD_OK);
+	CU_ASSERT_EQUAL(sum.parts, 2);
+	CU_ASSERT_EQUAL(run_py("test_reports_csv.py", wpath("l2"), wafer_db,
+			       "--lot", "L2", "--by-coords", NULL, NULL, NULL), 0);
+
+	memset(&opt, 0, sizeof(opt));
+	opt.has_seq_version = 1;
+	opt.seq_version = 2;
+	CU_ASSERT_EQUAL(write_to("v2", &opt, RPT_YIELD, &sum, &err), KGD_OK);
+	CU_ASSERT_EQUAL(sum.parts, 2);
+	memset(&opt, 0, sizeof(opt));
+	opt.station = "st1";
+	opt.wafer = "W1";
+	CU_ASSERT_EQUAL(write_to("st1", &opt, RPT_YIELD, &sum, &err), KGD_OK);
+	CU_ASSERT_EQUAL(sum.parts, 9);
+	memset(&opt, 0, sizeof(opt));
+	opt.product = "Q";
+	CU_ASSERT_EQUAL(write_to("q", &opt, RPT_YIELD, &sum, &err), KGD_OK);
+	CU_ASSERT_EQUAL(sum.parts, 2);
+	/* dates: --to takes the whole day, --from is inclusive */
+	memset(&opt, 0, sizeof(opt));
+	opt.to = "2025-01-10";
+	CU_ASSERT_EQUAL(write_to("to", &opt, RPT_YIELD, &sum, &err), KGD_OK);
+	CU_ASSERT_EQUAL(sum.parts, 11);
+	opt.to = NULL;
+	opt.from = "2025-02-01";
+	CU_ASSERT_EQUAL(write_to("from", &opt, RPT_YIELD, &sum, &err), KGD_OK);
+	CU_ASSERT_EQUAL(sum.parts, 2);
+	opt.from = "2025-1-1";
+	CU_ASSERT_EQUAL(write_to("bad", &opt, RPT_YIELD, &sum, &err),
+			KGD_ERR_ARG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "2025-1-1"));
+}
+
+static void test_nothing_matches(void)
+{
+	rpt_options opt = { .lot = "NOPE" };
+	rpt_summary sum;
+	kgd_err err = { 0 };
+
+	CU_ASSERT_EQUAL(write_to("nope", &opt, RPT_ALL_CSV, &sum, &err),
+			KGD_ERR_NOT_FOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no lot named 'NOPE'"));
+	CU_ASSERT_FALSE(exists(wpath("nope/yield.csv")));
+	opt.lot = "L1";
+	opt.product = "Q";
+	CU_ASSERT_EQUAL(write_to("nope", &opt, RPT_ALL_CSV, &sum, &err),
+			KGD_ERR_NOT_FOUND);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no tested part matches"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "product=Q"));
+	CU_ASSERT_FALSE(exists(wpath("nope/yield.csv")));
+}
+
+static void test_same_bytes_twice(void)
+{
+	static const char *const files[] = {
+		"yield.csv", "tests.csv", "bins.csv", "pareto.csv",
+		"teststats.csv", "wafermap.csv", "parts.csv",
+		"wafermap_L1_W1.svg", "L1_W1.stdf", "L2_W1.stdf",
+	};
+	kgd_err err = { 0 };
+	char a[700], b[700];
+	char *x, *y;
+	size_t i, nx, ny;
+
+	CU_ASSERT_EQUAL_FATAL(write_to("twice1", NULL, RPT_ALL_CSV | RPT_STDF,
+				       NULL, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(write_to("twice2", NULL, RPT_ALL_CSV | RPT_STDF,
+				       NULL, &err), KGD_OK);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(a, sizeof(a), "%s/twice1/%s", wdir, files[i]);
+		snprintf(b, sizeof(b), "%s/twice2/%s", wdir, files[i]);
+		x = tu_slurp(a, &nx);
+		y = tu_slurp(b, &ny);
+		CU_ASSERT_PTR_NOT_NULL(x);
+		CU_ASSERT(x && y && nx == ny && memcmp(x, y, nx) == 0);
+		free(x);
+		free(y);
+	}
+}
+
+static void test_stdf_read_back(void)
+{
+	static const char *const wafers[][2] = {
+		{"L1", "W1"}, {"L1", "W2"}, {"L2", "W1"},
+	};
+	rpt_options opt = { .first_pass = 1 };
+	rpt_summary sum;
+	kgd_err err = { 0 };
+	char file[700];
+	size_t i;
+
+	CU_ASSERT_EQUAL_FATAL(write_to("stdf", NULL, RPT_STDF, &sum, &err),
+			      KGD_OK);
+	CU_ASSERT_EQUAL(sum.files, 3);
+	for (i = 0; i < 3; i++) {
+		snprintf(file, sizeof(file), "%s/stdf/%s_%s.stdf", wdir,
+			 wafers[i][0], wafers[i][1]);
+		CU_ASSERT_EQUAL(run_py("stdf_read.py", file, "--db", wafer_db,
+				       "--lot", wafers[i][0], "--wafer",
+				       wafers[i][1], NULL), 0);
+	}
+	CU_ASSERT_EQUAL_FATAL(write_to("stdf1", &opt, RPT_STDF, &sum, &err),
+			      KGD_OK);
+	snprintf(file, sizeof(file), "%s/stdf1/L1_W1.stdf", wdir);
+	CU_ASSERT_EQUAL(run_py("stdf_read.py", file, "--db", wafer_db, "--lot",
+			       "L1", "--wafer", "W1", "--first-pass"), 0);
 }
 
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("reports", suite_init, suite_clean);
+	CU_pSuite w;
 
 	if (!s)
 		return -1;
@@ -383,5 +736,15 @@ int cu_register(void)
 		    test_output_errors_and_replace);
 	CU_add_test(s, "report beside a writing station",
 		    test_report_beside_writer);
+	w = CU_add_suite("reports-wafer", wafer_init, wafer_clean);
+	if (!w)
+		return -1;
+	CU_add_test(w, "every report, final runs, against python",
+		    test_all_reports_final);
+	CU_add_test(w, "first pass and filters", test_first_pass_and_filters);
+	CU_add_test(w, "unknown lot, nothing matches", test_nothing_matches);
+	CU_add_test(w, "same bytes twice", test_same_bytes_twice);
+	CU_add_test(w, "STDF V4 read back by an independent reader",
+		    test_stdf_read_back);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

@@ -1,0 +1,111 @@
+/*
+ * reports/rpt_int.h - what the report files share (not installed): the
+ * open report context, the CSV cell writers and the write-whole-or-nothing
+ * file helper.
+ *
+ * Invariant: while a context is open its connection holds one read
+ * transaction, so every report written through it sees the same snapshot;
+ * and the temporary table `sel` holds exactly the selected runs (one per
+ * part, see rpt.h), which is the only place a report learns which runs
+ * count.
+ *
+ * temp.sel columns: run_id (PRIMARY KEY), part_id, lot, wafer (NULL for
+ * units), x, y (NULL for units), serial, status, hard_bin, soft_bin,
+ * sequence_id, product, station, operator, seq_name, seq_version,
+ * started_at, ended_at, n_runs (all runs of the part), first_status (the
+ * status of the part's first run), last_run (the part's latest run id).
+ */
+#ifndef KGD_RPT_INT_H
+#define KGD_RPT_INT_H
+
+#include <locale.h>
+#include <sqlite3.h>
+#include <stdio.h>
+
+#include "rpt.h"
+
+typedef struct rpt_ctx {
+	sqlite3 *h;
+	const char *db_path;        /* borrowed, for messages */
+	rpt_options opt;            /* copy; strings borrowed */
+	/* SQL text for a measurement's optional name: "m.name" on schema 2,
+	 * "NULL" on a schema-1 file that has no such column. */
+	const char *m_name;
+	long long n_parts;          /* rows in temp.sel */
+	locale_t c_locale, old_locale;
+} rpt_ctx;
+
+/* Open db_path read-only, check it, take the read snapshot, switch this
+ * thread to the C locale and fill temp.sel. On error nothing stays open.
+ * A filter that selects no part is KGD_ERR_NOT_FOUND. */
+int rpt_ctx_open(rpt_ctx *c, const char *db_path, const rpt_options *opt,
+		 kgd_err *err);
+void rpt_ctx_close(rpt_ctx *c);
+
+/* Record SQLite's message for the context's connection. */
+int rpt_sql_fail(rpt_ctx *c, kgd_err *err);
+/* Prepare sql on the context's connection. */
+int rpt_prepare(rpt_ctx *c, const char *sql, sqlite3_stmt **st, kgd_err *err);
+
+/* ---- CSV cells (callers write through these only) ---------------------- */
+void rpt_csv_str(FILE *f, int first, const char *s);
+void rpt_csv_col(FILE *f, int first, sqlite3_stmt *st, int col); /* text/NULL */
+void rpt_csv_ll(FILE *f, long long v);
+void rpt_csv_int_col(FILE *f, sqlite3_stmt *st, int col); /* int or empty */
+void rpt_csv_real(FILE *f, double v);
+void rpt_csv_pct(FILE *f, long long part, long long whole); /* empty if 0 */
+void rpt_csv_empty(FILE *f);
+void rpt_csv_end_row(FILE *f);
+
+/* Write one file whole or not at all: body() writes to "<path>.tmp",
+ * which is flushed, synced and renamed onto path; on any error the tmp
+ * file is removed and path left as it was. */
+typedef int (*rpt_body_fn)(rpt_ctx *c, FILE *f, void *arg, kgd_err *err);
+int rpt_emit(rpt_ctx *c, const char *path, rpt_body_fn body, void *arg,
+	     kgd_err *err);
+
+/* A CSV: header row (NULL-terminated), then rows(). */
+typedef int (*rpt_rows_fn)(rpt_ctx *c, FILE *f, kgd_err *err);
+int rpt_emit_csv(rpt_ctx *c, const char *path, const char *const header[],
+		 rpt_rows_fn rows, kgd_err *err);
+
+/* "<dir>/<name>" into a malloc'ed string, or NULL. */
+char *rpt_path(const char *dir, const char *name);
+/* Copy s into a file-name-safe form (A-Z a-z 0-9 . - kept, anything else
+ * '_'), malloc'ed, or NULL. */
+char *rpt_safe_name(const char *s);
+
+/* ---- measurement keys (parts.csv columns, STDF test numbers) ------------ */
+
+/* SQL expression for a measurement's key text, on alias m:
+ * step[:name][@k=v;k=v] with the sweep coordinates in stored order. */
+#define RPT_KEY_SQL(name_expr) \
+	"m.step || coalesce(':' || " name_expr ", '') || coalesce('@' || " \
+	"(SELECT group_concat(j.key || '=' || j.value, ';') FROM " \
+	"json_each(m.coords) j), '')"
+
+/* Every distinct key of the selected runs' measurements, in order of first
+ * measurement (run id, then seq_no), then byte order; index i is column i
+ * of parts.csv and STDF test number i + 1. */
+typedef struct rpt_keys {
+	char **text;                /* owned */
+	size_t n;
+	size_t *by_text;            /* indexes sorted by text, for lookup */
+} rpt_keys;
+
+int rpt_keys_load(rpt_ctx *c, rpt_keys *k, kgd_err *err);
+/* Index of key text s, or -1. */
+long rpt_keys_find(const rpt_keys *k, const char *s);
+void rpt_keys_free(rpt_keys *k);
+
+/* ---- the report writers (one per file family) -------------------------- */
+int rpt_yield(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_bins(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_tests(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_teststats(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_pareto(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_wafermap(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
+int rpt_parts(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_stdf(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * reports/rpt_yield.c - yield.csv and bins.csv: counts of selected parts
+ * per lot and per wafer.
+ *
+ * Invariant: a lot's row comes first (wafer cell empty: the whole lot),
+ * then its wafers' rows in byte order; every count is over temp.sel, one
+ * part once, so a wafer's counts add up to its lot's for wafer lots.
+ */
+#include "rpt_int.h"
+
+/* ---- yield.csv ---------------------------------------------------------- */
+
+static int yield_rows(rpt_ctx *c, FILE *f, kgd_err *err)
+{
+	/* A lot row (wafer NULL) plus one row per wafer; NULL sorts first. */
+	static const char sql[] =
+		"WITH y AS ("
+		" SELECT lot, NULL AS wafer, status, first_status, n_runs"
+		"  FROM temp.sel"
+		" UNION ALL SELECT lot, wafer, status, first_status, n_runs"
+		"  FROM temp.sel WHERE wafer IS NOT NULL)"
+		" SELECT lot, wafer, count(*), sum(status = 'pass'),"
+		"  sum(first_status = 'pass'), sum(n_runs > 1), sum(n_runs - 1)"
+		" FROM y GROUP BY lot, wafer ORDER BY lot, wafer";
+	sqlite3_stmt *st = NULL;
+	long long tested, passed, fp_passed;
+	int rc, status;
+
+	status = rpt_prepare(c, sql, &st, err);
+	if (status)
+		return status;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		tested = sqlite3_column_int64(st, 2);
+		passed = sqlite3_column_int64(st, 3);
+		fp_passed = sqlite3_column_int64(st, 4);
+		rpt_csv_col(f, 1, st, 0);
+		rpt_csv_ll(f, tested);
+		rpt_csv_ll(f, passed);
+		rpt_csv_ll(f, tested - passed);
+		rpt_csv_pct(f, passed, tested);
+		rpt_csv_col(f, 0, st, 1);
+		rpt_csv_ll(f, fp_passed);
+		rpt_csv_pct(f, fp_passed, tested);
+		rpt_csv_ll(f, sqlite3_column_int64(st, 5));
+		rpt_csv_ll(f, sqlite3_column_int64(st, 6));
+		rpt_csv_end_row(f);
+	}
+	if (rc != SQLITE_DONE)
+		status = rpt_sql_fail(c, err);
+	sqlite3_finalize(st);
+	return status;
+}
+
+int rpt_yield(rpt_ctx *c, const char *path, kgd_err *err)
+{
+	/* The first five columns are the original yield.csv; tools that read
+	 * those keep working. */
+	static const char *const header[] = {
+		"lot", "tested", "passed", "failed", "yield_pct", "wafer",
+		"first_pass_passed", "first_pass_yield_pct", "retested_parts",
+		"retests", NULL,
+	};
+
+	return rpt_emit_csv(c, path, header, yield_rows, err);
+}
+
+/* ---- bins.csv ----------------------------------------------------------- */
+
+static int bins_rows(rpt_ctx *c, FILE *f, kgd_err *err)
+{
+	/* Names and pass flags come from the bin table of the sequence each
+	 * part ran (UNIQUE(sequence_id, number): the join never multiplies a
+	 * part); parts of different sequences sharing a bin number under
+	 * different names show the least name in byte order. */
+	static const char sql[] =
+		"WITH x AS ("
+		" SELECT lot, wafer, 'hard' AS kind, hard_bin AS bin, sequence_id"
+		"  FROM temp.sel"
+		" UNION ALL SELECT lot, wafer, 'soft', soft_bin, sequence_id"
+		"  FROM temp.sel),"
+		" y AS (SELECT lot, NULL AS wafer, kind, bin, sequence_id FROM x"
+		" UNION ALL SELECT lot, wafer, kind, bin, sequence_id FROM x"
+		"  WHERE wafer IS NOT NULL),"
+		" t AS (SELECT lot, NULL AS wafer, count(*) AS n FROM temp.sel"
+		"  GROUP BY lot UNION ALL SELECT lot, wafer, count(*) FROM temp.sel"
+		"  WHERE wafer IS NOT NULL GROUP BY lot, wafer)"
+		" SELECT y.lot, y.wafer, y.kind, y.bin, min(b.name), max(b.pass),"
+		"  count(*), (SELECT n FROM t WHERE t.lot = y.lot AND"
+		"   t.wafer IS y.wafer)"
+		" FROM y LEFT JOIN bin b ON b.sequence_id = y.sequence_id"
+		"  AND b.number = y.bin"
+		" GROUP BY y.lot, y.wafer, y.kind, y.bin"
+		" ORDER BY y.lot, y.wafer, y.kind, y.bin";
+	sqlite3_stmt *st = NULL;
+	int rc, status;
+
+	status = rpt_prepare(c, sql, &st, err);
+	if (status)
+		return status;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rpt_csv_col(f, 1, st, 0);
+		rpt_csv_col(f, 0, st, 1);
+		rpt_csv_col(f, 0, st, 2);
+		rpt_csv_int_col(f, st, 3);
+		rpt_csv_col(f, 0, st, 4);
+		rpt_csv_int_col(f, st, 5);
+		rpt_csv_ll(f, sqlite3_column_int64(st, 6));
+		rpt_csv_pct(f, sqlite3_column_int64(st, 6),
+			    sqlite3_column_int64(st, 7));
+		rpt_csv_end_row(f);
+	}
+	if (rc != SQLITE_DONE)
+		status = rpt_sql_fail(c, err);
+	sqlite3_finalize(st);
+	return status;
+}
+
+int rpt_bins(rpt_ctx *c, const char *path, kgd_err *err)
+{
+	static const char *const header[] = {
+		"lot", "wafer", "bin_type", "bin", "bin_name", "bin_pass",
+		"count", "pct", NULL,
+	};
+
+	return rpt_emit_csv(c, path, header, bins_rows, err);
+}

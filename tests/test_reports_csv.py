@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""tests/test_reports_csv.py - check the CSV reports of one `station
+report` run against the database, with numbers computed here from the raw
+tables (Python's sqlite3, statistics and csv modules; nothing shared with
+reports/).
+
+    test_reports_csv.py OUT_DIR DB [--first-pass] [--lot L] [--by-coords]
+
+Exit 0 when every report holds exactly the expected rows.
+"""
+import csv
+import math
+import sqlite3
+import statistics
+import sys
+
+
+def close(a, b):
+    if a == "" or b is None:
+        return a == "" and b is None
+    return math.isclose(float(a), b, rel_tol=1e-9, abs_tol=1e-300)
+
+
+def load(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def pct(a, b):
+    return "" if b == 0 else f"{100.0 * a / b:.2f}"
+
+
+def type7(xs, p):
+    xs = sorted(xs)
+    h = (len(xs) - 1) * p
+    lo = math.floor(h)
+    if lo + 1 >= len(xs):
+        return xs[-1]
+    return xs[lo] + (h - lo) * (xs[lo + 1] - xs[lo])
+
+
+def main(argv):
+    out, db = argv[1], argv[2]
+    first = "--first-pass" in argv
+    lot_f = argv[argv.index("--lot") + 1] if "--lot" in argv else None
+    by_coords = "--by-coords" in argv
+    h = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    has_name = any(r[1] == "name" for r in
+                   h.execute("PRAGMA table_info(measurement)"))
+    has_bin = h.execute("SELECT count(*) FROM sqlite_master WHERE"
+                        " name = 'bin'").fetchone()[0] > 0
+
+    # The parts and the run that counts for each.
+    runs = {}
+    for rid, pid, status in h.execute(
+            "SELECT id, part_id, status FROM run ORDER BY id"):
+        runs.setdefault(pid, []).append((rid, status))
+    parts = []
+    for pid, rs in runs.items():
+        lot, wafer, x, y, serial = h.execute(
+            "SELECT l.name, w.name, p.die_x, p.die_y, p.serial FROM part p"
+            " JOIN lot l ON l.id = p.lot_id LEFT JOIN wafer w"
+            " ON w.id = p.wafer_id WHERE p.id = ?", (pid,)).fetchone()
+        if lot_f is not None and lot != lot_f:
+            continue
+        rid = rs[0][0] if first else rs[-1][0]
+        status, hb, sb, seq = h.execute(
+            "SELECT status, hard_bin, soft_bin, sequence_id FROM run"
+            " WHERE id = ?", (rid,)).fetchone()
+        parts.append(dict(pid=pid, rid=rid, lot=lot, wafer=wafer, x=x, y=y,
+                          serial=serial, status=status, hb=hb, sb=sb, seq=seq,
+                          first=rs[0][1], nruns=len(rs)))
+
+    def s(v):
+        return "" if v is None else str(v)
+
+    # yield.csv
+    rows = load(f"{out}/yield.csv")
+    want = []
+    for lot in sorted({p["lot"] for p in parts}):
+        for w in [None] + sorted({p["wafer"] for p in parts
+                                  if p["lot"] == lot and p["wafer"]}):
+            ps = [p for p in parts if p["lot"] == lot and
+                  (w is None or p["wafer"] == w)]
+            n, ok = len(ps), sum(p["status"] == "pass" for p in ps)
+            fp = sum(p["first"] == "pass" for p in ps)
+            want.append([lot, str(n), str(ok), str(n - ok), pct(ok, n), s(w),
+                         str(fp), pct(fp, n),
+                         str(sum(p["nruns"] > 1 for p in ps)),
+                         str(sum(p["nruns"] - 1 for p in ps))])
+    got = [list(r.values()) for r in rows]
+    assert got == want, ("yield.csv", got, want)
+
+    # bins.csv
+    def bin_name(seq, num):
+        if not has_bin or num is None:
+            return None
+        r = h.execute("SELECT name FROM bin WHERE sequence_id = ? AND"
+                      " number = ?", (seq, num)).fetchone()
+        return r[0] if r else None
+    want = []
+    for lot in sorted({p["lot"] for p in parts}):
+        for w in [None] + sorted({p["wafer"] for p in parts
+                                  if p["lot"] == lot and p["wafer"]}):
+            ps = [p for p in parts if p["lot"] == lot and
+                  (w is None or p["wafer"] == w)]
+            for kind, key in (("hard", "hb"), ("soft", "sb")):
+                bins = sorted({p[key] for p in ps},
+                              key=lambda b: (b is not None, b or 0))
+                for b in bins:
+                    n = sum(p[key] == b for p in ps)
+                    names = [bin_name(p["seq"], b) for p in ps if p[key] == b]
+                    names = [x for x in names if x is not None]
+                    want.append((lot, s(w), kind, s(b),
+                                 min(names) if names else "", str(n),
+                                 pct(n, len(ps))))
+    got = [(r["lot"], r["wafer"], r["bin_type"], r["bin"], r["bin_name"],
+            r["count"], r["pct"]) for r in load(f"{out}/bins.csv")]
+    assert got == want, ("bins.csv", got, want)
+
+    # wafermap.csv
+    want = sorted(((p["lot"], p["wafer"], p["x"], p["y"], s(p["hb"]),
+                    s(p["sb"]), str(int(p["status"] == "pass")))
+                   for p in parts if p["wafer"] and p["x"] is not None),
+                  key=lambda t: (t[0].encode(), t[1].encode(), t[2], t[3]))
+    want = [(a, b, str(x), str(y), c, d, e) for a, b, x, y, c, d, e in want]
+    got = [tuple(r.values()) for r in load(f"{out}/wafermap.csv")]
+    assert got == want, ("wafermap.csv", got, want)
+
+    # measurements of the selected runs
+    name_col = "name" if has_name else "NULL"
+    meas = []
+    for p in parts:
+        for row in h.execute(
+                f"SELECT step, {name_col}, coords, unit, low, high, value,"
+                f" pass, seq_no FROM measurement WHERE run_id = ?"
+                f" ORDER BY seq_no", (p["rid"],)):
+            meas.append((p,) + row)
+
+    # teststats.csv
+    groups = {}
+    for p, step, name, coords, unit, low, high, value, ok, _ in meas:
+        k = (step, name, coords if by_coords else None, unit, low, high)
+        groups.setdefault(k, []).append((value, ok))
+    got = {(r["step"], r["name"] or None, r["coords"] or None,
+            r["unit"] or None,
+            float(r["low"]) if r["low"] else None,
+            float(r["high"]) if r["high"] else None): r
+           for r in load(f"{out}/teststats.csv")}
+    assert set(got) == set(groups), ("teststats keys", set(got), set(groups))
+    for k, vs in groups.items():
+        r, low, high = got[k], k[4], k[5]
+        vals = [v for v, _ in vs if v is not None]
+        assert int(r["n"]) == len(vs)
+        assert int(r["n_fail"]) == sum(1 for _, ok in vs if not ok)
+        assert int(r["n_invalid"]) == len(vs) - len(vals)
+        assert int(r["n_outside"]) == sum(
+            1 for v in vals if (low is not None and v < low) or
+            (high is not None and v > high))
+        mean = statistics.fmean(vals) if vals else None
+        sd = statistics.stdev(vals) if len(vals) > 1 else None
+        assert close(r["mean"], mean), (k, r["mean"], mean)
+        assert close(r["stdev"], sd), (k, r["stdev"], sd)
+        assert close(r["min"], min(vals) if vals else None)
+        assert close(r["max"], max(vals) if vals else None)
+        for col, q in (("p1", .01), ("p5", .05), ("p50", .5), ("p95", .95),
+                       ("p99", .99)):
+            assert close(r[col], type7(vals, q) if vals else None), (k, col)
+        cp = cpk = None
+        if sd:
+            if low is not None and high is not None:
+                cp = (high - low) / (6 * sd)
+            sides = [(high - mean) / (3 * sd)] if high is not None else []
+            sides += [(mean - low) / (3 * sd)] if low is not None else []
+            cpk = min(sides) if sides else None
+        assert close(r["cp"], cp), (k, r["cp"], cp)
+        assert close(r["cpk"], cpk), (k, r["cpk"], cpk)
+
+    # pareto.csv (runs without step results: from the measurements)
+    first_fail, any_fail = {}, {}
+    for p in parts:
+        fails = [row[1] for row in meas if row[0] is p and not row[8]]
+        if fails:
+            first_fail[fails[0]] = first_fail.get(fails[0], 0) + 1
+        for st in set(fails):
+            any_fail[st] = any_fail.get(st, 0) + 1
+    want = sorted(any_fail, key=lambda st: (-first_fail.get(st, 0),
+                                            -any_fail[st], st.encode()))
+    got = load(f"{out}/pareto.csv")
+    assert [r["step"] for r in got] == want, ("pareto", got, want)
+    for r in got:
+        assert int(r["first_fail_parts"]) == first_fail.get(r["step"], 0)
+        assert int(r["any_fail_parts"]) == any_fail[r["step"]]
+        assert r["any_fail_pct"] == pct(any_fail[r["step"]], len(parts))
+
+    # parts.csv: one row per part, a value per measurement key
+    rows = load(f"{out}/parts.csv")
+    assert len(rows) == len(parts)
+    by_run = {}
+    for p in parts:
+        by_run[(p["lot"], s(p["wafer"]), s(p["x"]), s(p["y"]),
+                s(p["serial"]))] = p
+    for r in rows:
+        p = by_run[(r["lot"], r["wafer"], r["x"], r["y"], r["serial"])]
+        assert r["status"] == p["status"] and r["hard_bin"] == s(p["hb"])
+        for row in meas:
+            if row[0] is not p:
+                continue
+            key = row[1] + (":" + row[2] if row[2] else "")
+            if row[3]:
+                key += "@" + ";".join(
+                    f"{k}={v}" for k, v in h.execute(
+                        "SELECT key, value FROM json_each(?)", (row[3],)))
+            # the last value logged for a key is the one shown
+            last = [m for m in meas if m[0] is p and m[1] == row[1]
+                    and m[2] == row[2] and m[3] == row[3]][-1]
+            assert close(r[key], last[7]), (key, r[key], last[7])
+    print(f"{out}: {len(parts)} parts, reports ok")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except AssertionError as e:
+        print(f"FAILED: {e!r}", file=sys.stderr)
+        sys.exit(1)
