@@ -98,6 +98,12 @@ static void test_real_drivers_load(void)
 		{"mpi-sentio", DRV_CLASS_PROBER, "open close identify load_wafer "
 		 "step_first step_next step_to contact separate bin_die "
 		 "unload_wafer current_die die_count"},
+		{"thorlabs-pm100", DRV_CLASS_POWER_METER, "open close identify "
+		 "set_wavelength read_power set_averaging read_power_all"},
+		{"jbert-n4903b", DRV_CLASS_BERT, "open close identify configure "
+		 "measure output"},
+		{"elsfp-cmis", DRV_CLASS_LASER, "open close identify channels "
+		 "enable read serial"},
 	};
 	const char *dirs[] = {KGD_PLUGIN_BUILD_DIR};
 
