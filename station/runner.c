@@ -407,10 +407,17 @@ static void lint_limits(lint *l, const seq_step *st, const run_op *op,
 				op->name, op->values[0].name);
 		return;
 	}
-	if (!run_unit_convert(1.0, v->unit, lim->unit, &dummy))
-		problem(l, file, lim->loc, "step '%s' measures %s%s%s in %s, which cannot be given in %s",
-			st->name, lim->value ? lim->value : "", lim->value ? " " : "",
-			"", v->unit[0] ? v->unit : "a count", lim->unit);
+	if (!run_unit_convert(1.0, v->unit, lim->unit, &dummy)) {
+		if (lim->value)
+			problem(l, file, lim->loc,
+				"value '%s' of step '%s' is in %s, which cannot be given in %s",
+				lim->value, st->name, v->unit[0] ? v->unit : "counts",
+				lim->unit);
+		else
+			problem(l, file, lim->loc,
+				"step '%s' measures %s, which cannot be given in %s",
+				st->name, v->unit[0] ? v->unit : "counts", lim->unit);
+	}
 }
 
 static void lint_step(lint *l, const seq_step *st, size_t idx)
