@@ -41,6 +41,8 @@ static void rec_begin(struct rec *r, int typ, int sub)
 
 static void put(struct rec *r, const void *p, size_t len)
 {
+	if (len == 0)
+		return;
 	if (r->n + len > sizeof(r->b)) {
 		r->overflow = 1;
 		return;

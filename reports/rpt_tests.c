@@ -256,7 +256,7 @@ static int collect(rpt_ctx *c, struct grp_set *s, const char *name_expr,
 	}
 	if (rc != SQLITE_DONE)
 		status = rpt_sql_fail(c, err);
-	else
+	else if (s->n > 1)
 		qsort(s->all, s->n, sizeof(*s->all), cmp_grp);
 	goto out;
 nomem:
@@ -382,7 +382,9 @@ static int teststats_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 		csv_limit(f, g->n_valid > 1, sd);
 		csv_limit(f, g->n_valid > 0, g->min);
 		csv_limit(f, g->n_valid > 0, g->max);
-		qsort(g->vals, (size_t)g->n_valid, sizeof(double), cmp_double);
+		if (g->n_valid > 1)
+			qsort(g->vals, (size_t)g->n_valid, sizeof(double),
+			      cmp_double);
 		for (k = 0; k < sizeof(pcts) / sizeof(pcts[0]); k++)
 			csv_limit(f, g->n_valid > 0, g->n_valid > 0 ?
 				  percentile(g->vals, (size_t)g->n_valid,
