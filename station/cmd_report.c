@@ -78,6 +78,9 @@ int report_cli_opts(const char *db_path, const char *out_dir,
 		kgd_err_clear(&err);
 		if (rpt_write(db_path, stdf_dir, opt, RPT_STDF, &sum, &err))
 			return cli_fail(&err);
+		if (sum.files == 0)
+			fprintf(stderr, "station: note: no selected part was "
+				"tested on a wafer; STDF is written per wafer\n");
 		if (verbose) {
 			list_files(stdf_dir, 1);
 			printf("  %lld parts, %d files\n", sum.parts, sum.files);
