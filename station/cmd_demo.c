@@ -2,11 +2,14 @@
  * station/cmd_demo.c - `station demo`: a whole simulated lot, end to end.
  *
  * Starts the virtual station (kgd-vstation, beside this executable) on
- * 127.0.0.1, lets it write the station config, runs the demo sequence for a
- * lot on it exactly as `station run` would, writes the reports, and stops
- * the simulator. The demo plays the operator: before each part it tells the
- * simulator which unit is now in the fixture (:SIMulate:DUT), over its own
- * connection, the way a person would swap the module.
+ * 127.0.0.1, lets it write the station config, runs the product's sequence
+ * for a lot on it exactly as `station run` would, writes the reports, and
+ * stops the simulator. The flagship flow is the default: TeraPHY wafer sort
+ * (wafer process, prober + power meter + BERT) on a reduced die grid so it
+ * finishes in seconds. For the unit products (elsfp, fiber) the demo plays
+ * the operator: before each part it tells the simulator which unit is now
+ * in the fixture (:SIMulate:DUT), over its own connection, the way a person
+ * would swap the module.
  *
  * The simulator is always stopped and reaped, whatever fails; it also has a
  * lifetime of its own as a backstop.
@@ -31,24 +34,47 @@
 #ifndef KGD_SOURCE_DIR
 #define KGD_SOURCE_DIR "."
 #endif
-#define DEMO_SEQUENCE KGD_SOURCE_DIR "/sequences/spine-power.yaml"
+#define SEQ_DIR KGD_SOURCE_DIR "/sequences/"
 #define DEMO_SIM_LIFETIME_S "900"
 #define DEMO_SIM_START_S 10
+/* A 40 x 40 mm "die" leaves 32 sites per 300 mm wafer: a whole lot in
+ * seconds, every defect kind of the model still possible. The BERT gate of
+ * the sequence (60 s, what proves 1e-12) is modelled at 1/5000 of it. */
+#define DEMO_DIE "40x40"
+#define DEMO_TIME_SCALE "0.0002"
+
+/* What the demo runs for each product of the virtual station. */
+static const struct demo_product {
+	const char *name;
+	const char *sequence, *limits;
+	int wafer;                 /* wafer process: lot = wafers */
+} products[] = {
+	{"teraphy", SEQ_DIR "teraphy-kgd.yaml",
+	 SEQ_DIR "limits/teraphy-16x16-a0.yaml", 1},
+	{"elsfp", SEQ_DIR "elsfp-module.yaml", SEQ_DIR "limits/elsfp-8-std.yaml", 0},
+	{"fiber", SEQ_DIR "fiber-attach.yaml", SEQ_DIR "limits/fiber-16-std.yaml", 0},
+};
 
 static void help(void)
 {
 	printf(
-"usage: station demo [--out DIR] [--units N] [--seed N] [--sequence FILE] [--quiet]\n\n"
+"usage: station demo [--product teraphy|elsfp|fiber] [--out DIR] [--wafers N]\n"
+"                    [--units N] [--seed N] [--sequence FILE] [--limits FILE]\n"
+"                    [--quiet]\n\n"
 "Run a simulated lot on the virtual station, no hardware needed: starts\n"
-"kgd-vstation on 127.0.0.1, tests N units with the demo sequence, writes\n"
-"the results database and the CSV reports into DIR, and stops the\n"
-"simulator.\n\n"
+"kgd-vstation on 127.0.0.1 with the product's model, runs the product's\n"
+"sequence over the lot, writes the results database and the reports into\n"
+"DIR, and stops the simulator. Default: TeraPHY wafer sort of 2 wafers on a\n"
+"reduced die grid (sequences/teraphy-kgd.yaml, well under a minute).\n\n"
+"  -p, --product P      teraphy (wafer sort, default), elsfp or fiber (units)\n"
 "  -o, --out DIR        output folder (default: kgd-demo-YYYYMMDD-HHMMSS)\n"
-"  -n, --units N        lot size (default 12)\n"
+"  -w, --wafers N       teraphy: wafers in the lot (default 2)\n"
+"  -n, --units N        elsfp/fiber: lot size (default 12)\n"
 "  -s, --seed N         model seed: same seed, same parts (default 1)\n"
-"  -S, --sequence FILE  sequence to run (default %s)\n"
-"  -q, --quiet          no per-part progress lines\n",
-	       DEMO_SEQUENCE);
+"  -S, --sequence FILE  sequence to run instead of the product's\n"
+"  -L, --limits FILE    limits file instead of the product's (with the\n"
+"                       product's sequence only)\n"
+"  -q, --quiet          no per-part progress lines\n");
 }
 
 typedef struct demo_sim {
@@ -56,16 +82,18 @@ typedef struct demo_sim {
 	xport *operator_link;   /* the "hands" that swap units in the fixture */
 } demo_sim;
 
-static int sim_start(demo_sim *sim, const char *config_path, unsigned long seed,
-		     unsigned long units, kgd_err *err)
+static int sim_start(demo_sim *sim, const char *config_path,
+		     const char *product, const char *lot, unsigned long seed,
+		     unsigned long units, unsigned long wafers, kgd_err *err)
 {
-	char exe[4200], seed_s[32], units_s[32];
+	char exe[4200], seed_s[32], units_s[32], wafers_s[32];
 	struct timespec nap = {0, 20 * 1000 * 1000};
 	time_t deadline;
 
 	snprintf(exe, sizeof(exe), "%s/kgd-vstation", cli_exe_dir());
 	snprintf(seed_s, sizeof(seed_s), "%lu", seed);
 	snprintf(units_s, sizeof(units_s), "%lu", units);
+	snprintf(wafers_s, sizeof(wafers_s), "%lu", wafers);
 	if (access(exe, X_OK))
 		return kgd_err_set(err, KGD_ERR_NOT_FOUND,
 				   "%s: simulator not found: %s", exe, strerror(errno));
@@ -73,9 +101,10 @@ static int sim_start(demo_sim *sim, const char *config_path, unsigned long seed,
 	if (sim->pid < 0)
 		return kgd_err_set(err, KGD_ERR_IO, "fork: %s", strerror(errno));
 	if (sim->pid == 0) {
-		execl(exe, exe, "--seed", seed_s, "--units", units_s,
-		      "--config-out", config_path, "--lifetime-s",
-		      DEMO_SIM_LIFETIME_S, (char *)NULL);
+		execl(exe, exe, "--product", product, "--lot", lot, "--seed", seed_s,
+		      "--units", units_s, "--wafers", wafers_s, "--die", DEMO_DIE,
+		      "--time-scale", DEMO_TIME_SCALE, "--config-out", config_path,
+		      "--lifetime-s", DEMO_SIM_LIFETIME_S, (char *)NULL);
 		fprintf(stderr, "station: exec %s: %s\n", exe, strerror(errno));
 		_exit(127);
 	}
@@ -157,6 +186,9 @@ static int make_out_dir(char *out, size_t cap, const char *given)
 int cmd_demo(int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{"product", required_argument, 0, 'p'},
+		{"wafers", required_argument, 0, 'w'},
+		{"limits", required_argument, 0, 'L'},
 		{"out", required_argument, 0, 'o'},
 		{"units", required_argument, 0, 'n'},
 		{"seed", required_argument, 0, 's'},
@@ -165,8 +197,10 @@ int cmd_demo(int argc, char **argv)
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	const char *out_arg = NULL, *seq_path = DEMO_SEQUENCE;
-	unsigned long units = 12, seed = 1;
+	const char *out_arg = NULL, *seq_path = NULL, *limits_path = NULL;
+	const struct demo_product *prod = &products[0];
+	unsigned long units = 12, seed = 1, wafers = 2;
+	int *slots = NULL;
 	char out[4096], config_path[4200], db_path[4200], lot[64];
 	demo_sim sim = {0};
 	cfg_station *c = NULL;
@@ -175,8 +209,21 @@ int cmd_demo(int argc, char **argv)
 	int ch, rc = CLI_ERROR, quiet = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "o:n:s:S:qh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:w:L:o:n:s:S:qh", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'p':
+			prod = NULL;
+			for (size_t i = 0; i < sizeof(products) / sizeof(products[0]); i++)
+				if (strcmp(optarg, products[i].name) == 0)
+					prod = &products[i];
+			if (!prod)
+				return cli_usage("demo", "--product wants teraphy, elsfp or fiber, not '%s'", optarg);
+			break;
+		case 'w':
+			if (cli_parse_uint(optarg, 25, &wafers) || !wafers)
+				return cli_usage("demo", "--wafers wants 1..25, not '%s'", optarg);
+			break;
+		case 'L': limits_path = optarg; break;
 		case 'o': out_arg = optarg; break;
 		case 'n':
 			if (cli_parse_uint(optarg, 100000, &units) || !units)
@@ -194,6 +241,11 @@ int cmd_demo(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("demo", "unexpected argument '%s'", argv[optind]);
+	/* The product's limits belong to the product's sequence only. */
+	if (!limits_path && !seq_path)
+		limits_path = prod->limits;
+	if (!seq_path)
+		seq_path = prod->sequence;
 	if (make_out_dir(out, sizeof(out), out_arg))
 		return CLI_ERROR;
 	snprintf(config_path, sizeof(config_path), "%s/station.yaml", out);
@@ -202,7 +254,7 @@ int cmd_demo(int argc, char **argv)
 	unlink(config_path);   /* a stale one would look like a ready simulator */
 
 	kgd_err_clear(&err);
-	if (sim_start(&sim, config_path, seed, units, &err) ||
+	if (sim_start(&sim, config_path, prod->name, lot, seed, units, wafers, &err) ||
 	    cfg_load(config_path, &c, &err)) {
 		rc = cli_fail(&err);
 		goto out;
@@ -219,25 +271,41 @@ int cmd_demo(int argc, char **argv)
 	printf("virtual station up: %s\n", config_path);
 
 	a.seq_path = seq_path;
+	a.limits_path = limits_path;
 	a.config_path = config_path;
 	a.db_path = db_path;
 	a.lot = lot;
 	a.operator_name = "demo";
-	a.units = units;
 	a.quiet = quiet;
-	a.insert = insert_unit;
-	a.insert_user = &sim;
+	if (prod->wafer) {
+		slots = malloc(wafers * sizeof(*slots));
+		if (!slots) {
+			cli_error("out of memory");
+			goto out;
+		}
+		for (unsigned long i = 0; i < wafers; i++)
+			slots[i] = (int)i + 1;
+		a.slots = slots;
+		a.n_slots = wafers;
+	} else {
+		a.units = units;
+		a.insert = insert_unit;
+		a.insert_user = &sim;
+	}
 	rc = run_cli(&a);
 	if (rc == CLI_OK)
 		rc = report_cli(db_path, out, 1);
 	if (rc == CLI_OK)
-		printf("demo done: %zu units, yield %.1f%%; results in %s/ "
-		       "(results.db, yield.csv, tests.csv, station.yaml)\n",
-		       a.summary.tested,
-		       a.summary.tested ? 100.0 * a.summary.passed / a.summary.tested : 0.0,
-		       out);
+		printf("demo done: %s, %zu %s, yield %.1f%%\n"
+		       "  results database: %s\n  reports:          %s/\n"
+		       "  station config:   %s\n",
+		       prod->name, a.summary.tested, prod->wafer ? "dies" : "units",
+		       a.summary.tested ? 100.0 * (double)a.summary.passed /
+						  (double)a.summary.tested : 0.0,
+		       db_path, out, config_path);
 out:
 	sim_stop(&sim);
 	cfg_free(c);
+	free(slots);
 	return rc;
 }
