@@ -1,70 +1,197 @@
 /*
  * instruments/sim/model.h - the seeded model of the parts under test that
- * every simulated instrument of the virtual station reads from.
+ * every simulated instrument of the virtual station reads from: a lot of
+ * 300 mm wafers of TeraPHY-class dies, a lot of ELSFP laser modules, or a
+ * lot of fiber-attach assemblies (one product per model).
  *
- * Invariant: every value is a pure function of (parameters, unit, port,
- * wavelength, sample index). Nothing depends on call order, wall time or
+ * Invariant: every value is a pure function of (parameters, part identity,
+ * channel, sample index). Nothing depends on call order, wall time or
  * platform random generators, so the same seed gives the same lot bit for
  * bit and a test can recompute what a simulator will answer.
  *
- * Today the model is a lot of optical units (modules with N fibre ports);
- * a wafer of dies is the same idea with (x, y) in place of the unit index.
+ * Every process term is a sum of gaussians cut at +-6 sigma (sim_gauss), so
+ * a good part's deviation from nominal is bounded by 6 * (sum of sigmas);
+ * the defaults put that bound well inside the default limits (sim_limits)
+ * and every injected defect far outside, so the expected bin of every part
+ * is exact (sim_truth_*), not a probability. docs/VIRTUAL_STATION.md has
+ * the numbers.
  */
 #ifndef KGD_SIM_MODEL_H
 #define KGD_SIM_MODEL_H
 
 #include <stdint.h>
+#include <stdio.h>
 
-#define SIM_MAX_PORTS 16
+#define SIM_MAX_PORTS 16        /* optical ports, lasers or fibers per part */
+#define SIM_MAX_WAVELENGTHS 16
+#define SIM_MAX_GRID 128        /* die columns and rows of the wafer map */
+#define SIM_MAX_DIES 8192
+#define SIM_LOT_MAX 24
+
+enum sim_product {
+	SIM_PRODUCT_ELSFP = 0,   /* unit process: laser modules (the default) */
+	SIM_PRODUCT_TERAPHY = 1, /* wafer process: optical I/O dies */
+	SIM_PRODUCT_FIBER = 2,   /* unit process: fiber-attach assemblies */
+};
 
 enum sim_defect {
 	SIM_DEFECT_NONE = 0,
-	SIM_DEFECT_WEAK_PORT = 1, /* one port ~10 dB low (bad coupling, weak laser) */
-	SIM_DEFECT_DEAD_PORT = 2, /* one port with no light at all */
+	SIM_DEFECT_DEAD_PORT,         /* die: one port dark, its lane never syncs */
+	SIM_DEFECT_WEAK_WAVELENGTH,   /* die: one (port, wavelength) far low */
+	SIM_DEFECT_HIGH_BER,          /* die: one lane with BER 1e-8..1e-6 */
+	SIM_DEFECT_SHORTED,           /* die: no light at all, no sync anywhere */
+	SIM_DEFECT_SCRATCH,           /* die on a wafer's scratch line: far low, high BER */
+	SIM_DEFECT_WEAK_LASER,        /* module: one laser far low */
+	SIM_DEFECT_DRIFTING_LASER,    /* module: one laser low and dropping per sample */
+	SIM_DEFECT_MISALIGNED_FIBER,  /* assembly: one fiber with > 3.5 dB extra loss */
+	SIM_DEFECT_COUNT
 };
 
 typedef struct sim_model_params {
 	uint64_t seed;
-	int units;                 /* lot size; units are numbered 0..units-1 */
-	int ports;                 /* optical ports per unit, <= SIM_MAX_PORTS */
-	double nominal_dbm;        /* design power at the reference wavelength */
-	double ref_wavelength_nm;  /* where the tilt term is zero */
-	double unit_sigma_db;      /* unit-to-unit spread (process) */
-	double port_sigma_db;      /* port-to-port spread within a unit */
-	double tilt_sigma_db;      /* per-unit spectral tilt, dB per 100 nm */
-	double noise_sigma_db;     /* reading-to-reading noise */
-	double weak_fraction;      /* share of units with one weak port */
-	double weak_drop_db;       /* how far below its mean a weak port sits */
-	double dead_fraction;      /* share of units with one dead port */
-	double dead_power_w;       /* what a dead port reads: dark level, not overrange */
+	enum sim_product product;
+	char lot[SIM_LOT_MAX];       /* lot id; lot-to-lot shift is keyed by it */
+	int units;                   /* modules/assemblies per lot (unit process) */
+	int wafers;                  /* wafers per lot, cassette slots 1..wafers */
+	double dark_w;               /* what a port with no light reads */
+
+	/* TeraPHY wafers */
+	double wafer_mm, edge_mm, die_w_mm, die_h_mm;
+	int die_ports, die_wavelengths;
+	double grid_start_nm, grid_step_nm; /* wavelength k = start + k * step */
+	double ref_dbm;              /* reference laser launched into each port */
+	double il_db;                /* nominal insertion loss port in -> out */
+	double lot_sigma_db, wafer_sigma_db, die_sigma_db, port_sigma_db,
+	       wl_sigma_db, noise_sigma_db;
+	double radial_db;            /* extra loss at the usable edge, ~ (r/R)^2 */
+	double q_nominal, q_per_db, q_sigma; /* lane Q at 53.125 Gb/s */
+	double shorted_fraction, dead_port_fraction, weak_wl_fraction,
+	       high_ber_fraction;    /* per die, mutually exclusive */
+	double scratch_wafer_fraction, scratch_width_mm; /* per wafer */
+	double weak_wl_drop_db, scratch_drop_db;
+
+	/* ELSFP modules */
+	int lasers;                  /* 8, 16, or 0 = mixed (half 16, half 8) */
+	double laser_dbm, module_sigma_db, laser_sigma_db;
+	double weak_laser_fraction, drifting_laser_fraction; /* per module */
+	double weak_laser_drop_db, drift_start_db, drift_per_sample_db;
+	double wl_sigma_nm, bias_ma, bias_sigma_ma, temp_c, temp_sigma_c,
+	       smsr_db, smsr_sigma_db;
+
+	/* Fiber-attach assemblies */
+	int fibers;
+	double fiber_ref_dbm, coupling_db, assembly_sigma_db, fiber_sigma_db;
+	double misaligned_fraction, misalign_min_db, misalign_max_db;
 } sim_model_params;
+
+/* The default limits the example sequences use (docs/VIRTUAL_STATION.md). */
+typedef struct sim_limits {
+	double die_power_low_dbm, die_power_high_dbm; /* per port and wavelength */
+	double die_ber_max;          /* true BER of every lane at the rate */
+	double ber_rate_gbps;
+	double laser_power_low_dbm, laser_power_high_dbm;
+	double fiber_loss_max_db;
+} sim_limits;
 
 typedef struct sim_model {
 	sim_model_params p;
+	uint64_t key;                /* seed mixed with the lot id */
+	/* The wafer map, derived from the geometry at init. */
+	int cols, rows, n_dies;
+	uint16_t route[SIM_MAX_DIES][2];           /* serpentine order: col, row */
+	int16_t index[SIM_MAX_GRID][SIM_MAX_GRID]; /* [col][row] -> route index, -1 */
 } sim_model;
 
-/* Fill p with the documented defaults (seed 1, 25 units, 8 ports, +1 dBm). */
-void sim_model_defaults(sim_model_params *p);
+/* What the model says a part is and how it must bin against sim_limits
+ * when a sequence tests every port x wavelength (or laser, or fiber) and,
+ * for dies, then every lane: power first (bin 5), then BER (bin 7). */
+typedef struct sim_truth {
+	enum sim_defect defect;
+	int where;          /* port / lane / laser / fiber, 1-based; 0 = none */
+	int where_wl;       /* wavelength channel 1-based (weak wavelength); 0 */
+	int channels;       /* ports, lasers or fibers of the part */
+	double min_dbm, max_dbm;  /* pm readings, noise-free, first sample */
+	double max_loss_db;       /* fiber: worst coupling loss */
+	double max_ber;           /* die: worst true lane BER; 1.0 = no sync */
+	int power_pass, ber_pass;
+	int expected_bin;   /* 1 PASS, 5 OPTICAL_POWER (or COUPLING_LOSS), 7 BER */
+} sim_truth;
 
-/* Copy and validate params; 0 on success, -1 if a parameter is out of range. */
+/* Fill p with the documented defaults (ELSFP, seed 1, lot LOT1, 25 units). */
+void sim_model_defaults(sim_model_params *p);
+void sim_limits_defaults(sim_limits *l);
+
+/* Copy and validate params, build the wafer map; 0, or -1 if a parameter
+ * is out of range. Nothing to free. */
 int sim_model_init(sim_model *m, const sim_model_params *p);
 
-/* The injected defect of a unit; *port (may be NULL) gets its port (1-based)
- * or 0 when there is none. */
-enum sim_defect sim_model_defect(const sim_model *m, int unit, int *port);
+const char *sim_product_name(enum sim_product p);
+int sim_product_parse(const char *name, enum sim_product *out);
+const char *sim_defect_name(enum sim_defect d);
 
-/* Noise-free power in dBm of (unit, port 1..ports) at wl_nm. */
-double sim_model_mean_dbm(const sim_model *m, int unit, int port, double wl_nm);
+/* ---- TeraPHY wafers (slot = cassette slot 1..wafers) -------------------- */
 
-/* One reading in watts: the mean plus the gaussian noise of reading number
- * `sample` (the simulator counts readings per port). A dead port reads
- * dead_power_w exactly. */
+/* Route index of die (col, row), or -1 when the map has no die there. */
+int sim_die_index(const sim_model *m, int col, int row);
+/* Die centre distance from the wafer centre, mm. */
+double sim_die_radius_mm(const sim_model *m, int col, int row);
+/* "<lot>-W<slot, 2 digits>" into buf. */
+void sim_wafer_id(const sim_model *m, int slot, char *buf, size_t cap);
+/* Wavelength of channel k (0-based) of the die grid, nm. */
+double sim_grid_nm(const sim_model *m, int k);
+/* Channel nearest nm (0-based), or -1 if further than half a step away. */
+int sim_grid_index(const sim_model *m, double nm);
+
+enum sim_defect sim_die_defect(const sim_model *m, int slot, int col, int row,
+			       int *where, int *where_wl);
+/* Noise-free output power of (port 1..ports, channel k), dBm; the dark
+ * level in dBm for a dead port or a shorted die. */
+double sim_die_mean_dbm(const sim_model *m, int slot, int col, int row, int port,
+			int k);
+/* One reading, W: mean plus reading noise number `sample`. */
+double sim_die_power_w(const sim_model *m, int slot, int col, int row, int port,
+		       int k, uint64_t sample);
+/* True BER of lane 1..ports at rate_gbps; -1 when the lane cannot sync. */
+double sim_die_ber(const sim_model *m, int slot, int col, int row, int lane,
+		   double rate_gbps);
+
+/* ---- units: ELSFP modules and fiber assemblies (unit 0..units-1) -------- */
+
+/* Serial number: "<lot>-E0001" / "<lot>-F0001" (unit + 1). */
+void sim_unit_serial(const sim_model *m, int unit, char *buf, size_t cap);
+/* Lasers of a module, fibers of an assembly. */
+int sim_unit_channels(const sim_model *m, int unit);
+enum sim_defect sim_unit_defect(const sim_model *m, int unit, int *where);
+
+typedef struct sim_laser {
+	double power_dbm, wavelength_nm, bias_ma, temp_c, smsr_db;
+} sim_laser;
+
+/* Laser 1..lasers of module `unit` as read the `sample`-th time (power
+ * carries reading noise and the drift of a drifting laser). */
+void sim_laser_read(const sim_model *m, int unit, int laser, uint64_t sample,
+		    sim_laser *out);
+double sim_module_temp_c(const sim_model *m, int unit);
+/* Fiber 1..fibers: noise-free coupling loss, dB. */
+double sim_fiber_loss_db(const sim_model *m, int unit, int fiber);
+
+/* What power-meter port `port` reads for unit `unit` in the unit process
+ * (ELSFP: laser `port`; fiber: reference minus coupling loss; TeraPHY: the
+ * unit-th die of wafer 1's route at the channel nearest wl_nm), W. */
 double sim_model_power_w(const sim_model *m, int unit, int port, double wl_nm,
 			 uint64_t sample);
 
-/* The deterministic generator underneath, exported for tests and for the
- * simulators that need their own streams: splitmix64 step and a hash that
- * mixes up to four keys into a seed. */
+/* ---- ground truth -------------------------------------------------------- */
+
+int sim_truth_die(const sim_model *m, const sim_limits *l, int slot, int col,
+		  int row, sim_truth *t);
+int sim_truth_unit(const sim_model *m, const sim_limits *l, int unit, sim_truth *t);
+/* The whole lot as CSV, one row per part (format in VIRTUAL_STATION.md).
+ * 0, or -1 on a write error. */
+int sim_truth_write_csv(const sim_model *m, const sim_limits *l, FILE *f);
+
+/* ---- the deterministic generator underneath ------------------------------- */
+
 uint64_t sim_splitmix64(uint64_t *state);
 uint64_t sim_hash(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 /* Uniform in [0, 1) from the top 53 bits. */
@@ -73,5 +200,10 @@ double sim_uniform(uint64_t x);
  * additions, so bit-identical on every IEEE-754 platform, unlike Box-Muller's
  * log/cos). Tails are cut at +-6 sigma, which suits a process model. */
 double sim_gauss(uint64_t *state);
+/* Poisson count with mean lambda drawn from *state (exact below 30, normal
+ * approximation above, never negative). */
+uint64_t sim_poisson(double lambda, uint64_t *state);
+/* BER of a Q factor: 0.5 erfc(Q / sqrt 2). */
+double sim_ber_of_q(double q);
 
 #endif

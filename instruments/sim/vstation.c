@@ -1,47 +1,58 @@
 /*
- * instruments/sim/vstation.c - kgd-vstation, the virtual station: simulated
- * instruments as real TCP peers on 127.0.0.1, over one seeded model of a lot
- * of parts (model.c). Today it serves one instrument, the N7745A power meter
- * (pm_scpi.c); this file only owns sockets, options, signals and time.
+ * instruments/sim/vstation.c - kgd-vstation, the virtual station: the
+ * simulated instruments a product needs, each a real peer on 127.0.0.1 or
+ * a pseudo-terminal, over one seeded model of a lot (model.c) and one
+ * shared part-under-test state (station.h). This file owns options,
+ * signals and the station config; loop.c moves the bytes; one file per
+ * instrument answers its command set.
  *
  * Invariants:
  *  - it never outlives --lifetime-s, so a crashed test cannot leave it behind;
  *  - the --config-out file appears whole or not at all (written to .tmp,
- *    then renamed), and only after the socket is listening, so a reader that
- *    sees it can connect at once;
- *  - up to MAX_CLIENTS clients are served at once, one command at a time,
- *    over one shared instrument state; a client's leaving never stops it.
+ *    then renamed), and only once every instrument listens, so a reader
+ *    that sees it can connect at once;
+ *  - SIGINT/SIGTERM close every socket and the pty and exit 0.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "bert.h"
+#include "elsfp.h"
+#include "loop.h"
 #include "model.h"
 #include "pm_scpi.h"
+#include "prober.h"
+#include "station.h"
 
-#define LINE_MAX_BYTES 4096
-#define POLL_SLICE_MS 100
-#define MAX_CLIENTS 8
+enum { EP_PM, EP_PM100, EP_BERT, EP_PROBER, EP_LASER, EP_COUNT };
+
+static const struct {
+	const char *role, *driver;
+	int timeout_ms;
+} roles[EP_COUNT] = {
+	[EP_PM] = {"pm", "keysight-n774x", 5000},
+	[EP_PM100] = {"pm100", "thorlabs-pm100", 2000},
+	[EP_BERT] = {"bert", "jbert-n4903b", 5000},
+	[EP_PROBER] = {"prober", "mpi-sentio", 15000},
+	[EP_LASER] = {"laser", "elsfp-cmis", 2000},
+};
 
 struct options {
 	sim_model_params model;
 	const char *config_out;
-	double lifetime_s;
-	int latency_ms;
-	long fault_no_reply_after;  /* -1: never */
-	int fault_garbage;
+	double lifetime_s, time_scale;
+	int pm_ports;              /* 0: as the product needs */
 	int ground_truth;
-	double ground_truth_nm;
-	double window_low_dbm, window_high_dbm;
+	double latency_s[EP_COUNT];
+	sim_fault faults[EP_COUNT][SIM_MAX_FAULTS];
+	int n_faults[EP_COUNT];
+	int fail_dies[SIM_PROBER_MAX_FAIL][2];
+	int n_fail_dies;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -51,42 +62,128 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: kgd-vstation [options]\n"
-		"Simulated instruments of a KGD test station on 127.0.0.1.\n"
-		"Serves a Keysight N7745A power meter (SCPI over raw TCP, LF-terminated)\n"
-		"on an ephemeral port, over a seeded model of a lot of units.\n"
+		"The virtual KGD test station: simulated instruments on 127.0.0.1 (and a\n"
+		"pty) over one seeded model of a lot. docs/VIRTUAL_STATION.md has it all.\n"
 		"\n"
+		"  --product P              teraphy (wafer process: pm, pm100, bert, prober),\n"
+		"                           elsfp (unit: pm, laser; default), fiber (unit: pm, pm100)\n"
 		"  --seed N                 model seed (default 1)\n"
-		"  --units N                lot size (default 25); select the unit under\n"
-		"                           test with :SIMulate:DUT <n> (default unit 0)\n"
-		"  --config-out PATH        write a station config naming the instruments'\n"
-		"                           URIs to PATH once listening (atomic rename)\n"
+		"  --lot ID                 lot id (default LOT1); wafer ids are <lot>-W<slot>\n"
+		"  --wafers N               wafers in the cassette, slots 1..N (default 2)\n"
+		"  --units N                modules/assemblies in the lot (default 25); select\n"
+		"                           one with :SIMulate:DUT <n> or SIM DUT <n>\n"
+		"  --lasers 8|16|mixed      lasers per ELSFP module (default 8)\n"
+		"  --fibers N               fibers per assembly (default 16)\n"
+		"  --die WxH                die size in mm (default 8x9)\n"
+		"  --edge-mm MM             edge exclusion (default 3)\n"
+		"  --pm-ports 8|16          power meter ports (default: what the product needs)\n"
+		"  --time-scale F           multiply modelled times (gate, moves, averaging) by F\n"
+		"                           (default 1.0)\n"
+		"  --latency R=T[,R=T...]   extra delay per command, e.g. pm=2ms,prober=50ms\n"
+		"  --latency-ms N           the same delay for every instrument\n"
+		"  --fault SPEC             R:KIND[:after=N][:die=C,R]; KIND no-reply, garbage,\n"
+		"                           disconnect, scpi-error, overrange, contact-fail\n"
+		"                           (repeatable)\n"
+		"  --fault-no-reply-after N alias of --fault pm:no-reply:after=N\n"
+		"  --fault-garbage          alias of --fault pm:garbage\n"
+		"  --config-out PATH        write the station config (roles -> driver + URI)\n"
+		"                           once listening (atomic rename)\n"
 		"  --lifetime-s N           exit by itself after N seconds (default 600)\n"
-		"  --latency-ms N           delay before each reply (default 0)\n"
-		"  --fault-no-reply-after N answer N commands, then stay silent\n"
-		"  --fault-garbage          answer power readings with non-numbers\n"
-		"  --ground-truth           print each unit's defect and per-port mean\n"
-		"                           power, PASS/FAIL against --window, and exit\n"
-		"  --ground-truth-nm NM     wavelength for --ground-truth (default 1310)\n"
-		"  --window LOW:HIGH        pass window in dBm (default -3:3)\n"
+		"  --ground-truth           print every part's defects and expected bin as CSV\n"
+		"                           and exit\n"
 		"  --help                   this text\n"
 		"\n"
-		"Without --config-out, prints 'listening tcp://127.0.0.1:<port>' on stdout.\n"
+		"Without --config-out, prints 'listening <role> <uri>' lines on stdout.\n"
 		"Exits 0 on SIGINT, SIGTERM or end of lifetime.\n");
 }
 
-/* Parse a whole-string number; -1 if s is not one. */
+static int role_index(const char *name, size_t len)
+{
+	for (int i = 0; i < EP_COUNT; i++)
+		if (strlen(roles[i].role) == len && strncmp(roles[i].role, name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* "pm=2ms,prober=50ms" (ms, s or us; bare number = ms). */
+static int parse_latency(const char *v, struct options *o)
+{
+	while (*v) {
+		const char *eq = strchr(v, '=');
+		char *end;
+		double t;
+		int r;
+
+		if (!eq || (r = role_index(v, (size_t)(eq - v))) < 0)
+			return -1;
+		t = strtod(eq + 1, &end);
+		if (end == eq + 1 || t < 0)
+			return -1;
+		if (strncasecmp(end, "ms", 2) == 0)
+			t *= 1e-3, end += 2;
+		else if (strncasecmp(end, "us", 2) == 0)
+			t *= 1e-6, end += 2;
+		else if (*end == 's' || *end == 'S')
+			end++;
+		else
+			t *= 1e-3;
+		if (*end && *end != ',')
+			return -1;
+		o->latency_s[r] = t;
+		v = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int add_fault(struct options *o, int r, enum sim_fault_kind kind, long after)
+{
+	if (o->n_faults[r] == SIM_MAX_FAULTS)
+		return -1;
+	o->faults[r][o->n_faults[r]++] = (sim_fault){kind, after, 0};
+	return 0;
+}
+
+/* "prober:contact-fail:die=3,4", "pm:no-reply:after=100", "bert:garbage" */
+static int parse_fault(const char *v, struct options *o)
+{
+	static const char *const kinds[] = {"no-reply", "garbage", "disconnect",
+					    "scpi-error", "overrange", "contact-fail"};
+	char buf[128], *save = NULL, *role, *kind, *opt;
+	long after = 0;
+	int r, k = -1, col = -1, row = -1;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	role = strtok_r(buf, ":", &save);
+	kind = strtok_r(NULL, ":", &save);
+	if (!role || !kind || (r = role_index(role, strlen(role))) < 0)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			k = i;
+	if (k < 0)
+		return -1;
+	while ((opt = strtok_r(NULL, ":", &save))) {
+		if (sscanf(opt, "after=%ld", &after) == 1 && after >= 0)
+			continue;
+		if (sscanf(opt, "die=%d,%d", &col, &row) == 2)
+			continue;
+		return -1;
+	}
+	if (k == SIM_FAULT_CONTACT_FAIL) {
+		if (r != EP_PROBER || col < 0 || o->n_fail_dies == SIM_PROBER_MAX_FAIL)
+			return -1;
+		o->fail_dies[o->n_fail_dies][0] = col;
+		o->fail_dies[o->n_fail_dies][1] = row;
+		o->n_fail_dies++;
+		return 0;
+	}
+	return add_fault(o, r, (enum sim_fault_kind)k, after);
+}
+
 static int parse_num(const char *s, double *out)
 {
 	char *end;
@@ -97,27 +194,21 @@ static int parse_num(const char *s, double *out)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
+	memset(o, 0, sizeof(*o));
 	sim_model_defaults(&o->model);
-	o->config_out = NULL;
 	o->lifetime_s = 600;
-	o->latency_ms = 0;
-	o->fault_no_reply_after = -1;
-	o->fault_garbage = 0;
-	o->ground_truth = 0;
-	o->ground_truth_nm = 1310.0;
-	o->window_low_dbm = -3.0;
-	o->window_high_dbm = 3.0;
+	o->time_scale = 1.0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		double d;
+		double d = 0;
 
 		if (strcmp(a, "--help") == 0) {
 			usage(stdout);
 			exit(0);
 		} else if (strcmp(a, "--fault-garbage") == 0) {
-			o->fault_garbage = 1;
+			add_fault(o, EP_PM, SIM_FAULT_GARBAGE, 0);
 			continue;
 		} else if (strcmp(a, "--ground-truth") == 0) {
 			o->ground_truth = 1;
@@ -130,29 +221,56 @@ static int parse_options(int argc, char **argv, struct options *o)
 		i++;
 		if (strcmp(a, "--config-out") == 0) {
 			o->config_out = v;
-			continue;
-		}
-		if (strcmp(a, "--window") == 0) {
-			if (sscanf(v, "%lf:%lf", &o->window_low_dbm, &o->window_high_dbm) != 2)
+		} else if (strcmp(a, "--product") == 0) {
+			if (sim_product_parse(v, &o->model.product))
 				goto bad_value;
-			continue;
+		} else if (strcmp(a, "--lot") == 0) {
+			if (!*v || strlen(v) >= sizeof(o->model.lot) || strpbrk(v, ",\"\n :"))
+				goto bad_value;
+			strcpy(o->model.lot, v);
+		} else if (strcmp(a, "--lasers") == 0) {
+			if (strcmp(v, "mixed") == 0)
+				o->model.lasers = 0;
+			else if (strcmp(v, "8") == 0 || strcmp(v, "16") == 0)
+				o->model.lasers = atoi(v);
+			else
+				goto bad_value;
+		} else if (strcmp(a, "--die") == 0) {
+			if (sscanf(v, "%lfx%lf", &o->model.die_w_mm, &o->model.die_h_mm) != 2)
+				goto bad_value;
+		} else if (strcmp(a, "--latency") == 0) {
+			if (parse_latency(v, o))
+				goto bad_value;
+		} else if (strcmp(a, "--fault") == 0) {
+			if (parse_fault(v, o))
+				goto bad_value;
+		} else {
+			if (parse_num(v, &d))
+				goto bad_value;
+			if (strcmp(a, "--seed") == 0 && d >= 0)
+				o->model.seed = strtoull(v, NULL, 10);
+			else if (strcmp(a, "--units") == 0 && d >= 1 && d <= 1e6)
+				o->model.units = (int)d;
+			else if (strcmp(a, "--wafers") == 0 && d >= 1 && d <= 25)
+				o->model.wafers = (int)d;
+			else if (strcmp(a, "--fibers") == 0 && d >= 1 && d <= SIM_MAX_PORTS)
+				o->model.fibers = (int)d;
+			else if (strcmp(a, "--edge-mm") == 0 && d >= 0)
+				o->model.edge_mm = d;
+			else if (strcmp(a, "--pm-ports") == 0 && (d == 8 || d == 16))
+				o->pm_ports = (int)d;
+			else if (strcmp(a, "--time-scale") == 0 && d >= 0 && d <= 100)
+				o->time_scale = d;
+			else if (strcmp(a, "--lifetime-s") == 0 && d > 0)
+				o->lifetime_s = d;
+			else if (strcmp(a, "--latency-ms") == 0 && d >= 0 && d <= 60000)
+				for (int r = 0; r < EP_COUNT; r++)
+					o->latency_s[r] = d / 1000.0;
+			else if (strcmp(a, "--fault-no-reply-after") == 0 && d >= 0)
+				add_fault(o, EP_PM, SIM_FAULT_NO_REPLY, (long)d);
+			else
+				goto bad_value;
 		}
-		if (parse_num(v, &d))
-			goto bad_value;
-		if (strcmp(a, "--seed") == 0 && d >= 0)
-			o->model.seed = strtoull(v, NULL, 10);
-		else if (strcmp(a, "--units") == 0 && d >= 1 && d <= 1e6)
-			o->model.units = (int)d;
-		else if (strcmp(a, "--lifetime-s") == 0 && d > 0)
-			o->lifetime_s = d;
-		else if (strcmp(a, "--latency-ms") == 0 && d >= 0 && d <= 60000)
-			o->latency_ms = (int)d;
-		else if (strcmp(a, "--fault-no-reply-after") == 0 && d >= 0)
-			o->fault_no_reply_after = (long)d;
-		else if (strcmp(a, "--ground-truth-nm") == 0 && d > 0)
-			o->ground_truth_nm = d;
-		else
-			goto bad_value;
 		continue;
 bad_value:
 		fprintf(stderr, "kgd-vstation: %s: bad value '%s'\n", a, v);
@@ -161,37 +279,26 @@ bad_value:
 	return 0;
 }
 
-static void print_ground_truth(const sim_model *m, const struct options *o)
+/* Which roles a product needs (pm always). */
+static int product_needs(enum sim_product p, int ep)
 {
-	static const char *defect_names[] = {"none", "weak-port", "dead-port"};
-
-	printf("# seed %llu, %d units, %d ports, %.3f nm, window %.2f..%.2f dBm\n",
-	       (unsigned long long)m->p.seed, m->p.units, m->p.ports,
-	       o->ground_truth_nm, o->window_low_dbm, o->window_high_dbm);
-	printf("unit,defect,defect_port,result");
-	for (int p = 1; p <= m->p.ports; p++)
-		printf(",port%d_dbm", p);
-	printf("\n");
-	for (int u = 0; u < m->p.units; u++) {
-		int port, pass = 1;
-		enum sim_defect d = sim_model_defect(m, u, &port);
-		double dbm[SIM_MAX_PORTS];
-
-		for (int p = 1; p <= m->p.ports; p++) {
-			dbm[p - 1] = sim_model_mean_dbm(m, u, p, o->ground_truth_nm);
-			if (dbm[p - 1] < o->window_low_dbm || dbm[p - 1] > o->window_high_dbm)
-				pass = 0;
-		}
-		printf("%d,%s,%d,%s", u, defect_names[d], port, pass ? "PASS" : "FAIL");
-		for (int p = 0; p < m->p.ports; p++)
-			printf(",%.4f", dbm[p]);
-		printf("\n");
+	switch (ep) {
+	case EP_PM:
+		return 1;
+	case EP_PM100:
+		return p == SIM_PRODUCT_TERAPHY || p == SIM_PRODUCT_FIBER;
+	case EP_BERT:
+	case EP_PROBER:
+		return p == SIM_PRODUCT_TERAPHY;
+	case EP_LASER:
+		return p == SIM_PRODUCT_ELSFP;
 	}
+	return 0;
 }
 
-static int write_config(const char *path, int port)
+static int write_config(const char *path, sim_endpoint *eps, int n)
 {
-	char tmp[4096];
+	char tmp[4096], uri[128];
 	FILE *f;
 	int rc = -1;
 
@@ -200,12 +307,14 @@ static int write_config(const char *path, int port)
 	f = fopen(tmp, "w");
 	if (!f)
 		return -1;
-	fprintf(f,
-		"# written by kgd-vstation; valid while it runs\n"
-		"station: virtual-1\n"
-		"instruments:\n"
-		"  pm: {driver: keysight-n774x, uri: \"tcp://127.0.0.1:%d\"}\n",
-		port);
+	fprintf(f, "# written by kgd-vstation; valid while it runs\n"
+		   "station: virtual-1\n"
+		   "instruments:\n");
+	for (int i = 0; i < n; i++) {
+		sim_endpoint_uri(&eps[i], uri, sizeof(uri));
+		fprintf(f, "  %s: {driver: %s, uri: \"%s\", timeout_ms: %d}\n", eps[i].role,
+			eps[i].driver, uri, eps[i].timeout_ms);
+	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		fclose(f);
 		goto out;
@@ -221,176 +330,29 @@ out:
 	return rc;
 }
 
-static int listen_loopback(int *port)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = 0;  /* ephemeral: parallel tests never collide */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, MAX_CLIENTS) != 0
-	    || getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
-		close(fd);
-		return -1;
-	}
-	*port = ntohs(sa.sin_port);
-	return fd;
-}
-
-static int send_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Sleep ms, but wake for a signal or the end of life. */
-static void latency_sleep(int ms, double deadline)
-{
-	double until = now_s() + ms / 1000.0;
-
-	while (!stop_signal && now_s() < until && now_s() < deadline)
-		poll(NULL, 0, POLL_SLICE_MS < ms ? POLL_SLICE_MS : ms);
-}
-
-/* One connected client: its partial input line. */
-struct client {
-	int fd;
-	size_t used;
-	int overlong;
-	char line[LINE_MAX_BYTES];
-};
-
-/* Feed received bytes to the instrument, one message per LF. -1 when the
- * client must be dropped. *commands counts across clients for
- * --fault-no-reply-after. */
-static int client_input(struct client *c, const char *buf, size_t n, sim_pm *pm,
-			const struct options *o, double deadline, long *commands)
-{
-	for (size_t i = 0; i < n; i++) {
-		sim_buf reply = {0};
-		int rc = 0;
-
-		if (buf[i] != '\n') {
-			if (c->used < sizeof(c->line) - 1)
-				c->line[c->used++] = buf[i];
-			else
-				c->overlong = 1;
-			continue;
-		}
-		if (c->used > 0 && c->line[c->used - 1] == '\r')
-			c->used--;
-		c->line[c->used] = '\0';
-		c->used = 0;
-		if (c->overlong) {
-			/* A message too long for the input buffer is dropped
-			 * whole, never executed in part. */
-			c->overlong = 0;
-			continue;
-		}
-		if (o->fault_no_reply_after >= 0 && *commands >= o->fault_no_reply_after)
-			continue;
-		(*commands)++;
-		/* Out of memory drops the client, not the process. */
-		rc = sim_pm_execute(pm, c->line, &reply);
-		if (o->latency_ms > 0)
-			latency_sleep(o->latency_ms, deadline);
-		if (!rc && reply.len)
-			rc = send_all(c->fd, reply.data, reply.len);
-		sim_buf_free(&reply);
-		if (rc)
-			return -1;
-	}
-	return 0;
-}
-
-/* Serve every client until a signal arrives or life ends. Several clients
- * may be connected at once (a station's driver plus an operator link that
- * swaps units, as with a LAN instrument's sessions); they share the one
- * instrument and its error queue, and commands run one at a time. */
-static void serve(int lfd, sim_pm *pm, const struct options *o, double deadline)
-{
-	struct client clients[MAX_CLIENTS];
-	struct pollfd pf[MAX_CLIENTS + 1];
-	long commands = 0;
-	int n = 0;
-
-	while (!stop_signal && now_s() < deadline) {
-		pf[0].fd = lfd;
-		pf[0].events = POLLIN;
-		for (int i = 0; i < n; i++) {
-			pf[i + 1].fd = clients[i].fd;
-			pf[i + 1].events = POLLIN;
-		}
-		if (poll(pf, (nfds_t)n + 1, POLL_SLICE_MS) <= 0)
-			continue;
-		for (int i = n - 1; i >= 0; i--) {
-			char buf[1024];
-			ssize_t got;
-
-			if (!(pf[i + 1].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			got = recv(clients[i].fd, buf, sizeof(buf), 0);
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got > 0 && client_input(&clients[i], buf, (size_t)got, pm, o,
-						    deadline, &commands) == 0)
-				continue;
-			close(clients[i].fd);
-			clients[i] = clients[--n];
-		}
-		if (pf[0].revents & POLLIN) {
-			int cfd = accept(lfd, NULL, NULL);
-
-			if (cfd >= 0 && n == MAX_CLIENTS)
-				close(cfd);  /* full: refuse rather than leave it hanging */
-			else if (cfd >= 0) {
-				clients[n].fd = cfd;
-				clients[n].used = 0;
-				clients[n].overlong = 0;
-				n++;
-			}
-		}
-	}
-	for (int i = 0; i < n; i++)
-		close(clients[i].fd);
-}
-
 int main(int argc, char **argv)
 {
+	static sim_station st;  /* large (the wafer map): not on the stack */
 	struct options o;
 	struct sigaction sa;
-	sim_model model;
-	sim_pm *pm = NULL;
-	int lfd = -1, port = 0, rc = 1;
+	sim_endpoint eps[EP_COUNT];
+	int n = 0, rc = 1;
 	double deadline;
 
+	memset(eps, 0, sizeof(eps));
 	if (parse_options(argc, argv, &o) != 0) {
 		usage(stderr);
 		return 2;
 	}
-	if (sim_model_init(&model, &o.model) != 0) {
+	if (sim_model_init(&st.model, &o.model) != 0) {
 		fprintf(stderr, "kgd-vstation: invalid model parameters\n");
 		return 2;
 	}
-	if (o.ground_truth) {
-		print_ground_truth(&model, &o);
-		return 0;
-	}
-	deadline = now_s() + o.lifetime_s;
+	sim_limits_defaults(&st.limits);
+	st.time_scale = o.time_scale;
+	if (o.ground_truth)
+		return sim_truth_write_csv(&st.model, &st.limits, stdout) ? 1 : 0;
+	deadline = sim_now() + o.lifetime_s;
 
 	/* No SA_RESTART: a signal must interrupt poll() so we exit promptly. */
 	memset(&sa, 0, sizeof(sa));
@@ -400,18 +362,60 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	pm = sim_pm_new(&model, o.fault_garbage);
-	if (!pm) {
-		fprintf(stderr, "kgd-vstation: out of memory\n");
-		goto out;
+	for (int r = 0; r < EP_COUNT; r++) {
+		sim_endpoint *e;
+
+		if (!product_needs(o.model.product, r))
+			continue;
+		e = &eps[n++];
+		e->role = roles[r].role;
+		e->driver = roles[r].driver;
+		e->timeout_ms = roles[r].timeout_ms;
+		e->latency_s = o.latency_s[r];
+		memcpy(e->faults, o.faults[r], sizeof(e->faults));
+		e->n_faults = o.n_faults[r];
+		switch (r) {
+		case EP_PM: {
+			int ports = o.pm_ports;
+
+			if (!ports)
+				ports = o.model.product == SIM_PRODUCT_TERAPHY ? o.model.die_ports
+					: o.model.product == SIM_PRODUCT_FIBER ? o.model.fibers
+					: o.model.lasers == 8 ? 8 : 16;
+			e->inst = sim_pm_new(&st, ports > 8 ? 16 : 8);
+			e->exec = sim_pm_execute;
+			break;
+		}
+		case EP_PM100:
+			e->inst = sim_pm100_new(&st);
+			e->exec = sim_pm100_execute;
+			break;
+		case EP_BERT:
+			e->inst = sim_bert_new(&st);
+			e->exec = sim_bert_execute;
+			break;
+		case EP_PROBER:
+			e->inst = sim_prober_new(&st, (const int (*)[2])o.fail_dies, o.n_fail_dies);
+			e->exec = sim_prober_execute;
+			break;
+		case EP_LASER:
+			e->inst = sim_elsfp_new(&st);
+			e->exec = sim_elsfp_execute;
+			e->is_pty = 1;
+			break;
+		}
+		if (!e->inst) {
+			fprintf(stderr, "kgd-vstation: out of memory\n");
+			goto out;
+		}
+		if (sim_endpoint_open(e) != 0) {
+			fprintf(stderr, "kgd-vstation: %s: cannot open %s: %s\n", e->role,
+				e->is_pty ? "a pseudo-terminal" : "a socket on 127.0.0.1",
+				strerror(errno));
+			goto out;
+		}
 	}
-	lfd = listen_loopback(&port);
-	if (lfd < 0) {
-		fprintf(stderr, "kgd-vstation: cannot listen on 127.0.0.1: %s\n",
-			strerror(errno));
-		goto out;
-	}
-	if (o.config_out && write_config(o.config_out, port) != 0) {
+	if (o.config_out && write_config(o.config_out, eps, n) != 0) {
 		fprintf(stderr, "kgd-vstation: cannot write %s: %s\n", o.config_out,
 			strerror(errno));
 		goto out;
@@ -419,15 +423,29 @@ int main(int argc, char **argv)
 	/* With a config file that file is the handshake; stay quiet so a
 	 * parent's own output (station demo) is not interleaved with ours. */
 	if (!o.config_out) {
-		printf("listening tcp://127.0.0.1:%d\n", port);
+		for (int i = 0; i < n; i++) {
+			char uri[128];
+
+			sim_endpoint_uri(&eps[i], uri, sizeof(uri));
+			printf("listening %s %s\n", eps[i].role, uri);
+		}
 		fflush(stdout);
 	}
-
-	serve(lfd, pm, &o, deadline);
+	sim_loop_run(eps, n, o.time_scale, deadline, &stop_signal);
 	rc = 0;
 out:
-	if (lfd >= 0)
-		close(lfd);
-	sim_pm_free(pm);
+	for (int i = 0; i < n; i++) {
+		sim_endpoint_close(&eps[i]);
+		if (eps[i].exec == sim_pm_execute)
+			sim_pm_free(eps[i].inst);
+		else if (eps[i].exec == sim_pm100_execute)
+			sim_pm100_free(eps[i].inst);
+		else if (eps[i].exec == sim_bert_execute)
+			sim_bert_free(eps[i].inst);
+		else if (eps[i].exec == sim_prober_execute)
+			sim_prober_free(eps[i].inst);
+		else if (eps[i].exec == sim_elsfp_execute)
+			sim_elsfp_free(eps[i].inst);
+	}
 	return rc;
 }

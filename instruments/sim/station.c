@@ -1,0 +1,43 @@
+/*
+ * instruments/sim/station.c - see station.h.
+ */
+#include "station.h"
+
+#include <time.h>
+
+int sim_station_select(sim_station *st, long n)
+{
+	if (n < 0 || n >= st->model.p.units)
+		return -1;
+	st->dut = (int)n;
+	/* A module inserted in the fixture comes up lasing at nominal bias,
+	 * as the example sequences expect. */
+	st->low_power = 0;
+	st->tx_disable = 0;
+	return 0;
+}
+
+int sim_station_die(const sim_station *st, int *slot, int *col, int *row)
+{
+	if (!st->slot || !st->at_die || !st->contact)
+		return 0;
+	*slot = st->slot;
+	*col = st->col;
+	*row = st->row;
+	return 1;
+}
+
+int sim_station_laser_on(const sim_station *st, int lane)
+{
+	if (lane < 1 || lane > sim_unit_channels(&st->model, st->dut))
+		return 0;
+	return !st->low_power && !(st->tx_disable & (1u << (lane - 1)));
+}
+
+double sim_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

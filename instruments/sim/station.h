@@ -1,0 +1,46 @@
+/*
+ * instruments/sim/station.h - the state the simulated instruments of one
+ * kgd-vstation share: the model of the lot, which part is under test, and
+ * the physical set-up around it (chuck position and contact, the laser
+ * module's enable state).
+ *
+ * Invariant: an instrument learns what it measures only from here, so the
+ * power meter, the BERT and the prober always agree on the die in contact;
+ * every instrument runs in the one thread of the socket loop, so no lock.
+ */
+#ifndef KGD_SIM_STATION_H
+#define KGD_SIM_STATION_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+typedef struct sim_station {
+	sim_model model;
+	sim_limits limits;
+	double time_scale;        /* modelled times are multiplied by this */
+	int dut;                  /* unit process: unit 0..units-1 in the fixture */
+	/* wafer process, driven by the prober */
+	int slot;                 /* wafer on the chuck, 0 = none */
+	int at_die, col, row;     /* chuck positioned under die (col, row) */
+	int contact;              /* probes down on it */
+	uint64_t contact_epoch;   /* +1 on every contact or separation */
+	/* the ELSFP module in the fixture (reset when the DUT changes) */
+	int low_power;            /* LowPwrRequestSW */
+	uint16_t tx_disable;      /* bit n-1: lane n off */
+} sim_station;
+
+/* Select unit n as the part under test (0..units-1); its module starts
+ * powered and lasing. 0, or -1 when n is out of range. */
+int sim_station_select(sim_station *st, long n);
+
+/* The die the probes touch: 1 with slot/col/row filled, or 0. */
+int sim_station_die(const sim_station *st, int *slot, int *col, int *row);
+
+/* Laser `lane` (1-based) of the module in the fixture emits. */
+int sim_station_laser_on(const sim_station *st, int lane);
+
+/* Monotonic seconds. */
+double sim_now(void);
+
+#endif
