@@ -348,7 +348,7 @@ static void test_dut_and_defects(void)
 		snprintf(cmd, sizeof(cmd), ":SIM:DUT %d;:SENS%d:POW:UNIT 1", dead_unit,
 			 dead_port);
 		CU_ASSERT_EQUAL(send_line(fd, cmd), 0);
-		snprintf(cmd, sizeof(cmd), ":FETC%d:CHAN1:POW?", dead_port);
+		snprintf(cmd, sizeof(cmd), ":READ%d:CHAN1:POW?", dead_port);
 		CU_ASSERT_EQUAL(query(fd, cmd, r, sizeof(r)), 0);
 		CU_ASSERT(strtod(r, NULL) > 0 && strtod(r, NULL) < 0.5e-3);
 	}
