@@ -129,8 +129,8 @@ static void test_plugins_lists_n774x(void)
 static void test_demo_end_to_end(void)
 {
 	char demo[600], db_path[700], csv_path[700], tests_path[700];
-	char *argv[] = {STATION, "demo", "--out", demo, "--units", "6",
-			"--seed", "7", NULL};
+	char *argv[] = {STATION, "demo", "--product", "elsfp", "--sequence",
+			DEMO_SEQ, "--out", demo, "--units", "6", "--seed", "7", NULL};
 	long long per_part = points_per_part(DEMO_SEQ);
 	long long passed, tested;
 	sqlite3 *h;
@@ -375,6 +375,241 @@ static void test_sigint_leaves_no_partial_part(void)
 	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM measurement"), runs * per_part);
 }
 
+/* ---- the flagship flow: TeraPHY wafer sort against the model's truth ------ */
+
+#define TERAPHY_SEQ KGD_SOURCE_DIR "/sequences/teraphy-kgd.yaml"
+#define TERAPHY_LIM KGD_SOURCE_DIR "/sequences/limits/teraphy-16x16-a0.yaml"
+
+/* The same model arguments for the running simulator and for --ground-truth. */
+#define WAFER_MODEL "--product", "teraphy", "--lot", "GT1", "--seed", "11", \
+	"--wafers", "2", "--die", "40x40"
+
+typedef struct truth_die {
+	char wafer[32];
+	int x, y, bin;
+} truth_die;
+
+/* Parse `kgd-vstation --ground-truth` CSV: columns by header name. */
+static int read_truth(truth_die *dies, int max)
+{
+	char *argv[] = {TU_VSTATION_BIN, WAFER_MODEL, "--ground-truth", NULL};
+	static char csv[1 << 20];
+	int col_w = -1, col_x = -1, col_y = -1, col_b = -1, n = 0;
+	char *line, *save = NULL;
+
+	if (tu_run(argv, csv, sizeof(csv), errbuf, sizeof(errbuf), 30) != 0)
+		return -1;
+	line = strtok_r(csv, "\n", &save);
+	if (!line)
+		return -1;
+	{
+		char *f, *s2 = NULL;
+		int i = 0;
+
+		for (f = strtok_r(line, ",", &s2); f; f = strtok_r(NULL, ",", &s2), i++) {
+			if (!strcmp(f, "wafer")) col_w = i;
+			if (!strcmp(f, "col")) col_x = i;
+			if (!strcmp(f, "row")) col_y = i;
+			if (!strcmp(f, "expected_bin")) col_b = i;
+		}
+	}
+	if (col_w < 0 || col_x < 0 || col_y < 0 || col_b < 0)
+		return -1;
+	while ((line = strtok_r(NULL, "\n", &save)) && n < max) {
+		char *f, *s2 = NULL;
+		int i = 0;
+
+		for (f = strtok_r(line, ",", &s2); f; f = strtok_r(NULL, ",", &s2), i++) {
+			if (i == col_w) snprintf(dies[n].wafer, sizeof(dies[n].wafer), "%s", f);
+			if (i == col_x) dies[n].x = atoi(f);
+			if (i == col_y) dies[n].y = atoi(f);
+			if (i == col_b) dies[n].bin = atoi(f);
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Compare every die's soft bin in db with the truth; returns mismatches. */
+static int compare_truth(const char *db_path, const truth_die *t, int n,
+			 long long *passed)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int bad = 0;
+
+	*passed = 0;
+	if (sqlite3_open_v2(db_path, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(h, "SELECT r.soft_bin, r.status FROM run r JOIN part p "
+			       "ON r.part_id = p.id JOIN wafer w ON p.wafer_id = w.id "
+			       "WHERE w.name = ?1 AND p.die_x = ?2 AND p.die_y = ?3",
+			       -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_close(h);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		int rows = 0, bin = -1;
+
+		sqlite3_bind_text(st, 1, t[i].wafer, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, t[i].x);
+		sqlite3_bind_int(st, 3, t[i].y);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			rows++;
+			bin = sqlite3_column_int(st, 0);
+		}
+		sqlite3_reset(st);
+		if (rows != 1 || bin != t[i].bin) {
+			if (bad < 10)
+				fprintf(stderr, "\n  %s (%d,%d): %d runs, bin %d, truth %d",
+					t[i].wafer, t[i].x, t[i].y, rows, bin, t[i].bin);
+			bad++;
+		}
+		if (rows == 1 && bin == 1)
+			(*passed)++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return bad;
+}
+
+static void test_wafer_lot_equals_ground_truth(void)
+{
+	static truth_die truth[4096];
+	const char *args[] = {WAFER_MODEL, "--time-scale", "0.0002", NULL};
+	char db[700], cfg[700];
+	char *argv[] = {STATION, "run", TERAPHY_SEQ, "--limits", TERAPHY_LIM,
+			"--config", cfg, "--db", db, "--lot", "GT1", "--wafers", "2",
+			"--quiet", NULL};
+	tu_vstation vs;
+	int n = read_truth(truth, 4096), truth_pass = 0;
+	long long passed = -1;
+	char want[128];
+
+	CU_ASSERT_TRUE_FATAL(n > 10);
+	for (int i = 0; i < n; i++)
+		truth_pass += truth[i].bin == 1;
+	/* The model must exercise both failure bins for this to mean much. */
+	snprintf(db, sizeof(db), "%s/truth.db", dir);
+	CU_ASSERT_EQUAL_FATAL(tu_vstation_start(dir, args, &vs), 0);
+	snprintf(cfg, sizeof(cfg), "%s", vs.config);
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 240), 0);
+	tu_vstation_stop(&vs);
+	if (errbuf[0])
+		fprintf(stderr, "\n%s", errbuf);
+	/* Every die of the truth tested exactly once, with the truth's bin. */
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run"), n);
+	CU_ASSERT_EQUAL(compare_truth(db, truth, n, &passed), 0);
+	CU_ASSERT_EQUAL(passed, truth_pass);
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run WHERE status = 'error'"), 0);
+	/* Hard bins follow the sequence's table; yield in the summary line. */
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run WHERE "
+				     "(soft_bin = 1 AND hard_bin != 1) OR (soft_bin = 5 AND hard_bin != 2) "
+				     "OR (soft_bin = 7 AND hard_bin != 3)"), 0);
+	snprintf(want, sizeof(want), "%d tested, %d passed", n, truth_pass);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM session WHERE status = 'complete' "
+				     "AND limits_id IS NOT NULL"), 1);
+	/* Every die's power grid logged with its coordinates. */
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM measurement WHERE step = 'port_power' "
+				     "AND coords IS NULL"), 0);
+}
+
+/* SIGINT mid-wafer, then --resume: exit 130, session aborted, and after
+ * the resume every die of the lot tested exactly once, bins = truth. */
+static void test_wafer_abort_then_resume(void)
+{
+	static truth_die truth[4096];
+	const char *args[] = {WAFER_MODEL, "--time-scale", "0.0002", NULL};
+	char db[700], cfg[700];
+	char *argv[] = {STATION, "run", TERAPHY_SEQ, "--config", cfg, "--db", db,
+			"--lot", "GT1", "--wafers", "2", "--quiet", NULL, NULL};
+	tu_vstation vs;
+	int n = read_truth(truth, 4096), status = 0;
+	long long runs = 0, passed;
+	pid_t pid;
+
+	CU_ASSERT_TRUE_FATAL(n > 10);
+	snprintf(db, sizeof(db), "%s/resume.db", dir);
+	CU_ASSERT_EQUAL_FATAL(tu_vstation_start(dir, args, &vs), 0);
+	snprintf(cfg, sizeof(cfg), "%s", vs.config);
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execv(STATION, argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 3000 && runs < 5; i++) {
+		usleep(10000);
+		if (file_exists(db))
+			runs = db_count(db, "SELECT count(*) FROM run");
+	}
+	kill(pid, SIGINT);
+	waitpid(pid, &status, 0);
+	CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130);
+	runs = db_count(db, "SELECT count(*) FROM run");
+	CU_ASSERT_TRUE(runs >= 5 && runs < n);
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM session WHERE status = 'aborted'"), 1);
+	/* No partial die: every run has its full step results. */
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run r WHERE NOT EXISTS "
+				     "(SELECT 1 FROM step_result s WHERE s.run_id = r.id)"), 0);
+
+	argv[12] = "--resume";
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 240), 0);
+	tu_vstation_stop(&vs);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "already tested"));
+	CU_ASSERT_EQUAL(db_count(db, "SELECT count(*) FROM run"), n);
+	CU_ASSERT_EQUAL(compare_truth(db, truth, n, &passed), 0);
+	CU_ASSERT_EQUAL(db_count(db, "SELECT max(retest) FROM run"), 0);
+}
+
+/* station check: every problem of sequence, limits file and config fit. */
+static void test_check_reports_everything(void)
+{
+	char seq[700], lim[700], cfg[700], want[1024];
+	char *argv[] = {STATION, "check", seq, "--limits", lim, "--config", cfg, NULL};
+	static const char *const wants[] = {
+		"%s:6:5: unknown operation 'pm.frobnicate'",
+		"%s:8:13: operation 'optical_power' has no sweep variable 'lane'",
+		"%s:10:5: role 'laser' is not in roles",
+		"%s:4:13: role 'bert' is not configured in station config",
+	};
+
+	snprintf(seq, sizeof(seq), "%s/check-all.yaml", dir);
+	snprintf(lim, sizeof(lim), "%s/check-all-limits.yaml", dir);
+	snprintf(cfg, sizeof(cfg), "%s/check-all-station.yaml", dir);
+	write_file(seq, "sequence: x\n"
+			"version: 1\n"
+			"process: unit\n"
+			"roles: [pm, bert]\n"
+			"main:\n"
+			"  - step: pm.frobnicate\n"
+			"  - step: pm.optical_power\n"
+			"    sweep: {lane: 1..2}\n"
+			"    name: p\n"
+			"  - step: laser.read\n");
+	write_file(lim, "limits: v\nsteps:\n  nosuch: {low: 1}\n");
+	write_config(cfg, "keysight-n774x", "tcp://127.0.0.1:1", 100);
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 10), 1);
+	for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
+		snprintf(want, sizeof(want), wants[i], seq);
+		if (!strstr(errbuf, want))
+			fprintf(stderr, "\n  missing '%s' in:\n%s", want, errbuf);
+		CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, want));
+	}
+	snprintf(want, sizeof(want), "%s:3:3: the sequence has no step 'nosuch'", lim);
+	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, want));
+	/* The examples pass with their limits files. */
+	{
+		char *ok[] = {STATION, "check", TERAPHY_SEQ, "--limits", TERAPHY_LIM, NULL};
+
+		CU_ASSERT_EQUAL(tu_run(ok, out, sizeof(out), errbuf, sizeof(errbuf), 10), 0);
+	}
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("station", suite_init, suite_clean);
@@ -388,5 +623,9 @@ int cu_register(void)
 	CU_add_test(s, "check validates sequences", test_check);
 	CU_add_test(s, "instrument timeout gives the error bin", test_instrument_timeout_is_error_bin);
 	CU_add_test(s, "SIGINT leaves no partial part", test_sigint_leaves_no_partial_part);
+	CU_add_test(s, "check reports every problem", test_check_reports_everything);
+	CU_add_test(s, "wafer lot bins and yield equal the ground truth",
+		    test_wafer_lot_equals_ground_truth);
+	CU_add_test(s, "wafer abort, then resume: every die once", test_wafer_abort_then_resume);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
