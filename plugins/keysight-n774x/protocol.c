@@ -53,6 +53,9 @@ static const n774x_model models[] = {
 	{"N7748C", 4, &cmds_n77xx},
 	{"8163B", 2, &cmds_816x},
 	{"8164B", 4, &cmds_816x},
+	/* Not a Keysight product: the virtual station's 16-port meter for
+	 * 16-port parts, same N77xx command set (docs/INSTRUMENTS.md). */
+	{"N7745A-16", 16, &cmds_n77xx},
 };
 
 static const char *const vendors[] = {
@@ -86,7 +89,7 @@ const n774x_model *n774x_match_idn(const char *idn)
 const char *n774x_known_models(void)
 {
 	return "N7744A, N7745A, N7744C, N7745C, N7747A, N7748A, N7747C, N7748C, "
-	       "8163B, 8164B";
+	       "8163B, 8164B, N7745A-16 (virtual station)";
 }
 
 static int unsupported(xport *x, const n774x_model *m, const char *what,

@@ -14,7 +14,7 @@
 
 #include "kgd/scpi.h"
 
-#define N774X_MAX_PORTS 8
+#define N774X_MAX_PORTS 16
 
 /* Commands; the comment gives the printf arguments each format takes. */
 enum n774x_cmd {
