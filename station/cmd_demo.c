@@ -38,8 +38,8 @@
 #define DEMO_SIM_LIFETIME_S "900"
 #define DEMO_SIM_START_S 10
 /* A 40 x 40 mm "die" leaves 32 sites per 300 mm wafer: a whole lot in
- * seconds, every defect kind of the model still possible. The BERT gate of
- * the sequence (60 s, what proves 1e-12) is modelled at 1/5000 of it. */
+ * seconds, every defect kind of the model still possible. Modelled times
+ * (BERT gates, chuck moves) run at 1/5000. */
 #define DEMO_DIE "40x40"
 #define DEMO_TIME_SCALE "0.0002"
 
