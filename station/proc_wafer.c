@@ -14,8 +14,10 @@
  *
  * Abort (SIGINT/SIGTERM): the die in flight is abandoned - its run is
  * rolled back after cleanup ran - the probes are lifted (separate) and the
- * wafer stays on the chuck for the operator. A prober error stops the lot:
- * the station cannot know where the probes are.
+ * wafer unloaded, so the next run (--resume) starts from a known prober
+ * state. A wafer left on the chuck by a station that died is unloaded when
+ * loading fails, and loading tried once more. A prober error stops the
+ * lot: the station cannot know where the probes are.
  */
 #include "run_int.h"
 
@@ -164,6 +166,15 @@ int run_proc_wafer(run_ctx *cx, kgd_err *err)
 		rc = w.ops->load_wafer(w.pr->h, cx->o->slots[i], w.wafer,
 				       sizeof(w.wafer), err);
 		if (rc) {
+			kgd_err e2;
+
+			/* A wafer still on the chuck (a station that died)? */
+			kgd_err_clear(&e2);
+			if (w.ops->unload_wafer(w.pr->h, &e2) == KGD_OK)
+				rc = w.ops->load_wafer(w.pr->h, cx->o->slots[i], w.wafer,
+						       sizeof(w.wafer), err);
+		}
+		if (rc) {
 			char what[48];
 
 			snprintf(what, sizeof(what), "load slot %d", cx->o->slots[i]);
@@ -175,6 +186,12 @@ int run_proc_wafer(run_ctx *cx, kgd_err *err)
 		run_progress_note(cx, "wafer %s (slot %d) loaded", w.wafer,
 				  cx->o->slots[i]);
 		rc = walk_wafer(&w, err);
+		if (rc == KGD_ERR_ABORTED) {
+			kgd_err e2;
+
+			kgd_err_clear(&e2);
+			w.ops->unload_wafer(w.pr->h, &e2);
+		}
 		if (rc)
 			return rc;
 		rc = w.ops->unload_wafer(w.pr->h, err);
