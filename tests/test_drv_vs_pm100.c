@@ -148,9 +148,9 @@ static void test_instrument_error_surfaces(void)
 	CU_ASSERT_EQUAL(rc, KGD_ERR_INSTRUMENT);
 	CU_ASSERT(strstr(err.msg, "-310") != NULL);
 	CU_ASSERT(strstr(err.msg, s->uri) != NULL);
-	/* open sends 9 lines (*IDN?, then 4 commands each checked with
-	 * SYST:ERR?) and the -222 exchange 3 more: the 5th set (lines 21 and
-	 * 22) is the one. */
+	/* open sends 8 lines (*IDN?, *CLS, then 3 commands each checked with
+	 * SYST:ERR?) and the -222 exchange 3 more: the 5th set (lines 20 and
+	 * 21) is the one. */
 	CU_ASSERT_EQUAL(i, 5);
 	/* Once: the queue is empty again and a set goes through. */
 	CU_ASSERT_EQUAL(drv->pm->set_wavelength(s->h, 1, 1320.0, &err), KGD_OK);
@@ -177,8 +177,8 @@ static void test_timeout_mid_operation(void)
 		rc = drv->pm->read_power(s->h, 1, &w, &err);
 		slowest = fmax(slowest, dvs_now() - t0);
 	}
-	/* open sends 9 lines: readings 1 to 3 are answered, the 4th not. */
-	CU_ASSERT_EQUAL(i, 4);
+	/* open sends 8 lines: readings 1 to 4 are answered, the 5th not. */
+	CU_ASSERT_EQUAL(i, 5);
 	CU_ASSERT_EQUAL(rc, KGD_ERR_TIMEOUT);
 	CU_ASSERT(strstr(err.msg, s->uri) != NULL);
 	CU_ASSERT_EQUAL(w, -1.0);
