@@ -13,17 +13,22 @@
 static dvs_session sessions[DVS_MAX];
 static int n_sessions;
 static char scratch[512];
-static void *dl;
+static void *dls[4];
+static int n_dls;
 
 const drv_descriptor *dvs_load(const char *path)
 {
 	const drv_descriptor *d;
+	void *dl;
 
+	if (n_dls == 4)
+		return NULL;
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
 		return NULL;
 	}
+	dls[n_dls++] = dl;
 	d = dlsym(dl, KGD_DRIVER_SYMBOL);
 	if (!d)
 		fprintf(stderr, "%s: no %s symbol\n", path, KGD_DRIVER_SYMBOL);
@@ -32,9 +37,8 @@ const drv_descriptor *dvs_load(const char *path)
 
 void dvs_unload(void)
 {
-	if (dl)
-		dlclose(dl);
-	dl = NULL;
+	while (n_dls > 0)
+		dlclose(dls[--n_dls]);
 }
 
 dvs_session *dvs_start(const drv_descriptor *drv, const char *role, int timeout_ms,
@@ -93,6 +97,11 @@ dvs_session *dvs_open(const drv_descriptor *drv, const char *role, int timeout_m
 
 int dvs_stop(dvs_session *s)
 {
+	for (int i = 0; i < s->n_peers; i++) {
+		s->peers[i].drv->close(s->peers[i].h);
+		xport_close(s->peers[i].x);
+	}
+	s->n_peers = 0;
 	if (s->h)
 		s->drv->close(s->h);
 	s->h = NULL;
@@ -109,6 +118,27 @@ void dvs_stop_all(void)
 	if (scratch[0])
 		tu_rmtree(scratch);
 	scratch[0] = '\0';
+}
+
+int dvs_open_role(dvs_session *s, const drv_descriptor *drv, const char *role,
+		  int timeout_ms, dvs_peer *out)
+{
+	const char *uri = tu_vstation_uri(&s->vs, role);
+	kgd_err err;
+
+	memset(out, 0, sizeof(*out));
+	out->drv = drv;
+	if (!uri || s->n_peers == DVS_MAX_PEERS)
+		return -1;
+	if (xport_open(uri, timeout_ms, &out->x, &err) != KGD_OK
+	    || drv->open(out->x, &out->h, &err) != KGD_OK) {
+		fprintf(stderr, "%s: %s\n", role, err.msg);
+		xport_close(out->x);
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	s->peers[s->n_peers++] = *out;
+	return 0;
 }
 
 int dvs_raw(const dvs_session *s, const char *role, const char *line, char *reply,

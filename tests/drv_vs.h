@@ -16,16 +16,28 @@
 #include "kgd/xport.h"
 #include "testutil.h"
 
+#define DVS_MAX_PEERS 2
+
+/* Another role of the same simulator opened with its own driver (e.g. the
+ * prober, so the BERT under test sees a die in contact). */
+typedef struct dvs_peer {
+	const drv_descriptor *drv;
+	xport *x;
+	void *h;
+} dvs_peer;
+
 typedef struct dvs_session {
 	tu_vstation vs;
 	const drv_descriptor *drv;
 	xport *x;          /* the transport the driver uses */
 	void *h;           /* the driver handle, once the test opened it */
 	char uri[160];     /* the role's URI, for asserting on messages */
+	dvs_peer peers[DVS_MAX_PEERS];  /* other roles, closed by dvs_stop */
+	int n_peers;
 } dvs_session;
 
 /* dlopen the plugin file and look its descriptor up; NULL on failure (with
- * the reason on stderr). The library stays loaded until dvs_unload(). */
+ * the reason on stderr). Up to 4 plugins stay loaded until dvs_unload(). */
 const drv_descriptor *dvs_load(const char *path);
 void dvs_unload(void);
 
@@ -46,6 +58,11 @@ int dvs_stop(dvs_session *s);
 
 /* dvs_stop every session still running; for suite cleanups. */
 void dvs_stop_all(void);
+
+/* Open another role of s's simulator through drv (a transport of
+ * timeout_ms, then drv->open) into *out; dvs_stop() closes it. 0 or -1. */
+int dvs_open_role(dvs_session *s, const drv_descriptor *drv, const char *role,
+		  int timeout_ms, dvs_peer *out);
 
 /* One line to a role over a transport of its own, one line back (its
  * terminator stripped); for simulator-only queries such as sim:get_bin. */
