@@ -766,7 +766,9 @@ static int seq_parse(const char *path, yu_report_fn report, void *user,
 			parse_root(&d, root, s);
 	}
 	status = yu_status(&d);
-	if (status != KGD_OK || !out)
+	/* yu_calloc records its failure in the status; !s says so to the
+	 * compiler too. */
+	if (status != KGD_OK || !out || !s)
 		goto out;
 	if (sha256_hex(d.text, d.len, s->sha256) != 0) {
 		status = kgd_err_set(err, KGD_ERR_UNSUPPORTED,
@@ -986,7 +988,7 @@ static int limset_parse(const char *path, yu_report_fn report, void *user,
 			parse_limset(&d, root, l);
 	}
 	status = yu_status(&d);
-	if (status != KGD_OK || !out)
+	if (status != KGD_OK || !out || !l)
 		goto out;
 	if (sha256_hex(d.text, d.len, l->sha256) != 0) {
 		status = kgd_err_set(err, KGD_ERR_UNSUPPORTED,
