@@ -116,6 +116,13 @@ static int svg_body(rpt_ctx *c, FILE *f, void *arg, kgd_err *err)
 	gw = cols * cell;
 	gh = rows * cell;
 	width = left + gw + 40 + 300;
+	/* The title must fit too: about 10 px per character at 16 px bold. */
+	{
+		int title_chars = (int)(strlen(w->lot) + strlen(w->wafer)) + 48;
+
+		if (width < 20 + 10 * title_chars)
+			width = 20 + 10 * title_chars;
+	}
 	height = top + gh + 40;
 	if (height < top + 24 * (int)w->n_leg + 60)
 		height = top + 24 * (int)w->n_leg + 60;
