@@ -43,8 +43,9 @@ void dvs_unload(void);
 
 /* Start kgd-vstation with args (NULL-terminated, --lifetime-s 60 added
  * first) in a scratch folder of its own, and open role's URI with a
- * timeout_ms transport. The driver is not opened: s->h stays NULL. Returns
- * the session, or NULL (everything started already stopped). */
+ * timeout_ms transport (drv may be NULL for raw tests). The driver is not
+ * opened: s->h stays NULL. Returns the session, or NULL (everything
+ * started already stopped). */
 dvs_session *dvs_start(const drv_descriptor *drv, const char *role, int timeout_ms,
 		       const char *const *args);
 
