@@ -70,9 +70,12 @@ const char *const db_st_sql[ST_COUNT] = {
 			   " WHERE id = ?2 AND status = 'running'",
 	/* Same sequence sha256, same text, same bins: a second session of a
 	 * sequence finds them stored already. */
-	[ST_BIN_ADD] = "INSERT INTO bin(sequence_id, number, name, pass)"
-		       " VALUES (?1, ?2, ?3, ?4)"
+	[ST_BIN_ADD] = "INSERT INTO bin(sequence_id, number, name, pass, hard)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5)"
 		       " ON CONFLICT(sequence_id, number) DO NOTHING",
+	[ST_HARD_BIN_ADD] = "INSERT INTO hard_bin(sequence_id, number, name, pass)"
+			    " VALUES (?1, ?2, ?3, ?4)"
+			    " ON CONFLICT(sequence_id, number) DO NOTHING",
 	[ST_PART_TESTED] = "SELECT EXISTS(SELECT 1 FROM run WHERE part_id = ?1)",
 };
 
@@ -474,8 +477,16 @@ int db_session_begin(db *d, const db_session_info *info, int64_t *session_id,
 				 (struct val[]){ VAL_INT(ids.sequence),
 						 VAL_INT(info->bins[i].number),
 						 VAL_TEXT(info->bins[i].name),
-						 VAL_INT(info->bins[i].pass ? 1 : 0) },
-				 4, "storing the bin table", err);
+						 VAL_INT(info->bins[i].pass ? 1 : 0),
+						 VAL_ID(info->bins[i].hard) },
+				 5, "storing the bin table", err);
+	for (i = 0; !status && i < info->n_hard_bins; i++)
+		status = st_exec(d, ST_HARD_BIN_ADD,
+				 (struct val[]){ VAL_INT(ids.sequence),
+						 VAL_INT(info->hard_bins[i].number),
+						 VAL_TEXT(info->hard_bins[i].name),
+						 VAL_INT(info->hard_bins[i].pass ? 1 : 0) },
+				 4, "storing the hard bin table", err);
 	if (!status)
 		status = st_exec(d, ST_SESSION_ADD,
 				 (struct val[]){ VAL_INT(ids.station),

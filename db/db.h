@@ -154,6 +154,8 @@ typedef struct db_bin {
 	int number;
 	const char *name;
 	int pass;
+	int hard;          /* soft bins: the hard bin it maps to (0 = none);
+	                      ignored for hard bins (schema 3) */
 } db_bin;
 
 typedef struct db_session_info {
@@ -164,8 +166,11 @@ typedef struct db_session_info {
 	int seq_version;
 	const char *seq_sha256, *seq_text;
 	const char *limits_sha256, *limits_text;  /* NULL without limits file */
-	const db_bin *bins;         /* the sequence's bin table, stored with it */
+	const db_bin *bins;         /* the sequence's soft bin table, stored with it */
 	size_t n_bins;
+	const db_bin *hard_bins;    /* its hard bin table (schema 3): the bins
+	                               run.hard_bin refers to */
+	size_t n_hard_bins;
 } db_session_info;
 
 /* Begin a session in its own transaction (refused while a run is open).

@@ -163,6 +163,18 @@ static const char *const migrations[] = {
 	/* Units share (lot, NULL wafer, NULL x/y) in part_lot, so finding a
 	 * serial there scans the lot: O(n^2) over a lot of units. */
 	"CREATE INDEX part_serial ON part(lot_id, serial);",
+
+	/* 3: hard bins have names of their own. bin holds the soft bins (the
+	 * failure reasons) and now also the hard bin each maps to; hard_bin
+	 * names the hard bins run.hard_bin and STDF's HBR refer to. */
+	"CREATE TABLE hard_bin("
+	"  id INTEGER PRIMARY KEY,"
+	"  sequence_id INTEGER NOT NULL REFERENCES sequence(id),"
+	"  number INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  pass INTEGER NOT NULL CHECK (pass IN (0, 1)),"
+	"  UNIQUE(sequence_id, number));"
+	"ALTER TABLE bin ADD COLUMN hard INTEGER;",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -176,7 +188,7 @@ static const struct {
 	{ "station", 1 }, { "operator", 1 }, { "sequence", 1 }, { "lot", 1 },
 	{ "wafer", 1 }, { "part", 1 }, { "run", 1 }, { "measurement", 1 },
 	{ "limits_set", 2 }, { "session", 2 }, { "bin", 2 },
-	{ "step_result", 2 },
+	{ "step_result", 2 }, { "hard_bin", 3 },
 };
 
 #define N_REQUIRED ((int)(sizeof(required_tables) / sizeof(required_tables[0])))

@@ -340,7 +340,7 @@ out:
 }
 
 /* HBR (kind 'hard') or SBR ('soft') records, one per bin, HEAD_NUM 255:
- * the counts over all sites. PF from the bin table, else from the parts:
+ * the counts over all sites. Names and PF from the hard_bin / bin table, else from the parts:
  * 'P' if all passed, 'F' if none did, ' ' (unknown) otherwise. */
 static int write_bins(rpt_ctx *c, FILE *f, const struct wafer_stdf *w,
 		      int soft, kgd_err *err)
@@ -356,11 +356,11 @@ static int write_bins(rpt_ctx *c, FILE *f, const struct wafer_stdf *w,
 		 " CASE WHEN max(b.pass) = 1 THEN 'P' WHEN max(b.pass) = 0"
 		 "  THEN 'F' WHEN min(s.status = 'pass') = 1 THEN 'P'"
 		 "  WHEN max(s.status = 'pass') = 0 THEN 'F' ELSE ' ' END"
-		 " FROM temp.sel s LEFT JOIN bin b ON b.sequence_id ="
+		 " FROM temp.sel s LEFT JOIN %s b ON b.sequence_id ="
 		 "  s.sequence_id AND b.number = s.%s"
 		 " WHERE s.lot = ?1 AND s.wafer = ?2 GROUP BY 1 ORDER BY 1",
 		 soft ? "soft_bin" : "hard_bin", soft ? 65535 : 0,
-		 soft ? "soft_bin" : "hard_bin");
+		 soft ? "bin" : "hard_bin", soft ? "soft_bin" : "hard_bin");
 	status = bind_wafer(c, sql, w, &st, err);
 	if (status)
 		return status;

@@ -68,9 +68,9 @@ int rpt_yield(rpt_ctx *c, const char *path, kgd_err *err)
 
 static int bins_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 {
-	/* Names and pass flags come from the bin table of the sequence each
-	 * part ran (UNIQUE(sequence_id, number): the join never multiplies a
-	 * part); parts of different sequences sharing a bin number under
+	/* Names and pass flags come from the bin (soft) and hard_bin tables
+	 * of the sequence each part ran (UNIQUE(sequence_id, number): the join
+	 * never multiplies a part); parts of different sequences sharing a bin number under
 	 * different names show the least name in byte order. */
 	static const char sql[] =
 		"WITH x AS ("
@@ -87,7 +87,10 @@ static int bins_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 		" SELECT y.lot, y.wafer, y.kind, y.bin, min(b.name), max(b.pass),"
 		"  count(*), (SELECT n FROM t WHERE t.lot = y.lot AND"
 		"   t.wafer IS y.wafer)"
-		" FROM y LEFT JOIN bin b ON b.sequence_id = y.sequence_id"
+		" FROM y LEFT JOIN (SELECT 'soft' AS kind, sequence_id, number,"
+		"   name, pass FROM bin UNION ALL SELECT 'hard', sequence_id,"
+		"   number, name, pass FROM hard_bin) b"
+		"  ON b.kind = y.kind AND b.sequence_id = y.sequence_id"
 		"  AND b.number = y.bin"
 		" GROUP BY y.lot, y.wafer, y.kind, y.bin"
 		" ORDER BY y.lot, y.wafer, y.kind, y.bin";

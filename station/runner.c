@@ -1130,6 +1130,7 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 {
 	db_session_info si = {0};
 	db_bin *bins;
+	size_t n_hard;
 	run_ctx cx = {0};
 	kgd_err e2;
 	int rc;
@@ -1143,11 +1144,22 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	cx.sum = sum;
 	gethostname(cx.host, sizeof(cx.host) - 1);
 
-	bins = calloc(s->n_bins + 1, sizeof(*bins));
+	/* Soft bins, then the hard bins they map to. Without a hard_bins
+	 * table a soft bin is its own hard bin (seq_hard_bin), so the soft
+	 * table doubles as the hard one. */
+	n_hard = s->hard_bins ? s->n_hard_bins : s->n_bins;
+	bins = calloc(s->n_bins + n_hard + 1, sizeof(*bins));
 	if (!bins)
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 	for (size_t i = 0; i < s->n_bins; i++)
-		bins[i] = (db_bin){s->bins[i].number, s->bins[i].name, s->bins[i].pass};
+		bins[i] = (db_bin){s->bins[i].number, s->bins[i].name,
+				   s->bins[i].pass,
+				   seq_hard_bin(s, s->bins[i].number)};
+	for (size_t i = 0; i < n_hard; i++) {
+		const seq_bin *hb = s->hard_bins ? &s->hard_bins[i] : &s->bins[i];
+
+		bins[s->n_bins + i] = (db_bin){hb->number, hb->name, hb->pass, 0};
+	}
 	si.station = c->name;
 	si.host = cx.host;
 	si.operator_name = o->operator_name;
@@ -1164,6 +1176,8 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	}
 	si.bins = bins;
 	si.n_bins = s->n_bins;
+	si.hard_bins = bins + s->n_bins;
+	si.n_hard_bins = n_hard;
 	rc = db_session_begin(d, &si, &sum->session_id, &sum->n_interrupted, err);
 	free(bins);
 	if (rc)

@@ -425,7 +425,11 @@ static void test_many_measurements(void)
 /* ---- schema 2: sessions, bins, step results, retests, resume ------------- */
 
 static const db_bin kgd_bins[] = {
-	{ 1, "PASS", 1 }, { 5, "OPTICAL_POWER", 0 }, { 7, "BER", 0 },
+	{ 1, "PASS", 1, 1 }, { 5, "OPTICAL_POWER", 0, 2 }, { 7, "BER", 0, 2 },
+};
+
+static const db_bin kgd_hard_bins[] = {
+	{ 1, "KGD", 1, 0 }, { 2, "REJECT", 0, 0 },
 };
 
 static db_session_info session_info(const char *lot)
@@ -442,6 +446,7 @@ static db_session_info session_info(const char *lot)
 				 "feedfacefeedfacefeedfacefeedface",
 		.limits_text = "port_power: {low: -6, high: 3}\n",
 		.bins = kgd_bins, .n_bins = 3,
+		.hard_bins = kgd_hard_bins, .n_hard_bins = 2,
 	};
 	return s;
 }
@@ -532,6 +537,13 @@ static void test_schema2_round_trip(void)
 			      " AND b.name = 'OPTICAL_POWER' AND b.pass = 0) OR"
 			      " (b.number = 7 AND b.name = 'BER' AND b.pass = 0)"),
 			3);
+	/* each soft bin names its hard bin; hard bins have names of their own */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM bin WHERE"
+			      " (number = 1 AND hard = 1) OR (number IN (5, 7)"
+			      " AND hard = 2)"), 3);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM hard_bin WHERE"
+			      " (number = 1 AND name = 'KGD' AND pass = 1) OR"
+			      " (number = 2 AND name = 'REJECT' AND pass = 0)"), 2);
 	/* the run points at its session and limits; first test: retest 0 */
 	snprintf(buf, sizeof(buf), "SELECT count(*) FROM run r JOIN limits_set ls"
 		 " ON ls.id = r.limits_id WHERE r.id = %lld AND r.session_id = %lld"
@@ -820,7 +832,7 @@ static void test_migration_from_v1(void)
 	CU_ASSERT_STRING_EQUAL(db_backup_path(d), bak);
 	db_close(d);
 
-	CU_ASSERT_EQUAL(q_int(path, "PRAGMA user_version"), 2);
+	CU_ASSERT_EQUAL(q_int(path, "PRAGMA user_version"), db_schema_version());
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_integrity_check"
 			      " WHERE integrity_check = 'ok'"), 1);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_foreign_key_check"),

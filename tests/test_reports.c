@@ -443,7 +443,12 @@ static int build_wafer_db(const char *path)
 		" SELECT s.id, b.number, b.name, b.pass FROM sequence s,"
 		" (SELECT 1 AS number, 'PASS' AS name, 1 AS pass"
 		"  UNION ALL SELECT 50, 'OPTICAL_POWER', 0"
-		"  UNION ALL SELECT 70, 'BER, \"lane\"', 0) b WHERE s.sha256 = 's1';";
+		"  UNION ALL SELECT 70, 'BER, \"lane\"', 0) b WHERE s.sha256 = 's1';"
+		"INSERT INTO hard_bin(sequence_id, number, name, pass)"
+		" SELECT s.id, b.number, b.name, b.pass FROM sequence s,"
+		" (SELECT 1 AS number, 'KGD' AS name, 1 AS pass"
+		"  UNION ALL SELECT 5, 'OPTICAL_REJECT', 0"
+		"  UNION ALL SELECT 7, 'BER_REJECT', 0) b WHERE s.sha256 = 's1';";
 	kgd_err err = { 0 };
 	sqlite3 *h = NULL;
 	db *d = NULL;
@@ -575,6 +580,9 @@ static void test_all_reports_final(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,soft,70,\"BER, \"\"lane\"\"\""
 				      ",0,1,11.11\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,,hard,,,,1,9.09\n"));
+	/* Hard bins are named from the hard_bin table, not the soft bins. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,7,BER_REJECT,0,1,11.11\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,1,KGD,1,7,77.78\n"));
 	free(csv);
 	csv = tu_slurp(wpath("final/pareto.csv"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);

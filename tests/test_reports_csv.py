@@ -47,8 +47,7 @@ def main(argv):
     h = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     has_name = any(r[1] == "name" for r in
                    h.execute("PRAGMA table_info(measurement)"))
-    has_bin = h.execute("SELECT count(*) FROM sqlite_master WHERE"
-                        " name = 'bin'").fetchone()[0] > 0
+    tables = {r[0] for r in h.execute("SELECT name FROM sqlite_master")}
 
     # The parts and the run that counts for each.
     runs = {}
@@ -91,11 +90,11 @@ def main(argv):
     got = [list(r.values()) for r in rows]
     assert got == want, ("yield.csv", got, want)
 
-    # bins.csv
-    def bin_name(seq, num):
-        if not has_bin or num is None:
+    # bins.csv: soft bin names from bin, hard bin names from hard_bin.
+    def bin_name(table, seq, num):
+        if table not in tables or num is None:
             return None
-        r = h.execute("SELECT name FROM bin WHERE sequence_id = ? AND"
+        r = h.execute(f"SELECT name FROM {table} WHERE sequence_id = ? AND"
                       " number = ?", (seq, num)).fetchone()
         return r[0] if r else None
     want = []
@@ -104,12 +103,14 @@ def main(argv):
                                   if p["lot"] == lot and p["wafer"]}):
             ps = [p for p in parts if p["lot"] == lot and
                   (w is None or p["wafer"] == w)]
-            for kind, key in (("hard", "hb"), ("soft", "sb")):
+            for kind, key, table in (("hard", "hb", "hard_bin"),
+                                     ("soft", "sb", "bin")):
                 bins = sorted({p[key] for p in ps},
                               key=lambda b: (b is not None, b or 0))
                 for b in bins:
                     n = sum(p[key] == b for p in ps)
-                    names = [bin_name(p["seq"], b) for p in ps if p[key] == b]
+                    names = [bin_name(table, p["seq"], b) for p in ps
+                             if p[key] == b]
                     names = [x for x in names if x is not None]
                     want.append((lot, s(w), kind, s(b),
                                  min(names) if names else "", str(n),
