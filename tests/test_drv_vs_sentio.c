@@ -249,7 +249,7 @@ static void test_timeout_mid_route(void)
 	dvs_session *s = dvs_open(drv, ROLE, 300, args);
 	char id[64];
 	drv_die die = {-1, -1};
-	double t0;
+	double t0 = dvs_now();
 	int end = 0, rc, i = 0;
 	kgd_err err;
 
