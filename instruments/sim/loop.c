@@ -29,7 +29,48 @@ typedef struct sim_client {
 	int has_pending;
 	int close_after;      /* disconnect fault: close once pending is out */
 	double due;
+	double taken;         /* when the pending command's line was taken */
 } sim_client;
+
+/* The union of busy intervals over every endpoint: the loop is one thread
+ * and sees every take and every reply in time order, so a count of
+ * commands in progress is enough. */
+static struct {
+	int active;
+	double since, union_s, first, last;
+} busy;
+
+static void busy_begin(double now)
+{
+	if (busy.active++ == 0)
+		busy.since = now;
+	if (busy.first == 0)
+		busy.first = now;
+}
+
+static void busy_end(sim_endpoint *e, sim_client *c, double now)
+{
+	e->busy_s += now - c->taken;
+	e->replies++;
+	if (--busy.active == 0)
+		busy.union_s += now - busy.since;
+	busy.last = now;
+}
+
+int sim_loop_stats_write(const sim_endpoint *eps, int n, const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "role,commands,replies,busy_s\n");
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%s,%ld,%ld,%.6f\n", eps[i].role, eps[i].commands,
+			eps[i].replies, eps[i].busy_s);
+	fprintf(f, "union,,,%.6f\n", busy.union_s);
+	fprintf(f, "span,,,%.6f\n", busy.last > busy.first ? busy.last - busy.first : 0);
+	return fclose(f) ? -1 : 0;
+}
 
 int sim_endpoint_open(sim_endpoint *e)
 {
@@ -129,6 +170,8 @@ static int run_line(sim_endpoint *e, sim_client *c, const char *line, double tim
 	double busy = 0;
 	long n = ++e->commands;
 
+	c->taken = sim_now();
+
 	for (int i = 0; i < e->n_faults; i++) {
 		sim_fault *f = &e->faults[i];
 		int active = n > f->after;
@@ -158,10 +201,11 @@ static int run_line(sim_endpoint *e, sim_client *c, const char *line, double tim
 	}
 	if (e->exec(e->inst, line, &fx, &c->pending, &busy))
 		return -1;
+	busy_begin(c->taken);
 	if (c->close_after && c->pending.len > 1)
 		c->pending.len /= 2;  /* disconnect mid-reply */
 	c->has_pending = 1;
-	c->due = sim_now() + e->latency_s + busy * time_scale;
+	c->due = c->taken + e->latency_s + busy * time_scale;
 	return 0;
 }
 
@@ -200,10 +244,14 @@ static int flush_due(sim_endpoint *e, sim_client *c, double now, double time_sca
 {
 	if (!c->has_pending || now < c->due)
 		return 0;
-	if (c->pending.len && write_all(c->fd, c->is_pty, c->pending.data, c->pending.len))
+	if (c->pending.len && write_all(c->fd, c->is_pty, c->pending.data, c->pending.len)) {
+		c->has_pending = 0;
+		busy_end(e, c, sim_now());
 		return -1;
+	}
 	c->pending.len = 0;
 	c->has_pending = 0;
+	busy_end(e, c, sim_now());
 	if (c->close_after)
 		return -1;
 	return drain(e, c, time_scale);
@@ -213,6 +261,8 @@ static void drop(sim_endpoint *e, int i)
 {
 	sim_client *c = &e->clients[i];
 
+	if (c->has_pending)
+		busy_end(e, c, sim_now());   /* the reply will never go out */
 	if (c->is_pty) {
 		/* A pty is never dropped: forget the partial state only. */
 		c->in_len = 0;

@@ -7,6 +7,13 @@
  * (no reply, garbage, disconnect, instrument error, overrange) are applied
  * here, by command count.
  *
+ * Busy time (for bench_wafer): an instrument is busy for a command from the
+ * moment its line is taken until its reply is written (modelled time,
+ * latency and this loop's own reply granularity included). The loop sums
+ * that per endpoint and keeps the union over all endpoints - the time at
+ * least one instrument was working for the station, which for a station
+ * that waits on one instrument at a time is its critical path.
+ *
  * Invariants: one thread; a client waiting for a delayed reply sends
  * nothing further to its instrument until that reply is out (as with a
  * real instrument's single input queue), but other clients and
@@ -49,6 +56,9 @@ typedef struct sim_endpoint {
 	sim_fault faults[SIM_MAX_FAULTS];
 	int n_faults;
 	long commands;
+	/* busy-time statistics (sim_loop_stats_write) */
+	long replies;
+	double busy_s;
 	/* transport */
 	int lfd, port;           /* TCP listener */
 	int master, slave;       /* pty; slave kept open so the master never hangs up */
@@ -66,5 +76,11 @@ void sim_endpoint_uri(const sim_endpoint *e, char *buf, size_t cap);
 /* Serve until *stop is set or the deadline (monotonic s) passes. */
 void sim_loop_run(sim_endpoint *eps, int n, double time_scale, double deadline,
 		  volatile sig_atomic_t *stop);
+
+/* Write the busy-time statistics of the loop's endpoints to path as CSV
+ * (role,commands,replies,busy_s; then a row "union" with the time at least
+ * one endpoint was busy and a row "span" from the first command taken to
+ * the last reply written). 0 / -1. */
+int sim_loop_stats_write(const sim_endpoint *eps, int n, const char *path);
 
 #endif

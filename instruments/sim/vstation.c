@@ -45,6 +45,7 @@ static const struct {
 struct options {
 	sim_model_params model;
 	const char *config_out;
+	const char *stats_out;     /* busy-time statistics at exit, or NULL */
 	double lifetime_s, time_scale;
 	int pm_ports;              /* 0: as the product needs */
 	int ground_truth;
@@ -93,6 +94,8 @@ static void usage(FILE *f)
 		"  --config-out PATH        write the station config (roles -> driver + URI)\n"
 		"                           once listening (atomic rename)\n"
 		"  --lifetime-s N           exit by itself after N seconds (default 600)\n"
+		"  --stats-out PATH         at exit, write each instrument's busy time and\n"
+		"                           their union (CSV; for bench_wafer)\n"
 		"  --ground-truth           print every part's defects and expected bin as CSV\n"
 		"                           and exit\n"
 		"  --help                   this text\n"
@@ -221,6 +224,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		i++;
 		if (strcmp(a, "--config-out") == 0) {
 			o->config_out = v;
+		} else if (strcmp(a, "--stats-out") == 0) {
+			o->stats_out = v;
 		} else if (strcmp(a, "--product") == 0) {
 			if (sim_product_parse(v, &o->model.product))
 				goto bad_value;
@@ -433,6 +438,11 @@ int main(int argc, char **argv)
 	}
 	sim_loop_run(eps, n, o.time_scale, deadline, &stop_signal);
 	rc = 0;
+	if (o.stats_out && sim_loop_stats_write(eps, n, o.stats_out)) {
+		fprintf(stderr, "kgd-vstation: cannot write %s: %s\n", o.stats_out,
+			strerror(errno));
+		rc = 1;
+	}
 out:
 	for (int i = 0; i < n; i++) {
 		sim_endpoint_close(&eps[i]);
