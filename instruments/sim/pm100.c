@@ -10,6 +10,11 @@
 #include <string.h>
 #include <strings.h>
 
+/* Time per averaged sample: the PM100D manual's "1 sample takes approx.
+ * 3ms", the same figure the thorlabs-pm100 driver turns seconds into
+ * SENS:AVER:COUN with, so averaging_s costs what it says. */
+#define PM100_SAMPLE_S 3e-3
+
 struct sim_pm100 {
 	sim_scpi scpi;
 	sim_station *st;
@@ -17,7 +22,7 @@ struct sim_pm100 {
 	double wl_nm;
 	int dbm;
 	int range_auto;
-	int average;       /* samples averaged; ~0.3 ms each on the real meter */
+	int average;       /* samples averaged, PM100_SAMPLE_S each */
 	uint64_t samples;
 };
 
@@ -42,7 +47,7 @@ static void q_meas(const sim_scpi_call *c, sim_buf *out)
 	sim_pm100 *pm = c->inst;
 	double w = reference_w(pm);
 
-	pm->busy_s += pm->average * 0.3e-3;
+	pm->busy_s += pm->average * PM100_SAMPLE_S;
 	if (c->s->fx->garbage)
 		sim_scpi_reply(c->s, out, "#?garbage");
 	else if (c->s->fx->overrange)
