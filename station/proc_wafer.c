@@ -47,6 +47,12 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 	kgd_err e2;
 	int rc;
 
+	/* The previous die's commit (run_commit.c) must be known before this
+	 * die is contacted: a failed commit stops the lot with the probes up,
+	 * and never are two dies' results in flight. */
+	rc = run_part_sync(cx, err);
+	if (rc)
+		return rc;
 	rc = w->ops->contact(w->pr->h, err);
 	if (rc)
 		return prober_fail(w, rc, err, "contact");
@@ -86,9 +92,14 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 
 static int already_tested(wafer_walk *w, drv_die die, int *tested, kgd_err *err)
 {
+	int rc;
+
 	*tested = 0;
 	if (!w->cx->o->resume)
 		return KGD_OK;
+	rc = run_part_sync(w->cx, err);   /* the handle is the committer's */
+	if (rc)
+		return rc;
 	return db_part_tested(w->cx->d, w->cx->o->lot, w->wafer, NULL, die.x,
 			      die.y, tested, err);
 }

@@ -137,6 +137,10 @@ int run_cli(run_cli_args *a)
 	o.n_slots = a->slots ? a->n_slots : 1;
 	o.dies = a->dies;
 	o.n_dies = a->n_dies;
+	/* KGD_NO_OVERLAP=1: commit each die before the prober moves on, the
+	 * baseline bench_wafer measures the commit thread against. */
+	o.no_overlap = getenv("KGD_NO_OVERLAP") && *getenv("KGD_NO_OVERLAP") &&
+		       strcmp(getenv("KGD_NO_OVERLAP"), "0") != 0;
 	if (s->process == SEQ_PROCESS_WAFER) {
 		/* dies come from the prober */
 	} else if (a->units) {

@@ -54,6 +54,7 @@ typedef struct run_param {
 
 typedef struct run_part run_part;
 typedef struct run_ctx run_ctx;
+typedef struct run_committer run_committer;
 
 /* One sweep point of a step. */
 typedef struct run_point {
@@ -125,6 +126,8 @@ struct run_ctx {
 	run_part part;
 	int in_cleanup;               /* the abort flag is not honoured here */
 	int line_open;                /* tty progress line not yet ended */
+	run_committer *committer;     /* wafer process: the commit thread
+	                                 (run_commit.c), NULL = commit inline */
 };
 
 /* The operations table (runner.c). */
@@ -165,6 +168,16 @@ int run_op_prompt(run_call *c, kgd_err *err);
  * db_run_rollback(). On an error (abort, database) it is rolled back. */
 int run_part_begin(run_ctx *cx, const db_run_info *info, kgd_err *err);
 int run_part_commit(run_ctx *cx, kgd_err *err);
+/* The commit overlap (run_commit.c). With cx->committer set,
+ * run_part_commit() only hands the open run to the commit thread; the
+ * handle belongs to that thread until run_part_sync() returns, which
+ * waits for the commit and gives its status (KGD_OK without a committer
+ * or a commit in flight). run_commit_open() starts the thread,
+ * run_commit_close() stops it (after a final run_part_sync()). */
+int run_commit_open(run_ctx *cx, kgd_err *err);
+int run_commit_submit(run_ctx *cx, kgd_err *err);
+int run_part_sync(run_ctx *cx, kgd_err *err);
+void run_commit_close(run_ctx *cx);
 int run_part_hard_bin(const run_ctx *cx);
 void run_part_tally(run_ctx *cx);
 void run_fill_info(const run_ctx *cx, db_run_info *info);

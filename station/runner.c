@@ -1101,6 +1101,9 @@ int run_part_commit(run_ctx *cx, kgd_err *err)
 {
 	const run_part *p = &cx->part;
 
+	if (cx->committer)
+		return run_commit_submit(cx, err);
+
 	return db_run_commit(cx->d, cx->run_id, run_verdict_status(p->verdict),
 			     run_part_hard_bin(cx), p->soft_bin,
 			     p->reason[0] ? p->reason : NULL, err);
@@ -1188,8 +1191,27 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 				  sum->n_interrupted, sum->n_interrupted == 1 ? "" : "s",
 				  o->resume ? "; resuming" : "");
 
-	rc = s->process == SEQ_PROCESS_WAFER ? run_proc_wafer(&cx, err)
-					      : run_proc_unit(&cx, err);
+	/* Wafer sort commits each die on a thread while the prober moves to
+	 * the next (run_commit.c); the last commit is known before the
+	 * session ends. */
+	if (s->process == SEQ_PROCESS_WAFER && !o->no_overlap)
+		rc = run_commit_open(&cx, err);
+	if (!rc)
+		rc = s->process == SEQ_PROCESS_WAFER ? run_proc_wafer(&cx, err)
+						      : run_proc_unit(&cx, err);
+	if (cx.committer) {
+		kgd_err e3;
+		int src;
+
+		kgd_err_clear(&e3);
+		src = run_part_sync(&cx, &e3);
+		if (src && !rc) {
+			rc = src;
+			if (err)
+				*err = e3;
+		}
+		run_commit_close(&cx);
+	}
 	run_progress_end(&cx);
 	free(cx.part.status);
 	free(cx.part.recs);

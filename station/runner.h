@@ -69,6 +69,9 @@ typedef struct run_opts {
 	int progress_tty;             /* one updating line instead of lines */
 	FILE *prompt_in, *prompt_out; /* operator prompts; NULL: stdin/stderr */
 	volatile sig_atomic_t *abort_flag; /* set by a signal handler; may be NULL */
+	int no_overlap;               /* wafer: commit each die before the prober
+	                                 moves on (no commit thread; a baseline
+	                                 for bench_wafer) */
 } run_opts;
 
 typedef struct run_summary {
