@@ -24,6 +24,7 @@ static void help(void)
 	printf(
 "usage: station run SEQUENCE --config STATION.yaml --db RESULTS.db --lot LOT\n"
 "                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
+"                   [--max-errors N] [--contact-retries N]\n"
 "                   unit process:  [--serial SN]... | [--units N]\n"
 "                   wafer process: [--wafers N | --slots S,S,...] [--dies X,Y;X,Y...]\n\n"
 "Test a lot of parts with SEQUENCE on the instruments STATION.yaml names,\n"
@@ -40,12 +41,21 @@ static void help(void)
 "  -D, --dies LIST      only these dies of each wafer, e.g. \"3,4;-2,7\" (retest)\n"
 "  -r, --resume         skip parts the lot already has a committed run for\n"
 "  -o, --operator NAME  operator (default: $USER)\n"
+"      --max-errors N   stop the lot after N parts in a row in the error bin\n"
+"                       (instrument errors; default 3, 0: never stop)\n"
+"      --contact-retries N  wafer: contact again N times after the prober\n"
+"                       refuses contact (default 1); then the die gets the\n"
+"                       error bin and the lot goes on\n"
 "  -q, --quiet          no progress lines, no prompt texts\n"
 "  -h, --help           this text\n\n"
 "Unit process without --serial or --units: serials are read from stdin, one\n"
 "per line (a barcode scanner works); an empty line or end of input ends the\n"
 "lot. SIGINT/SIGTERM abort between measurements: the part in flight leaves\n"
 "no rows, cleanup steps still run, the session is marked aborted.\n"
+"An instrument error gives the part the error bin (99), never a pass; an\n"
+"instrument whose connection was lost is reopened before the next part, and\n"
+"the lot stops (exit 1, session 'error') when that fails, at a prober error\n"
+"or after --max-errors error parts in a row.\n"
 "Exit: 0 lot done, 1 error, 2 usage, 130 aborted.\n");
 }
 
@@ -130,6 +140,8 @@ int cmd_run(int argc, char **argv)
 		{"slots", required_argument, 0, 'S'},
 		{"dies", required_argument, 0, 'D'},
 		{"resume", no_argument, 0, 'r'},
+		{"max-errors", required_argument, 0, 'E'},
+		{"contact-retries", required_argument, 0, 'C'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -144,7 +156,7 @@ int cmd_run(int argc, char **argv)
 	int c, rc = CLI_USAGE;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:d:l:s:n:o:L:w:S:D:rqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:d:l:s:n:o:L:w:S:D:rqhE:C:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a.config_path = optarg; break;
 		case 'd': a.db_path = optarg; break;
@@ -192,6 +204,28 @@ int cmd_run(int argc, char **argv)
 			}
 			break;
 		case 'r': a.resume = 1; break;
+		case 'E': {
+			unsigned long v;
+
+			if (cli_parse_uint(optarg, 1000000, &v)) {
+				cli_usage("run", "--max-errors wants a number from 0 to 1000000, not '%s'", optarg);
+				goto out;
+			}
+			a.max_errors = (unsigned)v;
+			a.max_errors_given = 1;
+			break;
+		}
+		case 'C': {
+			unsigned long v;
+
+			if (cli_parse_uint(optarg, 10, &v)) {
+				cli_usage("run", "--contact-retries wants a number from 0 to 10, not '%s'", optarg);
+				goto out;
+			}
+			a.contact_retries = (unsigned)v;
+			a.contact_retries_given = 1;
+			break;
+		}
 		case 'q': a.quiet = 1; break;
 		case 'h': rc = CLI_OK; help(); goto out;
 		default: cli_usage("run", "unknown option"); goto out;

@@ -7,6 +7,9 @@
  * Resume: with opts->resume a serial the lot already has a committed run
  * for is skipped, so an interrupted lot restarted with the same list tests
  * every part exactly once.
+ *
+ * Errors: after each part the error policy (run_part_policy) may reopen a
+ * lost instrument or stop the lot after --max-errors error parts in a row.
  */
 #include "run_int.h"
 
@@ -62,5 +65,8 @@ int run_proc_unit(run_ctx *cx, kgd_err *err)
 		run_part_tally(cx);
 		run_progress_part(cx, serial, sum->tested + sum->skipped,
 				  o->serials ? o->n_serials : 0);
+		rc = run_part_policy(cx, err);
+		if (rc)
+			return rc;
 	}
 }

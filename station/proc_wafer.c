@@ -17,12 +17,21 @@
  * wafer unloaded, so the next run (--resume) starts from a known prober
  * state. A wafer left on the chuck by a station that died is unloaded when
  * loading fails, and loading tried once more. A prober error stops the
- * lot: the station cannot know where the probes are.
+ * lot: the station cannot know where the probes are. Two exceptions, both
+ * logged: a refused contact is tried again (--contact-retries) and then
+ * makes the die an error part; a die the route names twice stops the lot
+ * (unexpected die position).
  */
 #include "run_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+typedef struct die_set {
+	drv_die *v;
+	size_t n, cap;
+} die_set;
 
 typedef struct wafer_walk {
 	run_ctx *cx;
@@ -30,12 +39,41 @@ typedef struct wafer_walk {
 	const drv_prober_ops *ops;
 	char wafer[128];
 	size_t done, total;
+	struct die_set *seen;   /* dies the route reached on this wafer */
 } wafer_walk;
 
 static int prober_fail(wafer_walk *w, int rc, kgd_err *err, const char *what)
 {
 	return kgd_err_prefix(err, "prober (%s): %s: ", w->pr->inst->uri, what),
 	       rc;
+}
+
+/* Contact, and after a refusal (the prober's error reply: bad planarity,
+ * a particle) separate and contact again up to contact_retries times.
+ * KGD_ERR_INSTRUMENT when every attempt was refused; any other error
+ * (connection, abort) is the prober's and stops the lot. */
+static int contact_die(wafer_walk *w, drv_die die, kgd_err *err)
+{
+	unsigned retries = w->cx->o->contact_retries;
+	kgd_err e2;
+	int rc;
+
+	for (unsigned attempt = 0;; attempt++) {
+		rc = w->ops->contact(w->pr->h, err);
+		if (rc != KGD_ERR_INSTRUMENT)
+			break;
+		if (attempt == retries || run_aborted(w->cx))
+			return kgd_err_prefix(err, "prober (%s): contact at die (%d,%d) "
+					      "refused %u time%s: ", w->pr->inst->uri,
+					      die.x, die.y, attempt + 1,
+					      attempt ? "s" : "");
+		run_progress_note(w->cx, "wafer %s die (%d,%d): contact refused (%s); "
+				  "contacting again (%u of %u)", w->wafer, die.x,
+				  die.y, err->msg, attempt + 1, retries);
+		kgd_err_clear(&e2);
+		w->ops->separate(w->pr->h, &e2);
+	}
+	return rc ? prober_fail(w, rc, err, "contact") : KGD_OK;
 }
 
 /* One die, the chuck already at it. */
@@ -47,21 +85,30 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 	kgd_err e2;
 	int rc;
 
+	run_fill_info(cx, &info);
+	info.wafer = w->wafer;
+	info.die_x = die.x;
+	info.die_y = die.y;
+	info.has_xy = 1;
 	/* The previous die's commit (run_commit.c) must be known before this
 	 * die is contacted: a failed commit stops the lot with the probes up,
 	 * and never are two dies' results in flight. */
 	rc = run_part_sync(cx, err);
 	if (rc)
 		return rc;
-	rc = w->ops->contact(w->pr->h, err);
-	if (rc)
-		return prober_fail(w, rc, err, "contact");
-	run_fill_info(cx, &info);
-	info.wafer = w->wafer;
-	info.die_x = die.x;
-	info.die_y = die.y;
-	info.has_xy = 1;
-	rc = run_part_begin(cx, &info, err);
+	kgd_err_clear(&e2);
+	rc = contact_die(w, die, &e2);
+	if (rc == KGD_ERR_INSTRUMENT) {
+		/* Refused after every retry: the die is an error part, untested,
+		 * binned and committed like any other; the lot goes on. */
+		rc = run_part_begin_error(cx, &info, e2.msg, err);
+	} else if (rc == KGD_OK) {
+		rc = run_part_begin(cx, &info, err);
+	} else {
+		if (err)
+			*err = e2;
+		return rc;
+	}
 	if (rc) {
 		/* Abort or database error: probes up before anything else. */
 		kgd_err_clear(&e2);
@@ -87,6 +134,34 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 	snprintf(where, sizeof(where), "wafer %s die (%d,%d)", w->wafer, die.x,
 		 die.y);
 	run_progress_part(cx, where, w->done, w->total);
+	return run_part_policy(cx, err);
+}
+
+/* A route visits each die once: a die the prober names a second time
+ * means its map or position is not what the station believes, and a
+ * second test would overwrite a binned die. */
+static int check_route(wafer_walk *w, drv_die die, kgd_err *err)
+{
+	die_set *ds = w->seen;
+
+	for (size_t i = 0; i < ds->n; i++)
+		if (ds->v[i].x == die.x && ds->v[i].y == die.y)
+			return kgd_err_set(err, KGD_ERR_PROTOCOL,
+					   "prober (%s): unexpected die position: the "
+					   "route reached die (%d,%d) of wafer %s a second "
+					   "time; stopping, the probe position is not "
+					   "trustworthy", w->pr->inst->uri, die.x, die.y,
+					   w->wafer);
+	if (ds->n == ds->cap) {
+		size_t cap = ds->cap ? 2 * ds->cap : 256;
+		drv_die *grown = realloc(ds->v, cap * sizeof(*grown));
+
+		if (!grown)
+			return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+		ds->v = grown;
+		ds->cap = cap;
+	}
+	ds->v[ds->n++] = die;
 	return KGD_OK;
 }
 
@@ -142,7 +217,9 @@ static int walk_wafer(wafer_walk *w, kgd_err *err)
 				return prober_fail(w, rc, err, "step");
 			if (end)
 				return KGD_OK;
-			rc = already_tested(w, die, &tested, err);
+			rc = check_route(w, die, err);
+			if (!rc)
+				rc = already_tested(w, die, &tested, err);
 			if (rc)
 				return rc;
 			if (tested) {
@@ -157,12 +234,25 @@ static int walk_wafer(wafer_walk *w, kgd_err *err)
 	}
 }
 
+static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err);
+
 int run_proc_wafer(run_ctx *cx, kgd_err *err)
+{
+	die_set seen = {0};
+	int rc = walk_slots(cx, &seen, err);
+
+	free(seen.v);
+	return rc;
+}
+
+static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 {
 	wafer_walk w = {0};
 	int rc;
 
 	w.cx = cx;
+	w.seen = seen;
+
 	w.pr = run_find_role(cx->rs, "prober");
 	if (!w.pr)
 		return kgd_err_set(err, KGD_ERR_ARG, "the wafer process needs a prober");
@@ -194,6 +284,7 @@ int run_proc_wafer(run_ctx *cx, kgd_err *err)
 		cx->sum->wafers++;
 		w.done = 0;
 		w.total = 0;
+		w.seen->n = 0;
 		run_progress_note(cx, "wafer %s (slot %d) loaded", w.wafer,
 				  cx->o->slots[i]);
 		rc = walk_wafer(&w, err);

@@ -133,6 +133,9 @@ int run_cli(run_cli_args *a)
 	o.abort_flag = &abort_requested;
 	o.limits = lim;
 	o.resume = a->resume;
+	o.max_errors = a->max_errors_given ? a->max_errors : RUN_CLI_MAX_ERRORS;
+	o.contact_retries = a->contact_retries_given ? a->contact_retries
+						     : RUN_CLI_CONTACT_RETRIES;
 	o.slots = a->slots ? a->slots : slot_one;
 	o.n_slots = a->slots ? a->n_slots : 1;
 	o.dies = a->dies;

@@ -8,6 +8,10 @@
 #include <stddef.h>
 #include "runner.h"
 
+/* Error policy defaults (docs/SEQUENCES.md, "Errors and policies"). */
+#define RUN_CLI_MAX_ERRORS 3
+#define RUN_CLI_CONTACT_RETRIES 1
+
 typedef struct run_cli_args {
 	const char *seq_path;
 	const char *limits_path;       /* NULL: the sequence's own limits */
@@ -25,6 +29,11 @@ typedef struct run_cli_args {
 	size_t n_dies;
 	int resume;
 	int quiet;
+	/* Error policy; the defaults below unless *_given. */
+	int max_errors_given;          /* --max-errors N (0: never stop) */
+	unsigned max_errors;
+	int contact_retries_given;     /* --contact-retries N */
+	unsigned contact_retries;
 	run_insert_fn insert;          /* see run_opts */
 	void *insert_user;
 	run_summary summary;           /* filled on return */

@@ -108,6 +108,8 @@ struct run_part {
 	char reason[KGD_ERR_MSG_MAX];
 	size_t measurements;
 	unsigned char *status;        /* per step, enum run_step_status */
+	run_role *err_role;           /* the instrument of the first error */
+	int err_status;               /* and its kgd_status */
 	run_rec *recs;
 	size_t n_recs, cap_recs;
 };
@@ -126,6 +128,7 @@ struct run_ctx {
 	run_part part;
 	int in_cleanup;               /* the abort flag is not honoured here */
 	int line_open;                /* tty progress line not yet ended */
+	unsigned errors_in_row;       /* parts in a row in the error bin */
 	run_committer *committer;     /* wafer process: the commit thread
 	                                 (run_commit.c), NULL = commit inline */
 };
@@ -178,6 +181,16 @@ int run_commit_open(run_ctx *cx, kgd_err *err);
 int run_commit_submit(run_ctx *cx, kgd_err *err);
 int run_part_sync(run_ctx *cx, kgd_err *err);
 void run_commit_close(run_ctx *cx);
+/* A part that could not be tested (the prober refused contact): its run
+ * opened and closed at once in the error bin, no steps run, `reason` as
+ * its fail reason. The run is still open on KGD_OK, as after
+ * run_part_begin. */
+int run_part_begin_error(run_ctx *cx, const db_run_info *info,
+			 const char *reason, kgd_err *err);
+/* The error policy after a committed and tallied part: a lost connection
+ * is reopened once, and the lot stops after opts->max_errors error parts
+ * in a row. KGD_OK: go on with the next part. */
+int run_part_policy(run_ctx *cx, kgd_err *err);
 int run_part_hard_bin(const run_ctx *cx);
 void run_part_tally(run_ctx *cx);
 void run_fill_info(const run_ctx *cx, db_run_info *info);

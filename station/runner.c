@@ -938,6 +938,11 @@ static int run_point_once(run_ctx *cx, size_t step_idx, const run_point *pt,
 						     : seq_step_param(st, "regex")->value);
 	}
 	if (irc != KGD_OK) {
+		/* The first error names the instrument the policy looks at. */
+		if (cx->part.verdict != RUN_ERROR) {
+			cx->part.err_role = call.r;
+			cx->part.err_status = irc;
+		}
 		part_error(&cx->part, st, coords, ierr.msg);
 		*status = RUN_ST_ERROR;
 	} else if (!pass) {
@@ -1055,6 +1060,8 @@ int run_part_begin(run_ctx *cx, const db_run_info *info, kgd_err *err)
 	part->reason[0] = '\0';
 	part->measurements = 0;
 	part->n_recs = 0;
+	part->err_role = NULL;
+	part->err_status = KGD_OK;
 	free(part->status);
 	part->status = calloc(seq_n_steps(s) + 1, 1);
 	if (!part->status)
@@ -1089,6 +1096,75 @@ int run_part_begin(run_ctx *cx, const db_run_info *info, kgd_err *err)
 			kgd_err_set(err, rc, "aborted; the part in flight was discarded");
 	}
 	return rc;
+}
+
+int run_part_begin_error(run_ctx *cx, const db_run_info *info,
+			 const char *reason, kgd_err *err)
+{
+	run_part *part = &cx->part;
+
+	part->verdict = RUN_ERROR;
+	part->soft_bin = RUN_BIN_ERROR;
+	part->measurements = 0;
+	part->n_recs = 0;
+	part->err_role = NULL;
+	part->err_status = KGD_OK;
+	set_reason(part, "%s", reason);
+	return db_run_begin(cx->d, info, &cx->run_id, err);
+}
+
+/* Close and open again the instrument behind a role whose connection was
+ * lost. On failure the role is left closed (r->h NULL) and err says why. */
+static int reopen_role(run_role *r, kgd_err *err)
+{
+	int rc;
+
+	if (r->h)
+		r->plugin->desc->close(r->h);
+	r->h = NULL;
+	xport_close(r->x);
+	r->x = NULL;
+	rc = xport_open(r->inst->uri, r->inst->timeout_ms > 0 ? r->inst->timeout_ms
+							      : XPORT_DEFAULT_TIMEOUT_MS,
+			&r->x, err);
+	if (rc)
+		return rc;
+	rc = r->plugin->desc->open(r->x, &r->h, err);
+	if (rc)
+		r->h = NULL;
+	return rc;
+}
+
+int run_part_policy(run_ctx *cx, kgd_err *err)
+{
+	const run_part *p = &cx->part;
+	run_role *r = p->err_role;
+	kgd_err e2;
+
+	if (p->verdict != RUN_ERROR) {
+		cx->errors_in_row = 0;
+		return KGD_OK;
+	}
+	cx->errors_in_row++;
+	if (cx->o->max_errors && cx->errors_in_row >= cx->o->max_errors)
+		return kgd_err_set(err, KGD_ERR_INSTRUMENT,
+				   "stopping the lot: %u parts in a row in the error "
+				   "bin (--max-errors %u); last: %s", cx->errors_in_row,
+				   cx->o->max_errors, p->reason);
+	/* A timeout or a bad reply leaves the connection up (drivers drop
+	 * stale input after a timeout), so only a lost connection is worth a
+	 * new one; without it every later part would fail the same way. */
+	if (!r || (p->err_status != KGD_ERR_CLOSED && p->err_status != KGD_ERR_IO))
+		return KGD_OK;
+	run_progress_note(cx, "role '%s' (%s): connection lost (%s); reopening",
+			  r->inst->role, r->inst->uri, kgd_status_name(p->err_status));
+	kgd_err_clear(&e2);
+	if (reopen_role(r, &e2))
+		return kgd_err_set(err, e2.status ? e2.status : KGD_ERR_IO,
+				   "stopping the lot: role '%s' (%s) lost its connection "
+				   "and could not be reopened: %s", r->inst->role,
+				   r->inst->uri, e2.msg);
+	return KGD_OK;
 }
 
 int run_part_hard_bin(const run_ctx *cx)

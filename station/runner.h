@@ -69,6 +69,11 @@ typedef struct run_opts {
 	int progress_tty;             /* one updating line instead of lines */
 	FILE *prompt_in, *prompt_out; /* operator prompts; NULL: stdin/stderr */
 	volatile sig_atomic_t *abort_flag; /* set by a signal handler; may be NULL */
+	/* Error policy (docs/SEQUENCES.md, "Errors and policies"). */
+	unsigned max_errors;          /* stop the lot after this many parts in a
+	                                 row ended in the error bin; 0: never */
+	unsigned contact_retries;     /* wafer: separate and contact again this
+	                                 many times after a refused contact */
 	int no_overlap;               /* wafer: commit each die before the prober
 	                                 moves on (no commit thread; a baseline
 	                                 for bench_wafer) */
@@ -105,8 +110,9 @@ void run_station_close(run_station *st);
 
 /* Test the lot with the sequence's process model, in one db session.
  * Returns KGD_OK when every part got a verdict (pass, fail or error),
- * KGD_ERR_ABORTED on abort, or the database/prober error that stopped the
- * lot. sum is filled in either case. */
+ * KGD_ERR_ABORTED on abort, or the error that stopped the lot (database,
+ * prober, an instrument that could not be reopened, opts->max_errors error
+ * parts in a row). sum is filled in either case. */
 int run_lot(run_station *st, const seq_sequence *s, const cfg_station *c,
 	    db *d, const run_opts *opts, run_summary *sum, kgd_err *err);
 
