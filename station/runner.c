@@ -1148,9 +1148,10 @@ int run_part_policy(run_ctx *cx, kgd_err *err)
 	cx->errors_in_row++;
 	if (cx->o->max_errors && cx->errors_in_row >= cx->o->max_errors)
 		return kgd_err_set(err, KGD_ERR_INSTRUMENT,
-				   "stopping the lot: %u parts in a row in the error "
+				   "stopping the lot: %u part%s in a row in the error "
 				   "bin (--max-errors %u); last: %s", cx->errors_in_row,
-				   cx->o->max_errors, p->reason);
+				   cx->errors_in_row == 1 ? "" : "s", cx->o->max_errors,
+				   p->reason);
 	/* A timeout or a bad reply leaves the connection up (drivers drop
 	 * stale input after a timeout), so only a lost connection is worth a
 	 * new one; without it every later part would fail the same way. */
