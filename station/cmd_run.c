@@ -156,6 +156,7 @@ int cmd_run(int argc, char **argv)
 	int c, rc = CLI_USAGE;
 
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "c:d:l:s:n:o:L:w:S:D:rqhE:C:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a.config_path = optarg; break;
@@ -228,7 +229,14 @@ int cmd_run(int argc, char **argv)
 		}
 		case 'q': a.quiet = 1; break;
 		case 'h': rc = CLI_OK; help(); goto out;
-		default: cli_usage("run", "unknown option"); goto out;
+		default:
+			/* getopt's own line would name "run" as the program:
+			 * say it once, our way. */
+			if (optopt && strchr("cdlsnoLwSDEC", optopt))
+				cli_usage("run", "option '%s' needs a value", argv[optind - 1]);
+			else
+				cli_usage("run", "unknown option '%s'", argv[optind - 1]);
+			goto out;
 		}
 	}
 	if (wafers && !slots) {
