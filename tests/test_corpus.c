@@ -1,0 +1,286 @@
+/*
+ * tests/test_corpus.c - the bad-input corpus (tests/corpus/) against the
+ * real `station` binary: every malformed sequence, limits file, station
+ * config and command line gives its exact expected message and exit code.
+ *
+ * Layout: tests/corpus/{sequences,limits,configs}/NAME.yaml with NAME.expect
+ * ("exit N", then the exact stderr, the file's path written @FILE@ and the
+ * sequence it is checked with @SEQ@), and tests/corpus/cli.txt (format in
+ * its header). Sequences run through `station check FILE`, limits files
+ * through `station check SEQ --limits FILE`, configs through `station check
+ * SEQ --config FILE`; each rejected file is also given to `station run`,
+ * which must refuse it too, naming it.
+ *
+ * Invariant: nothing is written for bad input - every `station run` here
+ * names a results file that must still not exist afterwards.
+ */
+#include <CUnit/CUnit.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define STATION KGD_BIN_DIR "/station"
+#define CORPUS KGD_SOURCE_DIR "/tests/corpus"
+#define UNIT_SEQ KGD_SOURCE_DIR "/sequences/elsfp-module.yaml"
+#define WAFER_SEQ KGD_SOURCE_DIR "/sequences/teraphy-kgd.yaml"
+
+static char dir[512];
+static char cfg[700], db[700], missing[700], empty[700], binary[700], folder[700];
+static char out[65536], errbuf[65536];
+
+static void write_bytes(const char *path, const char *bytes, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (f) {
+		fwrite(bytes, 1, n, f);
+		fclose(f);
+	}
+}
+
+static int suite_init(void)
+{
+	static const char garbage[] = "\x7f" "ELF\x02\x01\x01\x00\xff\xfe\x00\x9c";
+	static const char config[] =
+		"station: corpus\ninstruments:\n"
+		"  pm: {driver: keysight-n774x, uri: \"tcp://127.0.0.1:1\"}\n"
+		"  laser: {driver: elsfp-cmis, uri: \"tcp://127.0.0.1:1\"}\n";
+
+	snprintf(dir, sizeof(dir), "%s", tu_mkdtemp("corpus"));
+	snprintf(cfg, sizeof(cfg), "%s/station.yaml", dir);
+	snprintf(db, sizeof(db), "%s/never.db", dir);
+	snprintf(missing, sizeof(missing), "%s/missing.yaml", dir);
+	snprintf(empty, sizeof(empty), "%s/empty.yaml", dir);
+	snprintf(binary, sizeof(binary), "%s/binary.yaml", dir);
+	snprintf(folder, sizeof(folder), "%s/folder.yaml", dir);
+	write_bytes(cfg, config, sizeof(config) - 1);
+	write_bytes(empty, "", 0);
+	write_bytes(binary, garbage, sizeof(garbage) - 1);
+	return mkdir(folder, 0755);
+}
+
+static int suite_clean(void)
+{
+	tu_rmtree(dir);
+	return 0;
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* Replace every placeholder in text (in place, into a buffer of cap). */
+static void expand(char *text, size_t cap, const char *file, const char *seq)
+{
+	const struct {
+		const char *key, *value;
+	} subst[] = {
+		{"@FILE@", file}, {"@SEQ@", seq ? seq : UNIT_SEQ},
+		{"@WSEQ@", WAFER_SEQ}, {"@CFG@", cfg}, {"@DB@", db},
+		{"@DIR@", folder}, {"@MISSING@", missing}, {"@EMPTY@", empty},
+		{"@BINARY@", binary},
+	};
+	char *tmp = malloc(cap);
+
+	if (!tmp)
+		return;
+	for (size_t i = 0; i < sizeof(subst) / sizeof(subst[0]); i++) {
+		char *p;
+
+		if (!subst[i].value)
+			continue;
+		while ((p = strstr(text, subst[i].key))) {
+			snprintf(tmp, cap, "%.*s%s%s", (int)(p - text), text,
+				 subst[i].value, p + strlen(subst[i].key));
+			snprintf(text, cap, "%s", tmp);
+		}
+	}
+	free(tmp);
+}
+
+/* Run argv; compare exit code and stderr exactly; nothing written. */
+static int check_case(const char *name, char *const argv[], int want_exit,
+		      const char *want_err)
+{
+	int rc;
+
+	unlink(db);
+	rc = tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 30);
+	if (rc != want_exit || strcmp(errbuf, want_err) != 0 || exists(db)) {
+		fprintf(stderr, "\n  %s: exit %d (want %d)%s\n  got stderr:\n%s"
+			"  want stderr:\n%s", name, rc, want_exit,
+			exists(db) ? ", results file written" : "", errbuf, want_err);
+		return 0;
+	}
+	return 1;
+}
+
+/* One folder of YAML cases; returns how many it ran. */
+static int run_folder(const char *sub, const char *flag)
+{
+	char path[1024], expect_path[1024], *expect, want[8192];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", CORPUS, sub);
+	d = opendir(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		int want_exit;
+		char *nl;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", CORPUS, sub, de->d_name);
+		snprintf(expect_path, sizeof(expect_path), "%s/%s/%.*s.expect", CORPUS,
+			 sub, (int)len - 5, de->d_name);
+		expect = tu_slurp(expect_path, NULL);
+		CU_ASSERT_PTR_NOT_NULL(expect);
+		if (!expect)
+			continue;
+		nl = strchr(expect, '\n');
+		CU_ASSERT_TRUE(sscanf(expect, "exit %d", &want_exit) == 1 && nl);
+		snprintf(want, sizeof(want), "%s", nl ? nl + 1 : "");
+		expand(want, sizeof(want), path, UNIT_SEQ);
+		free(expect);
+		{
+			char *check_file[] = {STATION, "check", path, NULL};
+			char *check_with[] = {STATION, "check", UNIT_SEQ, (char *)flag,
+					      path, NULL};
+
+			CU_ASSERT_TRUE(check_case(de->d_name, flag ? check_with : check_file,
+						  want_exit, want));
+		}
+		/* `station run` refuses what check refuses, naming the file,
+		 * before any results file exists. */
+		if (want_exit != 0) {
+			char *run_file[] = {STATION, "run", path, "--config", cfg, "--db",
+					    db, "--lot", "L", "--units", "1", NULL};
+			char *run_limits[] = {STATION, "run", UNIT_SEQ, "--config", cfg,
+					      "--limits", path, "--db", db, "--lot", "L",
+					      "--units", "1", NULL};
+			char *run_config[] = {STATION, "run", UNIT_SEQ, "--config", path,
+					      "--db", db, "--lot", "L", "--units", "1",
+					      NULL};
+			char **run = !flag ? run_file : strcmp(flag, "--limits") == 0
+							? run_limits : run_config;
+			int rc;
+
+			unlink(db);
+			rc = tu_run(run, out, sizeof(out), errbuf,
+				    sizeof(errbuf), 30);
+			/* 2 when the file is readable enough to show it is for
+			 * the other process (a usage error), 1 otherwise. */
+			if ((rc != 1 && rc != 2) || !strstr(errbuf, path) || exists(db))
+				fprintf(stderr, "\n  run %s: exit %d, stderr:\n%s", de->d_name,
+					rc, errbuf);
+			CU_ASSERT_TRUE(rc == 1 || rc == 2);
+			CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, path));
+			CU_ASSERT_FALSE(exists(db));
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void test_sequences(void)
+{
+	CU_ASSERT_TRUE(run_folder("sequences", NULL) >= 25);
+}
+
+static void test_limits(void)
+{
+	CU_ASSERT_TRUE(run_folder("limits", "--limits") >= 8);
+}
+
+static void test_configs(void)
+{
+	CU_ASSERT_TRUE(run_folder("configs", "--config") >= 10);
+}
+
+/* cli.txt: "EXIT | ARGS | STDERR" per line. */
+static void test_cli(void)
+{
+	char *text = tu_slurp(CORPUS "/cli.txt", NULL), *line, *save = NULL;
+	int n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char args[4096], want[8192], *bar1, *bar2, *argv[64], *tok, *s2 = NULL;
+		int want_exit, argc = 0;
+		size_t w = 0;
+
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		bar1 = strstr(line, " | ");
+		bar2 = bar1 ? strstr(bar1 + 3, " | ") : NULL;
+		CU_ASSERT_PTR_NOT_NULL(bar2);
+		if (!bar2)
+			continue;
+		want_exit = atoi(line);
+		snprintf(args, sizeof(args), "%.*s", (int)(bar2 - bar1 - 3), bar1 + 3);
+		expand(args, sizeof(args), NULL, NULL);
+		/* "\n" in the expected text is a line break. */
+		for (const char *p = bar2 + 3; *p && w + 2 < sizeof(want); p++) {
+			if (p[0] == '\\' && p[1] == 'n') {
+				want[w++] = '\n';
+				p++;
+			} else {
+				want[w++] = *p;
+			}
+		}
+		want[w++] = '\n';
+		want[w] = '\0';
+		expand(want, sizeof(want), NULL, NULL);
+		argv[argc++] = STATION;
+		for (tok = strtok_r(args, " ", &s2); tok && argc < 63;
+		     tok = strtok_r(NULL, " ", &s2))
+			argv[argc++] = tok;
+		argv[argc] = NULL;
+		CU_ASSERT_TRUE(check_case(line, argv, want_exit, want));
+		n++;
+	}
+	free(text);
+	CU_ASSERT_TRUE(n >= 20);
+}
+
+/* A file the station may not read (only meaningful when not root). */
+static void test_unreadable(void)
+{
+	char path[700], want[1024];
+	char *argv[] = {STATION, "run", path, "--config", cfg, "--db", db,
+			"--lot", "L", "--units", "1", NULL};
+
+	if (geteuid() == 0) {
+		fprintf(stderr, "(root reads every file: skipped) ");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/unreadable.yaml", dir);
+	write_bytes(path, "sequence: x\n", 12);
+	CU_ASSERT_EQUAL_FATAL(chmod(path, 0), 0);
+	snprintf(want, sizeof(want), "station: %s: Permission denied\n", path);
+	CU_ASSERT_TRUE(check_case("unreadable", argv, 1, want));
+}
+
+int cu_register(void)
+{
+	CU_pSuite s = CU_add_suite("corpus", suite_init, suite_clean);
+
+	CU_add_test(s, "malformed sequences", test_sequences);
+	CU_add_test(s, "malformed limits files", test_limits);
+	CU_add_test(s, "malformed station configs", test_configs);
+	CU_add_test(s, "bad command lines", test_cli);
+	CU_add_test(s, "unreadable file", test_unreadable);
+	return 0;
+}
