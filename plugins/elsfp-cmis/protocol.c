@@ -97,12 +97,30 @@ static int hexval(int c)
 	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+int elsfp_parse_hex(const char *text, int max, uint8_t *out)
+{
+	int n = 0;
+
+	for (const char *p = text; *p; p++) {
+		int hi, lo;
+
+		if (isspace((unsigned char)*p))
+			continue;
+		hi = hexval((unsigned char)p[0]);
+		lo = hi >= 0 && p[1] ? hexval((unsigned char)p[1]) : -1;
+		if (lo < 0 || n >= max)
+			return -1;
+		out[n++] = (uint8_t)(hi << 4 | lo);
+		p++;
+	}
+	return n;
+}
+
 int elsfp_read(xport *x, const elsfp_adapter *a, int bank, int page, int addr,
 	       int len, uint8_t *out, kgd_err *err)
 {
 	char cmd[64], reply[4 * ELSFP_READ_MAX + 64];
-	const char *p;
-	int n = 0, rc;
+	int n, rc;
 
 	if (len < 1 || len > ELSFP_READ_MAX || addr < 0 || addr + len > 256)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: read of %d bytes at %02Xh:%d",
@@ -111,20 +129,11 @@ int elsfp_read(xport *x, const elsfp_adapter *a, int bank, int page, int addr,
 	rc = exchange(x, a, cmd, reply, sizeof(reply), err);
 	if (rc)
 		return rc;
-	for (p = reply + strlen(a->cmds->ok); *p; p++) {
-		int hi, lo;
-
-		if (isspace((unsigned char)*p))
-			continue;
-		hi = hexval((unsigned char)p[0]);
-		lo = hi >= 0 && p[1] ? hexval((unsigned char)p[1]) : -1;
-		if (lo < 0 || n >= len)
-			return kgd_err_set(err, KGD_ERR_PROTOCOL,
-					   "%s: '%s': malformed data in '%s'",
-					   xport_uri(x), cmd, reply);
-		out[n++] = (uint8_t)(hi << 4 | lo);
-		p++;
-	}
+	n = elsfp_parse_hex(reply + strlen(a->cmds->ok), len, out);
+	if (n < 0)
+		return kgd_err_set(err, KGD_ERR_PROTOCOL,
+				   "%s: '%s': malformed data in '%s'",
+				   xport_uri(x), cmd, reply);
 	if (n != len)
 		return kgd_err_set(err, KGD_ERR_PROTOCOL,
 				   "%s: '%s': %d bytes in the reply, %d asked",

@@ -83,6 +83,12 @@ const char *elsfp_known_adapters(void);
 int elsfp_read(xport *x, const elsfp_adapter *a, int bank, int page, int addr,
 	       int len, uint8_t *out, kgd_err *err);
 
+/* The adapter's data bytes: pairs of hex digits, blanks between them
+ * ignored. Returns the number of bytes put into out, or -1 on a stray
+ * character, an odd digit or more than max bytes. Pure: fuzzed on its own
+ * (tests/fuzz/fuzz_elsfp.c). */
+int elsfp_parse_hex(const char *text, int max, uint8_t *out);
+
 /* Write one byte at bank.page:addr. */
 int elsfp_write(xport *x, const elsfp_adapter *a, int bank, int page, int addr,
 		uint8_t value, kgd_err *err);
