@@ -139,6 +139,51 @@ int scpi_query_long(xport *x, long *out, kgd_err *err, const char *fmt, ...)
 	return rc;
 }
 
+int scpi_measure_double(xport *x, double *out, kgd_err *err, const char *fmt, ...)
+{
+	char query[SCPI_CMD_MAX], cmd[SCPI_CMD_MAX + 16], reply[SCPI_REPLY_MAX];
+	char text[SCPI_REPLY_MAX];
+	char *sep;
+	va_list ap;
+	int rc, code;
+
+	va_start(ap, fmt);
+	rc = scpi_vformat(x, query, fmt, ap, err);
+	va_end(ap);
+	if (rc)
+		return rc;
+	snprintf(cmd, sizeof(cmd), "%s;:SYST:ERR?", query);
+	rc = scpi_exchange(x, cmd, reply, sizeof(reply), err);
+	if (rc)
+		return rc;
+	/* IEEE 488.2 joins the replies of one message with ';'. A number never
+	 * holds one, so the first ';' ends the value. */
+	sep = strchr(reply, ';');
+	if (!sep)
+		return kgd_err_set(err, KGD_ERR_PROTOCOL,
+				   "%s: '%s': expected '<value>;<error>', got '%s'",
+				   xport_uri(x), cmd, reply);
+	*sep++ = '\0';
+	rc = scpi_parse_error(sep, &code, text, sizeof(text), err);
+	if (rc)
+		return kgd_err_prefix(err, "%s: '%s': ", xport_uri(x), cmd);
+	if (code != 0) {
+		/* Report this error verbatim, then empty the queue behind it so
+		 * the next command starts clean. */
+		char first[SCPI_REPLY_MAX];
+		kgd_err rest;
+
+		snprintf(first, sizeof(first), "%s", sep);
+		scpi_check_error(x, NULL, &rest);
+		return kgd_err_set(err, KGD_ERR_INSTRUMENT, "%s: '%s': %s",
+				   xport_uri(x), query, first);
+	}
+	rc = scpi_parse_double(reply, out, err);
+	if (rc)
+		return kgd_err_prefix(err, "%s: '%s': ", xport_uri(x), query);
+	return KGD_OK;
+}
+
 int scpi_check_error(xport *x, const char *after_cmd, kgd_err *err)
 {
 	char reply[SCPI_REPLY_MAX], first[SCPI_REPLY_MAX] = "";

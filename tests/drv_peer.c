@@ -23,6 +23,35 @@
 
 #define PEER_LIFETIME_S 60
 
+/* One program message may hold several commands separated by ';' (the
+ * drivers send a reading and SYST:ERR? together). As an IEEE 488.2
+ * instrument does, answer each in turn and join the answers with ';' into
+ * one reply line. No command of these sets carries a ';' in a parameter. */
+static int respond(drv_peer_fn fn, void *state, char *line, char *reply,
+		   size_t cap)
+{
+	char part[4096];
+	size_t used = 0;
+	int any = 0;
+
+	reply[0] = '\0';
+	for (char *save = NULL, *cmd = strtok_r(line, ";", &save); cmd;
+	     cmd = strtok_r(NULL, ";", &save)) {
+		int r;
+
+		part[0] = '\0';
+		r = fn(state, cmd, part, sizeof(part));
+		if (r == PEER_HANG)
+			return PEER_HANG;
+		if (r != PEER_REPLY)
+			continue;
+		used += (size_t)snprintf(reply + used, used < cap ? cap - used : 0,
+					 "%s%s", any ? ";" : "", part);
+		any = 1;
+	}
+	return any ? PEER_REPLY : PEER_NONE;
+}
+
 /* Serve one connection until EOF; returns 1 if the responder hung. */
 static int serve(int fd, drv_peer_fn fn, void *state, int *hung)
 {
@@ -44,8 +73,7 @@ static int serve(int fd, drv_peer_fn fn, void *state, int *hung)
 		n = 0;
 		if (*hung)
 			continue;
-		reply[0] = '\0';
-		r = fn(state, line, reply, sizeof(reply) - 1);
+		r = respond(fn, state, line, reply, sizeof(reply) - 1);
 		if (r == PEER_HANG) {
 			*hung = 1;
 			continue;

@@ -127,17 +127,22 @@ static int start_fake(char *uri, size_t cap, const char *idn, const char *read_r
 			}
 			line[n] = '\0';
 			n = 0;
+			/* A reading comes with the error queue in the same
+			 * message (":READ1:POW?;:SYST:ERR?"): one reply line,
+			 * the two answers joined by ';' as IEEE 488.2 says. */
 			if (strstr(line, "IDN?"))
 				len = snprintf(reply, sizeof(reply), "%s\n", idn);
-			else if (strstr(line, "ERR"))
-				len = snprintf(reply, sizeof(reply), "+0,\"No error\"\n");
 			else if (strstr(line, "ALL?")) {
 				memcpy(reply, "#14", 3);
 				memcpy(reply + 3, &all_value, 4);  /* test host is LE */
 				reply[7] = '\n';
 				len = 8;
 			} else if (strstr(line, "READ"))
-				len = snprintf(reply, sizeof(reply), "%s\n", read_reply);
+				len = snprintf(reply, sizeof(reply), "%s%s\n", read_reply,
+					       strstr(line, ";:SYST:ERR?")
+						       ? ";+0,\"No error\"" : "");
+			else if (strstr(line, "ERR"))
+				len = snprintf(reply, sizeof(reply), "+0,\"No error\"\n");
 			if (len > 0 && write(fd, reply, (size_t)len) != len)
 				break;
 		}
@@ -380,6 +385,46 @@ static void test_timeout_names_uri(void)
 	xport_close(x);
 }
 
+/* An error the meter queues while it measures comes back with that
+ * reading, not at some later command: a driver that only looked at the
+ * queue after settings would let the reading, and the part, pass. */
+static void test_error_during_reading_is_not_a_value(void)
+{
+	const char *const fault[] = {"--fault", "pm:scpi-error:after=40", NULL};
+	char uri[64];
+	xport *x = NULL;
+	void *h = NULL;
+	double w;
+	int ok = 0, failed = 0, rc;
+	kgd_err err, first_fail;
+
+	CU_ASSERT_FATAL(start_sim(uri, sizeof(uri), fault) == 0);
+	CU_ASSERT_FATAL(xport_open(uri, 2000, &x, &err) == KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(drv->open(x, &h, &err), KGD_OK);
+	/* Open takes fewer than 40 messages, so the fault fires on a reading. */
+	for (int i = 0; i < 40; i++) {
+		w = -1.0;
+		rc = drv->pm->read_power(h, 1, &w, &err);
+		if (rc == KGD_OK) {
+			ok++;
+			continue;
+		}
+		if (!failed++)
+			first_fail = err;
+		CU_ASSERT_EQUAL(rc, KGD_ERR_INSTRUMENT);
+		CU_ASSERT_EQUAL(w, -1.0);   /* no value handed out */
+	}
+	CU_ASSERT_EQUAL(failed, 1);    /* the fault fires once */
+	CU_ASSERT_EQUAL(ok, 39);       /* and the queue was left empty */
+	if (failed) {
+		CU_ASSERT(strstr(first_fail.msg, "-310") != NULL);
+		CU_ASSERT(strstr(first_fail.msg, uri) != NULL);
+		CU_ASSERT(strstr(first_fail.msg, ":READ1") != NULL);
+	}
+	drv->close(h);
+	xport_close(x);
+}
+
 static void test_garbage_is_protocol_error(void)
 {
 	const char *const garbage[] = {"--fault-garbage", NULL};
@@ -414,6 +459,8 @@ int cu_register(void)
 	CU_add_test(s, "unknown instrument refused", test_unknown_instrument);
 	CU_add_test(s, "overrange is not a number", test_overrange_is_not_a_number);
 	CU_add_test(s, "timeout names the URI", test_timeout_names_uri);
+	CU_add_test(s, "error during a reading is not a value",
+		    test_error_during_reading_is_not_a_value);
 	CU_add_test(s, "garbage is a protocol error", test_garbage_is_protocol_error);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

@@ -46,7 +46,8 @@ static int pm_respond(void *state, const char *line, char *reply, size_t cap)
 		snprintf(reply, cap, "%s", p->idn ? p->idn : "Thorlabs,PM100D,P0000001,2.7.0");
 		return PEER_REPLY;
 	}
-	if (strcmp(line, "SYST:ERR?") == 0) {
+	/* Also as the second command of a reading's message (MEAS:POW?;:SYST:ERR?). */
+	if (strcmp(line, "SYST:ERR?") == 0 || strcmp(line, ":SYST:ERR?") == 0) {
 		snprintf(reply, cap, "%s", p->last_err ? "-222,\"Data out of range\""
 						       : "+0,\"No error\"");
 		p->last_err = 0;
@@ -71,10 +72,8 @@ static int pm_respond(void *state, const char *line, char *reply, size_t cap)
 	else if (strcmp(line, "MEAS:POW?") == 0) {
 		if (!p->watts || !p->autorange || !p->conf)
 			snprintf(reply, cap, "not set up");
-		else if (p->reading)
-			snprintf(reply, cap, "%s", p->reading);
 		else
-			snprintf(reply, cap, "%.9E;%g;%d", 1.25e-3, p->wl_nm, p->averaging);
+			snprintf(reply, cap, "%s", p->reading ? p->reading : "+1.25000000E-03");
 		return PEER_REPLY;
 	}
 	return PEER_NONE;

@@ -205,12 +205,9 @@ static int jbert_measure(void *handle, int lane, double gate_s,
 	if (rc == KGD_OK)
 		rc = scpi_query_long(h->x, &cond, err, jbert_fmt(m, JBERT_CMD_QUES_COND), lane);
 	if (rc == KGD_OK)
-		rc = scpi_query_double(h->x, &bits, err, jbert_fmt(m, JBERT_CMD_BITS), lane);
+		rc = scpi_measure_double(h->x, &bits, err, jbert_fmt(m, JBERT_CMD_BITS), lane);
 	if (rc == KGD_OK)
-		rc = scpi_query_double(h->x, &errors, err, jbert_fmt(m, JBERT_CMD_ERRORS), lane);
-	/* A refused fetch leaves its reason in the queue. */
-	if (rc == KGD_OK)
-		rc = scpi_check_error(h->x, jbert_fmt(m, JBERT_CMD_ERRORS), err);
+		rc = scpi_measure_double(h->x, &errors, err, jbert_fmt(m, JBERT_CMD_ERRORS), lane);
 	if (rc)
 		return rc;
 	res->bits = bits;

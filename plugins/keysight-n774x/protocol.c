@@ -125,8 +125,10 @@ int n774x_set_atime(xport *x, const n774x_model *m, int port, double seconds,
 int n774x_read_power(xport *x, const n774x_model *m, int port, double *watts,
 		     kgd_err *err)
 {
-	return scpi_query_double(x, watts, err, m->cmds->fmt[N774X_CMD_READ_POWER],
-				 port);
+	/* With the error queue in the same message: a reading taken while the
+	 * meter flagged an error is not a reading. */
+	return scpi_measure_double(x, watts, err, m->cmds->fmt[N774X_CMD_READ_POWER],
+				   port);
 }
 
 int n774x_read_all(xport *x, const n774x_model *m, double *watts, int max,

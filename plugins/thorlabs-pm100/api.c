@@ -118,8 +118,9 @@ static int pm100_read_power(void *handle, int port, double *watts, kgd_err *err)
 
 	if (rc)
 		return rc;
-	/* scpi_query_double refuses 9.9E37/NaN (KGD_ERR_OVERRANGE). */
-	rc = scpi_query_double(h->x, &w, err, "%s", pm100_fmt(h->model, PM100_CMD_MEASURE));
+	/* scpi_measure_double refuses 9.9E37/NaN (KGD_ERR_OVERRANGE) and a
+	 * reading taken while the meter queued an error. */
+	rc = scpi_measure_double(h->x, &w, err, "%s", pm100_fmt(h->model, PM100_CMD_MEASURE));
 	if (rc == KGD_OK)
 		*watts = w;
 	return rc;

@@ -48,6 +48,15 @@ int scpi_query(xport *x, char *reply, size_t cap, kgd_err *err,
 int scpi_query_double(xport *x, double *out, kgd_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* A measurement query whose value can be trusted: sends "<query>;:SYST:ERR?"
+ * as one program message and reads both replies from one line
+ * ("<value>;<code>,\"<text>\""), so an error the instrument queued while
+ * measuring is seen with the value, at no extra round trip. An error in the
+ * queue is KGD_ERR_INSTRUMENT (the rest of the queue is drained), never a
+ * number; a no-valid-value reply is KGD_ERR_OVERRANGE. */
+int scpi_measure_double(xport *x, double *out, kgd_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Drain SYST:ERR? until "0,..." / "+0,...". The first error found is
  * reported verbatim (e.g. -113,"Undefined header") as KGD_ERR_INSTRUMENT,
  * naming the command given in after_cmd (may be NULL). */
