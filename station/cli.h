@@ -29,6 +29,13 @@ int cli_fail(const kgd_err *err);
 int cli_usage(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The default: branch of every subcommand's getopt_long loop (each sets
+ * opterr = 0 so getopt prints nothing of its own): one usage line naming
+ * the option, "needs a value" when it takes one. Returns CLI_USAGE. */
+struct option;
+int cli_bad_option(const char *cmd, const char *optstring,
+		   const struct option *longopts, char **argv);
+
 /* Parse a non-negative decimal integer option; 0 on success. */
 int cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 

@@ -17,6 +17,9 @@
 #include "cli.h"
 #include "runner.h"
 
+/* Short options; the long ones are in the option table below. */
+#define OPTSTRING "c:L:h"
+
 static void help(void)
 {
 	printf(
@@ -65,12 +68,13 @@ int cmd_check(int argc, char **argv)
 	int ch, problems = 0, before, seq_ok, lim_ok = 1, cfg_ok = 1;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:L:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
 		case 'L': limits_path = optarg; break;
 		case 'h': help(); return CLI_OK;
-		default: return cli_usage("check", "unknown option");
+		default: return cli_bad_option("check", OPTSTRING, opts, argv);
 		}
 	}
 	if (optind != argc - 1)

@@ -31,6 +31,9 @@
 #include "report_cli.h"
 #include "run_cli.h"
 
+/* Short options; the long ones are in the option table below. */
+#define OPTSTRING "p:w:L:o:n:s:S:qh"
+
 #ifndef KGD_SOURCE_DIR
 #define KGD_SOURCE_DIR "."
 #endif
@@ -209,7 +212,8 @@ int cmd_demo(int argc, char **argv)
 	int ch, rc = CLI_ERROR, quiet = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "p:w:L:o:n:s:S:qh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
 			prod = NULL;
@@ -236,7 +240,7 @@ int cmd_demo(int argc, char **argv)
 		case 'S': seq_path = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': help(); return CLI_OK;
-		default: return cli_usage("demo", "unknown option");
+		default: return cli_bad_option("demo", OPTSTRING, opts, argv);
 		}
 	}
 	if (optind != argc)

@@ -13,6 +13,9 @@
 #include "cli.h"
 #include "plugin.h"
 
+/* Short options; the long ones are in the option table below. */
+#define OPTSTRING "c:h"
+
 static void help(void)
 {
 	const char *dirs[32];
@@ -59,11 +62,12 @@ int cmd_plugins(int argc, char **argv)
 	int ch, loaded = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config_path = optarg; break;
 		case 'h': help(); return CLI_OK;
-		default: return cli_usage("plugins", "unknown option");
+		default: return cli_bad_option("plugins", OPTSTRING, opts, argv);
 		}
 	}
 	if (optind != argc)

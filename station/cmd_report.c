@@ -12,6 +12,9 @@
 #include "cli.h"
 #include "report_cli.h"
 
+/* Short options; the long ones are in the option table below. */
+#define OPTSTRING "d:o:qh"
+
 static void help(void)
 {
 	printf(
@@ -122,7 +125,8 @@ int cmd_report(int argc, char **argv)
 	int ch, verbose = 1, first = 0, final = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:o:qh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd': db_path = optarg; break;
 		case 'o': out_dir = optarg; break;
@@ -145,7 +149,7 @@ int cmd_report(int argc, char **argv)
 		case O_COORDS: opt.by_coords = 1; break;
 		case 'q': verbose = 0; break;
 		case 'h': help(); return CLI_OK;
-		default: return cli_usage("report", "unknown option");
+		default: return cli_bad_option("report", OPTSTRING, opts, argv);
 		}
 	}
 	if (optind != argc)

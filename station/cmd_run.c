@@ -19,6 +19,9 @@
 #include "cli.h"
 #include "run_cli.h"
 
+/* Short options; the long ones are in the option table below. */
+#define OPTSTRING "c:d:l:s:n:o:L:w:S:D:rqhE:C:"
+
 static void help(void)
 {
 	printf(
@@ -157,7 +160,7 @@ int cmd_run(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:d:l:s:n:o:L:w:S:D:rqhE:C:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a.config_path = optarg; break;
 		case 'd': a.db_path = optarg; break;
@@ -230,12 +233,7 @@ int cmd_run(int argc, char **argv)
 		case 'q': a.quiet = 1; break;
 		case 'h': rc = CLI_OK; help(); goto out;
 		default:
-			/* getopt's own line would name "run" as the program:
-			 * say it once, our way. */
-			if (optopt && strchr("cdlsnoLwSDEC", optopt))
-				cli_usage("run", "option '%s' needs a value", argv[optind - 1]);
-			else
-				cli_usage("run", "unknown option '%s'", argv[optind - 1]);
+			cli_bad_option("run", OPTSTRING, opts, argv);
 			goto out;
 		}
 	}

@@ -8,6 +8,9 @@
 #include "cli.h"
 #include "scan.h"
 
+/* Short options; the long ones are in the option table below. */
+#define OPTSTRING "h"
+
 static void help(void)
 {
 	printf(
@@ -43,12 +46,13 @@ int cmd_scan(int argc, char **argv)
 	int ch, count = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		if (ch == 'h') {
 			help();
 			return CLI_OK;
 		}
-		return cli_usage("scan", "unknown option");
+		return cli_bad_option("scan", OPTSTRING, opts, argv);
 	}
 	if (optind != argc)
 		return cli_usage("scan", "unexpected argument '%s'", argv[optind]);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -62,6 +63,26 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n(see `station %s --help`)\n", cmd);
 	return CLI_USAGE;
+}
+
+int cli_bad_option(const char *cmd, const char *optstring,
+		   const struct option *longopts, char **argv)
+{
+	int needs_value = 0;
+
+	/* getopt sets optopt to the short option, or the long option's val,
+	 * that lacked its argument; an unknown option leaves it 0 or names a
+	 * character not in optstring. */
+	if (optopt > 0 && optopt < 256) {
+		const char *o = strchr(optstring, optopt);
+
+		needs_value = o && o[1] == ':';
+	}
+	for (const struct option *l = longopts; !needs_value && optopt && l->name; l++)
+		needs_value = l->val == optopt && l->has_arg == required_argument;
+	if (needs_value)
+		return cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
+	return cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 int cli_parse_uint(const char *s, unsigned long max, unsigned long *out)
