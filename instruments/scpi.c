@@ -236,23 +236,20 @@ int scpi_command(xport *x, kgd_err *err, const char *fmt, ...)
 	return rc ? rc : scpi_check_error(x, cmd, err);
 }
 
-int scpi_idn(xport *x, struct scpi_idn *idn, kgd_err *err)
+int scpi_parse_idn(const char *reply, struct scpi_idn *idn, kgd_err *err)
 {
-	char reply[SCPI_REPLY_MAX];
-	char *field[4], *p;
-	int rc = scpi_exchange(x, "*IDN?", reply, sizeof(reply), err);
+	char copy[SCPI_REPLY_MAX];
+	char *field[4], *p = copy;
 
-	if (rc)
-		return rc;
+	snprintf(copy, sizeof(copy), "%s", reply);
 	memset(idn, 0, sizeof(*idn));
-	p = reply;
 	for (int i = 0; i < 4; i++) {
 		field[i] = p;
 		p = i < 3 ? strchr(p, ',') : NULL;
 		if (i < 3 && !p)
 			return kgd_err_set(err, KGD_ERR_PROTOCOL,
-					   "%s: '*IDN?': reply '%s' is not "
-					   "vendor,model,serial,firmware", xport_uri(x), reply);
+					   "reply '%s' is not vendor,model,serial,firmware",
+					   reply);
 		if (p)
 			*p++ = '\0';
 	}
@@ -261,6 +258,30 @@ int scpi_idn(xport *x, struct scpi_idn *idn, kgd_err *err)
 	snprintf(idn->serial, sizeof(idn->serial), "%s", field[2]);
 	snprintf(idn->firmware, sizeof(idn->firmware), "%s", field[3]);
 	return KGD_OK;
+}
+
+int scpi_idn_matches(const char *reply, const char *const *vendors,
+		     const char *model)
+{
+	struct scpi_idn f;
+
+	if (scpi_parse_idn(reply, &f, NULL) || strcmp(f.model, model) != 0)
+		return 0;
+	for (; *vendors; vendors++)
+		if (strcmp(f.vendor, *vendors) == 0)
+			return 1;
+	return 0;
+}
+
+int scpi_idn(xport *x, struct scpi_idn *idn, kgd_err *err)
+{
+	char reply[SCPI_REPLY_MAX];
+	int rc = scpi_exchange(x, "*IDN?", reply, sizeof(reply), err);
+
+	if (rc)
+		return rc;
+	rc = scpi_parse_idn(reply, idn, err);
+	return rc ? kgd_err_prefix(err, "%s: '*IDN?': ", xport_uri(x)) : KGD_OK;
 }
 
 int scpi_opc(xport *x, kgd_err *err)

@@ -117,6 +117,32 @@ static void test_parse_error(void)
 			KGD_ERR_PROTOCOL);
 }
 
+static void test_parse_idn(void)
+{
+	static const char *const keysight[] = {"Keysight Technologies",
+					       "Agilent Technologies", NULL};
+	struct scpi_idn f;
+	kgd_err err;
+
+	CU_ASSERT_EQUAL(scpi_parse_idn("Thorlabs,PM100D,P0027168,2.7.0", &f, &err), KGD_OK);
+	CU_ASSERT_STRING_EQUAL(f.vendor, "Thorlabs");
+	CU_ASSERT_STRING_EQUAL(f.model, "PM100D");
+	CU_ASSERT_STRING_EQUAL(f.serial, "P0027168");
+	CU_ASSERT_STRING_EQUAL(f.firmware, "2.7.0");
+	CU_ASSERT_EQUAL(scpi_parse_idn("Thorlabs,PM100D", &f, &err), KGD_ERR_PROTOCOL);
+	CU_ASSERT_STRING_EQUAL(err.msg, "reply 'Thorlabs,PM100D' is not "
+			       "vendor,model,serial,firmware");
+	/* Whole fields: a model prefix or another vendor is no match. */
+	CU_ASSERT_TRUE(scpi_idn_matches("Agilent Technologies,N7744A,DE1,1.2",
+					keysight, "N7744A"));
+	CU_ASSERT_FALSE(scpi_idn_matches("Agilent Technologies,N7744A,DE1,1.2",
+					 keysight, "N7744"));
+	CU_ASSERT_FALSE(scpi_idn_matches("Keysight Technologies,N7745A-16,S,1",
+					 keysight, "N7745A"));
+	CU_ASSERT_FALSE(scpi_idn_matches("Acme,N7744A,1,1", keysight, "N7744A"));
+	CU_ASSERT_FALSE(scpi_idn_matches("garbage", keysight, "N7744A"));
+}
+
 static void test_parse_block(void)
 {
 	size_t h = 0, d = 0;
@@ -467,6 +493,7 @@ int cu_register(void)
 	CU_add_test(s, "parse is locale-independent", test_parse_double_locale);
 	CU_add_test(s, "parse integers", test_parse_long);
 	CU_add_test(s, "parse SYST:ERR? replies", test_parse_error);
+	CU_add_test(s, "parse *IDN? replies", test_parse_idn);
 	CU_add_test(s, "parse definite-length blocks", test_parse_block);
 	CU_add_test(s, "query, command, error queue", test_query_and_errors);
 	CU_add_test(s, "numbers over the wire", test_numbers);

@@ -43,18 +43,12 @@ const elsfp_field elsfp_map[ELSFP_REG_COUNT] = {
 
 const elsfp_adapter *elsfp_match_idn(const char *idn)
 {
-	struct scpi_idn f;
-	const char *c1 = strchr(idn, ',');
-	const char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+	for (size_t i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++) {
+		const char *const vendor[] = {adapters[i].vendor, NULL};
 
-	if (!c2)
-		return NULL;
-	snprintf(f.vendor, sizeof(f.vendor), "%.*s", (int)(c1 - idn), idn);
-	snprintf(f.model, sizeof(f.model), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
-	for (size_t i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++)
-		if (strcmp(f.vendor, adapters[i].vendor) == 0
-		    && strcmp(f.model, adapters[i].model) == 0)
+		if (scpi_idn_matches(idn, vendor, adapters[i].model))
 			return &adapters[i];
+	}
 	return NULL;
 }
 

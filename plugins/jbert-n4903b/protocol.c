@@ -37,6 +37,7 @@ static const jbert_model models[] = {
 static const char *const vendors[] = {
 	"Keysight Technologies",
 	"Agilent Technologies",
+	NULL,
 };
 
 static const struct {
@@ -59,23 +60,8 @@ const char *jbert_pattern(const char *abi_name)
 
 const jbert_model *jbert_match_idn(const char *idn)
 {
-	const char *c1 = strchr(idn, ',');
-	const char *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
-	size_t vlen, mlen;
-	int vendor_ok = 0;
-
-	if (!c2)
-		return NULL;
-	vlen = (size_t)(c1 - idn);
-	mlen = (size_t)(c2 - c1 - 1);
-	for (size_t i = 0; i < sizeof(vendors) / sizeof(vendors[0]); i++)
-		if (strlen(vendors[i]) == vlen && strncmp(idn, vendors[i], vlen) == 0)
-			vendor_ok = 1;
-	if (!vendor_ok)
-		return NULL;
 	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
-		if (strlen(models[i].model) == mlen
-		    && strncmp(c1 + 1, models[i].model, mlen) == 0)
+		if (scpi_idn_matches(idn, vendors, models[i].model))
 			return &models[i];
 	return NULL;
 }

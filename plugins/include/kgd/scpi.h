@@ -73,6 +73,15 @@ int scpi_query_long(xport *x, long *out, kgd_err *err, const char *fmt, ...)
 /* *IDN? split into its four fields (each truncated to fit). */
 int scpi_idn(xport *x, struct scpi_idn *idn, kgd_err *err);
 
+/* Pure: split an *IDN? reply "vendor,model,serial,firmware" into idn.
+ * KGD_ERR_PROTOCOL if it has fewer than four fields. */
+int scpi_parse_idn(const char *reply, struct scpi_idn *idn, kgd_err *err);
+
+/* Pure: 1 if the *IDN? reply names one of vendors (NULL-terminated) and
+ * exactly model, else 0. How a driver picks its row of a model table. */
+int scpi_idn_matches(const char *reply, const char *const *vendors,
+		     const char *model);
+
 /* *OPC?: wait (up to the transport timeout) until pending operations are
  * complete; KGD_ERR_PROTOCOL unless the reply is 1. */
 int scpi_opc(xport *x, kgd_err *err);
