@@ -152,6 +152,26 @@ char *rpt_safe_name(const char *s)
 	return out;
 }
 
+char *rpt_wafer_path(const char *dir, const char *prefix, const char *lot,
+		     const char *wafer, const char *ext)
+{
+	char *safe_lot = rpt_safe_name(lot), *safe_wafer = rpt_safe_name(wafer);
+	char *path = NULL;
+	size_t n;
+
+	if (safe_lot && safe_wafer) {
+		n = strlen(dir) + strlen(prefix) + strlen(safe_lot) +
+		    strlen(safe_wafer) + strlen(ext) + 3;
+		path = malloc(n);
+		if (path)
+			snprintf(path, n, "%s/%s%s_%s%s", dir, prefix, safe_lot,
+				 safe_wafer, ext);
+	}
+	free(safe_lot);
+	free(safe_wafer);
+	return path;
+}
+
 int rpt_emit(rpt_ctx *c, const char *path, rpt_body_fn body, void *arg,
 	     kgd_err *err)
 {

@@ -74,6 +74,10 @@ char *rpt_path(const char *dir, const char *name);
 /* Copy s into a file-name-safe form (A-Z a-z 0-9 . - kept, anything else
  * '_'), malloc'ed, or NULL. */
 char *rpt_safe_name(const char *s);
+/* "<dir>/<prefix><lot>_<wafer><ext>" with lot and wafer made file-name-safe,
+ * malloc'ed, or NULL: the name of a per-wafer file (SVG map, STDF). */
+char *rpt_wafer_path(const char *dir, const char *prefix, const char *lot,
+		     const char *wafer, const char *ext);
 
 /* ---- measurement keys (parts.csv columns, STDF test numbers) ------------ */
 

@@ -463,7 +463,7 @@ int rpt_stdf(rpt_ctx *c, const char *dir, int *files, kgd_err *err)
 	struct wafer_stdf w = { 0 };
 	sqlite3_stmt *st = NULL;
 	rpt_keys keys = { 0 };
-	char *lot = NULL, *wafer = NULL, *name = NULL, *path = NULL;
+	char *path = NULL;
 	int rc, status;
 
 	w.r = malloc(sizeof(*w.r));
@@ -476,16 +476,7 @@ int rpt_stdf(rpt_ctx *c, const char *dir, int *files, kgd_err *err)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		w.lot = (const char *)sqlite3_column_text(st, 0);
 		w.wafer = (const char *)sqlite3_column_text(st, 1);
-		lot = rpt_safe_name(w.lot);
-		wafer = rpt_safe_name(w.wafer);
-		name = malloc((lot ? strlen(lot) : 0) +
-			      (wafer ? strlen(wafer) : 0) + sizeof("_.stdf"));
-		if (!lot || !wafer || !name) {
-			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		sprintf(name, "%s_%s.stdf", lot, wafer);
-		path = rpt_path(dir, name);
+		path = rpt_wafer_path(dir, "", w.lot, w.wafer, ".stdf");
 		if (!path) {
 			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 			goto out;
@@ -494,18 +485,12 @@ int rpt_stdf(rpt_ctx *c, const char *dir, int *files, kgd_err *err)
 		if (status)
 			goto out;
 		(*files)++;
-		free(lot);
-		free(wafer);
-		free(name);
 		free(path);
-		lot = wafer = name = path = NULL;
+		path = NULL;
 	}
 	if (rc != SQLITE_DONE)
 		status = rpt_sql_fail(c, err);
 out:
-	free(lot);
-	free(wafer);
-	free(name);
 	free(path);
 	free(w.r);
 	rpt_keys_free(&keys);

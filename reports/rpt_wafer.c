@@ -291,7 +291,7 @@ static int write_svgs(rpt_ctx *c, const char *dir, int *files, kgd_err *err)
 		" GROUP BY d.bin, d.pass ORDER BY d.bin, d.pass DESC";
 	sqlite3_stmt *wst = NULL, *dst = NULL, *bst = NULL;
 	struct wafer_job w = { 0 };
-	char *lot = NULL, *wafer = NULL, *name = NULL, *path = NULL;
+	char *path = NULL;
 	int rc, status;
 
 	if ((status = rpt_prepare(c, wafers_sql, &wst, err)) ||
@@ -301,16 +301,7 @@ static int write_svgs(rpt_ctx *c, const char *dir, int *files, kgd_err *err)
 	while ((rc = sqlite3_step(wst)) == SQLITE_ROW) {
 		w.lot = (const char *)sqlite3_column_text(wst, 0);
 		w.wafer = (const char *)sqlite3_column_text(wst, 1);
-		lot = rpt_safe_name(w.lot);
-		wafer = rpt_safe_name(w.wafer);
-		name = malloc((lot ? strlen(lot) : 0) + (wafer ? strlen(wafer) : 0)
-			      + sizeof("wafermap__.svg"));
-		if (!lot || !wafer || !name) {
-			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		sprintf(name, "wafermap_%s_%s.svg", lot, wafer);
-		path = rpt_path(dir, name);
+		path = rpt_wafer_path(dir, "wafermap_", w.lot, w.wafer, ".svg");
 		if (!path) {
 			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 			goto out;
@@ -322,19 +313,13 @@ static int write_svgs(rpt_ctx *c, const char *dir, int *files, kgd_err *err)
 			goto out;
 		(*files)++;
 		wafer_free(&w);
-		free(lot);
-		free(wafer);
-		free(name);
 		free(path);
-		lot = wafer = name = path = NULL;
+		path = NULL;
 	}
 	if (rc != SQLITE_DONE)
 		status = rpt_sql_fail(c, err);
 out:
 	wafer_free(&w);
-	free(lot);
-	free(wafer);
-	free(name);
 	free(path);
 	sqlite3_finalize(wst);
 	sqlite3_finalize(dst);
