@@ -253,10 +253,12 @@ int scpi_parse_idn(const char *reply, struct scpi_idn *idn, kgd_err *err)
 		if (p)
 			*p++ = '\0';
 	}
-	snprintf(idn->vendor, sizeof(idn->vendor), "%s", field[0]);
-	snprintf(idn->model, sizeof(idn->model), "%s", field[1]);
-	snprintf(idn->serial, sizeof(idn->serial), "%s", field[2]);
-	snprintf(idn->firmware, sizeof(idn->firmware), "%s", field[3]);
+	/* Each field is cut to its buffer (63 characters: longer than any
+	 * vendor or model an instrument reports). */
+	snprintf(idn->vendor, sizeof(idn->vendor), "%.63s", field[0]);
+	snprintf(idn->model, sizeof(idn->model), "%.63s", field[1]);
+	snprintf(idn->serial, sizeof(idn->serial), "%.63s", field[2]);
+	snprintf(idn->firmware, sizeof(idn->firmware), "%.63s", field[3]);
 	return KGD_OK;
 }
 
@@ -495,7 +497,7 @@ int scpi_parse_block_header(const char *buf, size_t buf_len, size_t *header_len,
 int scpi_parse_block(const char *buf, size_t buf_len, const char **data,
 		     size_t *data_len, kgd_err *err)
 {
-	size_t hlen, dlen;
+	size_t hlen = 0, dlen = 0;
 	int rc = scpi_parse_block_header(buf, buf_len, &hlen, &dlen, err);
 
 	if (rc)
