@@ -60,6 +60,8 @@ typedef struct run_committer run_committer;
 typedef struct run_point {
 	const seq_step *st;
 	double vals[RUN_MAX_SWEEP];
+	size_t idx[RUN_MAX_SWEEP];    /* index of vals[i] in sweep[i].values:
+	                                 picks per-point limits */
 } run_point;
 
 /* One call of an operation at one sweep point. */

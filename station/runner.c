@@ -19,6 +19,7 @@
 
 #include <math.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,6 +387,32 @@ static void lint_param(lint *l, const seq_step *st, size_t idx,
 	(void)st;
 }
 
+/* Per-point limits: per names one of the step's sweep variables and each
+ * list has one entry per value of it. */
+static void lint_per(lint *l, const seq_step *st, const seq_limits *lim,
+		     const char *file)
+{
+	const seq_sweep_var *var = NULL;
+
+	for (size_t i = 0; i < st->n_sweep; i++)
+		if (st->sweep[i].name && strcmp(st->sweep[i].name, lim->per) == 0)
+			var = &st->sweep[i];
+	if (!var) {
+		problem(l, file, lim->per_loc,
+			"per: '%s' is not a sweep variable of step '%s'", lim->per,
+			st->name);
+		return;
+	}
+	if (lim->lows && lim->n_lows != var->n_values)
+		problem(l, file, lim->lows_loc,
+			"limits low has %zu entries, but %s takes %zu values",
+			lim->n_lows, var->name, var->n_values);
+	if (lim->highs && lim->n_highs != var->n_values)
+		problem(l, file, lim->highs_loc,
+			"limits high has %zu entries, but %s takes %zu values",
+			lim->n_highs, var->name, var->n_values);
+}
+
 static void lint_limits(lint *l, const seq_step *st, const run_op *op,
 			const seq_limits *lim)
 {
@@ -407,6 +434,8 @@ static void lint_limits(lint *l, const seq_step *st, const run_op *op,
 				op->name, op->values[0].name);
 		return;
 	}
+	if (lim->per)
+		lint_per(l, st, lim, file);
 	if (!run_unit_convert(1.0, v->unit, lim->unit, &dummy)) {
 		if (lim->value)
 			problem(l, file, lim->loc,
@@ -663,6 +692,23 @@ static void set_reason(run_part *part, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The limits of value `value` at point pt: entry i of a per-point list at
+ * the i-th value of its per variable (in *buf). NULL: unlimited. */
+static const seq_limits *point_limits(const seq_step *st, const char *value,
+				      const run_point *pt, seq_limits *buf)
+{
+	const seq_limits *lim = seq_step_limits(st, value);
+	size_t i = SIZE_MAX;
+
+	if (!lim || !lim->per)
+		return lim;
+	for (size_t k = 0; k < st->n_sweep; k++)
+		if (strcmp(st->sweep[k].name, lim->per) == 0)
+			i = pt->idx[k];
+	/* Not a sweep variable (run_lint refuses that): NaN bounds, a fail. */
+	return seq_limits_at(lim, i, buf);
+}
+
 static int within(const seq_limits *l, double v)
 {
 	if (isnan(v))
@@ -806,7 +852,8 @@ static int log_value(run_ctx *cx, const seq_step *st, const run_op *op, int vi,
 		     int *pass, kgd_err *err)
 {
 	const run_value *rv = &op->values[vi];
-	const seq_limits *lim = seq_step_limits(st, rv->name);
+	seq_limits at;
+	const seq_limits *lim = point_limits(st, rv->name, call->pt, &at);
 	const char *unit = lim && lim->unit[0] ? lim->unit : rv->unit;
 	db_measurement m;
 	double v = NAN;
@@ -877,7 +924,9 @@ static int run_point_once(run_ctx *cx, size_t step_idx, const run_point *pt,
 		if (op->kind == RUN_KIND_NUMERIC) {
 			pass = 1;
 			for (int i = 0; i < nv; i++) {
-				const seq_limits *lim = seq_step_limits(st, op->values[i].name);
+				seq_limits at;
+				const seq_limits *lim = point_limits(st, op->values[i].name,
+								     pt, &at);
 				double v = NAN;
 
 				run_unit_convert(call.v[i], op->values[i].unit,
@@ -986,8 +1035,10 @@ static int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 
 		if (run_aborted(cx))
 			return kgd_err_set(err, KGD_ERR_ABORTED, "aborted");
-		for (size_t i = 0; i < st->n_sweep; i++)
+		for (size_t i = 0; i < st->n_sweep; i++) {
 			pt.vals[i] = st->sweep[i].values[sw[i]];
+			pt.idx[i] = sw[i];
+		}
 		rc = run_point_once(cx, idx, &pt, &pst, &n_logged, err);
 		if (rc)
 			return rc;

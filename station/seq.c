@@ -15,6 +15,7 @@
 #include "yaml_util.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static const char *const step_keys[] = {
 	"skip_if", NULL
 };
 static const char *const limit_keys[] = {
-	"low", "high", "unit", "inclusive", NULL
+	"low", "high", "unit", "inclusive", "per", NULL
 };
 static const char *const skip_keys[] = { "failed", "passed", NULL };
 static const char *const limset_keys[] = {
@@ -424,10 +425,83 @@ static void parse_unit(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
 		   "unknown unit '%.60s' (expected one of: %s\"\")", u, known);
 }
 
-/* One {low, high, unit, inclusive} mapping into lim. */
+/* One bound (which: "low" or "high"): a number, or a list of numbers
+ * (per-point limits, indexed by `per`). Sets *has; a list goes to *list. */
+static void parse_bound(yu_doc *d, const yaml_node_t *n, const char *which,
+			int *has, double *scalar, double **list, size_t *n_list,
+			seq_loc *list_loc)
+{
+	const yaml_node_item_t *item;
+	char what[32];
+	size_t count;
+	int ok = 1;
+
+	snprintf(what, sizeof(what), "limits %s", which);
+	if (n->type != YAML_SEQUENCE_NODE) {
+		*has = yu_double(d, n, what, scalar) == 0;
+		return;
+	}
+	*list_loc = loc_of(n);
+	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count == 0) {
+		yu_problem(d, n->start_mark, "limits %s is an empty list", which);
+		return;
+	}
+	*list = yu_calloc(d, count, sizeof(double));
+	if (!*list)
+		return;
+	snprintf(what, sizeof(what), "limits %s entry", which);
+	for (item = n->data.sequence.items.start; item < n->data.sequence.items.top;
+	     item++)
+		if (yu_double(d, yu_node(d, *item), what, &(*list)[*n_list]) == 0)
+			(*n_list)++;
+		else
+			ok = 0;
+	if (!ok) {
+		/* Entries shifted: no entry check, no run from it. */
+		free(*list);
+		*list = NULL;
+		*n_list = 0;
+		return;
+	}
+	*has = 1;
+}
+
+/* low <= high (and room between exclusive bounds) for every point a list
+ * describes; a scalar bound pairs with every entry of a list. Reported at
+ * the offending list entry. */
+static void check_bounds(yu_doc *d, const yaml_node_t *n, const seq_limits *lim)
+{
+	const yaml_node_t *low = yu_get(d, n, "low"), *high = yu_get(d, n, "high");
+	size_t count = lim->lows ? lim->n_lows : lim->n_highs, i;
+
+	if (!lim->has_low || !lim->has_high)
+		return;
+	/* Lists of different lengths: run_lint says which one misses entries
+	 * of the per variable; compare the points both give. */
+	if (lim->lows && lim->highs && lim->n_highs < count)
+		count = lim->n_highs;
+	for (i = 0; i < count; i++) {
+		double lo = lim->lows ? lim->lows[i] : lim->low;
+		double hi = lim->highs ? lim->highs[i] : lim->high;
+		const yaml_node_t *list = lim->lows ? low : high;
+		const yaml_node_t *at = yu_node(d, list->data.sequence.items.start[i]);
+
+		if (lo > hi)
+			yu_problem(d, at->start_mark,
+				   "limits low %g is greater than high %g (entry %zu)",
+				   lo, hi, i + 1);
+		else if (lim->exclusive && lo == hi)
+			yu_problem(d, at->start_mark,
+				   "exclusive limits low %g and high %g leave no passing value (entry %zu)",
+				   lo, hi, i + 1);
+	}
+}
+
+/* One {low, high, unit, inclusive, per} mapping into lim. */
 static void parse_limits_map(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
 {
-	yaml_node_t *v;
+	yaml_node_t *v, *per;
 	int inclusive = 1;
 
 	lim->loc = loc_of(n);
@@ -435,16 +509,39 @@ static void parse_limits_map(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
 		return;
 	yu_check_keys(d, n, "limits", limit_keys);
 	if ((v = yu_get(d, n, "low")))
-		lim->has_low = yu_double(d, v, "limits low", &lim->low) == 0;
+		parse_bound(d, v, "low", &lim->has_low, &lim->low, &lim->lows,
+			    &lim->n_lows, &lim->lows_loc);
 	if ((v = yu_get(d, n, "high")))
-		lim->has_high = yu_double(d, v, "limits high", &lim->high) == 0;
+		parse_bound(d, v, "high", &lim->has_high, &lim->high, &lim->highs,
+			    &lim->n_highs, &lim->highs_loc);
 	if ((v = yu_get(d, n, "unit")))
 		parse_unit(d, v, lim);
 	if ((v = yu_get(d, n, "inclusive")) &&
 	    yu_bool(d, v, "limits inclusive", &inclusive) == 0)
 		lim->exclusive = !inclusive;
+	if ((per = yu_get(d, n, "per"))) {
+		lim->per_loc = loc_of(per);
+		lim->per = yu_string(d, per, "per");
+		if (lim->per && !yu_is_name(lim->per))
+			yu_problem(d, per->start_mark,
+				   "bad per '%.60s': expected a sweep variable name", lim->per);
+	}
+	if (!per) {
+		/* Lists without per: entry i of what? */
+		if ((v = yu_get(d, n, "low")) && v->type == YAML_SEQUENCE_NODE)
+			yu_problem(d, v->start_mark,
+				   "limits low is a list: name the sweep variable it follows with 'per'");
+		if ((v = yu_get(d, n, "high")) && v->type == YAML_SEQUENCE_NODE)
+			yu_problem(d, v->start_mark,
+				   "limits high is a list: name the sweep variable it follows with 'per'");
+	} else if (!(v = yu_get(d, n, "low"), v && v->type == YAML_SEQUENCE_NODE) &&
+		   !(v = yu_get(d, n, "high"), v && v->type == YAML_SEQUENCE_NODE)) {
+		yu_problem(d, per->start_mark, "per needs a list low or high");
+	}
 	if (!yu_get(d, n, "low") && !yu_get(d, n, "high"))
 		yu_problem(d, n->start_mark, "limits need 'low', 'high' or both");
+	else if (lim->lows || lim->highs)
+		check_bounds(d, n, lim);
 	else if (lim->has_low && lim->has_high && lim->low > lim->high)
 		yu_problem(d, n->start_mark, "limits low %g is greater than high %g",
 			   lim->low, lim->high);
@@ -799,6 +896,15 @@ int seq_check(const char *path, void (*report)(void *user, const char *msg),
 	return seq_parse(path, report, user, NULL, err);
 }
 
+static void free_limits(seq_limits *l)
+{
+	free(l->value);
+	free(l->file);
+	free(l->per);
+	free(l->lows);
+	free(l->highs);
+}
+
 static void free_steps(seq_step *steps, size_t n)
 {
 	size_t i, j;
@@ -819,12 +925,9 @@ static void free_steps(seq_step *steps, size_t n)
 			free(st->params[j].value);
 		}
 		free(st->params);
-		free(st->limits.value);
-		free(st->limits.file);
-		for (j = 0; j < st->n_vlimits; j++) {
-			free(st->vlimits[j].value);
-			free(st->vlimits[j].file);
-		}
+		free_limits(&st->limits);
+		for (j = 0; j < st->n_vlimits; j++)
+			free_limits(&st->vlimits[j]);
 		free(st->vlimits);
 		free(st->skip_if.step);
 	}
@@ -906,6 +1009,19 @@ const seq_limits *seq_step_limits(const seq_step *st, const char *value)
 		if (st->vlimits[i].value && strcmp(st->vlimits[i].value, value) == 0)
 			return &st->vlimits[i];
 	return NULL;
+}
+
+const seq_limits *seq_limits_at(const seq_limits *l, size_t i, seq_limits *out)
+{
+	*out = *l;
+	out->per = NULL;
+	out->lows = out->highs = NULL;
+	out->n_lows = out->n_highs = 0;
+	if (l->lows)
+		out->low = i < l->n_lows ? l->lows[i] : NAN;
+	if (l->highs)
+		out->high = i < l->n_highs ? l->highs[i] : NAN;
+	return out;
 }
 
 /* ---- limits files -------------------------------------------------------- */
@@ -1027,7 +1143,7 @@ void seq_limset_free(seq_limset *l)
 	if (!l)
 		return;
 	for (i = 0; i < l->n; i++) {
-		free(l->entries[i].value);
+		free_limits(&l->entries[i]);
 		free(l->steps[i]);
 	}
 	free(l->entries);
@@ -1040,16 +1156,38 @@ void seq_limset_free(seq_limset *l)
 	free(l);
 }
 
-/* Copy one limits entry over dst, keeping dst's value name. */
+static double *dup_doubles(const double *v, size_t n)
+{
+	double *copy;
+
+	if (!v)
+		return NULL;
+	copy = malloc(n * sizeof(*copy));
+	if (copy)
+		memcpy(copy, v, n * sizeof(*copy));
+	return copy;
+}
+
+/* Copy one limits entry over dst, keeping dst's value name; dst gets its
+ * own copies of the lists (the limits file is freed on its own). */
 static int copy_limits(seq_limits *dst, const seq_limits *src, const char *file)
 {
 	char *value = dst->value;
 
 	free(dst->file);
+	free(dst->per);
+	free(dst->lows);
+	free(dst->highs);
 	*dst = *src;
 	dst->value = value;
 	dst->file = strdup(file);
-	return dst->file ? 0 : -1;
+	dst->per = src->per ? strdup(src->per) : NULL;
+	dst->lows = dup_doubles(src->lows, src->n_lows);
+	dst->highs = dup_doubles(src->highs, src->n_highs);
+	if (!dst->file || (src->per && !dst->per) || (src->lows && !dst->lows) ||
+	    (src->highs && !dst->highs))
+		return -1;
+	return 0;
 }
 
 typedef struct apply_ctx {

@@ -47,6 +47,12 @@ typedef struct seq_param {
 	seq_loc loc;
 } seq_param;
 
+/* Limits of one value. With `per`, low and/or high may be lists indexed by
+ * that sweep variable: entry i applies at its i-th value (in sweep order).
+ * A list bound has has_low/has_high set and its scalar low/high unused; use
+ * seq_limits_at() to get the bounds of one point. That per names a sweep
+ * variable of the step and each list has one entry per value is run_lint's
+ * check (a limits file's entry meets its step only when applied). */
 typedef struct seq_limits {
 	int has_low, has_high;
 	double low, high;
@@ -56,6 +62,10 @@ typedef struct seq_limits {
 	char *value;       /* value name of a multi-value step; NULL: the step's */
 	char *file;        /* NULL: the sequence file; else the limits file the
 	                      entry came from (loc is in that file) */
+	char *per;         /* sweep variable indexing the lists; NULL: none */
+	double *lows, *highs;    /* per-point bounds (owned), NULL: scalar */
+	size_t n_lows, n_highs;
+	seq_loc per_loc, lows_loc, highs_loc;  /* the per value, the lists */
 } seq_limits;
 
 /* skip_if: the step runs only when an earlier step had (not) this outcome. */
@@ -158,6 +168,11 @@ const seq_step *seq_step_at(const seq_sequence *s, size_t i);
 long seq_step_index(const seq_sequence *s, const char *name);
 /* The limits of value `value` (NULL: the single value) of st, or NULL. */
 const seq_limits *seq_step_limits(const seq_step *st, const char *value);
+/* The scalar limits l gives at index i of its per variable: *out is l with
+ * list bounds replaced by their entry i (NaN, which nothing passes, when i
+ * is past a list's end) and no lists; out borrows l's strings. For a
+ * scalar l, *out = *l. Returns out. */
+const seq_limits *seq_limits_at(const seq_limits *l, size_t i, seq_limits *out);
 
 /* ---- limits files --------------------------------------------------------
  *

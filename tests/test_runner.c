@@ -704,6 +704,152 @@ static void test_limits_file_errors(void)
 	seq_free(s);
 }
 
+/* ---- per-point limits ---------------------------------------------------- */
+
+/* The fake reads channel k at 1300 + k nm. Channel 3 (1303 nm) is inside
+ * the band 1300.9 .. 1304.1 but outside its own window 1303.4 .. 1303.6. */
+static const char *per_seq =
+	HEAD
+	"roles: [laser]\n"
+	"main:\n"
+	"  - step: laser.read\n"
+	"    name: lasers\n"
+	"    sweep: {channel: 1..4}\n"
+	"    limits:\n"
+	"      wavelength:\n"
+	"        per: channel\n"
+	"        low: [1300.9, 1301.9, 1303.4, 1303.9]\n"
+	"        high: [1301.1, 1302.1, 1303.6, 1304.1]\n"
+	"        unit: nm\n"
+	"      power: {per: channel, low: 0, high: [6, 6, 6, 6], unit: dBm}\n"
+	"    on_fail: {bin: 5, continue: true}\n"
+	"bins: {1: {name: PASS, pass: true}, 5: {name: LASER}}\n";
+
+static void test_per_point_limits(void)
+{
+	seq_sequence *s = load(per_seq);
+	lot l = {0};
+	char buf[512];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	fake_reset();
+	CU_ASSERT_EQUAL(run_units(&l, s, one, 1, 0, NULL), KGD_OK);
+	/* Point i judged against entry i, and the row stores what it applied. */
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM measurement WHERE name = 'wavelength'"), 4);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM measurement WHERE name = 'wavelength' "
+			  "AND abs(low - (value - 0.1)) < 1e-9 AND abs(high - (value + 0.1)) < 1e-9 "
+			  "AND pass = 1 AND coords <> '{\"channel\":3}'"), 3);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM measurement WHERE name = 'wavelength' "
+			  "AND coords = '{\"channel\":3}' AND abs(value - 1303) < 1e-9 "
+			  "AND abs(low - 1303.4) < 1e-9 AND abs(high - 1303.6) < 1e-9 "
+			  "AND pass = 0"), 1);
+	/* A scalar low beside a list high applies at every point. */
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM measurement WHERE name = 'power' "
+			  "AND low = 0 AND high = 6 AND pass = 1"), 4);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM measurement WHERE pass = 0"), 1);
+	CU_ASSERT_EQUAL(q(&l, "SELECT status = 'fail' AND soft_bin = 5 FROM run"), 1);
+	q_text(&l, "SELECT fail_reason FROM run", buf, sizeof(buf));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "lasers/wavelength {\"channel\":3}: 1303 nm "
+				      "outside [1303.4, 1303.6]"));
+	lot_close(&l);
+	seq_free(s);
+}
+
+/* A limits file's per-point entry replaces the sequence's, lists and all. */
+static void test_per_point_limits_file(void)
+{
+	seq_sequence *s = load(per_seq);
+	seq_limset *lim = NULL;
+	kgd_err err;
+	const char *path = write_tmp("per-limits.yaml",
+		"limits: wide-3\n"
+		"sequence: t\n"
+		"steps:\n"
+		"  lasers/wavelength:\n"
+		"    per: channel\n"
+		"    low: [1300.9, 1301.9, 1302.9, 1303.9]\n"
+		"    high: 1304.1\n"
+		"    unit: nm\n");
+	lot l = {0};
+	run_station *rs;
+	run_opts o = {0};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(seq_limset_load(path, &lim, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(seq_limset_apply(s, lim, NULL, NULL, &err), KGD_OK);
+	/* The sequence holds its own copy: the limits file may go. */
+	seq_limset_free(lim);
+	CU_ASSERT_EQUAL(run_lint(s, NULL, NULL, NULL, &err), KGD_OK);
+	fake_reset();
+	snprintf(l.db_path, sizeof(l.db_path), "%s/per-lim.db", dir);
+	CU_ASSERT_EQUAL_FATAL(db_open(l.db_path, &l.d, &err), KGD_OK);
+	rs = fake_station();
+	o.lot = "LOT1";
+	o.serials = one;
+	o.n_serials = 1;
+	CU_ASSERT_EQUAL(run_lot(rs, s, &station, l.d, &o, &l.sum, &err), KGD_OK);
+	free(rs);
+	CU_ASSERT_EQUAL(q(&l, "SELECT status = 'pass' FROM run"), 1);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM measurement WHERE name = 'wavelength' "
+			  "AND coords = '{\"channel\":3}' AND abs(low - 1302.9) < 1e-9 "
+			  "AND abs(high - 1304.1) < 1e-9 AND pass = 1"), 1);
+	lot_close(&l);
+	seq_free(s);
+}
+
+/* per names a sweep variable of the step; one list entry per value of it -
+ * in the sequence and in a limits file, each at its own file:line:column. */
+static void test_per_point_limits_lint(void)
+{
+	static char msgs[8192];
+	char want[4096];
+	seq_sequence *s = NULL;
+	seq_limset *lim = NULL;
+	kgd_err err;
+	const char *seq = write_tmp("per-bad.yaml",
+		HEAD
+		"main:\n"
+		"  - step: laser.read\n"                                   /* 5 */
+		"    name: lasers\n"
+		"    sweep: {channel: 1..4}\n"
+		"    limits:\n"
+		"      wavelength: {per: port, low: [1, 2, 3, 4], unit: nm}\n"   /* 9 */
+		"      power: {per: channel, low: [1, 2, 3], high: [5, 5, 5, 5, 5]}\n"
+		"  - step: pm.optical_power\n"
+		"    name: grid\n"
+		"    sweep: {port: 1..2, wavelength_nm: [1301.0, 1302.5]}\n"
+		"    limits: {per: wavelength_nm, high: [1, 2, 3]}\n");       /* 14 */
+	const char *lpath = write_tmp("per-bad-limits.yaml",
+		"limits: x\n"
+		"steps:\n"
+		"  lasers/bias: {per: lane, low: [1, 2, 3, 4]}\n"
+		"  grid: {per: port, high: [1, 2, 3, 4]}\n");
+
+	CU_ASSERT_EQUAL_FATAL(seq_load(seq, &s, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(seq_limset_load(lpath, &lim, &err), KGD_OK);
+	msgs[0] = '\0';
+	CU_ASSERT_EQUAL(run_lint(s, NULL, collect, msgs, &err), KGD_ERR_PARSE);
+	snprintf(want, sizeof(want),
+		 "%1$s:9:25: per: 'port' is not a sweep variable of step 'lasers'\n"
+		 "%1$s:10:34: limits low has 3 entries, but channel takes 4 values\n"
+		 "%1$s:10:51: limits high has 5 entries, but channel takes 4 values\n"
+		 "%1$s:14:40: limits high has 3 entries, but wavelength_nm takes 2 values\n",
+		 seq);
+	if (strcmp(msgs, want) != 0)
+		fprintf(stderr, "\n got:\n%s want:\n%s", msgs, want);
+	CU_ASSERT_STRING_EQUAL(msgs, want);
+	/* The limits file's entries, positions in the limits file. */
+	CU_ASSERT_EQUAL(seq_limset_apply(s, lim, NULL, NULL, &err), KGD_OK);
+	msgs[0] = '\0';
+	CU_ASSERT_EQUAL(run_lint(s, NULL, collect, msgs, &err), KGD_ERR_PARSE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, ":3:22: per: 'lane' is not a sweep variable of step 'lasers'\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, ":4:27: limits high has 4 entries, but port takes 2 values\n"));
+	if (!strstr(msgs, lpath))
+		fprintf(stderr, "\n got:\n%s", msgs);
+	seq_limset_free(lim);
+	seq_free(s);
+}
+
 /* ---- lint ---------------------------------------------------------------- */
 
 static void test_lint_reports_every_problem(void)
@@ -945,6 +1091,9 @@ int cu_register(void)
 	CU_add_test(s, "limits file override", test_limits_file_override);
 	CU_add_test(s, "limits file errors", test_limits_file_errors);
 	CU_add_test(s, "lint reports every problem", test_lint_reports_every_problem);
+	CU_add_test(s, "per-point limits: point i judged by entry i", test_per_point_limits);
+	CU_add_test(s, "per-point limits from a limits file", test_per_point_limits_file);
+	CU_add_test(s, "per-point limits: lint positions", test_per_point_limits_lint);
 	CU_add_test(s, "prompt", test_prompt);
 	CU_add_test(s, "resume units exactly once", test_resume_units_exactly_once);
 	CU_add_test(s, "wafer process", test_wafer_process);

@@ -435,6 +435,91 @@ static void test_check_reports_all(void)
 	collected_free(&c);
 }
 
+/* Per-point limits: lists indexed by a sweep variable named with per. */
+static void test_per_point_limits(void)
+{
+	char path[1024];
+	seq_sequence *s = NULL;
+	const seq_limits *wl, *pw, *bias;
+	seq_limits at;
+	kgd_err err;
+
+	data_path(path, sizeof(path), "per_limits.yaml");
+	CU_ASSERT_EQUAL_FATAL(seq_load(path, &s, &err), KGD_OK);
+	wl = seq_step_limits(&s->main[0], "wavelength");
+	pw = seq_step_limits(&s->main[0], "power");
+	bias = seq_step_limits(&s->main[0], "bias");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(wl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pw);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bias);
+	CU_ASSERT_STRING_EQUAL(wl->per, "channel");
+	CU_ASSERT_EQUAL(wl->per_loc.line, 10);
+	CU_ASSERT_EQUAL(wl->per_loc.column, 14);
+	CU_ASSERT_TRUE(wl->has_low && wl->has_high);
+	CU_ASSERT_EQUAL_FATAL(wl->n_lows, 4);
+	CU_ASSERT_EQUAL_FATAL(wl->n_highs, 4);
+	CU_ASSERT_DOUBLE_EQUAL(wl->lows[1], 1303.04, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(wl->highs[3], 1307.92, 1e-9);
+	CU_ASSERT_EQUAL(wl->lows_loc.line, 11);
+	CU_ASSERT_EQUAL(wl->lows_loc.column, 14);
+	CU_ASSERT_STRING_EQUAL(wl->unit, "nm");
+	/* Entry i is the bounds at the i-th channel. */
+	seq_limits_at(wl, 2, &at);
+	CU_ASSERT_DOUBLE_EQUAL(at.low, 1305.28, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(at.high, 1305.68, 1e-9);
+	CU_ASSERT_PTR_NULL(at.per);
+	CU_ASSERT_PTR_NULL(at.lows);
+	/* Past the end: NaN, which nothing passes. */
+	seq_limits_at(wl, 4, &at);
+	CU_ASSERT_TRUE(isnan(at.low) && isnan(at.high));
+	/* A scalar low applies at every point beside a list high. */
+	CU_ASSERT_PTR_NULL(pw->lows);
+	CU_ASSERT_EQUAL_FATAL(pw->n_highs, 4);
+	seq_limits_at(pw, 3, &at);
+	CU_ASSERT_DOUBLE_EQUAL(at.low, -3.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(at.high, 5.0, 1e-9);
+	/* The scalar form is unchanged. */
+	CU_ASSERT_PTR_NULL(bias->per);
+	CU_ASSERT_PTR_NULL(bias->lows);
+	CU_ASSERT_PTR_NULL(bias->highs);
+	seq_limits_at(bias, 1, &at);
+	CU_ASSERT_DOUBLE_EQUAL(at.low, 45.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(at.high, 75.0, 1e-9);
+	seq_free(s);
+}
+
+static void test_per_point_limits_errors(void)
+{
+	static const char *const want[] = {
+		"8:25: limits low is a list: name the sweep variable it follows with 'per'",
+		"9:21: limits high is a list: name the sweep variable it follows with 'per'",
+		"10:38: limits low entry must be a number, not 'x45'",
+		"11:45: limits low 50 is greater than high 40 (entry 2)",
+		"12:48: limits low 40 is greater than high 35 (entry 2)",
+		"15:19: bad per 'Port': expected a sweep variable name",
+		"15:30: limits low is an empty list",
+		"19:19: per needs a list low or high",
+		"22:34: exclusive limits low 2 and high 2 leave no passing value (entry 2)",
+	};
+	size_t n_want = sizeof(want) / sizeof(want[0]), i;
+	char path[1024], line[2048];
+	collected c = { { 0 }, 0 };
+	kgd_err err;
+
+	data_path(path, sizeof(path), "per_limits_bad.yaml");
+	CU_ASSERT_EQUAL(seq_check(path, collect, &c, &err), KGD_ERR_PARSE);
+	CU_ASSERT_EQUAL(c.n, n_want);
+	for (i = 0; i < n_want && i < c.n; i++) {
+		snprintf(line, sizeof(line), "%s:%s", path, want[i]);
+		CU_ASSERT_STRING_EQUAL(c.msgs[i], line);
+		if (strcmp(c.msgs[i], line) != 0)
+			fprintf(stderr, "\n  got:  %s\n  want: %s\n", c.msgs[i], line);
+	}
+	for (; i < c.n; i++)
+		fprintf(stderr, "\n  extra: %s\n", c.msgs[i]);
+	collected_free(&c);
+}
+
 static void test_check_good_and_missing(void)
 {
 	char path[1024];
@@ -481,6 +566,8 @@ int cu_register(void)
 	CU_add_test(s, "error: quoted number", test_err_quoted_number_and_nan);
 	CU_add_test(s, "error: second document", test_err_second_document);
 	CU_add_test(s, "seq_check reports every problem", test_check_reports_all);
+	CU_add_test(s, "per-point limits (per: <sweep variable>)", test_per_point_limits);
+	CU_add_test(s, "per-point limits: every rule's message", test_per_point_limits_errors);
 	CU_add_test(s, "seq_check good file and missing file",
 		    test_check_good_and_missing);
 	return 0;
