@@ -1,6 +1,7 @@
 /*
  * tests/test_products.c - integration: the unit-process example sequences
- * (sequences/elsfp-module.yaml, sequences/fiber-attach.yaml) run by the
+ * (sequences/elsfp-module.yaml, elsfp16-module.yaml, fiber-attach.yaml,
+ * with their limits files) run by the
  * real `station` binary on kgd-vstation, every part's verdict checked
  * against the model's ground truth (sim_truth_unit).
  *
@@ -27,6 +28,8 @@
 #define ELSFP_SEQ SEQ_DIR "elsfp-module.yaml"
 #define ELSFP_STD SEQ_DIR "limits/elsfp-8-std.yaml"
 #define ELSFP_HP SEQ_DIR "limits/elsfp-8-hp.yaml"
+#define ELSFP16_SEQ SEQ_DIR "elsfp16-module.yaml"
+#define ELSFP16_STD SEQ_DIR "limits/elsfp-16-std.yaml"
 #define FIBER_SEQ SEQ_DIR "fiber-attach.yaml"
 #define FIBER_STD SEQ_DIR "limits/fiber-16-std.yaml"
 #define TIME_SCALE "0.0002"
@@ -179,50 +182,18 @@ static int compare_with_truth(const char *db_path, const sim_model *m,
 	return bad;
 }
 
-/* The sequence for a module with `channels` lasers: the example as it is
- * for 8; for 16 the same file with both sweeps over 16 lasers (written
- * into the scratch folder; the product name is kept so the ELSFP-8 limits
- * files apply unchanged). NULL if the example no longer has those sweeps. */
-static const char *elsfp_sequence(int channels)
-{
-	static char path[700];
-	char *text, *at;
-	FILE *f;
-
-	if (channels == 8)
-		return ELSFP_SEQ;
-	snprintf(path, sizeof(path), "%s/elsfp-16.yaml", dir);
-	text = tu_slurp(ELSFP_SEQ, NULL);
-	if (!text)
-		return NULL;
-	f = fopen(path, "w");
-	if (!f || !(at = strstr(text, "channel: 1..8}")) ||
-	    !strstr(at, "port: 1..8,")) {
-		if (f)
-			fclose(f);
-		free(text);
-		return NULL;
-	}
-	for (char *p = text; *p; p++) {
-		if (!strncmp(p, "channel: 1..8}", 14)) {
-			fputs("channel: 1..16}", f);
-			p += 13;
-		} else if (!strncmp(p, "port: 1..8,", 11)) {
-			fputs("port: 1..16,", f);
-			p += 10;
-		} else
-			fputc(*p, f);
-	}
-	fclose(f);
-	free(text);
-	return path;
-}
+/* The committed sequence and limits file a lot tests its parts with, by
+ * the part's channel count (8 or 16); NULL: no part of that count. */
+typedef struct lot_files {
+	const char *seq8, *limits8;
+	const char *seq16, *limits16;
+} lot_files;
 
 /* Run a whole lot, one `station run` per unit with the unit put into the
- * fixture first. seq_for(channels) picks the sequence; 0 when every run
- * exited 0. */
-static int run_lot(const lot_spec *ls, const sim_model *m, const char *limits,
-		   const char *db, const char *(*seq_for)(int channels))
+ * fixture first, each with the files for its channel count; 0 when every
+ * run exited 0. */
+static int run_lot(const lot_spec *ls, const sim_model *m, const lot_files *f,
+		   const char *db)
 {
 	const char *args[] = {"--product", ls->product, "--lot", ls->lot, "--seed",
 			      ls->seed, "--units", ls->units, "--time-scale", TIME_SCALE,
@@ -241,7 +212,9 @@ static int run_lot(const lot_spec *ls, const sim_model *m, const char *limits,
 	}
 	for (int u = 0; u < m->p.units; u++) {
 		char serial[64];
-		const char *seq = seq_for(sim_unit_channels(m, u));
+		int channels = sim_unit_channels(m, u);
+		const char *seq = channels == 8 ? f->seq8 : channels == 16 ? f->seq16 : NULL;
+		const char *limits = channels == 8 ? f->limits8 : f->limits16;
 		char *argv[] = {STATION, "run", (char *)seq, "--limits", (char *)limits,
 				"--config", vs.config, "--db", (char *)db, "--lot",
 				(char *)ls->lot, "--serial", serial, "--quiet", NULL};
@@ -264,15 +237,10 @@ static int run_lot(const lot_spec *ls, const sim_model *m, const char *limits,
 	return failures;
 }
 
-static const char *fiber_sequence(int channels)
-{
-	return channels == 16 ? FIBER_SEQ : NULL;
-}
-
 /* A lot against the truth under `l`: both bins present, no marginal part,
  * every verdict and the yield equal. */
-static void check_lot(const lot_spec *ls, const char *limits, const sim_limits *l,
-		      const char *(*seq_for)(int channels), const char *db_name)
+static void check_lot(const lot_spec *ls, const lot_files *f, const sim_limits *l,
+		      const char *db_name)
 {
 	char db[700];
 	sim_model m;
@@ -284,7 +252,7 @@ static void check_lot(const lot_spec *ls, const char *limits, const sim_limits *
 	/* The lot must be one the truth can speak for, and must fail somewhere. */
 	CU_ASSERT_EQUAL(marginal_units(&m, l), 0);
 
-	CU_ASSERT_EQUAL(run_lot(ls, &m, limits, db, seq_for), 0);
+	CU_ASSERT_EQUAL(run_lot(ls, &m, f, db), 0);
 	CU_ASSERT_EQUAL(db_ll(db, "SELECT count(*) FROM run"), n);
 	CU_ASSERT_EQUAL(compare_with_truth(db, &m, l, &truth_pass), 0);
 	CU_ASSERT_TRUE(truth_pass > 0 && truth_pass < n);
@@ -297,13 +265,18 @@ static void check_lot(const lot_spec *ls, const char *limits, const sim_limits *
 			       "status = 'complete' AND limits_id IS NOT NULL"), n);
 }
 
+static const lot_files elsfp_std = {ELSFP_SEQ, ELSFP_STD, NULL, NULL};
+static const lot_files elsfp_hp = {ELSFP_SEQ, ELSFP_HP, NULL, NULL};
+static const lot_files elsfp_mixed = {ELSFP_SEQ, ELSFP_STD, ELSFP16_SEQ, ELSFP16_STD};
+static const lot_files fiber_std = {NULL, NULL, FIBER_SEQ, FIBER_STD};
+
 static void test_elsfp_std_equals_truth(void)
 {
 	const lot_spec ls = {"elsfp", "EL1", "3", "24", "8"};
 	sim_limits l;
 
 	sim_limits_defaults(&l);   /* -3..6 dBm: what elsfp-8-std.yaml says */
-	check_lot(&ls, ELSFP_STD, &l, elsfp_sequence, "elsfp-std.db");
+	check_lot(&ls, &elsfp_std, &l, "elsfp-std.db");
 }
 
 static void test_elsfp_hp_equals_truth(void)
@@ -313,15 +286,17 @@ static void test_elsfp_hp_equals_truth(void)
 
 	sim_limits_defaults(&l);
 	l.laser_power_low_dbm = 0.0;   /* elsfp-8-hp.yaml: >= 0 dBm per laser */
-	check_lot(&ls, ELSFP_HP, &l, elsfp_sequence, "elsfp-hp.db");
+	check_lot(&ls, &elsfp_hp, &l, "elsfp-hp.db");
 }
 
-/* Half the modules have 16 lasers: each tested on all of its lasers. */
+/* Half the modules have 16 lasers: each tested on all of its lasers with
+ * elsfp16-module.yaml, every laser in its own channel's wavelength window. */
 static void test_elsfp_mixed_equals_truth(void)
 {
 	const lot_spec ls = {"elsfp", "EL2", "5", "24", "mixed"};
 	sim_limits l;
 	sim_model m;
+	char db[700];
 	int sixteen = 0;
 
 	sim_limits_defaults(&l);
@@ -329,8 +304,16 @@ static void test_elsfp_mixed_equals_truth(void)
 	for (int u = 0; u < m.p.units; u++)
 		sixteen += sim_unit_channels(&m, u) == 16;
 	CU_ASSERT_TRUE(sixteen > 0 && sixteen < m.p.units);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(elsfp_sequence(16));
-	check_lot(&ls, ELSFP_STD, &l, elsfp_sequence, "elsfp-mixed.db");
+	check_lot(&ls, &elsfp_mixed, &l, "elsfp-mixed.db");
+	/* Each laser judged by its own channel's window: laser 16 of every
+	 * 16-laser module against 1317.60 .. 1318.00 nm. */
+	snprintf(db, sizeof(db), "%s/elsfp-mixed.db", dir);
+	CU_ASSERT_EQUAL(db_ll(db, "SELECT count(*) FROM measurement WHERE name = "
+			       "'wavelength' AND coords = '{\"channel\":16}' AND pass = 1 "
+			       "AND abs(low - 1317.60) < 1e-9 AND abs(high - 1318.00) < 1e-9"),
+			sixteen);
+	CU_ASSERT_EQUAL(db_ll(db, "SELECT count(*) FROM measurement WHERE name = "
+			       "'wavelength' AND pass = 0"), 0);
 }
 
 static void test_fiber_equals_truth(void)
@@ -339,7 +322,7 @@ static void test_fiber_equals_truth(void)
 	sim_limits l;
 
 	sim_limits_defaults(&l);   /* loss <= 2.5 dB: fiber-16-std.yaml */
-	check_lot(&ls, FIBER_STD, &l, fiber_sequence, "fiber.db");
+	check_lot(&ls, &fiber_std, &l, "fiber.db");
 }
 
 /* ---- station demo --product elsfp|fiber ---------------------------------- */
