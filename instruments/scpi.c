@@ -275,6 +275,19 @@ int scpi_idn_matches(const char *reply, const char *const *vendors,
 	return 0;
 }
 
+int scpi_copy_idn(xport *x, const char *idn, char *buf, size_t cap,
+		  kgd_err *err)
+{
+	size_t n = strlen(idn);
+
+	if (!buf || cap <= n)
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s: identity '%s' does not fit %zu bytes",
+				   xport_uri(x), idn, buf ? cap : 0);
+	memcpy(buf, idn, n + 1);
+	return KGD_OK;
+}
+
 int scpi_idn(xport *x, struct scpi_idn *idn, kgd_err *err)
 {
 	char reply[SCPI_REPLY_MAX];

@@ -217,6 +217,9 @@ static void test_open_identify(void)
 	CU_ASSERT_EQUAL(drv->identify(sim_h, idn, sizeof(idn), &err), KGD_OK);
 	CU_ASSERT_STRING_EQUAL(idn, "Keysight Technologies,N7745A,MY00000001,V1.0 (sim)");
 	CU_ASSERT_EQUAL(drv->identify(sim_h, idn, 8, &err), KGD_ERR_ARG);
+	CU_ASSERT(strstr(err.msg, sim_uri) != NULL);
+	CU_ASSERT(strstr(err.msg, "does not fit 8 bytes") != NULL);
+	CU_ASSERT_EQUAL(drv->identify(sim_h, NULL, 0, &err), KGD_ERR_ARG);
 	/* open left every port in watts. */
 	CU_ASSERT_EQUAL(scpi_query(sim_x, r, sizeof(r), &err, ":SENS8:POW:UNIT?"), KGD_OK);
 	CU_ASSERT_STRING_EQUAL(r, "+1");

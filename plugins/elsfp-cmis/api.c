@@ -141,13 +141,8 @@ static void elsfp_close(void *handle)
 static int elsfp_identify(void *handle, char *buf, size_t cap, kgd_err *err)
 {
 	struct elsfp_handle *h = handle;
-	size_t n = strlen(h->idn);
 
-	if (!buf || cap <= n)
-		return kgd_err_set(err, KGD_ERR_ARG, "%s: identity '%s' does not fit %zu bytes",
-				   uri(h), h->idn, cap);
-	memcpy(buf, h->idn, n + 1);
-	return KGD_OK;
+	return scpi_copy_idn(h->x, h->idn, buf, cap, err);
 }
 
 static int elsfp_channels(void *handle, int *n, kgd_err *err)

@@ -97,13 +97,8 @@ static void jbert_close(void *handle)
 static int jbert_identify(void *handle, char *buf, size_t cap, kgd_err *err)
 {
 	struct jbert_handle *h = handle;
-	size_t n = strlen(h->idn);
 
-	if (!buf || cap <= n)
-		return kgd_err_set(err, KGD_ERR_ARG, "%s: identity '%s' does not fit %zu bytes",
-				   xport_uri(h->x), h->idn, cap);
-	memcpy(buf, h->idn, n + 1);
-	return KGD_OK;
+	return scpi_copy_idn(h->x, h->idn, buf, cap, err);
 }
 
 static int jbert_output(void *handle, int lane, int on, kgd_err *err)

@@ -82,16 +82,7 @@ static int n774x_identify(void *handle, char *buf, size_t cap, kgd_err *err)
 {
 	struct n774x_handle *h = handle;
 
-	if (!buf || cap == 0)
-		return kgd_err_set(err, KGD_ERR_ARG, "keysight-n774x: identify: no buffer");
-	/* The reply cached at open: identity does not change under us, and
-	 * identify must not disturb a measurement in flight. */
-	if (strlen(h->idn) >= cap)
-		return kgd_err_set(err, KGD_ERR_ARG,
-				   "%s: identity '%s' does not fit %zu bytes",
-				   xport_uri(h->x), h->idn, cap);
-	memcpy(buf, h->idn, strlen(h->idn) + 1);
-	return KGD_OK;
+	return scpi_copy_idn(h->x, h->idn, buf, cap, err);
 }
 
 static int n774x_set_wavelength_op(void *handle, int port, double nm, kgd_err *err)

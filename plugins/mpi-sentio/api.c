@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kgd/driver.h"
+#include "kgd/scpi.h"
 #include "protocol.h"
 
 struct sentio_handle {
@@ -92,14 +93,8 @@ static void sentio_close(void *handle)
 static int sentio_identify(void *handle, char *buf, size_t cap, kgd_err *err)
 {
 	struct sentio_handle *h = handle;
-	size_t n = strlen(h->idn);
 
-	if (!buf || cap <= n)
-		return kgd_err_set(err, KGD_ERR_ARG,
-				   "%s: identity '%s' does not fit %zu bytes",
-				   xport_uri(h->x), h->idn, cap);
-	memcpy(buf, h->idn, n + 1);
-	return KGD_OK;
+	return scpi_copy_idn(h->x, h->idn, buf, cap, err);
 }
 
 static int sentio_load_wafer(void *handle, int slot, char *wafer_id, size_t cap,

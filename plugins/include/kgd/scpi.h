@@ -73,6 +73,13 @@ int scpi_query_long(xport *x, long *out, kgd_err *err, const char *fmt, ...)
 /* *IDN? split into its four fields (each truncated to fit). */
 int scpi_idn(xport *x, struct scpi_idn *idn, kgd_err *err);
 
+/* Hand the *IDN? reply a driver cached at open to a caller's buffer (the
+ * identify operation of every SCPI driver: identity does not change under
+ * us, and asking again could disturb a measurement in flight). KGD_ERR_ARG,
+ * naming the URI, when buf is NULL or too small. */
+int scpi_copy_idn(xport *x, const char *idn, char *buf, size_t cap,
+		  kgd_err *err);
+
 /* Pure: split an *IDN? reply "vendor,model,serial,firmware" into idn.
  * KGD_ERR_PROTOCOL if it has fewer than four fields. */
 int scpi_parse_idn(const char *reply, struct scpi_idn *idn, kgd_err *err);
