@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "kgd/scpi.h"
+#include "testutil.h"
 
-#define PEER_IDLE_MS 3000
 
 /* ---- pure parsers ---------------------------------------------------- */
 
@@ -175,26 +175,11 @@ static void test_parse_block(void)
 /* ---- a loopback SCPI instrument -------------------------------------- */
 
 struct inst {
-	int lfd;
-	pthread_t th;
+	tu_peer peer;
 	char uri[64];
 	char queue[64][48];   /* SYST:ERR? entries, oldest first */
 	int nq;
 };
-
-static void send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return;
-		p += w;
-		len -= (size_t)w;
-	}
-}
 
 /* One send per reply: two small sends would meet Nagle and delayed ACK
  * and cost 40 ms each. */
@@ -203,7 +188,7 @@ static void reply(int fd, const char *s)
 	char buf[128];
 	int n = snprintf(buf, sizeof(buf), "%s\n", s);
 
-	send_all(fd, buf, (size_t)n);
+	tu_send_all(fd, buf, (size_t)n);
 }
 
 static void push_error(struct inst *in, const char *e)
@@ -213,8 +198,10 @@ static void push_error(struct inst *in, const char *e)
 }
 
 /* One program message; 0 drops the connection. */
-static int inst_answer(struct inst *in, int fd, const char *cmd)
+static int inst_answer(void *user, int fd, const char *cmd)
 {
+	struct inst *in = user;
+
 	if (strcmp(cmd, "*IDN?") == 0) {
 		reply(fd, "ACME,PM-1,SN42,1.0.3");
 	} else if (strcmp(cmd, "*OPC?") == 0) {
@@ -249,7 +236,7 @@ static int inst_answer(struct inst *in, int fd, const char *cmd)
 	} else if (strcmp(cmd, ":BLOCK?") == 0) {
 		reply(fd, "#15hello");
 	} else if (strcmp(cmd, ":BIN?") == 0) {
-		send_all(fd, "#18\x00\x00\x80\x3f\n\x00\x00\x00\n", 12);
+		tu_send_all(fd, "#18\x00\x00\x80\x3f\n\x00\x00\x00\n", 12);
 	} else if (strcmp(cmd, ":EMPTY?") == 0) {
 		reply(fd, "#10");
 	} else if (strcmp(cmd, ":INDEF?") == 0) {
@@ -259,7 +246,7 @@ static int inst_answer(struct inst *in, int fd, const char *cmd)
 	} else if (strcmp(cmd, ":EXTRA?") == 0) {
 		reply(fd, "#12hiXYZ");
 	} else if (strcmp(cmd, ":TRUNC?") == 0) {
-		send_all(fd, "#210abc", 7);
+		tu_send_all(fd, "#210abc", 7);
 		return 0;
 	} else if (strcmp(cmd, ":SILENT?") == 0) {
 		/* never answers */
@@ -269,63 +256,14 @@ static int inst_answer(struct inst *in, int fd, const char *cmd)
 	return 1;
 }
 
-static void *inst_main(void *arg)
-{
-	struct inst *in = arg;
-	struct pollfd pfd = {.fd = in->lfd, .events = POLLIN};
-	char buf[1024];
-	size_t n = 0;
-	int fd;
-
-	if (poll(&pfd, 1, PEER_IDLE_MS) != 1)
-		return NULL;
-	fd = accept(in->lfd, NULL, NULL);
-	if (fd < 0)
-		return NULL;
-	pfd.fd = fd;
-	for (;;) {
-		char *nl;
-		ssize_t r;
-
-		if (poll(&pfd, 1, PEER_IDLE_MS) != 1)
-			break;
-		r = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = '\0';
-		while ((nl = strchr(buf, '\n'))) {
-			int keep;
-
-			*nl = '\0';
-			keep = inst_answer(in, fd, buf);
-			n -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, n + 1);
-			if (!keep)
-				goto out;
-		}
-	}
-out:
-	close(fd);
-	return NULL;
-}
-
 static xport *inst_start(struct inst *in, int timeout_ms)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
 	xport *x = NULL;
 	kgd_err err;
 
 	memset(in, 0, sizeof(*in));
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	in->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CU_ASSERT_FATAL(in->lfd >= 0);
-	CU_ASSERT_FATAL(bind(in->lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CU_ASSERT_FATAL(listen(in->lfd, 1) == 0);
-	CU_ASSERT_FATAL(getsockname(in->lfd, (struct sockaddr *)&a, &alen) == 0);
-	snprintf(in->uri, sizeof(in->uri), "tcp://127.0.0.1:%d", ntohs(a.sin_port));
-	CU_ASSERT_FATAL(pthread_create(&in->th, NULL, inst_main, in) == 0);
+	CU_ASSERT_FATAL(tu_peer_start(&in->peer, inst_answer, in) == 0);
+	snprintf(in->uri, sizeof(in->uri), "%s", in->peer.uri);
 	CU_ASSERT_EQUAL(xport_open(in->uri, timeout_ms, &x, &err), KGD_OK);
 	return x;
 }
@@ -333,8 +271,7 @@ static xport *inst_start(struct inst *in, int timeout_ms)
 static void inst_stop(struct inst *in, xport *x)
 {
 	xport_close(x);
-	pthread_join(in->th, NULL);
-	close(in->lfd);
+	tu_peer_join(&in->peer);
 }
 
 /* err.msg must be "<uri>: <rest>". */

@@ -26,8 +26,8 @@
 
 #include "kgd/xport.h"
 #include "scan.h"
+#include "testutil.h"
 
-#define PEER_IDLE_MS 3000
 
 static long long now_ms(void)
 {
@@ -46,36 +46,17 @@ static void sleep_ms(int ms)
 
 /* ---- loopback TCP peer ------------------------------------------------ */
 
-struct peer {
-	int lfd;
-	int port;
-	pthread_t th;
-	char uri[64];
-};
-
-static void send_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return;
-		p += w;
-		len -= (size_t)w;
-	}
-}
-
 static void send_str(int fd, const char *s)
 {
-	send_all(fd, s, strlen(s));
+	tu_send_all(fd, s, strlen(s));
 }
 
 /* Answer one command line; returns 0 to drop the connection. */
-static int peer_answer(int fd, const char *line)
+static int peer_answer(void *user, int fd, const char *line)
 {
 	char big[200];
+
+	(void)user;
 
 	if (strncmp(line, "ECHO ", 5) == 0) {
 		send_str(fd, line + 5);
@@ -87,14 +68,14 @@ static int peer_answer(int fd, const char *line)
 	} else if (strcmp(line, "LONG") == 0) {
 		memset(big, 'x', 100);
 		big[100] = '\n';
-		send_all(fd, big, 101);
+		tu_send_all(fd, big, 101);
 		send_str(fd, "after\n");
 	} else if (strcmp(line, "SPLIT") == 0) {
 		send_str(fd, "sp");
 		sleep_ms(50);
 		send_str(fd, "lit\n");
 	} else if (strcmp(line, "BIN") == 0) {
-		send_all(fd, "\x00\x01\n\x02\x03tail\n", 10);
+		tu_send_all(fd, "\x00\x01\n\x02\x03tail\n", 10);
 	} else if (strcmp(line, "HALF") == 0) {
 		send_str(fd, "par");
 		return 0;
@@ -104,76 +85,13 @@ static int peer_answer(int fd, const char *line)
 	return 1;
 }
 
-static void *peer_main(void *arg)
-{
-	struct peer *p = arg;
-	struct pollfd pfd = {.fd = p->lfd, .events = POLLIN};
-	char buf[512];
-	size_t n = 0;
-	int fd;
-
-	if (poll(&pfd, 1, PEER_IDLE_MS) != 1)
-		return NULL;
-	fd = accept(p->lfd, NULL, NULL);
-	if (fd < 0)
-		return NULL;
-	pfd.fd = fd;
-	for (;;) {
-		char *nl;
-		ssize_t r;
-
-		if (poll(&pfd, 1, PEER_IDLE_MS) != 1)
-			break;
-		r = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		buf[n] = '\0';
-		while ((nl = strchr(buf, '\n'))) {
-			int keep;
-
-			*nl = '\0';
-			keep = peer_answer(fd, buf);
-			n -= (size_t)(nl + 1 - buf);
-			memmove(buf, nl + 1, n + 1);
-			if (!keep)
-				goto out;
-		}
-	}
-out:
-	close(fd);
-	return NULL;
-}
-
-static void peer_start(struct peer *p)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t alen = sizeof(a);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CU_ASSERT_FATAL(p->lfd >= 0);
-	CU_ASSERT_FATAL(bind(p->lfd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CU_ASSERT_FATAL(listen(p->lfd, 1) == 0);
-	CU_ASSERT_FATAL(getsockname(p->lfd, (struct sockaddr *)&a, &alen) == 0);
-	p->port = ntohs(a.sin_port);
-	snprintf(p->uri, sizeof(p->uri), "tcp://127.0.0.1:%d", p->port);
-	CU_ASSERT_FATAL(pthread_create(&p->th, NULL, peer_main, p) == 0);
-}
-
-static void peer_stop(struct peer *p)
-{
-	pthread_join(p->th, NULL);
-	close(p->lfd);
-}
-
 /* Open a TCP transport to a fresh peer. */
-static xport *tcp_open_peer(struct peer *p, int timeout_ms)
+static xport *tcp_open_peer(tu_peer *p, int timeout_ms)
 {
 	xport *x = NULL;
 	kgd_err err;
 
-	peer_start(p);
+	CU_ASSERT_FATAL(tu_peer_start(p, peer_answer, NULL) == 0);
 	CU_ASSERT_EQUAL(xport_open(p->uri, timeout_ms, &x, &err), KGD_OK);
 	if (!x)
 		fprintf(stderr, "open %s: %s\n", p->uri, err.msg);
@@ -182,7 +100,7 @@ static xport *tcp_open_peer(struct peer *p, int timeout_ms)
 
 static void test_tcp_roundtrip(void)
 {
-	struct peer p;
+	tu_peer p;
 	xport *x = tcp_open_peer(&p, 1000);
 	char line[64];
 	size_t len = 0;
@@ -201,12 +119,12 @@ static void test_tcp_roundtrip(void)
 		CU_ASSERT_STRING_EQUAL(line, "split");
 	}
 	xport_close(x);
-	peer_stop(&p);
+	tu_peer_join(&p);
 }
 
 static void test_tcp_leftover(void)
 {
-	struct peer p;
+	tu_peer p;
 	xport *x = tcp_open_peer(&p, 1000);
 	char line[64], bin[5];
 
@@ -225,12 +143,12 @@ static void test_tcp_leftover(void)
 		CU_ASSERT_STRING_EQUAL(line, "tail");
 	}
 	xport_close(x);
-	peer_stop(&p);
+	tu_peer_join(&p);
 }
 
 static void test_tcp_timeout(void)
 {
-	struct peer p;
+	tu_peer p;
 	xport *x = tcp_open_peer(&p, 200);
 	char line[64], want[160];
 	long long t0, dt;
@@ -263,12 +181,12 @@ static void test_tcp_timeout(void)
 		CU_ASSERT_STRING_EQUAL(err.msg, want);
 	}
 	xport_close(x);
-	peer_stop(&p);
+	tu_peer_join(&p);
 }
 
 static void test_tcp_long_reply(void)
 {
-	struct peer p;
+	tu_peer p;
 	xport *x = tcp_open_peer(&p, 1000);
 	char line[16], want[160];
 	size_t len = 99;
@@ -287,12 +205,12 @@ static void test_tcp_long_reply(void)
 		CU_ASSERT_STRING_EQUAL(line, "after");
 	}
 	xport_close(x);
-	peer_stop(&p);
+	tu_peer_join(&p);
 }
 
 static void test_tcp_disconnect(void)
 {
-	struct peer p;
+	tu_peer p;
 	xport *x = tcp_open_peer(&p, 1000);
 	char line[64], want[160];
 	kgd_err err;
@@ -305,7 +223,7 @@ static void test_tcp_disconnect(void)
 		CU_ASSERT_STRING_EQUAL(err.msg, want);
 	}
 	xport_close(x);
-	peer_stop(&p);
+	tu_peer_join(&p);
 }
 
 static void test_tcp_refused(void)

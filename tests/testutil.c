@@ -4,13 +4,16 @@
  */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,4 +274,89 @@ int tu_vstation_stop(tu_vstation *vs)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -1;
+}
+
+void tu_send_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return;
+		p += w;
+		len -= (size_t)w;
+	}
+}
+
+static void *peer_main(void *arg)
+{
+	tu_peer *p = arg;
+	struct pollfd pfd = {.fd = p->lfd, .events = POLLIN};
+	char buf[1024];
+	size_t n = 0;
+	int fd;
+
+	if (poll(&pfd, 1, TU_PEER_IDLE_MS) != 1)
+		return NULL;
+	fd = accept(p->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	pfd.fd = fd;
+	for (;;) {
+		char *nl;
+		ssize_t r;
+
+		if (poll(&pfd, 1, TU_PEER_IDLE_MS) != 1)
+			break;
+		r = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		buf[n] = '\0';
+		while ((nl = strchr(buf, '\n'))) {
+			int keep;
+
+			*nl = '\0';
+			keep = p->answer(p->user, fd, buf);
+			n -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, n + 1);
+			if (!keep)
+				goto out;
+		}
+	}
+out:
+	close(fd);
+	return NULL;
+}
+
+int tu_peer_start(tu_peer *p, tu_line_fn answer, void *user)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+
+	memset(p, 0, sizeof(*p));
+	p->answer = answer;
+	p->user = user;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p->lfd < 0 || bind(p->lfd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(p->lfd, 1) || getsockname(p->lfd, (struct sockaddr *)&a, &alen))
+		goto error;
+	snprintf(p->uri, sizeof(p->uri), "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+	if (pthread_create(&p->th, NULL, peer_main, p) != 0)
+		goto error;
+	return 0;
+error:
+	if (p->lfd >= 0)
+		close(p->lfd);
+	p->lfd = -1;
+	return -1;
+}
+
+void tu_peer_join(tu_peer *p)
+{
+	pthread_join(p->th, NULL);
+	close(p->lfd);
 }

@@ -1,7 +1,8 @@
 /*
  * tests/testutil.h - small helpers shared by the test programs: scratch
  * folders, running a real program with a time limit, and starting and
- * stopping the virtual station (kgd-vstation).
+ * stopping the virtual station (kgd-vstation), and a loopback line peer
+ * on a thread for transport and SCPI tests.
  *
  * Invariant: a process these helpers start is always reaped by them (tu_run)
  * or by tu_vstation_stop(); kgd-vstation also gets --lifetime-s as a
@@ -10,6 +11,7 @@
 #ifndef KGD_TESTUTIL_H
 #define KGD_TESTUTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 /* Create a fresh scratch folder under $TMPDIR (or /tmp); returns a static
@@ -65,5 +67,32 @@ const char *tu_vstation_uri(const tu_vstation *vs, const char *role);
  * (0 = clean shutdown), 128+signal, or -1 if it had to be killed. Safe to
  * call twice or on a tu_vstation that never started. */
 int tu_vstation_stop(tu_vstation *vs);
+
+/* ---- a loopback line peer on a thread -------------------------------- */
+
+/* Answer one LF-terminated line (terminator stripped) received on fd;
+ * return 0 to drop the connection. */
+typedef int (*tu_line_fn)(void *user, int fd, const char *line);
+
+#define TU_PEER_IDLE_MS 3000
+
+typedef struct tu_peer {
+	int lfd;
+	pthread_t th;
+	char uri[64];          /* tcp://127.0.0.1:<port> */
+	tu_line_fn answer;
+	void *user;
+} tu_peer;
+
+/* Listen on 127.0.0.1 (ephemeral port) and serve one client on a thread,
+ * line by line through answer. The thread ends when the client closes,
+ * answer returns 0, or nothing happens for TU_PEER_IDLE_MS. 0 on success. */
+int tu_peer_start(tu_peer *p, tu_line_fn answer, void *user);
+
+/* Wait for the peer's thread and close its socket. */
+void tu_peer_join(tu_peer *p);
+
+/* Send all of buf (a peer's reply); a closed client is ignored. */
+void tu_send_all(int fd, const void *buf, size_t len);
 
 #endif
