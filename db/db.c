@@ -41,20 +41,24 @@ const char *const db_st_sql[ST_COUNT] = {
 	[ST_LIMITS_FIND] = "SELECT id FROM limits_set WHERE sha256 = ?1",
 	[ST_LIMITS_ADD] = "INSERT INTO limits_set(sha256, text) VALUES (?1, ?2)",
 	/* retest counts the part's earlier runs inside the same write
-	 * transaction, so two runs of one part can never share a number. */
+	 * transaction, so two runs of one part can never share a number.
+	 * ?8 is when the part really started (NULL: now): a sequencer that
+	 * writes a part's rows at commit begins its run then. */
 	[ST_RUN_ADD] = "INSERT INTO run(part_id, sequence_id, station_id,"
 		       " operator_id, product, session_id, limits_id, retest,"
 		       " started_at, status)"
 		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
 		       " (SELECT count(*) FROM run WHERE part_id = ?1),"
-		       " " DB_NOW ", 'aborted')",
+		       " coalesce(" DB_ISO_AT("?8") ", " DB_NOW "), 'aborted')",
 	[ST_MEAS_ADD] = "INSERT INTO measurement(run_id, seq_no, step, coords,"
 			" value, unit, low, high, pass, name)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_RUN_END] = "UPDATE run SET status = ?1, hard_bin = ?2, soft_bin = ?3,"
 		       " fail_reason = ?4, ended_at = " DB_NOW " WHERE id = ?5",
 	[ST_STEP_ADD] = "INSERT INTO step_result(run_id, step, status, bin,"
-			" n_values) VALUES (?1, ?2, ?3, ?4, ?5)",
+			" n_values, started_at, ended_at, duration_s)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, " DB_ISO_AT("?6") ", "
+			DB_ISO_AT("?7") ", ?8)",
 	/* A dead station's session ends, as far as anyone knows, with its
 	 * last committed run (or when it began, if it committed none). */
 	[ST_SESSION_MARK_DEAD] = "UPDATE session SET status = 'interrupted',"
@@ -114,15 +118,17 @@ static int run_fail(db *d, int status, kgd_err *err)
 
 /* A bound value; the FIND/ADD pairs take a list of these. */
 struct val {
-	enum { V_NULL, V_TEXT, V_INT } type;
+	enum { V_NULL, V_TEXT, V_INT, V_REAL } type;
 	const char *s;
 	int64_t i;
+	double r;
 };
 
-#define VAL_TEXT(x) ((struct val){ (x) ? V_TEXT : V_NULL, (x), 0 })
-#define VAL_INT(x) ((struct val){ V_INT, NULL, (x) })
+#define VAL_TEXT(x) ((struct val){ (x) ? V_TEXT : V_NULL, (x), 0, 0 })
+#define VAL_INT(x) ((struct val){ V_INT, NULL, (x), 0 })
 #define VAL_ID(x) ((x) ? VAL_INT(x) : VAL_NULL)  /* 0 = no row */
-#define VAL_NULL ((struct val){ V_NULL, NULL, 0 })
+#define VAL_REAL(x) ((struct val){ V_REAL, NULL, 0, (x) })
+#define VAL_NULL ((struct val){ V_NULL, NULL, 0, 0 })
 
 static int bind_vals(sqlite3_stmt *st, const struct val *v, int n)
 {
@@ -133,6 +139,8 @@ static int bind_vals(sqlite3_stmt *st, const struct val *v, int n)
 			rc = sqlite3_bind_text(st, i + 1, v[i].s, -1, SQLITE_STATIC);
 		else if (v[i].type == V_INT)
 			rc = sqlite3_bind_int64(st, i + 1, v[i].i);
+		else if (v[i].type == V_REAL)
+			rc = sqlite3_bind_double(st, i + 1, v[i].r);
 		else
 			rc = sqlite3_bind_null(st, i + 1);
 	}
@@ -228,6 +236,16 @@ static int find_common(db *d, const char *station, const char *host,
 	return status;
 }
 
+/* A Unix time from the caller: 0 = unknown (<= 0, as the API says), 1 =
+ * storable, -1 = not a time the schema can hold (NaN, infinite, past year
+ * 9999): a caller's bug, refused rather than stored as "unknown". */
+static int time_kind(double t)
+{
+	if (t <= 0)
+		return 0;
+	return isfinite(t) && t < DB_TIME_MAX ? 1 : -1;
+}
+
 /* Roll back a write transaction this file began and could not finish. */
 static void rollback_if_open(db *d)
 {
@@ -252,6 +270,10 @@ int db_run_begin(db *d, const db_run_info *info, int64_t *run_id, kgd_err *err)
 	if (!info->serial && !info->has_xy)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: run needs a serial "
 				   "number or die x/y to name its part", d->path);
+	if (time_kind(info->started) < 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: run start time %g is "
+				   "not a Unix time in seconds", d->path,
+				   info->started);
 
 	status = db_st_run(d, ST_BEGIN, err, "beginning a run");
 	if (status)
@@ -282,8 +304,11 @@ int db_run_begin(db *d, const db_run_info *info, int64_t *run_id, kgd_err *err)
 						 VAL_ID(ids.operator),
 						 VAL_TEXT(info->product),
 						 VAL_ID(info->session_id),
-						 VAL_ID(ids.limits) },
-				 7, "inserting the run", err);
+						 VAL_ID(ids.limits),
+						 time_kind(info->started) > 0
+						 ? VAL_REAL(info->started)
+						 : VAL_NULL },
+				 8, "inserting the run", err);
 	if (status)
 		goto out;
 	d->run_id = sqlite3_last_insert_rowid(d->h);
@@ -366,8 +391,16 @@ int db_measurement_add(db *d, int64_t run_id, const db_measurement *m,
 int db_step_result_add(db *d, int64_t run_id, const char *step,
 		       const char *status, int bin, int n_values, kgd_err *err)
 {
+	return db_step_result_add_timed(d, run_id, step, status, bin, n_values,
+					0, 0, err);
+}
+
+int db_step_result_add_timed(db *d, int64_t run_id, const char *step,
+			     const char *status, int bin, int n_values,
+			     double started, double ended, kgd_err *err)
+{
 	char what[160];
-	int rc;
+	int rc, has_start = time_kind(started), has_end = time_kind(ended);
 
 	rc = check_open_run(d, run_id, "db_step_result_add", err);
 	if (rc)
@@ -380,13 +413,26 @@ int db_step_result_add(db *d, int64_t run_id, const char *step,
 				   d->path, (long long)run_id,
 				   step ? step : "(null)",
 				   status ? status : "(null)", n_values);
+	if (has_start < 0 || has_end < 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: run %lld: step %s: "
+				   "times %g..%g are not Unix times in seconds",
+				   d->path, (long long)run_id, step, started,
+				   ended);
 	snprintf(what, sizeof(what), "run %lld: insert of the result of step %s",
 		 (long long)run_id, step);
+	/* The duration is the caller's own difference, not one of the
+	 * rounded texts; a wall clock stepped back (NTP) mid-step gives no
+	 * duration rather than a negative one. */
 	rc = st_exec(d, ST_STEP_ADD,
 		     (struct val[]){ VAL_INT(run_id), VAL_TEXT(step),
 				     VAL_TEXT(status),
 				     bin > 0 ? VAL_INT(bin) : VAL_NULL,
-				     VAL_INT(n_values) }, 5, what, err);
+				     VAL_INT(n_values),
+				     has_start ? VAL_REAL(started) : VAL_NULL,
+				     has_end ? VAL_REAL(ended) : VAL_NULL,
+				     has_start && has_end && ended >= started
+				     ? VAL_REAL(ended - started) : VAL_NULL },
+		     8, what, err);
 	return rc ? run_fail(d, rc, err) : KGD_OK;
 }
 

@@ -85,6 +85,12 @@ typedef struct db_run_info {
 	int64_t session_id;        /* from db_session_begin() */
 	const char *limits_sha256; /* limits file identity, NULL if none */
 	const char *limits_text;   /* stored once per sha256 */
+	/* Added in schema 4. When the part started (Unix seconds,
+	 * CLOCK_REALTIME; 0 = now, at db_run_begin()). A sequencer that
+	 * buffers a part and writes it at commit time begins the run then,
+	 * so run.started_at must come from here to be the part's start; the
+	 * run's end is always the commit. */
+	double started;
 } db_run_info;
 
 /* One logged value with the limits applied to it. */
@@ -115,8 +121,10 @@ typedef struct db_measurement {
 /* Begin the run's transaction and insert its row; *run_id receives its id.
  * info and its strings are only read during the call. The run's retest
  * index is the number of runs of the same part already stored (0 on the
- * first test). KGD_ERR_ARG if a run is already open. On error nothing
- * stays open. */
+ * first test). run.started_at is info->started (now if 0); ended_at is
+ * set by db_run_commit(). KGD_ERR_ARG if a run is already open or
+ * info->started is not a time (NaN, infinite, after year 9999). On error
+ * nothing stays open. */
 int db_run_begin(db *d, const db_run_info *info, int64_t *run_id, kgd_err *err);
 
 /* Add one measurement to the open run; rows are numbered (seq_no 1, 2, ...)
@@ -197,6 +205,20 @@ int db_session_end(db *d, int64_t session_id, const char *status,
  * transaction; errors as for db_measurement_add(). Strings only read. */
 int db_step_result_add(db *d, int64_t run_id, const char *step,
 		       const char *status, int bin, int n_values, kgd_err *err);
+
+/* ---- schema 4: step timing (issue 12) ----------------------------------- */
+
+/* As db_step_result_add, with when the step started and ended (unix
+ * seconds, CLOCK_REALTIME; <= 0: unknown, stored as NULL).
+ * Stored as step_result.started_at / ended_at (ISO text, milliseconds,
+ * like every time in the file) and duration_s = ended - started (REAL,
+ * full precision; NULL unless both are known and ended >= started: a wall
+ * clock stepped back mid-step gives no duration, never a negative one).
+ * KGD_ERR_ARG for a time that is NaN, infinite or after year 9999.
+ * db_step_result_add() is this with 0, 0. */
+int db_step_result_add_timed(db *d, int64_t run_id, const char *step,
+			     const char *status, int bin, int n_values,
+			     double started, double ended, kgd_err *err);
 
 /* Resume support: has this die (wafer model) or serial (unit model, pass
  * wafer NULL and x = y = 0 with serial set) of the lot a committed run?

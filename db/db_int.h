@@ -18,6 +18,14 @@
 
 /* ISO-8601 UTC with milliseconds, e.g. 2025-01-31T12:34:56.789Z. */
 #define DB_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+/* The same text for a bound Unix time in seconds (rounded to the
+ * millisecond); NULL when the parameter is NULL. One formatter for "now"
+ * and for times the station measured, so a step's times and its run's
+ * compare as text. */
+#define DB_ISO_AT(param) "strftime('%Y-%m-%dT%H:%M:%fZ', " param ", 'unixepoch')"
+/* SQLite's date functions end with year 9999: later times cannot be
+ * stored as text. */
+#define DB_TIME_MAX 253402300800.0
 
 /* The statement cache: prepared once per handle, reset and rebound per use,
  * because db_measurement_add() runs a thousand times per die. */

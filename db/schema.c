@@ -175,6 +175,20 @@ static const char *const migrations[] = {
 	"  pass INTEGER NOT NULL CHECK (pass IN (0, 1)),"
 	"  UNIQUE(sequence_id, number));"
 	"ALTER TABLE bin ADD COLUMN hard INTEGER;",
+
+	/* 4: step timing (issue 12): when each step started and ended, so a
+	 * test engineer sees where a part's seconds go (testtime.csv). The
+	 * times are ISO text like every other time in the file (they sort,
+	 * compare and read the same way), but text holds milliseconds and
+	 * SQLite's date functions lose more: duration_s keeps the station's
+	 * own figure (ended - started, to the microsecond) as a REAL, so a
+	 * report neither parses text nor rounds a 0.4 ms step to 0 or 1 ms.
+	 * NULL = unknown: rows from before this migration, a caller that
+	 * gave no times, or a clock that stepped back during the step. */
+	"ALTER TABLE step_result ADD COLUMN started_at TEXT;"
+	"ALTER TABLE step_result ADD COLUMN ended_at TEXT;"
+	"ALTER TABLE step_result ADD COLUMN duration_s REAL"
+	"  CHECK (duration_s IS NULL OR duration_s >= 0);",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -482,7 +496,7 @@ out:
 }
 
 /* db_open() up to a given schema version; the statement cache is only
- * prepared for the current one (it names version-2 columns). */
+ * prepared for the current one (it names columns of every version). */
 static int open_at(const char *path, int target, db **out, kgd_err *err)
 {
 	db *d = NULL;

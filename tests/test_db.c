@@ -7,6 +7,7 @@
  */
 #include <CUnit/CUnit.h>
 #include <ctype.h>
+#include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -937,6 +938,320 @@ static void test_migration_is_atomic(void)
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM measurement"), 500);
 }
 
+/* ---- schema 4: step timing ----------------------------------------------- */
+
+/* The first column of the first row of sql as a double; NAN for NULL or
+ * no row, so a missing value never passes for 0. */
+static double q_double(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	double v = NAN;
+
+	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_double(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+/* 1700000000 s is 2023-11-14T22:13:20Z. */
+#define T0 1700000000.0
+
+static void test_step_timing(void)
+{
+	const char *path = db_file("timing.db");
+	db_run_info info = die_info("LOT-T", "W01", 0, 0);
+	kgd_err err = { 0 };
+	int64_t run_id = 0, now_run = 0, dropped = 0;
+	char buf[256], t[64];
+	db *d = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	/* the part started 0.25 s after T0, long before this (commit-time)
+	 * db_run_begin: its row says so */
+	info.started = T0 + 0.25;
+	CU_ASSERT_EQUAL_FATAL(db_run_begin(d, &info, &run_id, &err), KGD_OK);
+	CU_ASSERT_EQUAL(db_step_result_add_timed(d, run_id, "align", "pass", 0,
+						 0, T0 + 0.5, T0 + 1.75, &err),
+			KGD_OK);
+	/* shorter than the text's millisecond: the REAL keeps it */
+	CU_ASSERT_EQUAL(db_step_result_add_timed(d, run_id, "quick", "pass", 0,
+						 1, T0 + 2.0001, T0 + 2.0004,
+						 &err), KGD_OK);
+	/* the old entry point, and times only partly known */
+	CU_ASSERT_EQUAL(db_step_result_add(d, run_id, "old", "pass", 0, 2, &err),
+			KGD_OK);
+	CU_ASSERT_EQUAL(db_step_result_add_timed(d, run_id, "half", "fail", 5, 1,
+						 T0 + 3, 0, &err), KGD_OK);
+	/* a wall clock stepped back mid-step: times kept, no duration */
+	CU_ASSERT_EQUAL(db_step_result_add_timed(d, run_id, "back", "pass", 0, 0,
+						 T0 + 5, T0 + 4, &err), KGD_OK);
+	/* not times: refused, naming the file and the step; the run stays open */
+	CU_ASSERT_EQUAL(db_step_result_add_timed(d, run_id, "nan", "pass", 0, 0,
+						 NAN, T0, &err), KGD_ERR_ARG);
+	CU_ASSERT(strstr(err.msg, path) != NULL && strstr(err.msg, "nan") != NULL);
+	CU_ASSERT_EQUAL(db_step_result_add_timed(d, run_id, "y10k", "pass", 0, 0,
+						 T0, 1e12, &err), KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(db_step_result_add_timed(d, run_id, "inf", "pass", 0, 0,
+						 INFINITY, T0, &err), KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(db_run_commit(d, run_id, DB_STATUS_FAIL, 2, 5, "half",
+				      &err), KGD_OK);
+
+	/* started = 0: now, as before schema 4 */
+	info.die_x = 1;
+	info.started = 0;
+	CU_ASSERT_EQUAL_FATAL(db_run_begin(d, &info, &now_run, &err), KGD_OK);
+	CU_ASSERT_EQUAL(db_run_commit(d, now_run, DB_STATUS_PASS, 1, 1, NULL,
+				      &err), KGD_OK);
+	/* a start that is not a time is refused and leaves no run open */
+	info.die_x = 2;
+	info.started = NAN;
+	CU_ASSERT_EQUAL(db_run_begin(d, &info, &dropped, &err), KGD_ERR_ARG);
+	CU_ASSERT(strstr(err.msg, "start time") != NULL);
+	info.started = T0;
+	CU_ASSERT_EQUAL(db_run_begin(d, &info, &dropped, &err), KGD_OK);
+	db_run_rollback(d);
+	db_close(d);
+
+	snprintf(buf, sizeof(buf), "SELECT started_at FROM run WHERE id = %lld",
+		 (long long)run_id);
+	q_text(path, buf, t, sizeof(t));
+	CU_ASSERT_STRING_EQUAL(t, "2023-11-14T22:13:20.250Z");
+	/* the end stays "at commit": now, not the part's start */
+	snprintf(buf, sizeof(buf), "SELECT abs(strftime('%%s', ended_at) -"
+		 " strftime('%%s', 'now')) < 600 FROM run WHERE id = %lld",
+		 (long long)run_id);
+	CU_ASSERT_EQUAL(q_int(path, buf), 1);
+	snprintf(buf, sizeof(buf), "SELECT abs(strftime('%%s', started_at) -"
+		 " strftime('%%s', 'now')) < 600 AND ended_at >= started_at"
+		 " FROM run WHERE id = %lld", (long long)now_run);
+	CU_ASSERT_EQUAL(q_int(path, buf), 1);
+	snprintf(buf, sizeof(buf), "SELECT started_at FROM run WHERE id = %lld",
+		 (long long)now_run);
+	q_text(path, buf, t, sizeof(t));
+	CU_ASSERT(is_iso_ms(t));
+
+	q_text(path, "SELECT started_at || ' ' || ended_at FROM step_result"
+	       " WHERE step = 'align'", t, sizeof(t));
+	CU_ASSERT_STRING_EQUAL(t, "2023-11-14T22:13:20.500Z "
+			       "2023-11-14T22:13:21.750Z");
+	CU_ASSERT_EQUAL(q_double(path, "SELECT duration_s FROM step_result"
+				 " WHERE step = 'align'"), 1.25);
+	q_text(path, "SELECT started_at || ' ' || ended_at FROM step_result"
+	       " WHERE step = 'quick'", t, sizeof(t));
+	CU_ASSERT_STRING_EQUAL(t, "2023-11-14T22:13:22.000Z "
+			       "2023-11-14T22:13:22.000Z");
+	CU_ASSERT(fabs(q_double(path, "SELECT duration_s FROM step_result"
+				" WHERE step = 'quick'") - 0.0003) < 1e-6);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result WHERE"
+			      " step = 'old' AND started_at IS NULL AND"
+			      " ended_at IS NULL AND duration_s IS NULL AND"
+			      " status = 'pass' AND n_values = 2"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result WHERE"
+			      " step = 'half' AND started_at ="
+			      " '2023-11-14T22:13:23.000Z' AND ended_at IS NULL"
+			      " AND duration_s IS NULL AND bin = 5"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result WHERE"
+			      " step = 'back' AND started_at IS NOT NULL AND"
+			      " ended_at IS NOT NULL AND duration_s IS NULL"), 1);
+	/* refused rows never reached the file */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result"), 5);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM run"), 2);
+}
+
+/* A genuine version-3 file, filled as the version-3 station wrote it: a
+ * session, bins, two dies (one retested) and their step results. */
+static void make_v3_file(const char *path)
+{
+	kgd_err err = { 0 };
+
+	CU_ASSERT_EQUAL_FATAL(db_create_at_version(path, 3, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(q_int(path, "PRAGMA user_version"), 3);
+	CU_ASSERT_EQUAL_FATAL(q_int(path, "SELECT count(*) FROM pragma_table_info"
+				    "('step_result') WHERE name IN ('started_at',"
+				    " 'ended_at', 'duration_s')"), 0);
+	exec_on(path,
+		"INSERT INTO station VALUES (1, 'st1', 'host1');"
+		"INSERT INTO operator VALUES (1, 'bob');"
+		"INSERT INTO sequence VALUES (1, 'seq', 3, 'abc', 'text');"
+		"INSERT INTO limits_set VALUES (1, 'lim', 'limits');"
+		"INSERT INTO lot VALUES (1, 'L3');"
+		"INSERT INTO wafer VALUES (1, 1, 'W1');"
+		"INSERT INTO part VALUES (1, 1, 1, NULL, 0, 0),"
+		" (2, 1, 1, NULL, 1, 0);"
+		"INSERT INTO session VALUES (1, 1, 1, 1, 1, 1, 'wafer', 'P',"
+		" '2024-06-01T10:00:00.000Z', '2024-06-01T10:00:09.000Z',"
+		" 'complete');"
+		"INSERT INTO bin VALUES (1, 1, 1, 'PASS', 1, 1),"
+		" (2, 1, 5, 'POWER', 0, 2);"
+		"INSERT INTO hard_bin VALUES (1, 1, 1, 'KGD', 1),"
+		" (2, 1, 2, 'REJECT', 0);"
+		"INSERT INTO run(id, part_id, sequence_id, station_id,"
+		" operator_id, product, started_at, ended_at, status, hard_bin,"
+		" soft_bin, fail_reason, session_id, limits_id, retest) VALUES"
+		" (1, 1, 1, 1, 1, 'P', '2024-06-01T10:00:01.000Z',"
+		"  '2024-06-01T10:00:03.500Z', 'fail', 2, 5, 'low', 1, 1, 0),"
+		" (2, 2, 1, 1, 1, 'P', '2024-06-01T10:00:04.000Z',"
+		"  '2024-06-01T10:00:06.000Z', 'pass', 1, 1, NULL, 1, 1, 0),"
+		" (3, 1, 1, 1, 1, 'P', '2024-06-01T10:00:07.000Z',"
+		"  '2024-06-01T10:00:09.000Z', 'pass', 1, 1, NULL, 1, 1, 1);"
+		"INSERT INTO step_result VALUES"
+		" (1, 1, 'align', 'pass', NULL, 0), (2, 1, 'power', 'fail', 5, 16),"
+		" (3, 2, 'align', 'pass', NULL, 0), (4, 2, 'power', 'pass', NULL, 16),"
+		" (5, 2, 'ber', 'pass', NULL, 4), (6, 3, 'align', 'pass', NULL, 0),"
+		" (7, 3, 'power', 'pass', NULL, 16), (8, 3, 'ber', 'pass', NULL, 4);"
+		"INSERT INTO measurement(run_id, seq_no, step, coords, value, unit,"
+		" low, high, pass, name) SELECT id, 1, 'power', '{\"port\":1}',"
+		" -1.5 * id, 'dBm', -6, 3, 1, 'p_out' FROM run;");
+}
+
+/* Every version-3 column of the tables schema 2 and 3 added or a run
+ * touches, as one text. */
+static char *v3_digest(const char *path)
+{
+	static const char *const sql[] = {
+		"SELECT group_concat(quote(id)||quote(part_id)||quote(sequence_id)"
+		"||quote(station_id)||quote(operator_id)||quote(product)||"
+		"quote(started_at)||quote(ended_at)||quote(status)||"
+		"quote(hard_bin)||quote(soft_bin)||quote(fail_reason)||"
+		"quote(session_id)||quote(limits_id)||quote(retest), '|')"
+		" FROM (SELECT * FROM run ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(run_id)||quote(step)||"
+		"quote(status)||quote(bin)||quote(n_values), '|')"
+		" FROM (SELECT * FROM step_result ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(station_id)||"
+		"quote(operator_id)||quote(lot_id)||quote(sequence_id)||"
+		"quote(limits_id)||quote(process)||quote(product)||"
+		"quote(started_at)||quote(ended_at)||quote(status), '|')"
+		" FROM (SELECT * FROM session ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(sequence_id)||quote(number)"
+		"||quote(name)||quote(pass)||quote(hard), '|')"
+		" FROM (SELECT * FROM bin ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(sequence_id)||quote(number)"
+		"||quote(name)||quote(pass), '|')"
+		" FROM (SELECT * FROM hard_bin ORDER BY id)",
+		"SELECT group_concat(quote(id)||quote(run_id)||quote(seq_no)||"
+		"quote(step)||quote(coords)||quote(value)||quote(unit)||"
+		"quote(low)||quote(high)||quote(pass)||quote(name), '|')"
+		" FROM (SELECT * FROM measurement ORDER BY id)",
+	};
+	char *out = calloc(1, 8192), *p;
+	size_t i, len = 0;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		p = out + len;
+		q_text(path, sql[i], p, 8192 - len);
+		if (strcmp(p, "<no row>") == 0 || strcmp(p, "<null>") == 0) {
+			free(out);
+			return NULL;
+		}
+		len += strlen(p);
+		if (len + 2 >= 8192) {
+			free(out);
+			return NULL;
+		}
+		out[len++] = '\n';
+	}
+	return out;
+}
+
+static void test_migration_from_v3(void)
+{
+	char path[600], bak[700], buf[256];
+	db_run_info info = die_info("L3", "W1", 0, 0);
+	char *before, *after, *saved;
+	kgd_err err = { 0 };
+	int64_t run_id = 0;
+	db *d = NULL;
+
+	snprintf(path, sizeof(path), "%s", db_file("v3.db"));
+	make_v3_file(path);
+	before = v3_digest(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(before);
+
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	snprintf(bak, sizeof(bak), "%s.v3.bak", path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db_backup_path(d));
+	CU_ASSERT_STRING_EQUAL(db_backup_path(d), bak);
+	db_close(d);
+
+	CU_ASSERT_EQUAL(q_int(path, "PRAGMA user_version"), db_schema_version());
+	CU_ASSERT_EQUAL(db_schema_version(), 4);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_integrity_check"
+			      " WHERE integrity_check = 'ok'"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_foreign_key_check"),
+			0);
+	/* old rows: every old column unchanged, the new ones NULL */
+	after = v3_digest(path);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(after);
+	CU_ASSERT_STRING_EQUAL(after, before);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result WHERE"
+			      " started_at IS NULL AND ended_at IS NULL AND"
+			      " duration_s IS NULL"), 8);
+	/* the backup is the version-3 file as it was */
+	CU_ASSERT_EQUAL(q_int(bak, "PRAGMA user_version"), 3);
+	CU_ASSERT_EQUAL(q_int(bak, "SELECT count(*) FROM pragma_table_info"
+			      "('step_result') WHERE name = 'duration_s'"), 0);
+	saved = v3_digest(bak);
+	CU_ASSERT_PTR_NOT_NULL(saved);
+	if (saved)
+		CU_ASSERT_STRING_EQUAL(saved, before);
+	free(saved);
+	free(after);
+	free(before);
+
+	/* a migrated file takes timed results, and a retest of die (0,0)
+	 * continues its numbering: retest 2, after runs 1 and 3 */
+	snprintf(path, sizeof(path), "%s", db_file("v3b.db"));
+	make_v3_file(path);
+	info.started = T0;
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(db_run_begin(d, &info, &run_id, &err), KGD_OK);
+	CU_ASSERT_EQUAL(db_step_result_add_timed(d, run_id, "align", "pass", 0,
+						 0, T0 + 1, T0 + 1.5, &err),
+			KGD_OK);
+	CU_ASSERT_EQUAL(db_run_commit(d, run_id, DB_STATUS_PASS, 1, 1, NULL,
+				      &err), KGD_OK);
+	db_close(d);
+	snprintf(buf, sizeof(buf), "SELECT retest FROM run WHERE id = %lld",
+		 (long long)run_id);
+	CU_ASSERT_EQUAL(q_int(path, buf), 2);
+	snprintf(buf, sizeof(buf), "SELECT started_at FROM run WHERE id = %lld",
+		 (long long)run_id);
+	q_text(path, buf, bak, sizeof(bak));
+	CU_ASSERT_STRING_EQUAL(bak, "2023-11-14T22:13:20.000Z");
+	snprintf(buf, sizeof(buf), "SELECT duration_s FROM step_result WHERE"
+		 " run_id = %lld", (long long)run_id);
+	CU_ASSERT_EQUAL(q_double(path, buf), 0.5);
+}
+
+/* Migration 4 failing half-way (its last column is in the way) leaves
+ * the schema-3 file as it was: the first two columns are rolled back. */
+static void test_migration4_is_atomic(void)
+{
+	const char *path = db_file("v3bad.db");
+	kgd_err err = { 0 };
+	db *d = NULL;
+
+	make_v3_file(path);
+	exec_on(path, "ALTER TABLE step_result ADD COLUMN duration_s REAL");
+	CU_ASSERT_EQUAL(db_open(path, &d, &err), KGD_ERR_DB);
+	CU_ASSERT_PTR_NULL(d);
+	CU_ASSERT(strstr(err.msg, path) != NULL);
+	CU_ASSERT(strstr(err.msg, "migration 4") != NULL);
+	CU_ASSERT_EQUAL(q_int(path, "PRAGMA user_version"), 3);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_table_info"
+			      "('step_result') WHERE name IN ('started_at',"
+			      " 'ended_at')"), 0);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM step_result"), 8);
+}
+
 /* ---- concurrency: a report never blocks the station ---------------------- */
 
 static double now_s(void)
@@ -1124,6 +1439,12 @@ int cu_register(void)
 		    test_migration_retest_continues);
 	CU_add_test(s, "failed migration leaves the file as it was",
 		    test_migration_is_atomic);
+	CU_add_test(s, "schema 4: step times, run start honoured",
+		    test_step_timing);
+	CU_add_test(s, "migration from a real schema-3 file",
+		    test_migration_from_v3);
+	CU_add_test(s, "failed migration 4 leaves the file as it was",
+		    test_migration4_is_atomic);
 	CU_add_test(s, "a reader never blocks the station",
 		    test_reader_never_blocks);
 	CU_add_test(s, "full disk: clear error, committed dies intact",
