@@ -26,6 +26,23 @@
 /* Values above this magnitude are instrument sentinels, not measurements. */
 #define SCPI_OVERRANGE_LIMIT 1e20
 
+/* Longest command text an error quotes in full: a long compound message
+ * (many lanes' settings in one line) is cut with "...", so the reason that
+ * follows it always fits the error message. */
+#define SCPI_CMD_QUOTE_MAX 160
+
+static int quote_len(const char *cmd)
+{
+	size_t n = strlen(cmd);
+
+	return (int)(n > SCPI_CMD_QUOTE_MAX ? SCPI_CMD_QUOTE_MAX : n);
+}
+
+static const char *quote_cut(const char *cmd)
+{
+	return strlen(cmd) > SCPI_CMD_QUOTE_MAX ? "..." : "";
+}
+
 /* Put "'cmd': " after the "URI: " that transport errors start with, so the
  * message reads "tcp://...: ':READ1:POW?': no reply within 2000 ms". */
 static int scpi_name_cmd(xport *x, const char *cmd, int rc, kgd_err *err)
@@ -38,10 +55,11 @@ static int scpi_name_cmd(xport *x, const char *cmd, int rc, kgd_err *err)
 		return rc;
 	if (strncmp(err->msg, uri, ulen) == 0 && err->msg[ulen] == ':') {
 		memcpy(old, err->msg, sizeof(old));
-		snprintf(err->msg, sizeof(err->msg), "%s: '%s':%s", uri, cmd,
-			 old + ulen + 1);
+		snprintf(err->msg, sizeof(err->msg), "%s: '%.*s%s':%s", uri,
+			 quote_len(cmd), cmd, quote_cut(cmd), old + ulen + 1);
 	} else {
-		kgd_err_prefix(err, "%s: '%s': ", uri, cmd);
+		kgd_err_prefix(err, "%s: '%.*s%s': ", uri, quote_len(cmd), cmd,
+			       quote_cut(cmd));
 	}
 	err->status = rc;
 	return rc;
@@ -216,8 +234,9 @@ int scpi_check_error(xport *x, const char *after_cmd, kgd_err *err)
 	else
 		text[0] = '\0';
 	if (after_cmd)
-		return kgd_err_set(err, KGD_ERR_INSTRUMENT, "%s: '%s': %s%s",
-				   xport_uri(x), after_cmd, first, text);
+		return kgd_err_set(err, KGD_ERR_INSTRUMENT, "%s: '%.*s%s': %s%s",
+				   xport_uri(x), quote_len(after_cmd), after_cmd,
+				   quote_cut(after_cmd), first, text);
 	return kgd_err_set(err, KGD_ERR_INSTRUMENT, "%s: %s%s", xport_uri(x), first,
 			   text);
 }

@@ -369,6 +369,34 @@ out:
 	inst_stop(&in, x);
 }
 
+/* A long compound message (many lanes' settings on one line) is quoted
+ * cut to 160 characters, so the instrument's reason, or the transport's,
+ * still ends the message. */
+static void test_long_command_quoted_cut(void)
+{
+	struct inst in;
+	xport *x = inst_start(&in, 200);
+	char cmd[400] = "", want[KGD_ERR_MSG_MAX], r[32];
+	size_t used = 0;
+	kgd_err err;
+
+	if (!x)
+		goto out;
+	for (int i = 1; i <= 16; i++)
+		used += (size_t)snprintf(cmd + used, sizeof(cmd) - used,
+					 "%s:SENS%d:POW:WAV 1550NM", i > 1 ? ";" : "", i);
+	CU_ASSERT_FATAL(used > 160 && used < sizeof(cmd));
+	CU_ASSERT_EQUAL(scpi_command(x, &err, "%s", cmd), KGD_ERR_INSTRUMENT);
+	snprintf(want, sizeof(want), "'%.160s...': -113,\"Undefined header\"", cmd);
+	assert_msg(&in, &err, want);
+	/* A query nobody answers: the timeout after the cut quote. */
+	CU_ASSERT_EQUAL(scpi_query(x, r, sizeof(r), &err, "%s?", cmd), KGD_ERR_TIMEOUT);
+	snprintf(want, sizeof(want), "'%.160s...': no reply within 200 ms", cmd);
+	assert_msg(&in, &err, want);
+out:
+	inst_stop(&in, x);
+}
+
 static void test_query_block(void)
 {
 	struct inst in;
@@ -435,6 +463,7 @@ int cu_register(void)
 	CU_add_test(s, "query, command, error queue", test_query_and_errors);
 	CU_add_test(s, "numbers over the wire", test_numbers);
 	CU_add_test(s, "timeout names URI and command", test_timeout_names_command);
+	CU_add_test(s, "long commands are quoted cut", test_long_command_quoted_cut);
 	CU_add_test(s, "query_block over TCP", test_query_block);
 	return 0;
 }
