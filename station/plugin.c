@@ -68,10 +68,18 @@ struct op_row {
 	size_t offset;     /* offsetof() in the class's ops struct */
 	int required;
 	unsigned minor;    /* first DRV_ABI_MINOR that has the slot */
+	const char *group; /* optional operations that only work together:
+			      a driver sets every row of a group or none */
 };
 
-#define REQ(type, op) {#op, offsetof(type, op), 1, 0}
-#define OPT(type, op) {#op, offsetof(type, op), 0, 0}
+#define REQ(type, op) {#op, offsetof(type, op), 1, 0, NULL}
+#define OPT(type, op) {#op, offsetof(type, op), 0, 0, NULL}
+/* An optional operation of a later minor, in a group (or NULL). */
+#define OPT_SINCE(type, op, min, grp) {#op, offsetof(type, op), 0, min, grp}
+
+/* BERT 1.1: one gate on several lanes; configure_lanes without the gate
+ * operations, or a gate_start nobody can read, is a broken driver. */
+#define BERT_MULTILANE "multi-lane"
 
 static const struct op_row pm_rows[] = {
 	REQ(drv_pm_ops, set_wavelength),
@@ -83,6 +91,9 @@ static const struct op_row bert_rows[] = {
 	REQ(drv_bert_ops, configure),
 	REQ(drv_bert_ops, measure),
 	OPT(drv_bert_ops, output),
+	OPT_SINCE(drv_bert_ops, configure_lanes, 1, BERT_MULTILANE),
+	OPT_SINCE(drv_bert_ops, gate_start, 1, BERT_MULTILANE),
+	OPT_SINCE(drv_bert_ops, gate_read, 1, BERT_MULTILANE),
 };
 static const struct op_row prober_rows[] = {
 	REQ(drv_prober_ops, load_wafer),
@@ -105,6 +116,7 @@ static const struct op_row laser_rows[] = {
 
 #undef REQ
 #undef OPT
+#undef OPT_SINCE
 
 struct class_row {
 	int klass;
@@ -154,6 +166,61 @@ static any_fn table_op(const drv_descriptor *d, const void *table,
 	return fn;
 }
 
+/* How many rows of group the plugin sets, out of *total rows. */
+static size_t group_set(const drv_descriptor *d, const struct class_row *c,
+			const char *group, size_t *total)
+{
+	const void *table = class_table(d);
+	size_t set = 0;
+
+	*total = 0;
+	for (size_t i = 0; c && i < c->n_ops; i++) {
+		if (!c->ops[i].group || strcmp(c->ops[i].group, group))
+			continue;
+		(*total)++;
+		if (table_op(d, table, &c->ops[i]))
+			set++;
+	}
+	return set;
+}
+
+/* A group the plugin sets in part is refused, naming what it has and what
+ * it lacks: a caller tests a group once (drv_plugin_bert_multilane) and
+ * then calls every member without checking each for NULL. */
+static int check_groups(const drv_descriptor *d, const struct class_row *c,
+			const void *table, const char *path, kgd_err *err)
+{
+	for (size_t i = 0; i < c->n_ops; i++) {
+		const char *g = c->ops[i].group;
+		char list[2][256] = {"", ""};  /* [0] lacks, [1] has */
+		size_t used[2] = {0, 0};
+		int seen = 0;
+
+		for (size_t k = 0; g && k < i; k++)
+			if (c->ops[k].group && strcmp(c->ops[k].group, g) == 0)
+				seen = 1;
+		if (!g || seen)
+			continue;  /* each group once, at its first row */
+		for (size_t k = i; k < c->n_ops; k++) {
+			int has;
+
+			if (!c->ops[k].group || strcmp(c->ops[k].group, g))
+				continue;
+			has = table_op(d, table, &c->ops[k]) != NULL;
+			if (used[has] < sizeof(list[has]))
+				used[has] += (size_t)snprintf(list[has] + used[has],
+					sizeof(list[has]) - used[has], "%s%s",
+					used[has] ? " " : "", c->ops[k].name);
+		}
+		if (used[0] && used[1])
+			return kgd_err_set(err, KGD_ERR_ABI,
+				"%s: driver '%s' sets only part of the %s operations "
+				"(has %s; lacks %s): a driver sets all of them or none",
+				path, d->name, g, list[1], list[0]);
+	}
+	return KGD_OK;
+}
+
 /* The operations each class must provide, so the sequencer never has to
  * check a required pointer for NULL. */
 static int check_class_ops(const drv_descriptor *d, const char *path,
@@ -177,7 +244,7 @@ static int check_class_ops(const drv_descriptor *d, const char *path,
 			return kgd_err_set(err, KGD_ERR_ABI,
 				"%s: driver '%s' lacks required operation %s",
 				path, d->name, c->ops[i].name);
-	return KGD_OK;
+	return check_groups(d, c, table, path, err);
 }
 
 static int validate(const drv_descriptor *d, const char *path, kgd_err *err)
@@ -287,4 +354,14 @@ void drv_plugin_ops(const drv_plugin *p, char *buf, size_t cap)
 		if (table_op(d, table, &c->ops[i]))
 			used += (size_t)snprintf(buf + used, cap - used, " %s",
 						 c->ops[i].name);
+}
+
+int drv_plugin_bert_multilane(const drv_plugin *p)
+{
+	size_t total, set;
+
+	if (!p || p->desc->klass != DRV_CLASS_BERT)
+		return 0;
+	set = group_set(p->desc, class_row(DRV_CLASS_BERT), BERT_MULTILANE, &total);
+	return total > 0 && set == total;
 }

@@ -2,9 +2,11 @@
  * station/plugin.h - finding, loading and validating driver plugins.
  *
  * A plugin is accepted only if it exports KGD_DRIVER_SYMBOL, was built for
- * this station's DRV_ABI_MAJOR, names itself, and provides every operation
- * its instrument class requires. Anything else is refused with a message
- * naming the file, so a broken plugin never reaches a run.
+ * this station's DRV_ABI_MAJOR, names itself, provides every operation its
+ * instrument class requires, and sets each group of optional operations
+ * that only work together (the BERT's multi-lane gate) whole or not at
+ * all. Anything else is refused with a message naming the file, so a
+ * broken plugin never reaches a run.
  */
 #ifndef KGD_PLUGIN_H
 #define KGD_PLUGIN_H
@@ -33,6 +35,11 @@ void drv_plugin_unload(drv_plugin *p);
  * driver and every folder searched. */
 int drv_plugin_find(const char *name, const char *const *dirs, size_t n_dirs,
 		    drv_plugin **out, kgd_err *err);
+
+/* 1 when p is a BERT that gates several lanes at once (driver ABI 1.1:
+ * configure_lanes, gate_start and gate_read all set), else 0. A plugin of
+ * minor 0 is 0 whatever its table holds past the 1.0 operations. */
+int drv_plugin_bert_multilane(const drv_plugin *p);
 
 /* Human names for classes and the class's operation list, for `station
  * plugins`. */

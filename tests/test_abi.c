@@ -45,13 +45,16 @@ static void test_good_plugin_loads(void)
 	CU_ASSERT_STRING_EQUAL(p->desc->name, "abi-good");
 	drv_plugin_ops(p, ops, sizeof(ops));
 	CU_ASSERT_STRING_EQUAL(ops, "open close identify configure measure");
+	/* A 1.1 BERT without the multi-lane group gates lane by lane. */
+	CU_ASSERT_EQUAL(p->desc->abi_minor, 1);
+	CU_ASSERT_EQUAL(drv_plugin_bert_multilane(p), 0);
 	drv_plugin_unload(p);
 }
 
 static void test_wrong_major(void)
 {
 	expect_refused("abi-wrong-major", KGD_ERR_ABI,
-		       "plugin built for driver ABI 2.0, station speaks 1.0");
+		       "plugin built for driver ABI 2.0, station speaks 1.1");
 }
 
 static void test_missing_symbol(void)
@@ -69,8 +72,55 @@ static void test_missing_operation(void)
 static void test_unknown_class(void)
 {
 	expect_refused("abi-unknown-class", KGD_ERR_ABI,
-		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.0 "
+		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.1 "
 		       "knows power-meter 1, bert 2, prober 3, laser 4)");
+}
+
+/* One or two of the three 1.1 operations is a broken driver: a caller
+ * that found gate_start could not read the gate. */
+static void test_partial_multilane(void)
+{
+	expect_refused("abi-partial-multilane", KGD_ERR_ABI,
+		       "driver 'abi-partial-multilane' sets only part of the "
+		       "multi-lane operations (has gate_start; lacks configure_lanes "
+		       "gate_read): a driver sets all of them or none");
+}
+
+/* A plugin of minor 0 has no 1.1 slots, whatever its memory holds there:
+ * the loader never reads them, so it is not multi-lane. */
+static void test_minor0_slots_never_read(void)
+{
+	drv_plugin *p = NULL;
+	char ops[256];
+	kgd_err err;
+
+	CU_ASSERT_EQUAL_FATAL(drv_plugin_load(DIR "/abi-minor0-multilane.so", &p, &err),
+			      KGD_OK);
+	CU_ASSERT_EQUAL(p->desc->abi_minor, 0);
+	CU_ASSERT_PTR_NOT_NULL(p->desc->bert->gate_start);
+	drv_plugin_ops(p, ops, sizeof(ops));
+	CU_ASSERT_STRING_EQUAL(ops, "open close identify configure measure");
+	CU_ASSERT_EQUAL(drv_plugin_bert_multilane(p), 0);
+	drv_plugin_unload(p);
+}
+
+/* bert-v10's table is the 1.0 struct of three operations: loading,
+ * listing and asking for the multi-lane group read nothing past it (the
+ * sanitized build would report the read). */
+static void test_v10_bert_is_lane_by_lane(void)
+{
+	drv_plugin *p = NULL;
+	char ops[256];
+	kgd_err err;
+
+	CU_ASSERT_EQUAL_FATAL(drv_plugin_load(DIR "/bert-v10.so", &p, &err), KGD_OK);
+	CU_ASSERT_STRING_EQUAL(p->desc->name, "bert-v10");
+	CU_ASSERT_EQUAL(p->desc->abi_major, 1);
+	CU_ASSERT_EQUAL(p->desc->abi_minor, 0);
+	drv_plugin_ops(p, ops, sizeof(ops));
+	CU_ASSERT_STRING_EQUAL(ops, "open close identify configure measure output");
+	CU_ASSERT_EQUAL(drv_plugin_bert_multilane(p), 0);
+	drv_plugin_unload(p);
 }
 
 static void test_missing_file(void)
@@ -92,18 +142,19 @@ static void test_real_drivers_load(void)
 		const char *name;
 		int klass;
 		const char *ops;
+		int multilane;
 	} want[] = {
 		{"keysight-n774x", DRV_CLASS_POWER_METER, "open close identify "
-		 "set_wavelength read_power set_averaging read_power_all"},
+		 "set_wavelength read_power set_averaging read_power_all", 0},
 		{"mpi-sentio", DRV_CLASS_PROBER, "open close identify load_wafer "
 		 "step_first step_next step_to contact separate bin_die "
-		 "unload_wafer current_die die_count"},
+		 "unload_wafer current_die die_count", 0},
 		{"thorlabs-pm100", DRV_CLASS_POWER_METER, "open close identify "
-		 "set_wavelength read_power set_averaging read_power_all"},
+		 "set_wavelength read_power set_averaging read_power_all", 0},
 		{"jbert-n4903b", DRV_CLASS_BERT, "open close identify configure "
-		 "measure output"},
+		 "measure output", 0},
 		{"elsfp-cmis", DRV_CLASS_LASER, "open close identify channels "
-		 "enable read serial"},
+		 "enable read serial", 0},
 	};
 	const char *dirs[] = {KGD_PLUGIN_BUILD_DIR};
 
@@ -120,6 +171,8 @@ static void test_real_drivers_load(void)
 		CU_ASSERT_EQUAL(p->desc->klass, want[i].klass);
 		drv_plugin_ops(p, ops, sizeof(ops));
 		CU_ASSERT_STRING_EQUAL(ops, want[i].ops);
+		CU_ASSERT_EQUAL(p->desc->abi_minor, DRV_ABI_MINOR);
+		CU_ASSERT_EQUAL(drv_plugin_bert_multilane(p), want[i].multilane);
 		drv_plugin_unload(p);
 	}
 }
@@ -128,16 +181,26 @@ static void test_station_plugins_lists_reasons(void)
 {
 	char *argv[] = {STATION, "plugins", NULL};
 	static char out[16384], errb[4096];
+	char v10[512];
 	int rc;
 
 	setenv("KGD_PLUGIN_PATH", DIR, 1);
 	rc = tu_run(argv, out, sizeof(out), errb, sizeof(errb), 30);
 	unsetenv("KGD_PLUGIN_PATH");
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(strstr(out, "OK       abi-good             bert         1.0   "
+	CU_ASSERT(strstr(out, "OK       abi-good             bert         1.1   "
 			 DIR "/abi-good.so") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-wrong-major.so: plugin built "
-			 "for driver ABI 2.0, station speaks 1.0\n") != NULL);
+			 "for driver ABI 2.0, station speaks 1.1\n") != NULL);
+	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-partial-multilane.so: driver "
+			 "'abi-partial-multilane' sets only part of the multi-lane "
+			 "operations") != NULL);
+	/* A 1.0 plugin is listed with its minor and its 1.0 operations. */
+	snprintf(v10, sizeof(v10), "OK       bert-v10             bert         1.0   "
+		 DIR "/bert-v10.so\n%47s%s\n", "",
+		 "open close identify configure measure output");
+	CU_ASSERT(strstr(out, v10) != NULL);
+
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-no-symbol.so: not a station "
 			 "driver (no 'kgd_driver' symbol)\n") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-missing-op.so: driver "
@@ -171,6 +234,9 @@ int cu_register(void)
 	CU_add_test(s, "missing symbol refused", test_missing_symbol);
 	CU_add_test(s, "missing operation refused", test_missing_operation);
 	CU_add_test(s, "unknown class refused", test_unknown_class);
+	CU_add_test(s, "partial multi-lane group refused", test_partial_multilane);
+	CU_add_test(s, "minor 0: 1.1 slots never read", test_minor0_slots_never_read);
+	CU_add_test(s, "1.0 BERT plugin is lane by lane", test_v10_bert_is_lane_by_lane);
 	CU_add_test(s, "missing driver names folders", test_missing_file);
 	CU_add_test(s, "real drivers load", test_real_drivers_load);
 	CU_add_test(s, "station plugins lists reasons", test_station_plugins_lists_reasons);

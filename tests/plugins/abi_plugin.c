@@ -7,6 +7,10 @@
  *   NO_SYMBOL          export the descriptor under another name
  *   MISSING_MEASURE    a BERT without its required measure operation
  *   CLASS=n            an instrument class (default BERT; 9 is unknown)
+ *   ABI_MINOR=n        claim another minor version
+ *   ML_CONFIGURE, ML_START, ML_READ
+ *                      set configure_lanes, gate_start, gate_read (ABI 1.1,
+ *                      a group: one or two of them is a broken driver)
  *
  * It includes only the installed public headers and calls nothing outside
  * itself, which is also the check that those headers are self-contained.
@@ -22,6 +26,9 @@
 
 #ifndef ABI_MAJOR
 #define ABI_MAJOR DRV_ABI_MAJOR
+#endif
+#ifndef ABI_MINOR
+#define ABI_MINOR DRV_ABI_MINOR
 #endif
 #ifndef CLASS
 #define CLASS DRV_CLASS_BERT
@@ -75,10 +82,45 @@ static int t_measure(void *h, int lane, double gate_s, drv_ber_result *res,
 }
 #endif
 
+#ifdef ML_CONFIGURE
+static int t_configure_lanes(void *h, const int *lanes, size_t n,
+			     const char *pattern, double rate_gbps, kgd_err *err)
+{
+	(void)h, (void)lanes, (void)n, (void)pattern, (void)rate_gbps, (void)err;
+	return KGD_OK;
+}
+#endif
+
+#ifdef ML_START
+static int t_gate_start(void *h, const int *lanes, size_t n, double gate_s,
+			kgd_err *err)
+{
+	(void)h, (void)lanes, (void)n, (void)gate_s, (void)err;
+	return KGD_OK;
+}
+#endif
+
+#ifdef ML_READ
+static int t_gate_read(void *h, int lane, double gate_s, drv_ber_result *res,
+		       kgd_err *err)
+{
+	return t_measure(h, lane, gate_s, res, err);
+}
+#endif
+
 static const drv_bert_ops bert_ops = {
 	.configure = t_configure,
 #ifndef MISSING_MEASURE
 	.measure = t_measure,
+#endif
+#ifdef ML_CONFIGURE
+	.configure_lanes = t_configure_lanes,
+#endif
+#ifdef ML_START
+	.gate_start = t_gate_start,
+#endif
+#ifdef ML_READ
+	.gate_read = t_gate_read,
 #endif
 };
 
@@ -91,7 +133,7 @@ static const drv_bert_ops bert_ops = {
 __attribute__((visibility("default")))
 const drv_descriptor DESCRIPTOR = {
 	.abi_major = ABI_MAJOR,
-	.abi_minor = DRV_ABI_MINOR,
+	.abi_minor = ABI_MINOR,
 	.name = NAME,
 	.description = "ABI test plugin",
 	.klass = CLASS,

@@ -32,8 +32,10 @@
 extern "C" {
 #endif
 
+/* 1.0: the first table of every class. 1.1: drv_bert_ops gains
+ * configure_lanes, gate_start and gate_read (one gate on several lanes). */
 #define DRV_ABI_MAJOR 1
-#define DRV_ABI_MINOR 0
+#define DRV_ABI_MINOR 1
 
 /* Name of the exported descriptor symbol. */
 #define KGD_DRIVER_SYMBOL "kgd_driver"
@@ -68,6 +70,10 @@ typedef struct drv_ber_result {
 	                       KGD_ERR_INSTRUMENT */
 } drv_ber_result;
 
+/* A multi-lane gate (1.1) is gate_start on a set of lanes, then one
+ * gate_read per lane, in any order: lanes[] holds each lane once, and a
+ * lane's gate_read needs a gate_start of that lane since its last read (or
+ * measure), so a count is never one an earlier gate left behind. */
 typedef struct drv_bert_ops {
 	/* Required. pattern is "PRBS7", "PRBS15", "PRBS23" or "PRBS31". */
 	int (*configure)(void *h, int lane, const char *pattern, double rate_gbps,
@@ -78,6 +84,22 @@ typedef struct drv_bert_ops {
 		       kgd_err *err);
 	/* Optional: turn the pattern generator output on or off. */
 	int (*output)(void *h, int lane, int on, kgd_err *err);
+	/* ABI 1.1, optional (all three or none): one gate on several lanes.
+	 * configure_lanes: as configure() on each of lanes[0..n-1] (pattern,
+	 * rate, generator+detector pattern, output on) - the instrument may
+	 * take it in one message.
+	 * gate_start: arm a single gate of gate_s seconds on every lane of
+	 * lanes[] and start them together; returns at once, without waiting.
+	 * gate_read: wait (bounded: gate time plus the driver's slack) until
+	 * that lane's gate started by gate_start has closed, then report its
+	 * counts exactly as measure() does: sync loss is KGD_ERR_INSTRUMENT with
+	 * res->sync_lost = 1, zero errors gives the bound 3/bits. */
+	int (*configure_lanes)(void *h, const int *lanes, size_t n,
+			       const char *pattern, double rate_gbps, kgd_err *err);
+	int (*gate_start)(void *h, const int *lanes, size_t n, double gate_s,
+			  kgd_err *err);
+	int (*gate_read)(void *h, int lane, double gate_s, drv_ber_result *res,
+			 kgd_err *err);
 } drv_bert_ops;
 
 /* Wafer prober. Die coordinates are the prober's map column/row. */
