@@ -60,3 +60,58 @@ int run_op_bert_ber(run_call *c, kgd_err *err)
 	c->v[1] = res.errors;
 	return KGD_OK;
 }
+
+/* ---- all lanes in one gate ------------------------------------------------ */
+
+/* A BERT of ABI 1.1 that offers the multi-lane gate; a 1.0 plugin (its
+ * table ends before those slots) gates lane by lane. */
+int run_can_batch_bert(const run_role *r)
+{
+	return drv_plugin_bert_multilane(r->plugin);
+}
+
+/* Configure every lane, start one gate on all of them, wait the gate out
+ * here (so an abort is seen within a slice, whatever the gate time), then
+ * read each lane's counts. A lane that lost sync or erred is that lane's
+ * error, exactly as lane by lane. */
+int run_batch_bert_ber(run_call *calls, size_t n, kgd_err *err)
+{
+	const run_role *r = calls[0].r;
+	const drv_bert_ops *b = r->plugin->desc->bert;
+	const seq_step *st = calls[0].st;
+	double gate_s = run_param_num(st, "gate_s", 1.0);
+	int lanes[RUN_MAX_BATCH];
+	kgd_err e;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		lanes[i] = lane_of(&calls[i]);
+	kgd_err_clear(&e);
+	rc = b->configure_lanes(r->h, lanes, n, run_param_str(st, "pattern", "PRBS31"),
+				run_param_num(st, "rate_gbps", 32.0), &e);
+	if (rc == KGD_OK)
+		rc = b->gate_start(r->h, lanes, n, gate_s, &e);
+	if (rc) {
+		for (size_t i = 0; i < n; i++) {
+			calls[i].rc = rc;
+			calls[i].ierr = e;
+		}
+		return KGD_OK;
+	}
+	rc = run_sleep(calls[0].cx, gate_s, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		drv_ber_result res = {0};
+
+		kgd_err_clear(&calls[i].ierr);
+		calls[i].rc = b->gate_read(r->h, lanes[i], gate_s, &res,
+					   &calls[i].ierr);
+		if (calls[i].rc == KGD_OK && res.sync_lost)
+			calls[i].rc = kgd_err_set(&calls[i].ierr, KGD_ERR_INSTRUMENT,
+						  "lane %d lost pattern sync", lanes[i]);
+		calls[i].v[0] = res.ber;
+		calls[i].v[1] = res.errors;
+	}
+	return KGD_OK;
+}

@@ -43,22 +43,9 @@ int run_op_identify(run_call *c, kgd_err *err)
 /* Sleep in short slices so an abort is seen within 50 ms. */
 int run_op_wait(run_call *c, kgd_err *err)
 {
-	double left = run_param_num(c->st, "seconds", 0);
-
-	while (left > 0) {
-		double slice = left < 0.05 ? left : 0.05;
-		struct timespec ts = {(time_t)slice, (long)((slice - (time_t)slice) * 1e9)};
-
-		if (run_aborted(c->cx))
-			return kgd_err_set(err, KGD_ERR_ABORTED, "aborted during wait");
-		nanosleep(&ts, NULL);
-		left -= slice;
-	}
-	return KGD_OK;
+	return run_sleep(c->cx, run_param_num(c->st, "seconds", 0), err);
 }
 
-/* expect: the answer that passes (case-insensitive; "yes" also takes "y").
- * Without expect any answer, even an empty line, acknowledges. */
 int run_op_prompt(run_call *c, kgd_err *err)
 {
 	const run_opts *o = c->cx->o;

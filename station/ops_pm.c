@@ -67,3 +67,118 @@ int run_op_pm_insertion_loss(run_call *c, kgd_err *err)
 	c->v[0] = isnan(ref_dbm) || isnan(out_dbm) ? NAN : ref_dbm - out_dbm;
 	return KGD_OK;
 }
+
+/* ---- all ports in one read ------------------------------------------------ */
+
+/* A power meter that reads every port in one averaging time
+ * (read_power_all: the N774x's :READ1:POW:ALL?) measures a whole port
+ * sweep at once. */
+int run_can_batch_pm(const run_role *r)
+{
+	return r->plugin->desc->pm->read_power_all != NULL;
+}
+
+static void fail_all(run_call *calls, size_t n, int rc, const kgd_err *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		calls[i].rc = rc;
+		calls[i].ierr = *e;
+	}
+}
+
+/* Set-up of every swept port first (wavelength, averaging: the commands
+ * the point-by-point path sends before each read), then one read of all
+ * ports. Each call's watts go into v[0]. */
+static int read_ports_all(run_call *calls, size_t n)
+{
+	const run_role *r = calls[0].r;
+	const drv_pm_ops *pm = r->plugin->desc->pm;
+	double watts[RUN_MAX_BATCH];
+	int n_ports = 0, rc = KGD_OK;
+	kgd_err e;
+
+	kgd_err_clear(&e);
+	for (size_t i = 0; i < n && rc == KGD_OK; i++) {
+		double port_d = 1, nm;
+		int port;
+
+		run_point_get(calls[i].pt, "port", &port_d);
+		port = (int)port_d;
+		if (run_point_get(calls[i].pt, "wavelength_nm", &nm))
+			rc = pm->set_wavelength(r->h, port, nm, &e);
+		if (rc == KGD_OK && seq_step_param(calls[i].st, "averaging_s")) {
+			if (!pm->set_averaging)
+				rc = kgd_err_set(&e, KGD_ERR_UNSUPPORTED,
+					"driver '%s' cannot set averaging time",
+					r->plugin->desc->name);
+			else
+				rc = pm->set_averaging(r->h, port,
+						       run_param_num(calls[i].st,
+								     "averaging_s", 0), &e);
+		}
+	}
+	if (rc == KGD_OK)
+		rc = pm->read_power_all(r->h, watts, RUN_MAX_BATCH, &n_ports, &e);
+	if (rc) {
+		fail_all(calls, n, rc, &e);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		double port_d = 1;
+		int port;
+
+		run_point_get(calls[i].pt, "port", &port_d);
+		port = (int)port_d;
+		if (port < 1 || port > n_ports) {
+			calls[i].rc = kgd_err_set(&calls[i].ierr, KGD_ERR_PROTOCOL,
+				"%s: port %d: the all-port read reported %d ports",
+				xport_uri(r->x), port, n_ports);
+			continue;
+		}
+		calls[i].v[0] = watts[port - 1];
+		calls[i].rc = KGD_OK;
+	}
+	return KGD_OK;
+}
+
+int run_batch_pm_optical_power(run_call *calls, size_t n, kgd_err *err)
+{
+	(void)err;
+	read_ports_all(calls, n);
+	return KGD_OK;
+}
+
+/* As run_op_pm_insertion_loss, per port: one read of all ports, then
+ * each port's loss against its own reference. A port without a reference
+ * errs, as it does point by point. */
+int run_batch_pm_insertion_loss(run_call *calls, size_t n, kgd_err *err)
+{
+	const char *ref = run_param_str(calls[0].st, "reference_step", NULL);
+
+	(void)err;
+	if (read_ports_all(calls, n))
+		return KGD_OK;
+	for (size_t i = 0; i < n; i++) {
+		double ref_dbm = run_param_num(calls[i].st, "reference_dbm", 0);
+		double native, out_dbm;
+		const char *unit;
+
+		if (calls[i].rc)
+			continue;
+		if (ref) {
+			if (!run_reference(calls[i].cx, ref, calls[i].pt, &native,
+					   &unit)) {
+				calls[i].rc = kgd_err_set(&calls[i].ierr,
+					KGD_ERR_INSTRUMENT,
+					"no reference power from step '%s' at this "
+					"point (it did not run or erred)", ref);
+				continue;
+			}
+			run_unit_convert(native, unit, "dBm", &ref_dbm);
+		}
+		run_unit_convert(calls[i].v[0], "W", "dBm", &out_dbm);
+		calls[i].v[0] = isnan(ref_dbm) || isnan(out_dbm)
+					? NAN : ref_dbm - out_dbm;
+	}
+	return KGD_OK;
+}

@@ -15,7 +15,7 @@
 
 #include <stdio.h>
 
-int run_proc_unit(run_ctx *cx, kgd_err *err)
+static int proc_unit(run_ctx *cx, kgd_err *err)
 {
 	const run_opts *o = cx->o;
 	run_summary *sum = cx->sum;
@@ -53,7 +53,7 @@ int run_proc_unit(run_ctx *cx, kgd_err *err)
 		run_fill_info(cx, &info);
 		info.serial = serial;
 		cx->part_index = i;
-		rc = run_part_begin(cx, &info, err);
+		rc = run_part_exec(cx, &info, err);
 		if (rc == KGD_ERR_ABORTED)
 			return kgd_err_set(err, rc, "aborted while testing %s; its "
 					   "results were discarded", serial);
@@ -62,7 +62,6 @@ int run_proc_unit(run_ctx *cx, kgd_err *err)
 		rc = run_part_commit(cx, err);
 		if (rc)
 			return rc;
-		run_part_tally(cx);
 		run_progress_part(cx, serial, sum->tested + sum->skipped,
 				  o->serials ? o->n_serials : 0);
 		rc = run_part_policy(cx, err);
@@ -70,3 +69,5 @@ int run_proc_unit(run_ctx *cx, kgd_err *err)
 			return rc;
 	}
 }
+
+const run_process run_process_unit = {"unit", proc_unit};

@@ -12,8 +12,8 @@
  * and --resume tests it again (re-binning it), while a committed die is
  * never tested twice.
  *
- * Abort (SIGINT/SIGTERM): the die in flight is abandoned - its run is
- * rolled back after cleanup ran - the probes are lifted (separate) and the
+ * Abort (SIGINT/SIGTERM): the die in flight is abandoned - its record is
+ * dropped after cleanup ran - the probes are lifted (separate) and the
  * wafer unloaded, so the next run (--resume) starts from a known prober
  * state. A wafer left on the chuck by a station that died is unloaded when
  * loading fails, and loading tried once more. A prober error stops the
@@ -101,9 +101,10 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 	if (rc == KGD_ERR_INSTRUMENT) {
 		/* Refused after every retry: the die is an error part, untested,
 		 * binned and committed like any other; the lot goes on. */
-		rc = run_part_begin_error(cx, &info, e2.msg, err);
+		run_part_untested(cx, &info, e2.msg);
+		rc = KGD_OK;
 	} else if (rc == KGD_OK) {
-		rc = run_part_begin(cx, &info, err);
+		rc = run_part_exec(cx, &info, err);
 	} else {
 		if (err)
 			*err = e2;
@@ -123,13 +124,12 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 	if (!rc)
 		rc = w->ops->bin_die(w->pr->h, die, run_part_hard_bin(cx), err);
 	if (rc) {
-		db_run_rollback(cx->d);
+		run_record_clear(&cx->part.rec);
 		return prober_fail(w, rc, err, "separate/bin");
 	}
 	rc = run_part_commit(cx, err);
 	if (rc)
 		return rc;
-	run_part_tally(cx);
 	w->done++;
 	snprintf(where, sizeof(where), "wafer %s die (%d,%d)", w->wafer, die.x,
 		 die.y);
@@ -234,17 +234,6 @@ static int walk_wafer(wafer_walk *w, kgd_err *err)
 	}
 }
 
-static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err);
-
-int run_proc_wafer(run_ctx *cx, kgd_err *err)
-{
-	die_set seen = {0};
-	int rc = walk_slots(cx, &seen, err);
-
-	free(seen.v);
-	return rc;
-}
-
 static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 {
 	wafer_walk w = {0};
@@ -302,3 +291,14 @@ static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 	}
 	return KGD_OK;
 }
+
+static int proc_wafer(run_ctx *cx, kgd_err *err)
+{
+	die_set seen = {0};
+	int rc = walk_slots(cx, &seen, err);
+
+	free(seen.v);
+	return rc;
+}
+
+const run_process run_process_wafer = {"wafer", proc_wafer};

@@ -1,15 +1,36 @@
 /*
  * station/run_int.h - what the sequencer's files share (not installed, not
  * for other modules): the opened station, the operations table's row type,
- * the part in flight, and the process models' entry points.
+ * the part in flight and its record, and each layer's entry points.
  *
- * Invariant: an operation function (ops_*.c) only talks to its instrument
- * and fills a run_call; logging, limits, retries and verdicts belong to
- * runner.c, so every operation is judged by the same rules.
+ * Calls go one way, top to bottom (docs/ARCHITECTURE.md draws it):
+ *
+ *   lot.c        run_lot: the session, picks the process model
+ *   proc_*.c     process models: which part is next, prober moves, binning
+ *   part.c       one part: setup/main/cleanup, parallel blocks, the verdict
+ *   step.c       one step: its sweep, batches, retries, limits, rows
+ *   ops.c        the operations table; ops_*.c talk to one driver each
+ *   rig.c        the opened instruments (load, open, reopen, close)
+ *
+ * and two sinks the layers above feed and that never call back:
+ * run_commit.c (writes a finished part's record to the database) and
+ * progress.c (the operator's terminal). lint.c checks a sequence against
+ * ops.c and rig.c before anything runs.
+ *
+ * Invariants:
+ *  - An operation function (ops_*.c) only talks to its instrument and fills
+ *    run_calls; logging, limits, retries and verdicts belong to step.c, so
+ *    every operation is judged by the same rules.
+ *  - Nothing touches the database while a part is measured: a part's rows
+ *    go into its run_record in file order and are written in one
+ *    transaction when the part is committed (run_record_write). So a
+ *    parallel branch never needs the db handle, and the write lock is held
+ *    only for the commit.
  */
 #ifndef KGD_RUN_INT_H
 #define KGD_RUN_INT_H
 
+#include <stdatomic.h>
 #include "kgd/driver.h"
 #include "plugin.h"
 #include "runner.h"
@@ -18,6 +39,9 @@
 #define RUN_MAX_ROLES 16
 #define RUN_MAX_VALUES 6
 #define RUN_MAX_PARAMS 8
+/* Points one batch call measures at most: ports of a power meter, lanes
+ * of a BERT. */
+#define RUN_MAX_BATCH 64
 
 /* An instrument the sequence uses, opened. */
 typedef struct run_role {
@@ -45,11 +69,20 @@ typedef struct run_value {
 	const char *unit;   /* native unit the driver returns it in */
 } run_value;
 
+/* How a param's text is checked (lint.c) and read. */
+typedef enum run_ptype {
+	RUN_P_NUMBER = 1,  /* a non-negative number */
+	RUN_P_STRING,      /* any text */
+	RUN_P_PATTERN,     /* a BERT pattern: PRBS7/15/23/31 */
+	RUN_P_CHANNELS,    /* all | 1..64 */
+	RUN_P_BOOL,        /* on/off (yu_bool_word) */
+	RUN_P_REGEX,       /* a POSIX extended regex */
+	RUN_P_STEPREF,     /* step[/value] measured earlier: an optical power */
+} run_ptype;
+
 typedef struct run_param {
 	const char *name;
-	char type;          /* 'n' number, 's' string, 'p' BERT pattern,
-	                       'c' channels (all | 1..n), 'b' boolean,
-	                       'r' regex, 'f' step[/value] reference */
+	run_ptype type;
 } run_param;
 
 typedef struct run_part run_part;
@@ -73,9 +106,17 @@ typedef struct run_call {
 	double v[RUN_MAX_VALUES];     /* out: in the op's value order, native */
 	int matched;                  /* out: MATCH / PROMPT verdict */
 	char text[256];               /* out: string read (identity, answer) */
+	int rc;                       /* out (batch only): this point's status */
+	kgd_err ierr;                 /* out (batch only): and its message */
 } run_call;
 
 typedef int (*run_exec_fn)(run_call *c, kgd_err *err);
+/* Measure n points that differ only in the op's batch variable (all ports
+ * at one wavelength, all lanes) in one go: each call's v[] and rc/ierr are
+ * set as exec would for that point alone. Returns KGD_ERR_ABORTED when
+ * the abort came while waiting, else KGD_OK (per-point errors are in the
+ * calls). */
+typedef int (*run_batch_fn)(run_call *calls, size_t n, kgd_err *err);
 
 typedef struct run_op {
 	const char *name;             /* the <operation> of <role>.<operation> */
@@ -87,6 +128,11 @@ typedef struct run_op {
 	run_param params[RUN_MAX_PARAMS];
 	run_exec_fn exec;
 	int unit_only;                /* prompt: needs an operator */
+	/* The parallel form, if any: the sweep variable one batch call covers,
+	 * the call, and whether this role's driver offers it. */
+	const char *batch_var;
+	run_batch_fn batch;
+	int (*can_batch)(const run_role *r);
 } run_op;
 
 /* A value measured earlier in the part, for references (insertion loss). */
@@ -104,19 +150,55 @@ enum run_step_status { RUN_ST_NOT_RUN, RUN_ST_PASS, RUN_ST_FAIL, RUN_ST_ERROR,
 /* The verdict of the part in flight; only ever gets worse. */
 enum run_verdict { RUN_PASS, RUN_FAIL, RUN_ERROR };
 
+/* One row of a part, waiting for the commit: a measurement or a step
+ * result. Strings are the sequence's or the ops table's (they outlive the
+ * lot) except coords and unit, which are the row's own. */
+typedef struct run_row {
+	int is_step;                  /* 0: measurement, 1: step result */
+	const char *step;
+	const char *name;             /* value name; NULL: the step's own */
+	char *coords;                 /* owned JSON text, NULL: none */
+	double value;
+	int value_valid;
+	char unit[16];
+	double low, high;
+	int has_low, has_high;
+	int pass;
+	/* step results */
+	const char *status;
+	int bin, n_values;
+	double started, ended;        /* unix seconds */
+} run_row;
+
+/* Everything one part will write, in file order, plus who it was. */
+typedef struct run_record {
+	db_run_info info;             /* strings borrowed, except: */
+	char wafer[128], serial[128]; /* the part's own copies */
+	run_row *rows;
+	size_t n_rows, cap_rows;
+	/* the verdict, set when the part is done */
+	const char *status;
+	int hard_bin, soft_bin;
+	char reason[KGD_ERR_MSG_MAX];
+} run_record;
+
 struct run_part {
 	enum run_verdict verdict;
 	int soft_bin;
 	char reason[KGD_ERR_MSG_MAX];
 	size_t measurements;
-	unsigned char *status;        /* per step, enum run_step_status */
+	unsigned char *status;        /* per step, enum run_step_status;
+	                                 branches write only their own steps */
 	run_role *err_role;           /* the instrument of the first error */
 	int err_status;               /* and its kgd_status */
 	run_rec *recs;
 	size_t n_recs, cap_recs;
+	run_record rec;               /* the rows so far */
 };
 
-/* Everything a lot needs, passed down to parts and operations. */
+/* Everything a lot needs, passed down to parts and operations. A parallel
+ * branch runs on a copy with its own part (run_ctx.part) and the same
+ * everything else. */
 struct run_ctx {
 	run_station *rs;
 	const seq_sequence *s;
@@ -126,40 +208,56 @@ struct run_ctx {
 	run_summary *sum;
 	char host[256];
 	size_t part_index;
-	int64_t run_id;               /* the open run */
 	run_part part;
 	int in_cleanup;               /* the abort flag is not honoured here */
+	atomic_int *block_stop;       /* in a branch: set when a sibling branch
+	                                 erred or aborted; NULL elsewhere */
 	int line_open;                /* tty progress line not yet ended */
 	unsigned errors_in_row;       /* parts in a row in the error bin */
 	run_committer *committer;     /* wafer process: the commit thread
 	                                 (run_commit.c), NULL = commit inline */
 };
 
-/* The operations table (runner.c). */
-const run_op *run_find_op(const char *name);
-run_role *run_find_role(run_station *rs, const char *role);
-int run_point_get(const run_point *pt, const char *var, double *out);
-int run_aborted(const run_ctx *cx);
-/* Convert between units of one family (W/mW/uW/nW/dBm, A/mA); 0 if not
- * convertible. *out is NAN for a power <= 0 in dBm. */
-int run_unit_convert(double v, const char *from, const char *to, double *out);
-/* The latest value of step[/value] measured in this part at a point whose
- * shared sweep variables equal pt's; 0 if none. */
-int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
-		  double *native, const char **unit);
+/* ---- ops.c: the operations table, params, units ---------------------- */
 
-/* A param as a number / boolean (on/yes/true) / text, or dflt when absent.
- * run_lint has checked the text. */
+const run_op *run_find_op(const char *name);
+/* Every operation name, comma-separated, for messages. */
+const char *run_op_names(void);
+int run_op_n_values(const run_op *op);
+const run_value *run_op_value(const run_op *op, const char *name, int *idx);
+const run_param *run_op_param(const run_op *op, const char *name);
+int run_point_get(const run_point *pt, const char *var, double *out);
+/* A param as a number / boolean / text, or dflt when absent. run_lint has
+ * checked the text. */
 double run_param_num(const seq_step *st, const char *key, double dflt);
 int run_param_bool(const seq_step *st, const char *key, int dflt);
 const char *run_param_str(const seq_step *st, const char *key,
 			  const char *dflt);
+/* Convert between units of one family (W/mW/uW/nW/dBm, A/mA); 0 if not
+ * convertible. *out is NAN for a power <= 0 in dBm. */
+int run_unit_convert(double v, const char *from, const char *to, double *out);
+/* Abort (SIGINT...) asked and not in cleanup, or a sibling branch erred. */
+int run_aborted(const run_ctx *cx);
+int run_stopped(const run_ctx *cx);
+/* Sleep `seconds`, in slices, ending early on run_stopped():
+ * KGD_ERR_ABORTED then. */
+int run_sleep(const run_ctx *cx, double seconds, kgd_err *err);
+
+/* The latest value of step[/value] measured in this part at a point whose
+ * shared sweep variables equal pt's; 0 if none (step.c). */
+int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
+		  double *native, const char **unit);
 
 /* Operation functions (ops_*.c). */
 int run_op_pm_optical_power(run_call *c, kgd_err *err);
 int run_op_pm_insertion_loss(run_call *c, kgd_err *err);
+int run_batch_pm_optical_power(run_call *calls, size_t n, kgd_err *err);
+int run_batch_pm_insertion_loss(run_call *calls, size_t n, kgd_err *err);
+int run_can_batch_pm(const run_role *r);
 int run_op_bert_configure(run_call *c, kgd_err *err);
 int run_op_bert_ber(run_call *c, kgd_err *err);
+int run_batch_bert_ber(run_call *calls, size_t n, kgd_err *err);
+int run_can_batch_bert(const run_role *r);
 int run_op_laser_enable(run_call *c, kgd_err *err);
 int run_op_laser_disable(run_call *c, kgd_err *err);
 int run_op_laser_read(run_call *c, kgd_err *err);
@@ -167,47 +265,103 @@ int run_op_identify(run_call *c, kgd_err *err);
 int run_op_wait(run_call *c, kgd_err *err);
 int run_op_prompt(run_call *c, kgd_err *err);
 
-/* One part, in runner.c: opens the run, runs setup/main/cleanup. On
- * KGD_OK the run is still open with cx->part holding the verdict; the
- * caller commits it with run_part_commit() or drops it with
- * db_run_rollback(). On an error (abort, database) it is rolled back. */
-int run_part_begin(run_ctx *cx, const db_run_info *info, kgd_err *err);
+/* ---- rig.c: the opened instruments ------------------------------------ */
+
+run_role *run_find_role(run_station *rs, const char *role);
+/* Load the driver a role names and check its class (need_class 0: any).
+ * Errors name the config file:line:column. */
+int run_load_driver(const cfg_station *c, const cfg_instrument *inst,
+		    int need_class, drv_plugin **out, kgd_err *err);
+/* Close and open again a role whose connection was lost; on failure the
+ * role is left closed (r->h NULL). */
+int run_reopen_role(run_role *r, kgd_err *err);
+
+/* A role the lot needs, with the class its operations need (0: any). */
+typedef struct run_need {
+	const char *name;
+	int klass;
+	seq_loc loc;
+	const char *why;   /* what fixed the class, for messages */
+} run_need;
+
+/* The roles of the roles: header, of the steps, and the prober of the
+ * wafer process, each with its class, at most RUN_MAX_ROLES (lint.c
+ * reports more and class conflicts; this only collects). */
+size_t run_collect_roles(const seq_sequence *s, run_need *out);
+
+/* ---- step.c: one step ------------------------------------------------- */
+
+/* Run step idx of the sequence over its whole sweep, appending its rows
+ * to cx->part.rec and folding it into cx->part. *stop is set when the
+ * part (or branch) must go on to cleanup. Returns KGD_OK, or what must
+ * end the part: KGD_ERR_ABORTED, KGD_ERR_NOMEM. */
+int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err);
+/* The part's verdict after a limit failure of st; why it failed. */
+void run_part_fail(run_part *part, const seq_step *st);
+void run_part_reason(run_part *part, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- part.c: one part ------------------------------------------------- */
+
+/* Run setup, main (with its parallel blocks) and cleanup for the part
+ * described by info. On KGD_OK cx->part holds the verdict and its record;
+ * the caller hands it to run_part_commit() or drops it. On an error
+ * (abort, out of memory) nothing of the part is kept. */
+int run_part_exec(run_ctx *cx, const db_run_info *info, kgd_err *err);
+/* A part that could not be tested (the prober refused contact): no steps
+ * run, the error bin, `reason` as its fail reason; commit it as above. */
+void run_part_untested(run_ctx *cx, const db_run_info *info,
+		       const char *reason);
+/* Seal the verdict into the record and write it (run_commit.c: on the
+ * commit thread when there is one); the summary counts it. */
 int run_part_commit(run_ctx *cx, kgd_err *err);
-/* The commit overlap (run_commit.c). With cx->committer set,
- * run_part_commit() only hands the open run to the commit thread; the
+/* The error policy after a committed part: a lost connection is reopened
+ * once, and the lot stops after opts->max_errors error parts in a row.
+ * KGD_OK: go on with the next part. */
+int run_part_policy(run_ctx *cx, kgd_err *err);
+int run_part_hard_bin(const run_ctx *cx);
+void run_fill_info(const run_ctx *cx, db_run_info *info);
+void run_part_free(run_part *p);
+const char *run_verdict_status(enum run_verdict v);
+
+/* The record's rows (run_commit.c). run_record_add returns a zeroed row or NULL
+ * when out of memory; run_record_clear drops the rows and keeps the
+ * memory. */
+run_row *run_record_add(run_record *r);
+void run_record_clear(run_record *r);
+void run_record_free(run_record *r);
+
+/* ---- run_commit.c: the commit sink ------------------------------------- */
+
+/* Write a finished record in one transaction: the run, its rows in order,
+ * the verdict. Nothing of it stays on error. */
+int run_record_write(db *d, const run_record *r, kgd_err *err);
+/* The commit overlap. With cx->committer set, run_commit_submit() takes
+ * the record (cx->part.rec is left empty) to the commit thread, and the
  * handle belongs to that thread until run_part_sync() returns, which
  * waits for the commit and gives its status (KGD_OK without a committer
- * or a commit in flight). run_commit_open() starts the thread,
- * run_commit_close() stops it (after a final run_part_sync()). */
+ * or a commit in flight). */
 int run_commit_open(run_ctx *cx, kgd_err *err);
 int run_commit_submit(run_ctx *cx, kgd_err *err);
 int run_part_sync(run_ctx *cx, kgd_err *err);
 void run_commit_close(run_ctx *cx);
-/* A part that could not be tested (the prober refused contact): its run
- * opened and closed at once in the error bin, no steps run, `reason` as
- * its fail reason. The run is still open on KGD_OK, as after
- * run_part_begin. */
-int run_part_begin_error(run_ctx *cx, const db_run_info *info,
-			 const char *reason, kgd_err *err);
-/* The error policy after a committed and tallied part: a lost connection
- * is reopened once, and the lot stops after opts->max_errors error parts
- * in a row. KGD_OK: go on with the next part. */
-int run_part_policy(run_ctx *cx, kgd_err *err);
-int run_part_hard_bin(const run_ctx *cx);
-void run_part_tally(run_ctx *cx);
-void run_fill_info(const run_ctx *cx, db_run_info *info);
 
-/* Process models. */
-int run_proc_unit(run_ctx *cx, kgd_err *err);
-int run_proc_wafer(run_ctx *cx, kgd_err *err);
+/* ---- process models (proc_*.c) ----------------------------------------- */
 
-/* Live progress (progress.c). */
+typedef struct run_process {
+	const char *name;             /* "unit", "wafer": session.process */
+	int (*run)(run_ctx *cx, kgd_err *err);
+} run_process;
+
+extern const run_process run_process_unit;
+extern const run_process run_process_wafer;
+
+/* ---- progress.c: the operator's terminal (a sink) ---------------------- */
+
 void run_progress_part(run_ctx *cx, const char *where, size_t done,
 		       size_t total);
 void run_progress_note(run_ctx *cx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void run_progress_end(run_ctx *cx);
-
-const char *run_verdict_status(enum run_verdict v);
 
 #endif

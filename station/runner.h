@@ -77,6 +77,11 @@ typedef struct run_opts {
 	int no_overlap;               /* wafer: commit each die before the prober
 	                                 moves on (no commit thread; a baseline
 	                                 for bench_wafer) */
+	int no_batch;                 /* measure point by point even where the
+	                                 driver reads all ports / gates all
+	                                 lanes at once (KGD_NO_BATCH) */
+	int no_parallel;              /* run the branches of a parallel block
+	                                 one after another (KGD_NO_PARALLEL) */
 } run_opts;
 
 typedef struct run_summary {

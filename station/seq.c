@@ -12,6 +12,7 @@
  * going; seq_load returns the first, seq_check reports them all.
  */
 #include "seq.h"
+#include "diag.h"
 #include "yaml_util.h"
 
 #include <limits.h>
@@ -688,13 +689,121 @@ static void parse_step(yu_doc *d, const yaml_node_t *n, const seq_sequence *s,
 		parse_skip_if(d, v, st);
 }
 
+/* An item of a step list that is a parallel block: a map whose only key
+ * is `parallel`. */
+static const yaml_node_t *parallel_of(yu_doc *d, const yaml_node_t *item)
+{
+	if (!item || item->type != YAML_MAPPING_NODE)
+		return NULL;
+	return yu_get(d, item, "parallel");
+}
+
+/* Steps an item stands for: 1, or every step of a parallel block's
+ * branches (bad branches count 0; they are reported when parsed). */
+static size_t item_steps(yu_doc *d, const yaml_node_t *item)
+{
+	const yaml_node_t *par = parallel_of(d, item);
+	const yaml_node_pair_t *p;
+	size_t n = 0;
+
+	if (!par)
+		return 1;
+	if (par->type != YAML_MAPPING_NODE)
+		return 0;
+	for (p = par->data.mapping.pairs.start; p < par->data.mapping.pairs.top; p++) {
+		const yaml_node_t *list = yu_node(d, p->value);
+
+		if (list && list->type == YAML_SEQUENCE_NODE)
+			n += (size_t)(list->data.sequence.items.top -
+				      list->data.sequence.items.start);
+	}
+	return n;
+}
+
+/* A parallel block: each key of the map names a branch, its value is
+ * that branch's step list. Its steps go to steps[*at...] in file order,
+ * branch after branch; the block is added to s->blocks. */
+static void parse_block(yu_doc *d, const yaml_node_t *item, seq_sequence *s,
+			seq_step *steps, size_t *at, size_t base)
+{
+	static const char *const block_keys[] = { "parallel", NULL };
+	const yaml_node_t *par = parallel_of(d, item);
+	const yaml_node_pair_t *p;
+	seq_block *grown, *b;
+	size_t nb;
+
+	yu_check_keys(d, item, "parallel block", block_keys);
+	if (yu_expect(d, par, YAML_MAPPING_NODE, "parallel (a map of branches)") != 0)
+		return;
+	nb = (size_t)(par->data.mapping.pairs.top - par->data.mapping.pairs.start);
+	if (nb < 2) {
+		yu_problem(d, par->start_mark,
+			   "a parallel block needs at least two branches");
+		if (nb == 0)
+			return;
+	}
+	grown = realloc(s->blocks, (s->n_blocks + 1) * sizeof(*grown));
+	if (!grown) {
+		yu_problem(d, par->start_mark, "out of memory");
+		return;
+	}
+	s->blocks = grown;
+	b = &s->blocks[s->n_blocks++];
+	memset(b, 0, sizeof(*b));
+	b->loc = loc_of(item);
+	b->first = base + *at;
+	b->branch_names = yu_calloc(d, nb, sizeof(*b->branch_names));
+	b->branch_locs = yu_calloc(d, nb, sizeof(*b->branch_locs));
+	if (!b->branch_names || !b->branch_locs)
+		return;
+	for (p = par->data.mapping.pairs.start; p < par->data.mapping.pairs.top; p++) {
+		const yaml_node_t *key = yu_node(d, p->key);
+		const yaml_node_t *list = yu_node(d, p->value);
+		const yaml_node_item_t *it;
+		size_t br = b->n_branches++;
+
+		b->branch_names[br] = yu_string(d, key, "branch name");
+		b->branch_locs[br] = loc_of(key);
+		if (yu_is_null(list) || (list->type == YAML_SEQUENCE_NODE &&
+					 list->data.sequence.items.top ==
+					 list->data.sequence.items.start)) {
+			yu_problem(d, key->start_mark, "branch '%.60s' has no steps",
+				   b->branch_names[br] ? b->branch_names[br] : "?");
+			continue;
+		}
+		if (yu_expect(d, list, YAML_SEQUENCE_NODE, "a branch (a list of steps)") != 0)
+			continue;
+		for (it = list->data.sequence.items.start;
+		     it < list->data.sequence.items.top; it++) {
+			const yaml_node_t *n = yu_node(d, *it);
+			seq_step *st = &steps[(*at)++];
+
+			if (parallel_of(d, n)) {
+				yu_problem(d, n->start_mark,
+					   "a parallel block cannot be nested in a branch "
+					   "of another");
+				st->loc = loc_of(n);
+			} else {
+				parse_step(d, n, s, st);
+			}
+			st->block = (int)s->n_blocks;
+			st->branch = (int)br;
+		}
+	}
+	b->n = base + *at - b->first;
+}
+
+/* A step list. Only main may hold parallel blocks: setup brings the
+ * station to a known state and cleanup must run whatever happened, both
+ * best kept simple and in order. base: index of the list's first step in
+ * seq_step_at() order. */
 static void parse_steps(yu_doc *d, const yaml_node_t *root, const char *key,
-			int required, const seq_sequence *s, seq_step **steps,
-			size_t *n_steps)
+			int required, seq_sequence *s, size_t base,
+			seq_step **steps, size_t *n_steps)
 {
 	const yaml_node_item_t *item;
 	yaml_node_t *n;
-	size_t count = 0;
+	size_t count = 0, at = 0;
 
 	n = required ? yu_require(d, root, key) : yu_get(d, root, key);
 	if (!n)
@@ -703,8 +812,9 @@ static void parse_steps(yu_doc *d, const yaml_node_t *root, const char *key,
 	if (!yu_is_null(n)) {
 		if (yu_expect(d, n, YAML_SEQUENCE_NODE, key) != 0)
 			return;
-		count = (size_t)(n->data.sequence.items.top -
-				 n->data.sequence.items.start);
+		for (item = n->data.sequence.items.start;
+		     item < n->data.sequence.items.top; item++)
+			count += item_steps(d, yu_node(d, *item));
 	}
 	if (count == 0) {
 		if (required)
@@ -716,9 +826,21 @@ static void parse_steps(yu_doc *d, const yaml_node_t *root, const char *key,
 		return;
 	*n_steps = count;
 	for (item = n->data.sequence.items.start; item < n->data.sequence.items.top;
-	     item++)
-		parse_step(d, yu_node(d, *item), s, &(*steps)[item -
-					n->data.sequence.items.start]);
+	     item++) {
+		const yaml_node_t *it = yu_node(d, *item);
+
+		if (parallel_of(d, it) && strcmp(key, "main") != 0) {
+			yu_problem(d, it->start_mark,
+				   "parallel blocks are allowed in main only, not in %s",
+				   key);
+			*n_steps = at;
+			return;
+		}
+		if (parallel_of(d, it))
+			parse_block(d, it, s, *steps, &at, base);
+		else
+			parse_step(d, it, s, &(*steps)[at++]);
+	}
 }
 
 size_t seq_n_steps(const seq_sequence *s)
@@ -822,9 +944,10 @@ static void parse_root(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
 	}
 	parse_roles(d, root, s);
 	parse_bins(d, root, s);
-	parse_steps(d, root, "setup", 0, s, &s->setup, &s->n_setup);
-	parse_steps(d, root, "main", 1, s, &s->main, &s->n_main);
-	parse_steps(d, root, "cleanup", 0, s, &s->cleanup, &s->n_cleanup);
+	parse_steps(d, root, "setup", 0, s, 0, &s->setup, &s->n_setup);
+	parse_steps(d, root, "main", 1, s, s->n_setup, &s->main, &s->n_main);
+	parse_steps(d, root, "cleanup", 0, s, s->n_setup + s->n_main, &s->cleanup,
+		    &s->n_cleanup);
 	check_step_names(d, s);
 	check_skip_if(d, s);
 }
@@ -956,6 +1079,13 @@ void seq_free(seq_sequence *s)
 		free(s->roles[i]);
 	free(s->roles);
 	free(s->role_locs);
+	for (i = 0; i < s->n_blocks; i++) {
+		for (size_t b = 0; b < s->blocks[i].n_branches; b++)
+			free(s->blocks[i].branch_names[b]);
+		free(s->blocks[i].branch_names);
+		free(s->blocks[i].branch_locs);
+	}
+	free(s->blocks);
 	free(s->text);
 	free(s);
 }
@@ -1190,46 +1320,20 @@ static int copy_limits(seq_limits *dst, const seq_limits *src, const char *file)
 	return 0;
 }
 
-typedef struct apply_ctx {
-	void (*report)(void *user, const char *msg);
-	void *user;
-	kgd_err *err;
-	int status;
-} apply_ctx;
-
-static void apply_problem(apply_ctx *a, const char *path, seq_loc loc,
-			  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void apply_problem(apply_ctx *a, const char *path, seq_loc loc,
-			  const char *fmt, ...)
-{
-	char msg[KGD_ERR_MSG_MAX / 2], text[KGD_ERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(text, sizeof(text), "%.200s:%d:%d: %s", path, loc.line,
-		 loc.column, msg);
-	if (a->report)
-		a->report(a->user, text);
-	if (a->status == KGD_OK)
-		kgd_err_set(a->err, KGD_ERR_PARSE, "%s", text);
-	a->status = KGD_ERR_PARSE;
-}
-
 int seq_limset_apply(seq_sequence *s, const seq_limset *l,
 		     void (*report)(void *user, const char *msg), void *user,
 		     kgd_err *err)
 {
-	apply_ctx a = { report, user, err, KGD_OK };
+	diag a;
 	size_t i;
 
+	diag_init(&a, report, user, err);
 	if (l->sequence && strcmp(l->sequence, s->name) != 0)
-		apply_problem(&a, l->path, l->sequence_loc,
+		diag_at(&a, l->path, l->sequence_loc.line, l->sequence_loc.column,
 			      "limits are for sequence '%.60s', not '%.60s'",
 			      l->sequence, s->name);
 	if (l->product && (!s->product || strcmp(l->product, s->product) != 0))
-		apply_problem(&a, l->path, l->product_loc,
+		diag_at(&a, l->path, l->product_loc.line, l->product_loc.column,
 			      "limits are for product '%.60s', not '%.60s'",
 			      l->product, s->product ? s->product : "(none)");
 	for (i = 0; i < l->n; i++) {
@@ -1239,7 +1343,7 @@ int seq_limset_apply(seq_sequence *s, const seq_limset *l,
 		seq_limits *dst;
 
 		if (idx < 0) {
-			apply_problem(&a, l->path, src->loc,
+			diag_at(&a, l->path, src->loc.line, src->loc.column,
 				      "the sequence has no step '%.60s'", l->steps[i]);
 			continue;
 		}

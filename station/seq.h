@@ -18,6 +18,9 @@
  *       params: {averaging_s: 0.01}
  *       limits: {low: -6.0, high: 3.0, unit: dBm}
  *       on_fail: {bin: 5, continue: true}
+ *     - parallel:                # branches run side by side
+ *         optical: [ ...steps... ]
+ *         electrical: [ ...steps... ]
  *   bins:
  *     1: {name: PASS, pass: true}
  *     5: {name: OPTICAL_POWER}
@@ -99,7 +102,21 @@ typedef struct seq_step {
 	int fail_continue; /* keep running the part's steps after a failure */
 	int retry;         /* extra attempts on failure */
 	seq_loc loc;       /* where "- step:" starts */
+	int block;         /* 0, or the 1-based parallel block it is in */
+	int branch;        /* in a block: its branch, 0-based in file order */
 } seq_step;
+
+/* A parallel block of main: branches of steps that run side by side, each
+ * on its own thread (docs/SEQUENCES.md). Its steps are one contiguous run
+ * of seq_step_at() indices [first, first + n), branch after branch in file
+ * order, each step with .block and .branch set. */
+typedef struct seq_block {
+	size_t first, n;
+	char **branch_names;
+	seq_loc *branch_locs;
+	size_t n_branches;
+	seq_loc loc;       /* where "- parallel:" starts */
+} seq_block;
 
 typedef struct seq_bin {
 	int number;
@@ -127,6 +144,8 @@ typedef struct seq_sequence {
 	size_t n_bins;
 	seq_bin *hard_bins;  /* NULL when the file has no hard_bins table */
 	size_t n_hard_bins;
+	seq_block *blocks;   /* main's parallel blocks, in file order */
+	size_t n_blocks;
 	char **roles;        /* the roles: header; NULL when absent */
 	seq_loc *role_locs;
 	size_t n_roles;

@@ -478,22 +478,34 @@ int yu_double(yu_doc *d, const yaml_node_t *n, const char *what, double *out)
 	return 0;
 }
 
+/* The one list of words a yes/no setting may be written with, for YAML
+ * booleans and for step params alike. */
+int yu_bool_word(const char *s, int *out)
+{
+	static const struct { const char *word; int value; } words[] = {
+		{"true", 1}, {"yes", 1}, {"on", 1},
+		{"false", 0}, {"no", 0}, {"off", 0},
+	};
+
+	for (size_t i = 0; s && i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasecmp(s, words[i].word) == 0) {
+			*out = words[i].value;
+			return 0;
+		}
+	return -1;
+}
+
 int yu_bool(yu_doc *d, const yaml_node_t *n, const char *what, int *out)
 {
 	const char *s = plain_text(d, n, what, "true or false");
 
 	if (!s)
 		return -1;
-	if (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0) {
-		*out = 1;
+	if (yu_bool_word(s, out) == 0)
 		return 0;
-	}
-	if (strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0) {
-		*out = 0;
-		return 0;
-	}
 	yu_problem(d, n->start_mark,
-		   "%s must be true, false, yes or no, not '" YU_QUOTE "'", what, s);
+		   "%s must be true, false, yes, no, on or off, not '" YU_QUOTE "'",
+		   what, s);
 	return -1;
 }
 

@@ -95,6 +95,8 @@ int yu_int(yu_doc *d, const yaml_node_t *n, const char *what, long min,
 	   long max, long *out);
 int yu_double(yu_doc *d, const yaml_node_t *n, const char *what, double *out);
 int yu_bool(yu_doc *d, const yaml_node_t *n, const char *what, int *out);
+/* true/yes/on -> 1, false/no/off -> 0 (any case); -1 for anything else. */
+int yu_bool_word(const char *s, int *out);
 /* A non-null scalar, copied (caller frees); NULL after reporting. */
 char *yu_string(yu_doc *d, const yaml_node_t *n, const char *what);
 

@@ -411,7 +411,7 @@ static void test_check_reports_all(void)
 		"11:5: unknown key 'color' in step (expected one of: step, name, "
 		"sweep, params, limits, on_fail, retry, skip_if)",
 		"12:20: on_fail bin 1 is a pass bin",
-		"12:33: on_fail continue must be true, false, yes or no, not 'maybe'",
+		"12:33: on_fail continue must be true, false, yes, no, on or off, not 'maybe'",
 		"13:5: missing required key 'step'",
 		"16:3: duplicate bin 1 (first at 15:3)",
 	};

@@ -1,0 +1,417 @@
+/*
+ * station/lint.c - `station check` and the check before every run: a
+ * sequence (with its limits applied) against what the sequencer
+ * implements - operations, kinds, sweep variables, params, value names,
+ * units, roles, process, parallel blocks - and, given a station config,
+ * against the station: every role configured, every driver loadable and of
+ * the class its operations need. Opens no instrument.
+ *
+ * Invariant: EVERY problem is reported, as "file:line:column: message"
+ * (diag.h), so an engineer fixes a sequence in one pass; a run refuses what
+ * this refuses, before the database is touched.
+ */
+#include "run_int.h"
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "diag.h"
+#include "yaml_util.h"
+
+typedef struct lint {
+	const seq_sequence *s;
+	diag dg;
+} lint;
+
+static void problem(lint *l, const char *file, seq_loc loc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void problem(lint *l, const char *file, seq_loc loc, const char *fmt, ...)
+{
+	char msg[KGD_ERR_MSG_MAX / 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_at(&l->dg, file, loc.line, loc.column, "%s", msg);
+}
+
+static int in_list(const char *const *list, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n && list[i]; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static void lint_param(lint *l, const seq_step *st, size_t idx,
+		       const run_op *op, const seq_param *p)
+{
+	const run_param *rp = run_op_param(op, p->key);
+	const seq_sequence *s = l->s;
+	double d;
+	long n;
+	int b;
+
+	if (!rp) {
+		problem(l, s->path, p->loc, "operation '%s' has no parameter '%s'",
+			op->name, p->key);
+		return;
+	}
+	switch (rp->type) {
+	case RUN_P_NUMBER:
+		if (yu_parse_double(p->value, &d) != 0)
+			problem(l, s->path, p->loc, "param %s must be a number, not '%.60s'",
+				p->key, p->value);
+		else if (d < 0)
+			problem(l, s->path, p->loc, "param %s must not be negative",
+				p->key);
+		break;
+	case RUN_P_PATTERN:
+		if (strcmp(p->value, "PRBS7") && strcmp(p->value, "PRBS15") &&
+		    strcmp(p->value, "PRBS23") && strcmp(p->value, "PRBS31"))
+			problem(l, s->path, p->loc,
+				"pattern must be PRBS7, PRBS15, PRBS23 or PRBS31, not '%.60s'",
+				p->value);
+		break;
+	case RUN_P_CHANNELS:
+		if (strcmp(p->value, "all") != 0 &&
+		    (yu_parse_int(p->value, &n) != 0 || n < 1 || n > 64))
+			problem(l, s->path, p->loc,
+				"channels must be 'all' or a channel number 1..64, not '%.60s'",
+				p->value);
+		break;
+	case RUN_P_BOOL:
+		if (yu_bool_word(p->value, &b) != 0)
+			problem(l, s->path, p->loc, "param %s must be on or off, not '%.60s'",
+				p->key, p->value);
+		break;
+	case RUN_P_REGEX: {
+		regex_t re;
+		int rc = regcomp(&re, p->value, REG_EXTENDED | REG_NOSUB);
+
+		if (rc != 0) {
+			char why[128];
+
+			regerror(rc, &re, why, sizeof(why));
+			problem(l, s->path, p->loc, "bad regex '%.60s': %s", p->value, why);
+		} else {
+			regfree(&re);
+		}
+		break;
+	}
+	case RUN_P_STEPREF: {
+		char ref[128];
+		char *slash;
+		long j;
+		const run_op *rop;
+		const run_value *rv;
+
+		if (strlen(p->value) >= sizeof(ref)) {
+			problem(l, s->path, p->loc, "%s '%.60s...' is longer than %zu "
+				"characters", p->key, p->value, sizeof(ref) - 1);
+			break;
+		}
+		snprintf(ref, sizeof(ref), "%s", p->value);
+		slash = strchr(ref, '/');
+		if (slash)
+			*slash++ = '\0';
+		j = seq_step_index(s, ref);
+		if (j < 0 || (size_t)j >= idx) {
+			problem(l, s->path, p->loc,
+				"%s '%.60s' is not a step that runs before this one",
+				p->key, ref);
+			break;
+		}
+		rop = run_find_op(seq_step_at(s, (size_t)j)->op);
+		rv = rop ? run_op_value(rop, slash, NULL) : NULL;
+		if (rop && (!rv || strcmp(rv->unit, "W") != 0))
+			problem(l, s->path, p->loc,
+				"%s '%.60s' does not measure an optical power%s",
+				p->key, p->value,
+				slash ? "" : " (name a value: step/value)");
+		break;
+	}
+	default:
+		break;
+	}
+	(void)st;
+}
+
+/* Per-point limits: per names one of the step's sweep variables and each
+ * list has one entry per value of it. */
+static void lint_per(lint *l, const seq_step *st, const seq_limits *lim,
+		     const char *file)
+{
+	const seq_sweep_var *var = NULL;
+
+	for (size_t i = 0; i < st->n_sweep; i++)
+		if (st->sweep[i].name && strcmp(st->sweep[i].name, lim->per) == 0)
+			var = &st->sweep[i];
+	if (!var) {
+		problem(l, file, lim->per_loc,
+			"per: '%s' is not a sweep variable of step '%s'", lim->per,
+			st->name);
+		return;
+	}
+	if (lim->lows && lim->n_lows != var->n_values)
+		problem(l, file, lim->lows_loc,
+			"limits low has %zu entries, but %s takes %zu values",
+			lim->n_lows, var->name, var->n_values);
+	if (lim->highs && lim->n_highs != var->n_values)
+		problem(l, file, lim->highs_loc,
+			"limits high has %zu entries, but %s takes %zu values",
+			lim->n_highs, var->name, var->n_values);
+}
+
+static void lint_limits(lint *l, const seq_step *st, const run_op *op,
+			const seq_limits *lim)
+{
+	const char *file = lim->file ? lim->file : l->s->path;
+	const run_value *v = run_op_value(op, lim->value, NULL);
+	double dummy;
+
+	if (!v) {
+		if (run_op_n_values(op) == 0)
+			problem(l, file, lim->loc,
+				"step '%s' measures no value, so it takes no limits",
+				st->name);
+		else if (lim->value)
+			problem(l, file, lim->loc, "operation '%s' has no value '%s'",
+				op->name, lim->value);
+		else
+			problem(l, file, lim->loc,
+				"operation '%s' measures several values: give limits per value (e.g. %s: {low: ..})",
+				op->name, op->values[0].name);
+		return;
+	}
+	if (lim->per)
+		lint_per(l, st, lim, file);
+	if (!run_unit_convert(1.0, v->unit, lim->unit, &dummy)) {
+		if (lim->value)
+			problem(l, file, lim->loc,
+				"value '%s' of step '%s' is in %s, which cannot be given in %s",
+				lim->value, st->name, v->unit[0] ? v->unit : "counts",
+				lim->unit);
+		else
+			problem(l, file, lim->loc,
+				"step '%s' measures %s, which cannot be given in %s",
+				st->name, v->unit[0] ? v->unit : "counts", lim->unit);
+	}
+}
+
+static void lint_step(lint *l, const seq_step *st, size_t idx)
+{
+	const seq_sequence *s = l->s;
+	const run_op *op = run_find_op(st->op);
+	size_t i;
+
+	if (!op) {
+		if (st->role)
+			problem(l, s->path, st->loc,
+				"unknown operation '%s.%s' (operations: %s)",
+				st->role, st->op, run_op_names());
+		else
+			problem(l, s->path, st->loc,
+				"unknown step kind '%s' (built-in steps: wait, prompt)",
+				st->op);
+		return;
+	}
+	if (op->klass < 0 && st->role)
+		problem(l, s->path, st->loc,
+			"'%s' is a built-in step: write 'step: %s' without a role",
+			op->name, op->name);
+	if (op->klass >= 0 && !st->role)
+		problem(l, s->path, st->loc,
+			"operation '%s' needs an instrument role: '<role>.%s'",
+			op->name, op->name);
+	if (st->role && s->roles) {
+		for (i = 0; i < s->n_roles; i++)
+			if (strcmp(s->roles[i], st->role) == 0)
+				break;
+		if (i == s->n_roles)
+			problem(l, s->path, st->loc, "role '%s' is not in roles", st->role);
+	}
+	if (st->role && strcmp(st->role, "prober") == 0)
+		problem(l, s->path, st->loc,
+			"the prober is driven by the wafer process, not by steps");
+	if (op->unit_only && s->process != SEQ_PROCESS_UNIT)
+		problem(l, s->path, st->loc,
+			"'%s' needs an operator: only in the unit process", op->name);
+	if (st->n_sweep > RUN_MAX_SWEEP)
+		problem(l, s->path, st->loc, "step '%s' sweeps %zu variables, at most %d",
+			st->name, st->n_sweep, RUN_MAX_SWEEP);
+	for (i = 0; i < st->n_sweep && i < RUN_MAX_SWEEP; i++)
+		if (!in_list(op->sweep_vars, RUN_MAX_SWEEP, st->sweep[i].name))
+			problem(l, s->path, st->sweep[i].loc,
+				"operation '%s' has no sweep variable '%s'", op->name,
+				st->sweep[i].name);
+	for (i = 0; i < st->n_params; i++)
+		lint_param(l, st, idx, op, &st->params[i]);
+	/* Operations that need one of two params. */
+	if (op->kind == RUN_KIND_MATCH &&
+	    !seq_step_param(st, "glob") == !seq_step_param(st, "regex"))
+		problem(l, s->path, st->loc, "step '%s' needs params glob or regex (one)",
+			st->name);
+	if (strcmp(op->name, "insertion_loss") == 0 &&
+	    !seq_step_param(st, "reference_dbm") ==
+	    !seq_step_param(st, "reference_step"))
+		problem(l, s->path, st->loc,
+			"step '%s' needs params reference_dbm or reference_step (one)",
+			st->name);
+	if (op->kind == RUN_KIND_PROMPT && !seq_step_param(st, "text"))
+		problem(l, s->path, st->loc, "step '%s' needs param text", st->name);
+	if (strcmp(op->name, "wait") == 0 && !seq_step_param(st, "seconds"))
+		problem(l, s->path, st->loc, "step '%s' needs param seconds", st->name);
+	if (st->has_limits)
+		lint_limits(l, st, op, &st->limits);
+	for (i = 0; i < st->n_vlimits; i++)
+		lint_limits(l, st, op, &st->vlimits[i]);
+}
+
+
+
+static void lint_station(lint *l, const cfg_station *c, const run_need *roles,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const cfg_instrument *inst = cfg_find_role(c, roles[i].name);
+		drv_plugin *p;
+		kgd_err e;
+
+		if (!inst) {
+			problem(l, l->s->path, roles[i].loc,
+				"role '%s' is not configured in station config %s",
+				roles[i].name, c->path);
+			continue;
+		}
+		kgd_err_clear(&e);
+		if (run_load_driver(c, inst, roles[i].klass, &p, &e) != KGD_OK) {
+			diag_msg(&l->dg, e.status ? e.status : KGD_ERR_ABI, e.msg);
+			continue;
+		}
+		drv_plugin_unload(p);
+	}
+}
+
+/* Roles: at most RUN_MAX_ROLES, each of one class, the prober in roles:
+ * of a wafer sequence. */
+static void lint_roles(lint *l, const run_need *roles, size_t n)
+{
+	const seq_sequence *s = l->s;
+	size_t i;
+
+	if (n > RUN_MAX_ROLES)
+		problem(l, s->path, s->n_roles ? s->role_locs[0] : s->main[0].loc,
+			"the sequence uses %zu instrument roles, at most %d", n,
+			RUN_MAX_ROLES);
+	for (i = 0; i < seq_n_steps(s); i++) {
+		const seq_step *st = seq_step_at(s, i);
+		const run_op *op = run_find_op(st->op);
+
+		for (size_t k = 0; st->role && op && op->klass > 0 &&
+				   k < n && k < RUN_MAX_ROLES; k++)
+			if (strcmp(roles[k].name, st->role) == 0 && roles[k].klass &&
+			    roles[k].klass != op->klass)
+				problem(l, s->path, st->loc,
+					"step '%s' needs role '%s' to be a %s, but %s needs a %s",
+					st->name, st->role, drv_class_name(op->klass),
+					roles[k].why, drv_class_name(roles[k].klass));
+	}
+	if (s->process == SEQ_PROCESS_WAFER && s->roles) {
+		for (i = 0; i < s->n_roles; i++)
+			if (strcmp(s->roles[i], "prober") == 0)
+				break;
+		if (i == s->n_roles)
+			problem(l, s->path, s->role_locs[0],
+				"the wafer process needs role 'prober' in roles");
+	}
+}
+
+/* A step of a parallel block that names another step (skip_if,
+ * reference_step) must not name one of a sibling branch: when it runs,
+ * the other branch has not necessarily got there. */
+static void lint_crossing(lint *l, const seq_step *st, const char *what,
+			  const char *ref, seq_loc loc)
+{
+	const seq_sequence *s = l->s;
+	char name[128];
+	const seq_step *o;
+	long j;
+
+	snprintf(name, sizeof(name), "%s", ref);
+	if (strchr(name, '/'))
+		*strchr(name, '/') = '\0';
+	j = seq_step_index(s, name);
+	if (j < 0)
+		return;
+	o = seq_step_at(s, (size_t)j);
+	if (o->block == st->block && o->branch != st->branch)
+		problem(l, s->path, loc,
+			"%s '%.60s' is in branch '%s', another branch of this "
+			"parallel block: branches run side by side", what, name,
+			s->blocks[st->block - 1].branch_names[o->branch]);
+}
+
+/* Branches run side by side, so each needs instruments of its own, and
+ * nothing in one may wait on the other or on an operator. */
+static void lint_block(lint *l, const seq_block *b)
+{
+	const seq_sequence *s = l->s;
+
+	for (size_t i = b->first; i < b->first + b->n; i++) {
+		const seq_step *st = seq_step_at(s, i);
+		const run_op *op = run_find_op(st->op);
+		const seq_param *ref = seq_step_param(st, "reference_step");
+
+		if (op && op->unit_only)
+			problem(l, s->path, st->loc,
+				"'%s' cannot run in a parallel branch: it waits for "
+				"the operator", op->name);
+		for (size_t j = b->first; st->role && j < i; j++) {
+			const seq_step *o = seq_step_at(s, j);
+
+			if (o->branch != st->branch && o->role &&
+			    strcmp(o->role, st->role) == 0) {
+				problem(l, s->path, st->loc,
+					"role '%s' is used by branches '%s' and '%s' of one "
+					"parallel block: each branch needs instruments of "
+					"its own", st->role, b->branch_names[o->branch],
+					b->branch_names[st->branch]);
+				break;
+			}
+		}
+		if (st->skip_if.step)
+			lint_crossing(l, st, "skip_if names step", st->skip_if.step,
+				      st->skip_if.loc);
+		if (ref)
+			lint_crossing(l, st, "reference_step", ref->value, ref->loc);
+	}
+}
+
+int run_lint(const seq_sequence *s, const cfg_station *c,
+	     void (*report)(void *user, const char *msg), void *user,
+	     kgd_err *err)
+{
+	lint l = {.s = s};
+	run_need roles[RUN_MAX_ROLES];
+	size_t n, i;
+
+	diag_init(&l.dg, report, user, err);
+	for (i = 0; i < seq_n_steps(s); i++)
+		lint_step(&l, seq_step_at(s, i), i);
+	for (i = 0; i < s->n_blocks; i++)
+		lint_block(&l, &s->blocks[i]);
+	n = run_collect_roles(s, roles);
+	lint_roles(&l, roles, n);
+	if (c)
+		lint_station(&l, c, roles, n < RUN_MAX_ROLES ? n : RUN_MAX_ROLES);
+	return l.dg.status;
+}
+
+int run_validate(const seq_sequence *s, const cfg_station *c, kgd_err *err)
+{
+	return run_lint(s, c, NULL, NULL, err);
+}

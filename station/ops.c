@@ -1,0 +1,213 @@
+/*
+ * station/ops.c - what a sequence step may do, as data: each run_ops row
+ * names the operation, the instrument class it needs, how it is judged,
+ * the values it returns with their native units, the sweep variables and
+ * params it understands, the function that performs it at one sweep point
+ * and, where the instrument has one, its parallel form (a batch over all
+ * ports or all lanes). A new operation is a table row and one function in
+ * ops_<class>.c. Also here: reading params, unit conversion, and the abort
+ * test every layer of a part uses.
+ *
+ * Invariant: lint.c checks a sequence against exactly this table, so what
+ * `station check` accepts is what a run can do.
+ */
+#include "run_int.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "yaml_util.h"
+
+#define NO_VALUES {{NULL, NULL}}
+
+static const run_op run_ops[] = {
+	{"optical_power", DRV_CLASS_POWER_METER, RUN_KIND_NUMERIC,
+	 {{NULL, "W"}}, {"port", "wavelength_nm"},
+	 {{"averaging_s", RUN_P_NUMBER}}, run_op_pm_optical_power, 0,
+	 "port", run_batch_pm_optical_power, run_can_batch_pm},
+	{"insertion_loss", DRV_CLASS_POWER_METER, RUN_KIND_NUMERIC,
+	 {{NULL, "dB"}}, {"port", "wavelength_nm"},
+	 {{"averaging_s", RUN_P_NUMBER}, {"reference_dbm", RUN_P_NUMBER},
+	  {"reference_step", RUN_P_STEPREF}},
+	 run_op_pm_insertion_loss, 0,
+	 "port", run_batch_pm_insertion_loss, run_can_batch_pm},
+	{"configure", DRV_CLASS_BERT, RUN_KIND_ACTION, NO_VALUES, {"lane"},
+	 {{"pattern", RUN_P_PATTERN}, {"rate_gbps", RUN_P_NUMBER},
+	  {"output", RUN_P_BOOL}},
+	 run_op_bert_configure, 0, NULL, NULL, NULL},
+	/* errors = 0 flags ber as the zero-error bound 3/bits. */
+	{"ber", DRV_CLASS_BERT, RUN_KIND_NUMERIC,
+	 {{NULL, "ratio"}, {"errors", ""}}, {"lane"},
+	 {{"pattern", RUN_P_PATTERN}, {"rate_gbps", RUN_P_NUMBER},
+	  {"gate_s", RUN_P_NUMBER}},
+	 run_op_bert_ber, 0, "lane", run_batch_bert_ber, run_can_batch_bert},
+	{"enable", DRV_CLASS_LASER, RUN_KIND_ACTION, NO_VALUES, {"channel"},
+	 {{"channels", RUN_P_CHANNELS}}, run_op_laser_enable, 0, NULL, NULL, NULL},
+	{"disable", DRV_CLASS_LASER, RUN_KIND_ACTION, NO_VALUES, {"channel"},
+	 {{"channels", RUN_P_CHANNELS}}, run_op_laser_disable, 0, NULL, NULL,
+	 NULL},
+	{"read", DRV_CLASS_LASER, RUN_KIND_NUMERIC,
+	 {{"power", "W"}, {"wavelength", "nm"}, {"bias", "A"},
+	  {"temperature", "C"}, {"smsr", "dB"}}, {"channel"}, {{NULL, 0}},
+	 run_op_laser_read, 0, NULL, NULL, NULL},
+	{"identify", 0, RUN_KIND_MATCH, NO_VALUES, {NULL},
+	 {{"glob", RUN_P_STRING}, {"regex", RUN_P_REGEX}}, run_op_identify, 0,
+	 NULL, NULL, NULL},
+	{"wait", -1, RUN_KIND_ACTION, NO_VALUES, {NULL},
+	 {{"seconds", RUN_P_NUMBER}}, run_op_wait, 0, NULL, NULL, NULL},
+	{"prompt", -1, RUN_KIND_PROMPT, NO_VALUES, {NULL},
+	 {{"text", RUN_P_STRING}, {"expect", RUN_P_STRING}}, run_op_prompt, 1,
+	 NULL, NULL, NULL},
+};
+
+#define N_OPS (sizeof(run_ops) / sizeof(run_ops[0]))
+
+const run_op *run_find_op(const char *name)
+{
+	for (size_t i = 0; name && i < N_OPS; i++)
+		if (strcmp(run_ops[i].name, name) == 0)
+			return &run_ops[i];
+	return NULL;
+}
+
+const char *run_op_names(void)
+{
+	static char names[256];
+
+	if (!names[0]) {
+		size_t used = 0;
+
+		for (size_t i = 0; i < N_OPS && used < sizeof(names); i++)
+			used += (size_t)snprintf(names + used, sizeof(names) - used,
+						 "%s%s", i ? ", " : "", run_ops[i].name);
+	}
+	return names;
+}
+
+int run_op_n_values(const run_op *op)
+{
+	int n = 0;
+
+	while (n < RUN_MAX_VALUES && op->values[n].unit)
+		n++;
+	return n;
+}
+
+const run_value *run_op_value(const run_op *op, const char *name, int *idx)
+{
+	for (int i = 0; i < run_op_n_values(op); i++)
+		if ((!name && !op->values[i].name) ||
+		    (name && op->values[i].name && strcmp(name, op->values[i].name) == 0)) {
+			if (idx)
+				*idx = i;
+			return &op->values[i];
+		}
+	return NULL;
+}
+
+const run_param *run_op_param(const run_op *op, const char *name)
+{
+	for (int i = 0; i < RUN_MAX_PARAMS && op->params[i].name; i++)
+		if (strcmp(op->params[i].name, name) == 0)
+			return &op->params[i];
+	return NULL;
+}
+
+int run_point_get(const run_point *pt, const char *var, double *out)
+{
+	for (size_t i = 0; i < pt->st->n_sweep; i++)
+		if (strcmp(pt->st->sweep[i].name, var) == 0) {
+			*out = pt->vals[i];
+			return 1;
+		}
+	return 0;
+}
+
+double run_param_num(const seq_step *st, const char *key, double dflt)
+{
+	const seq_param *p = seq_step_param(st, key);
+	double v;
+
+	return p && yu_parse_double(p->value, &v) == 0 ? v : dflt;
+}
+
+int run_param_bool(const seq_step *st, const char *key, int dflt)
+{
+	const seq_param *p = seq_step_param(st, key);
+	int v;
+
+	return p && yu_bool_word(p->value, &v) == 0 ? v : dflt;
+}
+
+const char *run_param_str(const seq_step *st, const char *key,
+			  const char *dflt)
+{
+	const seq_param *p = seq_step_param(st, key);
+
+	return p ? p->value : dflt;
+}
+
+/* ---- units --------------------------------------------------------------- */
+
+int run_unit_convert(double v, const char *from, const char *to, double *out)
+{
+	static const struct { const char *unit, *base; double per_base; } fam[] = {
+		{"W", "W", 1.0}, {"mW", "W", 1e3}, {"uW", "W", 1e6},
+		{"nW", "W", 1e9}, {"A", "A", 1.0}, {"mA", "A", 1e3},
+	};
+	int f = -1, t = -1;
+
+	if (!*to || strcmp(from, to) == 0) {
+		*out = v;
+		return 1;
+	}
+	for (int i = 0; i < (int)(sizeof(fam) / sizeof(fam[0])); i++) {
+		if (strcmp(from, fam[i].unit) == 0)
+			f = i;
+		if (strcmp(to, fam[i].unit) == 0)
+			t = i;
+	}
+	if (f < 0)
+		return 0;
+	v /= fam[f].per_base;
+	if (t >= 0 && strcmp(fam[t].base, fam[f].base) == 0) {
+		*out = v * fam[t].per_base;
+		return 1;
+	}
+	if (strcmp(fam[f].base, "W") == 0 && strcmp(to, "dBm") == 0) {
+		*out = v > 0 ? 10.0 * log10(v * 1e3) : NAN;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- stopping ------------------------------------------------------------ */
+
+int run_aborted(const run_ctx *cx)
+{
+	return !cx->in_cleanup && cx->o->abort_flag && *cx->o->abort_flag;
+}
+
+/* A branch also stops when a sibling erred: its data would be binned 99
+ * anyway, and the instruments are better free for the next part. */
+int run_stopped(const run_ctx *cx)
+{
+	return run_aborted(cx) ||
+	       (!cx->in_cleanup && cx->block_stop && atomic_load(cx->block_stop));
+}
+
+int run_sleep(const run_ctx *cx, double seconds, kgd_err *err)
+{
+	while (seconds > 0) {
+		double slice = seconds < 0.05 ? seconds : 0.05;
+		struct timespec ts = {(time_t)slice,
+				      (long)((slice - (double)(time_t)slice) * 1e9)};
+
+		if (run_stopped(cx))
+			return kgd_err_set(err, KGD_ERR_ABORTED, "aborted while waiting");
+		nanosleep(&ts, NULL);
+		seconds -= slice;
+	}
+	return KGD_OK;
+}
