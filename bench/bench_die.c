@@ -623,8 +623,12 @@ int main(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
+	/* A closed stdout (| head) or a hang-up stops the bench the same way:
+	 * children stopped, temporary folder removed. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
 
 	sim_model_defaults(&mp);
 	mp.product = SIM_PRODUCT_TERAPHY;
