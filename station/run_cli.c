@@ -94,6 +94,14 @@ static int check_process_args(const run_cli_args *a, const seq_sequence *s)
 	return 0;
 }
 
+/* An environment switch: set, non-empty and not "0". */
+static int env_flag(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 int run_cli(run_cli_args *a)
 {
 	static const int slot_one[] = {1};
@@ -142,8 +150,14 @@ int run_cli(run_cli_args *a)
 	o.n_dies = a->n_dies;
 	/* KGD_NO_OVERLAP=1: commit each die before the prober moves on, the
 	 * baseline bench_wafer measures the commit thread against. */
-	o.no_overlap = getenv("KGD_NO_OVERLAP") && *getenv("KGD_NO_OVERLAP") &&
-		       strcmp(getenv("KGD_NO_OVERLAP"), "0") != 0;
+	o.no_overlap = env_flag("KGD_NO_OVERLAP");
+	/* KGD_NO_BATCH=1: point by point even where a driver reads all ports
+	 * or gates all lanes at once; KGD_NO_PARALLEL=1: the branches of a
+	 * parallel block one after another. Same rows, slower: the baselines
+	 * of bench_die, and a way to tell whether a difference is the
+	 * parallelism's. */
+	o.no_batch = env_flag("KGD_NO_BATCH");
+	o.no_parallel = env_flag("KGD_NO_PARALLEL");
 	if (s->process == SEQ_PROCESS_WAFER) {
 		/* dies come from the prober */
 	} else if (a->units) {
