@@ -19,7 +19,9 @@
  *    percentages "%.2f"; always '.' as decimal point, whatever the locale.
  *  - An empty cell means "no value" (no limit, no valid value, too few
  *    values for a statistic, no wafer = the whole lot).
- *  - Rows are sorted by their key columns in byte order.
+ *  - Rows are sorted by their key columns in byte order, unless a report
+ *    orders them by meaning (pareto.csv by rank, testtime.csv in the
+ *    sequence's step order).
  *
  * The selection rule: every report counts each part once, through ONE of
  * its runs. Final mode (the default): the part's latest run (highest run
@@ -67,8 +69,10 @@ enum {
 	RPT_TESTSTATS = 1 << 4,  /* teststats.csv */
 	RPT_WAFERMAP = 1 << 5,   /* wafermap.csv and wafermap_<lot>_<wafer>.svg */
 	RPT_PARTS = 1 << 6,      /* parts.csv */
-	RPT_ALL_CSV = (1 << 7) - 1,
 	RPT_STDF = 1 << 7,       /* <lot>_<wafer>.stdf, one per wafer */
+	/* Added after STDF took bit 7; the bits keep their values. */
+	RPT_TESTTIME = 1 << 8,   /* testtime.csv (step durations) */
+	RPT_ALL_CSV = ((1 << 7) - 1) | RPT_TESTTIME,
 };
 
 /* What one rpt_write() did, for the caller to print. */

@@ -280,7 +280,9 @@ static int iso_date_ok(const char *s)
 }
 
 /* A schema-1 file lacks the schema-2 tables: empty stand-ins of the same
- * shape in the temp database let one SQL text serve both. */
+ * shape in the temp database let one SQL text serve both. Columns added
+ * later (measurement.name, step_result.duration_s) are looked up, so a
+ * report leaves out what an older file cannot hold. */
 static int shadow_missing(rpt_ctx *c, kgd_err *err)
 {
 	static const struct {
@@ -311,6 +313,12 @@ static int shadow_missing(rpt_ctx *c, kgd_err *err)
 	if (status)
 		return status;
 	c->m_name = n ? "m.name" : "NULL";
+	status = query_count(c, "SELECT count(*) FROM pragma_table_info("
+			     "'step_result') WHERE name = 'duration_s'", NULL,
+			     &n, err);
+	if (status)
+		return status;
+	c->has_step_time = n != 0;
 	return KGD_OK;
 }
 
@@ -589,6 +597,7 @@ int rpt_write(const char *db_path, const char *out_dir,
 		{RPT_PARETO, "pareto.csv", rpt_pareto},
 		{RPT_TESTSTATS, "teststats.csv", rpt_teststats},
 		{RPT_PARTS, "parts.csv", rpt_parts},
+		{RPT_TESTTIME, "testtime.csv", rpt_testtime},
 	};
 	rpt_ctx c;
 	char *path = NULL;

@@ -31,6 +31,8 @@ typedef struct rpt_ctx {
 	/* SQL text for a measurement's optional name: "m.name" on schema 2,
 	 * "NULL" on a schema-1 file that has no such column. */
 	const char *m_name;
+	/* step_result has duration_s (schema 4): testtime.csv has rows. */
+	int has_step_time;
 	long long n_parts;          /* rows in temp.sel */
 	locale_t c_locale, old_locale;
 } rpt_ctx;
@@ -110,6 +112,7 @@ int rpt_teststats(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_pareto(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_wafermap(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
 int rpt_parts(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_testtime(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_stdf(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
 
 #endif

@@ -6,6 +6,7 @@
  * report that miscounts, misrounds or misquotes fails here.
  */
 #include <CUnit/CUnit.h>
+#include <csv.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "db_int.h"  /* db_create_at_version(): a genuine schema-3 file */
 #include "rpt.h"
 #include "testutil.h"
 
@@ -564,8 +566,8 @@ static void test_all_reports_final(void)
 	CU_ASSERT_EQUAL_FATAL(write_to("final", NULL, RPT_ALL_CSV, &sum, &err),
 			      KGD_OK);
 	CU_ASSERT_EQUAL(sum.parts, 13);
-	/* 7 CSVs + 3 wafer pictures */
-	CU_ASSERT_EQUAL(sum.files, 10);
+	/* 8 CSVs + 3 wafer pictures */
+	CU_ASSERT_EQUAL(sum.files, 11);
 	CU_ASSERT_EQUAL(run_py("test_reports_csv.py", wpath("final"), wafer_db,
 			       NULL, NULL, NULL, NULL, NULL, NULL), 0);
 	/* a few numbers by hand, so the checker itself is checked */
@@ -676,7 +678,7 @@ static void test_same_bytes_twice(void)
 {
 	static const char *const files[] = {
 		"yield.csv", "tests.csv", "bins.csv", "pareto.csv",
-		"teststats.csv", "wafermap.csv", "parts.csv",
+		"teststats.csv", "wafermap.csv", "parts.csv", "testtime.csv",
 		"wafermap_L1_W1.svg", "L1_W1.stdf", "L2_W1.stdf",
 	};
 	kgd_err err = { 0 };
@@ -728,10 +730,371 @@ static void test_stdf_read_back(void)
 			       "L1", "--wafer", "W1", "--first-pass"), 0);
 }
 
+/* ---- testtime.csv: step durations ---------------------------------------- */
+
+static char tdir[512];
+static char time_db[600];
+
+/* One step of a timed run: its duration in seconds, < 0 = written
+ * without times (db_step_result_add, as before schema 4). */
+struct tstep {
+	const char *step;
+	double dur;
+};
+
+/* A part that started at `start` (Unix seconds) and took part_s seconds
+ * from start to commit; its steps run one after the other from start.
+ * The run's end is "at commit" (now), so it is set to start + part_s in
+ * SQL afterwards: *end_sql collects the UPDATE. */
+static int add_timed_run(db *d, const char *lot, const char *wafer, int x,
+			 const char *seq, int version, double start,
+			 double part_s, const struct tstep *s, int n,
+			 char *end_sql, size_t cap)
+{
+	db_run_info info = {
+		.station = "st1", .lot = lot, .wafer = wafer, .die_x = x,
+		.has_xy = 1, .seq_name = seq, .seq_version = version,
+		.seq_sha256 = version == 2 ? "t2" : seq, .seq_text = "t",
+		.started = start,
+	};
+	kgd_err err = { 0 };
+	double t = start;
+	int64_t run_id;
+	size_t len = strlen(end_sql);
+	int i, rc = 0;
+
+	if (db_run_begin(d, &info, &run_id, &err))
+		return -1;
+	for (i = 0; i < n && !rc; i++) {
+		if (s[i].dur < 0) {
+			rc = db_step_result_add(d, run_id, s[i].step, "pass", 0, 0,
+						&err);
+			continue;
+		}
+		rc = db_step_result_add_timed(d, run_id, s[i].step, "pass", 0, 0,
+					      t, t + s[i].dur, &err);
+		t += s[i].dur;
+	}
+	if (rc || db_run_commit(d, run_id, DB_STATUS_PASS, 1, 1, NULL, &err))
+		return -1;
+	snprintf(end_sql + len, cap - len, "UPDATE run SET ended_at = strftime("
+		 "'%%Y-%%m-%%dT%%H:%%M:%%fZ', started_at, '%+g seconds') WHERE"
+		 " id = %lld;", part_s, (long long)run_id);
+	return 0;
+}
+
+/*
+ * Lot T, wafer W1, sequence "tphy" (versions 1 and 2: one name, one set of
+ * rows). Steps in file order zz_align, power, ber (byte order is the
+ * reverse, so the row order shows which one the report uses).
+ *   die 0, first run:  0.5, 1.0, 0.25   part 2 s
+ *   die 1:             0.5, 2.0, 0.5    part 3 s
+ *   die 2:             0.5, 3.0, 1.5    part 4 s
+ *   die 3:             0.5, 4.0, untimed part 5 s
+ *   die 4:             0.5, 4.0, 0.5    part -1 s (the wall clock stepped
+ *                                       back: no part time, no share)
+ *   die 0, retest (v2): 0.5, 10.0, 0.5  part 12 s
+ * Lot U, sequence "elsfp": "old" untimed, "lasers_on, all" 1.25; part 2.5 s.
+ */
+static int build_time_db(const char *path)
+{
+	static const struct tstep d0[] = {
+		{"zz_align", 0.5}, {"power", 1.0}, {"ber", 0.25} };
+	static const struct tstep d1[] = {
+		{"zz_align", 0.5}, {"power", 2.0}, {"ber", 0.5} };
+	static const struct tstep d2[] = {
+		{"zz_align", 0.5}, {"power", 3.0}, {"ber", 1.5} };
+	static const struct tstep d3[] = {
+		{"zz_align", 0.5}, {"power", 4.0}, {"ber", -1} };
+	static const struct tstep d4[] = {
+		{"zz_align", 0.5}, {"power", 4.0}, {"ber", 0.5} };
+	static const struct tstep d0r[] = {
+		{"zz_align", 0.5}, {"power", 10.0}, {"ber", 0.5} };
+	static const struct tstep u0[] = {
+		{"old", -1}, {"lasers_on, all", 1.25} };
+	char end_sql[4096] = "";
+	kgd_err err = { 0 };
+	sqlite3 *h = NULL;
+	db *d = NULL;
+	int rc = 0;
+
+	if (db_open(path, &d, &err))
+		return -1;
+	rc |= add_timed_run(d, "T", "W1", 0, "tphy", 1, 1700000000, 2, d0, 3,
+			    end_sql, sizeof(end_sql));
+	rc |= add_timed_run(d, "T", "W1", 1, "tphy", 1, 1700000100, 3, d1, 3,
+			    end_sql, sizeof(end_sql));
+	rc |= add_timed_run(d, "U", "W9", 0, "elsfp", 1, 1700000150, 2.5, u0, 2,
+			    end_sql, sizeof(end_sql));
+	rc |= add_timed_run(d, "T", "W1", 2, "tphy", 1, 1700000200, 4, d2, 3,
+			    end_sql, sizeof(end_sql));
+	rc |= add_timed_run(d, "T", "W1", 3, "tphy", 1, 1700000300, 5, d3, 3,
+			    end_sql, sizeof(end_sql));
+	rc |= add_timed_run(d, "T", "W1", 4, "tphy", 1, 1700000350, -1, d4, 3,
+			    end_sql, sizeof(end_sql));
+	rc |= add_timed_run(d, "T", "W1", 0, "tphy", 2, 1700000400, 12, d0r, 3,
+			    end_sql, sizeof(end_sql));
+	db_close(d);
+	if (rc || sqlite3_open(path, &h) != SQLITE_OK ||
+	    sqlite3_exec(h, end_sql, NULL, NULL, NULL) != SQLITE_OK)
+		rc = -1;
+	sqlite3_close(h);
+	return rc;
+}
+
+static int time_init(void)
+{
+	snprintf(tdir, sizeof(tdir), "%s", tu_mkdtemp("rptt"));
+	snprintf(time_db, sizeof(time_db), "%s/time.db", tdir);
+	return build_time_db(time_db);
+}
+
+static int time_clean(void)
+{
+	tu_rmtree(tdir);
+	return 0;
+}
+
+static const char *tpath(const char *name)
+{
+	static char path[4][700];
+	static int next;
+
+	next = (next + 1) % 4;
+	snprintf(path[next], sizeof(path[next]), "%s/%s", tdir, name);
+	return path[next];
+}
+
+/* A CSV file read back with libcsv's parser (quotes undone), cells as
+ * text. */
+#define CSV_ROWS 16
+#define CSV_COLS 12
+
+struct csv_table {
+	char cell[CSV_ROWS][CSV_COLS][64];
+	int n_rows, col, overflow;
+};
+
+static void csv_cell(void *s, size_t len, void *data)
+{
+	struct csv_table *t = data;
+
+	if (t->n_rows >= CSV_ROWS || t->col >= CSV_COLS || len >= 64) {
+		t->overflow = 1;
+		return;
+	}
+	memcpy(t->cell[t->n_rows][t->col], s ? s : "", s ? len : 0);
+	t->cell[t->n_rows][t->col][s ? len : 0] = '\0';
+	t->col++;
+}
+
+static void csv_row(int c, void *data)
+{
+	struct csv_table *t = data;
+
+	(void)c;
+	t->n_rows++;
+	t->col = 0;
+}
+
+static int csv_read(const char *path, struct csv_table *t)
+{
+	struct csv_parser p;
+	size_t n = 0;
+	char *text = tu_slurp(path, &n);
+	int rc = -1;
+
+	memset(t, 0, sizeof(*t));
+	if (!text || csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+		free(text);
+		return -1;
+	}
+	if (csv_parse(&p, text, n, csv_cell, csv_row, t) == n &&
+	    csv_fini(&p, csv_cell, csv_row, t) == 0 && !t->overflow)
+		rc = 0;
+	csv_free(&p);
+	free(text);
+	return rc;
+}
+
+/* Row r's cell c as a number; NAN when empty (so "no value" never equals
+ * an expected figure). */
+static double cell_d(const struct csv_table *t, int r, int c)
+{
+	const char *s = t->cell[r][c];
+	char *end;
+	double v;
+
+	if (!*s)
+		return NAN;
+	v = strtod(s, &end);
+	return *end ? NAN : v;
+}
+
+struct time_want {
+	const char *seq, *step;
+	long long runs;
+	double mean, p50, p95, max, share;
+};
+
+static void check_time_rows(const char *path, const struct time_want *w,
+			    int n)
+{
+	static const char *const header[] = {
+		"sequence", "step", "runs", "mean_s", "p50_s", "p95_s", "max_s",
+		"share_of_part",
+	};
+	struct csv_table t;
+	int r, c;
+
+	CU_ASSERT_EQUAL_FATAL(csv_read(path, &t), 0);
+	CU_ASSERT_EQUAL_FATAL(t.n_rows, n + 1);
+	for (c = 0; c < 8; c++)
+		CU_ASSERT_STRING_EQUAL(t.cell[0][c], header[c]);
+	for (r = 0; r < n; r++) {
+		CU_ASSERT_STRING_EQUAL(t.cell[r + 1][0], w[r].seq);
+		CU_ASSERT_STRING_EQUAL(t.cell[r + 1][1], w[r].step);
+		CU_ASSERT_EQUAL(cell_d(&t, r + 1, 2), (double)w[r].runs);
+		CU_ASSERT(close_to(cell_d(&t, r + 1, 3), w[r].mean));
+		/* percentiles and max are values some part took: exact */
+		CU_ASSERT_EQUAL(cell_d(&t, r + 1, 4), w[r].p50);
+		CU_ASSERT_EQUAL(cell_d(&t, r + 1, 5), w[r].p95);
+		CU_ASSERT_EQUAL(cell_d(&t, r + 1, 6), w[r].max);
+		CU_ASSERT(close_to(cell_d(&t, r + 1, 7), w[r].share));
+		if (!close_to(cell_d(&t, r + 1, 3), w[r].mean) ||
+		    !close_to(cell_d(&t, r + 1, 7), w[r].share))
+			fprintf(stderr, "\n%s row %d: %s %s mean %s share %s\n",
+				path, r + 1, t.cell[r + 1][0], t.cell[r + 1][1],
+				t.cell[r + 1][3], t.cell[r + 1][7]);
+	}
+}
+
+static int write_time(const char *sub, const rpt_options *opt,
+		      unsigned which, rpt_summary *sum, kgd_err *err)
+{
+	const char *out = tpath(sub);
+
+	mkdir(out, 0700);
+	return rpt_write(time_db, out, opt, which, sum, err);
+}
+
+/*
+ * Final runs: die 0 counts through its retest (v2, same sequence name).
+ * Die 4 has no part time: in every duration column, in no share.
+ *   zz_align: 0.5 x5; share 4 x 0.5 / (12 + 3 + 4 + 5 = 24 s)
+ *   power: 2, 3, 4, 4, 10 -> mean 4.6; nearest rank p50 = x[ceil 2.5] = 4
+ *          (type 7 would say 4 too, but p95 = x[ceil 4.75] = 10 where type
+ *          7 says 8.8); share (10 + 2 + 3 + 4) / 24
+ *   ber: die 3 untimed -> 4 runs 0.5, 0.5, 0.5, 1.5: mean 0.75, p50 0.5,
+ *        p95 1.5; share (0.5 + 0.5 + 1.5) / (12 + 3 + 4 = 19 s)
+ *   elsfp first (byte order of sequence names); "old" has no times: no row.
+ */
+static void test_testtime_final(void)
+{
+	static const struct time_want want[] = {
+		{"elsfp", "lasers_on, all", 1, 1.25, 1.25, 1.25, 1.25, 0.5},
+		{"tphy", "zz_align", 5, 0.5, 0.5, 0.5, 0.5, 2.0 / 24},
+		{"tphy", "power", 5, 4.6, 4.0, 10.0, 10.0, 19.0 / 24},
+		{"tphy", "ber", 4, 0.75, 0.5, 1.5, 1.5, 2.5 / 19},
+	};
+	rpt_summary sum;
+	kgd_err err = { 0 };
+
+	CU_ASSERT_EQUAL_FATAL(write_time("final", NULL, RPT_TESTTIME, &sum,
+					 &err), KGD_OK);
+	CU_ASSERT_EQUAL(sum.files, 1);
+	check_time_rows(tpath("final/testtime.csv"), want, 4);
+	/* the station's report writes it with the other CSVs */
+	CU_ASSERT_EQUAL_FATAL(write_time("all", NULL, RPT_ALL_CSV, &sum, &err),
+			      KGD_OK);
+	check_time_rows(tpath("all/testtime.csv"), want, 4);
+	CU_ASSERT_EQUAL(run_py("test_reports_csv.py", tpath("all"), time_db,
+			       NULL, NULL, NULL, NULL, NULL, NULL), 0);
+}
+
+/*
+ * First pass, lot T: die 0 through its first run; lot U left out.
+ *   zz_align: 5 runs; share 2 / (2 + 3 + 4 + 5 = 14 s)
+ *   power: 1, 2, 3, 4, 4 -> mean 2.8, p50 x[3] = 3, p95 x[5] = 4;
+ *          share (1 + 2 + 3 + 4) / 14
+ *   ber: 0.25, 0.5, 0.5, 1.5 -> mean 0.6875, p50 x[2] = 0.5, p95 x[4] =
+ *        1.5; share (0.25 + 0.5 + 1.5) / (2 + 3 + 4 = 9 s) = 0.25
+ */
+static void test_testtime_first_pass_lot(void)
+{
+	static const struct time_want want[] = {
+		{"tphy", "zz_align", 5, 0.5, 0.5, 0.5, 0.5, 2.0 / 14},
+		{"tphy", "power", 5, 2.8, 3.0, 4.0, 4.0, 10.0 / 14},
+		{"tphy", "ber", 4, 0.6875, 0.5, 1.5, 1.5, 0.25},
+	};
+	rpt_options opt = { .first_pass = 1, .lot = "T" };
+	rpt_summary sum;
+	kgd_err err = { 0 };
+
+	CU_ASSERT_EQUAL_FATAL(write_time("first", &opt, RPT_ALL_CSV, &sum,
+					 &err), KGD_OK);
+	CU_ASSERT_EQUAL(sum.parts, 5);
+	check_time_rows(tpath("first/testtime.csv"), want, 3);
+	CU_ASSERT_EQUAL(run_py("test_reports_csv.py", tpath("first"), time_db,
+			       "--first-pass", "--lot", "T", NULL, NULL, NULL),
+			0);
+}
+
+/* A schema-3 file (no step times) still gets every report; testtime.csv
+ * is its header alone. */
+static void test_testtime_old_file(void)
+{
+	static const char fill[] =
+		"INSERT INTO station VALUES (1, 'st1', NULL);"
+		"INSERT INTO sequence VALUES (1, 'tphy', 1, 'x', 't');"
+		"INSERT INTO lot VALUES (1, 'L');"
+		"INSERT INTO wafer VALUES (1, 1, 'W');"
+		"INSERT INTO part VALUES (1, 1, 1, NULL, 0, 0);"
+		"INSERT INTO run(id, part_id, sequence_id, station_id, started_at,"
+		" ended_at, status, hard_bin, soft_bin) VALUES (1, 1, 1, 1,"
+		" '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:02.000Z', 'pass',"
+		" 1, 1);"
+		"INSERT INTO step_result VALUES (1, 1, 'power', 'pass', NULL, 0);";
+	rpt_summary sum;
+	kgd_err err = { 0 };
+	sqlite3 *h = NULL;
+	char path[700], *csv;
+
+	/* a copy: tpath()'s buffers are reused */
+	snprintf(path, sizeof(path), "%s", tpath("v3.db"));
+	CU_ASSERT_EQUAL_FATAL(db_create_at_version(path, 3, &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &h), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(h, fill, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	mkdir(tpath("v3"), 0700);
+	CU_ASSERT_EQUAL_FATAL(rpt_write(path, tpath("v3"), NULL, RPT_ALL_CSV,
+					&sum, &err), KGD_OK);
+	CU_ASSERT_EQUAL(sum.parts, 1);
+	csv = tu_slurp(tpath("v3/testtime.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_STRING_EQUAL(csv, "sequence,step,runs,mean_s,p50_s,p95_s,"
+			       "max_s,share_of_part\n");
+	free(csv);
+	CU_ASSERT_EQUAL(run_py("test_reports_csv.py", tpath("v3"), path, NULL,
+			       NULL, NULL, NULL, NULL, NULL), 0);
+	/* a report never migrates: the file is still schema 3 */
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(path, &h), SQLITE_OK);
+	{
+		sqlite3_stmt *st = NULL;
+
+		CU_ASSERT_EQUAL(sqlite3_prepare_v2(h, "PRAGMA user_version", -1,
+						   &st, NULL), SQLITE_OK);
+		CU_ASSERT_EQUAL(sqlite3_step(st), SQLITE_ROW);
+		CU_ASSERT_EQUAL(sqlite3_column_int(st, 0), 3);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("reports", suite_init, suite_clean);
-	CU_pSuite w;
+	CU_pSuite w, t;
 
 	if (!s)
 		return -1;
@@ -754,5 +1117,14 @@ int cu_register(void)
 	CU_add_test(w, "same bytes twice", test_same_bytes_twice);
 	CU_add_test(w, "STDF V4 read back by an independent reader",
 		    test_stdf_read_back);
+	t = CU_add_suite("reports-testtime", time_init, time_clean);
+	if (!t)
+		return -1;
+	CU_add_test(t, "testtime.csv: final runs, exact figures",
+		    test_testtime_final);
+	CU_add_test(t, "testtime.csv: first pass, lot filter",
+		    test_testtime_first_pass_lot);
+	CU_add_test(t, "testtime.csv: schema-3 file, header only",
+		    test_testtime_old_file);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

@@ -9,6 +9,7 @@ reports/).
 Exit 0 when every report holds exactly the expected rows.
 """
 import csv
+import datetime
 import math
 import sqlite3
 import statistics
@@ -37,6 +38,19 @@ def type7(xs, p):
     if lo + 1 >= len(xs):
         return xs[-1]
     return xs[lo] + (h - lo) * (xs[lo + 1] - xs[lo])
+
+
+def iso_ms(text):
+    """Milliseconds since the epoch of a stored time (2025-01-31T12:34:56.789Z)."""
+    t = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+    t = t.replace(tzinfo=datetime.timezone.utc)
+    return round(t.timestamp() * 1000)
+
+
+def nearest_rank(xs, pct):
+    """Smallest value with at least pct % of the values at or below it."""
+    xs = sorted(xs)
+    return xs[max(1, -(-len(xs) * pct // 100)) - 1]
 
 
 def main(argv):
@@ -216,6 +230,50 @@ def main(argv):
             last = [m for m in meas if m[0] is p and m[1] == row[1]
                     and m[2] == row[2] and m[3] == row[3]][-1]
             assert close(r[key], last[7]), (key, r[key], last[7])
+    # testtime.csv: per (sequence name, step) of the selected runs, the
+    # step's duration_s (summed if a run logged it twice); rows by
+    # sequence name, then the step's first step_result id.
+    rows = load(f"{out}/testtime.csv")
+    timed = any(r[1] == "duration_s" for r in
+                h.execute("PRAGMA table_info(step_result)"))
+    groups = {}
+    if timed:
+        for p in parts:
+            seq, started, ended = h.execute(
+                "SELECT s.name, r.started_at, r.ended_at FROM run r JOIN"
+                " sequence s ON s.id = r.sequence_id WHERE r.id = ?",
+                (p["rid"],)).fetchone()
+            part_s = None
+            if started and ended and iso_ms(ended) >= iso_ms(started):
+                part_s = (iso_ms(ended) - iso_ms(started)) / 1000
+            per_step = {}
+            for sid, step, dur in h.execute(
+                    "SELECT id, step, duration_s FROM step_result WHERE"
+                    " run_id = ? AND duration_s IS NOT NULL ORDER BY id",
+                    (p["rid"],)):
+                d, first = per_step.get(step, (0.0, sid))
+                per_step[step] = (d + dur, min(first, sid))
+            for step, (d, first) in per_step.items():
+                g = groups.setdefault((seq, step), dict(first=first, d=[],
+                                                        dp=0.0, part=0.0))
+                g["first"] = min(g["first"], first)
+                g["d"].append(d)
+                if part_s is not None:
+                    g["dp"] += d
+                    g["part"] += part_s
+    want = sorted(groups, key=lambda k: (k[0].encode(), groups[k]["first"]))
+    got = [(r["sequence"], r["step"]) for r in rows]
+    assert got == want, ("testtime.csv rows", got, want)
+    for r, k in zip(rows, want):
+        g = groups[k]
+        assert int(r["runs"]) == len(g["d"]), (k, r["runs"])
+        assert close(r["mean_s"], statistics.fmean(g["d"])), (k, r["mean_s"])
+        assert close(r["p50_s"], nearest_rank(g["d"], 50)), (k, r["p50_s"])
+        assert close(r["p95_s"], nearest_rank(g["d"], 95)), (k, r["p95_s"])
+        assert close(r["max_s"], max(g["d"])), (k, r["max_s"])
+        share = g["dp"] / g["part"] if g["part"] > 0 else None
+        assert close(r["share_of_part"], share), (k, r["share_of_part"])
+
     print(f"{out}: {len(parts)} parts, reports ok")
     return 0
 
