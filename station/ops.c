@@ -189,12 +189,17 @@ int run_aborted(const run_ctx *cx)
 	return !cx->in_cleanup && cx->o->abort_flag && *cx->o->abort_flag;
 }
 
-/* A branch also stops when a sibling erred: its data would be binned 99
- * anyway, and the instruments are better free for the next part. */
+/* A branch also stops when a branch before it in the file erred: the
+ * first branch that did not pass decides the part's bin, so nothing a
+ * later branch measures can change it, and the time is better spent on
+ * the next part. The branches before the erring one run on: one of them
+ * may still decide the bin, and so the bin never depends on which
+ * thread got there first. */
 int run_stopped(const run_ctx *cx)
 {
 	return run_aborted(cx) ||
-	       (!cx->in_cleanup && cx->block_stop && atomic_load(cx->block_stop));
+	       (!cx->in_cleanup && cx->block_stop &&
+		atomic_load(cx->block_stop) < cx->branch_no);
 }
 
 int run_sleep(const run_ctx *cx, double seconds, kgd_err *err)

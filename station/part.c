@@ -6,8 +6,9 @@
  * step.c, on a thread of its own and on a copy of the part (its own rows,
  * verdict and references; the step status table is shared, each branch
  * writing only its own steps). A failing step without `continue` ends its
- * own branch only; an instrument error or an abort stops the other
- * branches at their next point (run_stopped). After the block, the
+ * own branch only; an instrument error stops the branches after it in
+ * the file at their next point, an abort stops them all (run_stopped,
+ * which says why the branches before it run on). After the block, the
  * branches are folded into the part in file order - their rows appended
  * branch after branch, so rows come in the sequence's file order whatever
  * order the branches finished in - and the first branch in the file that
@@ -22,6 +23,7 @@
  */
 #include "run_int.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,20 +126,29 @@ static void *branch_main(void *arg)
 	branch *b = arg;
 
 	b->rc = steps_in_order(&b->cx, b->first, b->end, &b->stop, &b->err);
-	if (b->rc || b->cx.part.verdict == RUN_ERROR)
-		atomic_store(b->cx.block_stop, 1);
+	if (b->rc || b->cx.part.verdict == RUN_ERROR) {
+		int first = atomic_load(b->cx.block_stop);
+
+		/* first = min(first, this branch) */
+		while (b->cx.branch_no < first &&
+		       !atomic_compare_exchange_weak(b->cx.block_stop, &first,
+						     b->cx.branch_no))
+			;
+	}
 	return NULL;
 }
 
 /* The branch starts from the part as it is: the references measured
  * before the block are visible to it; its rows start empty. */
-static int branch_init(branch *b, const run_ctx *cx, atomic_int *stop_flag)
+static int branch_init(branch *b, const run_ctx *cx, atomic_int *stop_flag,
+		       int branch_no)
 {
 	run_part *p = &b->cx.part;
 
 	memset(b, 0, sizeof(*b));
 	b->cx = *cx;
 	b->cx.block_stop = stop_flag;
+	b->cx.branch_no = branch_no;
 	memset(p, 0, sizeof(*p));
 	p->verdict = RUN_PASS;
 	p->soft_bin = cx->part.soft_bin;
@@ -206,9 +217,9 @@ static int run_block(run_ctx *cx, const seq_block *blk, int *stop, kgd_err *err)
 
 	if (!b)
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-	atomic_init(&stop_flag, 0);
+	atomic_init(&stop_flag, INT_MAX);
 	for (size_t k = 0, i = blk->first; k < nb; k++) {
-		if (branch_init(&b[k], cx, &stop_flag)) {
+		if (branch_init(&b[k], cx, &stop_flag, (int)k)) {
 			rc = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 			nb = k;
 			goto out;

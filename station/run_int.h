@@ -210,8 +210,10 @@ struct run_ctx {
 	size_t part_index;
 	run_part part;
 	int in_cleanup;               /* the abort flag is not honoured here */
-	atomic_int *block_stop;       /* in a branch: set when a sibling branch
-	                                 erred or aborted; NULL elsewhere */
+	atomic_int *block_stop;       /* in a branch: the first branch (in file
+	                                 order) that erred, INT_MAX while none
+	                                 has; NULL outside parallel blocks */
+	int branch_no;                /* in a branch: its index in the block */
 	int line_open;                /* tty progress line not yet ended */
 	unsigned errors_in_row;       /* parts in a row in the error bin */
 	run_committer *committer;     /* wafer process: the commit thread
@@ -236,7 +238,8 @@ const char *run_param_str(const seq_step *st, const char *key,
 /* Convert between units of one family (W/mW/uW/nW/dBm, A/mA); 0 if not
  * convertible. *out is NAN for a power <= 0 in dBm. */
 int run_unit_convert(double v, const char *from, const char *to, double *out);
-/* Abort (SIGINT...) asked and not in cleanup, or a sibling branch erred. */
+/* Abort (SIGINT...) asked and not in cleanup; run_stopped: or, in a
+ * parallel branch, a branch before it in the file erred. */
 int run_aborted(const run_ctx *cx);
 int run_stopped(const run_ctx *cx);
 /* Sleep `seconds`, in slices, ending early on run_stopped():

@@ -8,7 +8,11 @@
  *  - every port is in watts (set once at open), so a reading is watts;
  *  - wl_nm[p] is the wavelength port p is known to be set to, or NAN when
  *    unknown (never set, or the last set failed); a set to the same value
- *    is skipped, which saves a round trip per reading in a sweep.
+ *    is skipped, which saves a round trip per reading in a sweep;
+ *  - atime_s[p] likewise for the averaging time: a step sends it before
+ *    every reading, and an all-port read sends it to every port before
+ *    each read, so without the cache it would cost a round trip per port
+ *    per wavelength.
  * The transport belongs to the station; close() never closes it.
  */
 #include <math.h>
@@ -23,6 +27,7 @@ struct n774x_handle {
 	const n774x_model *model;
 	char idn[SCPI_REPLY_MAX];
 	double wl_nm[N774X_MAX_PORTS + 1];  /* index = port, 1-based */
+	double atime_s[N774X_MAX_PORTS + 1];
 };
 
 static int check_port(const struct n774x_handle *h, int port, kgd_err *err)
@@ -65,6 +70,7 @@ static int n774x_open(xport *x, void **handle, kgd_err *err)
 		if (rc)
 			goto error;
 		h->wl_nm[p] = NAN;
+		h->atime_s[p] = NAN;
 	}
 	*handle = h;
 	return KGD_OK;
@@ -127,7 +133,13 @@ static int n774x_set_averaging_op(void *handle, int port, double seconds,
 	if (!isfinite(seconds) || seconds <= 0)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: port %d: averaging time %g s is not valid",
 				   xport_uri(h->x), port, seconds);
-	return n774x_set_atime(h->x, h->model, port, seconds, err);
+	if (h->atime_s[port] == seconds)
+		return KGD_OK;
+	h->atime_s[port] = NAN;
+	rc = n774x_set_atime(h->x, h->model, port, seconds, err);
+	if (rc == KGD_OK)
+		h->atime_s[port] = seconds;
+	return rc;
 }
 
 static int n774x_read_power_all_op(void *handle, double *watts, int max_ports,
