@@ -119,6 +119,11 @@ static void lint_param(lint *l, const seq_step *st, size_t idx,
 		if (slash)
 			*slash++ = '\0';
 		j = seq_step_index(s, ref);
+		/* A sibling branch's step: lint_block says why that cannot be. */
+		if (j >= 0 && st->block &&
+		    seq_step_at(s, (size_t)j)->block == st->block &&
+		    seq_step_at(s, (size_t)j)->branch != st->branch)
+			break;
 		if (j < 0 || (size_t)j >= idx) {
 			problem(l, s->path, p->loc,
 				"%s '%.60s' is not a step that runs before this one",
@@ -137,7 +142,6 @@ static void lint_param(lint *l, const seq_step *st, size_t idx,
 	default:
 		break;
 	}
-	(void)st;
 }
 
 /* Per-point limits: per names one of the step's sweep variables and each
