@@ -184,9 +184,13 @@ int run_unit_convert(double v, const char *from, const char *to, double *out)
 
 /* ---- stopping ------------------------------------------------------------ */
 
+/* The flag is set by a signal handler on whichever thread the signal
+ * lands and read by every branch's thread: an atomic load (lock-free, so
+ * also what a handler may use) keeps that a defined access. */
 int run_aborted(const run_ctx *cx)
 {
-	return !cx->in_cleanup && cx->o->abort_flag && *cx->o->abort_flag;
+	return !cx->in_cleanup && cx->o->abort_flag &&
+	       __atomic_load_n(cx->o->abort_flag, __ATOMIC_RELAXED);
 }
 
 /* A branch also stops when a branch before it in the file erred: the

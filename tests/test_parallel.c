@@ -116,7 +116,7 @@ static int pm_read_all(void *h, double *w, int max, int *n, kgd_err *e)
 	pm.read_alls++;
 	sleep_s(pm.read_delay_s);
 	if (pm.abort_at_read_all && pm.read_alls == pm.abort_at_read_all)
-		*abort_flag = 1;
+		__atomic_store_n(abort_flag, 1, __ATOMIC_RELAXED);
 	if (pm.error_port)
 		return kgd_err_set(e, KGD_ERR_TIMEOUT, "fake://pm: no reply");
 	*n = max < 16 ? max : 16;
