@@ -23,6 +23,23 @@
 
 #define PEER_LIFETIME_S 60
 
+static int record_fd = -1;
+
+void drv_peer_record(int fd)
+{
+	record_fd = fd;
+}
+
+/* One received line, whole, before any answer: by the time the driver has
+ * its reply, the line is on record. */
+static void record(const char *line, size_t n)
+{
+	if (record_fd < 0)
+		return;
+	if (write(record_fd, line, n) != (ssize_t)n || write(record_fd, "\n", 1) != 1)
+		_exit(2);  /* a record with holes would prove nothing */
+}
+
 /* One program message may hold several commands separated by ';' (the
  * drivers send a reading and SYST:ERR? together). As an IEEE 488.2
  * instrument does, answer each in turn and join the answers with ';' into
@@ -70,6 +87,7 @@ static int serve(int fd, drv_peer_fn fn, void *state, int *hung)
 		if (n && line[n - 1] == '\r')
 			n--;
 		line[n] = '\0';
+		record(line, n);
 		n = 0;
 		if (*hung)
 			continue;

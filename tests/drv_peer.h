@@ -37,6 +37,12 @@ pid_t drv_peer_tcp(drv_peer_fn fn, void *state, char *uri, size_t cap);
 pid_t drv_peer_pty(drv_peer_fn fn, void *state, const char *params, char *uri,
 		   size_t cap);
 
+/* From the next peer started on: append every line it receives (its
+ * terminator stripped, one per line) to fd before answering it, so a test
+ * can assert the exact program messages a driver sent, compound ones
+ * whole. -1 (the default) records nothing. The child inherits fd. */
+void drv_peer_record(int fd);
+
 /* Kill and reap a peer; -1 is ignored. */
 void drv_peer_stop(pid_t pid);
 

@@ -7,7 +7,9 @@
  * mpi-sentio plugin on the same simulator too. Error counts are asserted
  * exactly: the simulator draws them from the model (a Poisson sample keyed
  * by lane and gate number), which this program recomputes. Faults: the
- * error queue, silence mid-gate, garbled counts, a failed contact.
+ * error queue, silence mid-gate, garbled counts, a failed contact. The
+ * multi-lane gate (ABI 1.1) against the simulator's per-lane gate clocks,
+ * and bert-v10, a driver of ABI 1.0, on the same BERT.
  * tests/test_drv_jbert.c keeps the scripted-peer cases (other models, a
  * 9.9E37 count, a gate that never closes).
  *
@@ -26,6 +28,7 @@
 
 #define PLUGIN KGD_PLUGIN_BUILD_DIR "/jbert-n4903b.so"
 #define PROBER_PLUGIN KGD_PLUGIN_BUILD_DIR "/mpi-sentio.so"
+#define V10_PLUGIN KGD_TEST_PLUGIN_DIR "/bert-v10.so"
 #define SEED "5"
 #define ROLE "bert"
 /* 32 dies; (5,2) has a high-BER lane. A gate of 1 s lasts 10 ms. */
@@ -34,23 +37,30 @@
 #define RATE 53.125
 #define GATE_S 1.0
 
-static const drv_descriptor *drv, *prober;
+static const drv_descriptor *drv, *prober, *v10;
 static sim_model model;   /* what kgd-vstation runs with WAFER_ARGS */
+static sim_model model6;  /* the same with --seed 6: a die with a dead lane */
 
-static int suite_init(void)
+static int init_model(sim_model *m, uint64_t seed)
 {
 	sim_model_params p;
 
 	sim_model_defaults(&p);
-	p.seed = strtoull(SEED, NULL, 10);
+	p.seed = seed;
 	p.product = SIM_PRODUCT_TERAPHY;
 	p.die_w_mm = p.die_h_mm = 40;
 	p.wafers = 1;
-	if (sim_model_init(&model, &p))
+	return sim_model_init(m, &p);
+}
+
+static int suite_init(void)
+{
+	if (init_model(&model, strtoull(SEED, NULL, 10)) || init_model(&model6, 6))
 		return -1;
 	drv = dvs_load(PLUGIN);
 	prober = dvs_load(PROBER_PLUGIN);
-	return drv && prober ? 0 : -1;
+	v10 = dvs_load(V10_PLUGIN);
+	return drv && prober && v10 ? 0 : -1;
 }
 
 static int suite_cleanup(void)
@@ -60,19 +70,28 @@ static int suite_cleanup(void)
 	return 0;
 }
 
-/* The error count the simulator gives the gate-th gate (0-based) of lane
- * on die (col,row) of slot 1 in contact, at RATE for GATE_S. */
-static double model_errors(int col, int row, int lane, uint64_t gate)
+/* The error count the simulator of model m gives the gate-th gate
+ * (0-based) of lane on die (col,row) of slot 1 in contact, at RATE for
+ * gate_s. */
+static double model_errors_at(const sim_model *m, int col, int row, int lane,
+			      uint64_t gate, double gate_s)
 {
-	uint64_t s = sim_hash(model.key, 0x42455254, (uint64_t)lane, gate, 0);
-	double ber = sim_die_ber(&model, 1, col, row, lane, RATE);
+	uint64_t s = sim_hash(m->key, 0x42455254, (uint64_t)lane, gate, 0);
+	double ber = sim_die_ber(m, 1, col, row, lane, RATE);
 
-	return (double)sim_poisson(ber * floor(RATE * 1e9 * GATE_S), &s);
+	return (double)sim_poisson(ber * floor(RATE * 1e9 * gate_s), &s);
 }
 
-/* Start the simulator with extra args, open the BERT and the prober, load
- * the wafer; NULL on failure. */
-static dvs_session *start(const char *const *extra, int timeout_ms, dvs_peer *pr)
+static double model_errors(int col, int row, int lane, uint64_t gate)
+{
+	return model_errors_at(&model, col, row, lane, gate, GATE_S);
+}
+
+/* Start the simulator with extra args (later ones override WAFER_ARGS),
+ * open the BERT through bert_drv and the prober, load the wafer; NULL on
+ * failure. */
+static dvs_session *start_with(const drv_descriptor *bert_drv, const char *const *extra,
+			       int timeout_ms, dvs_peer *pr)
 {
 	const char *args[24] = {WAFER_ARGS};
 	char id[64];
@@ -83,11 +102,16 @@ static dvs_session *start(const char *const *extra, int timeout_ms, dvs_peer *pr
 	for (; extra && *extra && n < 23; extra++)
 		args[n++] = *extra;
 	args[n] = NULL;
-	s = dvs_open(drv, ROLE, timeout_ms, args);
+	s = dvs_open(bert_drv, ROLE, timeout_ms, args);
 	if (!s || dvs_open_role(s, prober, "prober", 2000, pr)
 	    || prober->prober->load_wafer(pr->h, 1, id, sizeof(id), &err))
 		return NULL;
 	return s;
+}
+
+static dvs_session *start(const char *const *extra, int timeout_ms, dvs_peer *pr)
+{
+	return start_with(drv, extra, timeout_ms, pr);
 }
 
 /* Put the die (col,row) in contact. */
@@ -261,15 +285,16 @@ static void test_no_contact_is_sync_loss(void)
  * driver error, and the next configure is clean. */
 static void test_instrument_error_surfaces(void)
 {
-	const char *const extra[] = {"--fault", "bert:scpi-error:after=12", NULL};
+	const char *const extra[] = {"--fault", "bert:scpi-error:after=4", NULL};
 	dvs_peer pr;
 	dvs_session *s = start(extra, 2000, &pr);
 	int rc = KGD_OK, i;
 	kgd_err err;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	/* open: *IDN?, *CLS (lines 1-2); a first configure sends the rate
-	 * and three more commands, each checked (3-10); later ones 6 lines. */
+	/* open: *IDN?, *CLS (lines 1-2); a configure is one message (the
+	 * rate when it changes, patterns, output) and its check: the second
+	 * configure's message is line 5. */
 	for (i = 0; i < 5 && rc == KGD_OK; i++)
 		rc = drv->bert->configure(s->h, 1 + i, "PRBS31", RATE, &err);
 	CU_ASSERT_EQUAL(rc, KGD_ERR_INSTRUMENT);
@@ -283,9 +308,9 @@ static void test_instrument_error_surfaces(void)
  * the transport timeout and names the URI. */
 static void test_timeout_mid_gate(void)
 {
-	/* Lines: open 2, configure 8, gate mode, time and start 6 (checked);
-	 * the first :GATE:STAT? poll is line 17. */
-	const char *const extra[] = {"--fault", "bert:no-reply:after=16", NULL};
+	/* Lines: open 2, configure 2, gate mode and time 2, start 2 (each
+	 * message checked); the first :GATE:STAT? poll is line 9. */
+	const char *const extra[] = {"--fault", "bert:no-reply:after=8", NULL};
 	dvs_peer pr;
 	dvs_session *s = start(extra, 300, &pr);
 	drv_ber_result res;
@@ -324,6 +349,175 @@ static void test_garbage_counts_are_not_a_ber(void)
 	CU_ASSERT_EQUAL(dvs_stop(s), 0);
 }
 
+/* ---- ABI 1.1: one gate on several lanes ---------------------------- */
+
+/* The route's first die; it has no defect (asserted). */
+static void good_die(int *col, int *row)
+{
+	sim_limits lim;
+	sim_truth t;
+
+	*col = model.route[0][0];
+	*row = model.route[0][1];
+	sim_limits_defaults(&lim);
+	CU_ASSERT_FATAL(sim_truth_die(&model, &lim, 1, *col, *row, &t) == 0);
+	CU_ASSERT_EQUAL_FATAL(t.defect, SIM_DEFECT_NONE);
+}
+
+/* Four lanes gated together take about one gate, not four, and each
+ * counts the model's errors over the full gate. Time scale 0.1: a 3 s gate
+ * lasts 0.3 s, lane by lane would be 1.2 s. */
+static void test_multilane_takes_one_gate(void)
+{
+	const char *const extra[] = {"--time-scale", "0.1", NULL};
+	const int lanes[] = {1, 2, 3, 4};
+	const double gate = 3.0, wall = gate * 0.1, bits = floor(RATE * 1e9 * gate);
+	dvs_peer pr;
+	dvs_session *s = start(extra, 2000, &pr);
+	drv_ber_result res;
+	int col, row;
+	double t0, took;
+	kgd_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	good_die(&col, &row);
+	CU_ASSERT_EQUAL_FATAL(contact(&pr, col, row), KGD_OK);
+	CU_ASSERT_EQUAL(drv->bert->configure_lanes(s->h, lanes, 4, "PRBS31", RATE, &err),
+			KGD_OK);
+	t0 = dvs_now();
+	CU_ASSERT_EQUAL(drv->bert->gate_start(s->h, lanes, 4, gate, &err), KGD_OK);
+	for (int i = 0; i < 4; i++) {
+		memset(&res, 0xff, sizeof(res));
+		CU_ASSERT_EQUAL(drv->bert->gate_read(s->h, lanes[i], gate, &res, &err), KGD_OK);
+		CU_ASSERT_EQUAL(res.bits, bits);
+		CU_ASSERT_EQUAL(res.errors, model_errors_at(&model, col, row, lanes[i], 0, gate));
+		CU_ASSERT_EQUAL(res.ber_is_bound, res.errors == 0);
+		CU_ASSERT_EQUAL(res.sync_lost, 0);
+	}
+	took = dvs_now() - t0;
+	CU_ASSERT(took >= wall);
+	CU_ASSERT(took < 2 * wall);
+	if (took >= 2 * wall)
+		fprintf(stderr, "\n4 lanes took %.3f s for a %.3f s gate\n", took, wall);
+	CU_ASSERT_EQUAL(dvs_stop(s), 0);
+}
+
+/* Lanes of two overlapping starts of different gate times: each lane
+ * counts over its own gate (bits = rate x its time, errors the model's
+ * draw for that lane's gate number), whichever closes first. On the die
+ * with a high-BER lane, that lane counts its errors beside clean ones. */
+static void test_multilane_own_gates(void)
+{
+	const int all[] = {1, 2, 7, 8}, slow[] = {1, 7}, fast[] = {2, 8};
+	const double t_slow = 30, t_fast = 10;  /* 0.3 s and 0.1 s of wall time */
+	dvs_peer pr;
+	dvs_session *s = start(NULL, 2000, &pr);
+	drv_ber_result res;
+	kgd_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(contact(&pr, 5, 2), KGD_OK);  /* lane 7 high BER */
+	CU_ASSERT_EQUAL(drv->bert->configure_lanes(s->h, all, 4, "PRBS31", RATE, &err),
+			KGD_OK);
+	CU_ASSERT_EQUAL(drv->bert->gate_start(s->h, slow, 2, t_slow, &err), KGD_OK);
+	CU_ASSERT_EQUAL(drv->bert->gate_start(s->h, fast, 2, t_fast, &err), KGD_OK);
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(drv->bert->gate_read(s->h, fast[i], t_fast, &res, &err), KGD_OK);
+		CU_ASSERT_EQUAL(res.bits, floor(RATE * 1e9 * t_fast));
+		CU_ASSERT_EQUAL(res.errors, model_errors_at(&model, 5, 2, fast[i], 0, t_fast));
+	}
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(drv->bert->gate_read(s->h, slow[i], t_slow, &res, &err), KGD_OK);
+		CU_ASSERT_EQUAL(res.bits, floor(RATE * 1e9 * t_slow));
+		CU_ASSERT_EQUAL(res.errors, model_errors_at(&model, 5, 2, slow[i], 0, t_slow));
+	}
+	CU_ASSERT(res.errors > 1000);  /* lane 7, 30 s at BER > 1e-8 */
+	CU_ASSERT(res.ber > 1e-10);
+	/* A second gate on the same lanes draws each lane's next sample. */
+	CU_ASSERT_EQUAL(drv->bert->gate_start(s->h, all, 4, GATE_S, &err), KGD_OK);
+	for (int i = 3; i >= 0; i--) {
+		CU_ASSERT_EQUAL(drv->bert->gate_read(s->h, all[i], GATE_S, &res, &err), KGD_OK);
+		CU_ASSERT_EQUAL(res.errors, model_errors(5, 2, all[i], 1));
+	}
+	CU_ASSERT_EQUAL(dvs_stop(s), 0);
+}
+
+/* A die with a dead port (seed 6): its lane, gated with its neighbours,
+ * is that lane's sync loss; the neighbours read the model's counts. */
+static void test_multilane_dead_lane(void)
+{
+	const char *const extra[] = {"--seed", "6", NULL};
+	dvs_peer pr;
+	dvs_session *s = start(extra, 2000, &pr);
+	drv_ber_result res;
+	sim_limits lim;
+	sim_truth t = {0};
+	int col = -1, row = -1, lanes[4];
+	kgd_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	sim_limits_defaults(&lim);
+	for (int i = 0; i < model6.n_dies && col < 0; i++)
+		if (sim_truth_die(&model6, &lim, 1, model6.route[i][0], model6.route[i][1], &t) == 0
+		    && t.defect == SIM_DEFECT_DEAD_PORT) {
+			col = model6.route[i][0];
+			row = model6.route[i][1];
+		}
+	CU_ASSERT_FATAL(col == 4 && row == 3 && t.where == 8);
+	for (int i = 0; i < 4; i++)
+		lanes[i] = t.where - 2 + i;  /* 6, 7, 8, 9 */
+	CU_ASSERT_EQUAL_FATAL(contact(&pr, col, row), KGD_OK);
+	CU_ASSERT_EQUAL(drv->bert->configure_lanes(s->h, lanes, 4, "PRBS31", RATE, &err),
+			KGD_OK);
+	CU_ASSERT_EQUAL(drv->bert->gate_start(s->h, lanes, 4, GATE_S, &err), KGD_OK);
+	for (int i = 0; i < 4; i++) {
+		int rc = drv->bert->gate_read(s->h, lanes[i], GATE_S, &res, &err);
+
+		if (lanes[i] == t.where) {
+			CU_ASSERT_EQUAL(rc, KGD_ERR_INSTRUMENT);
+			CU_ASSERT_EQUAL(res.sync_lost, 1);
+			CU_ASSERT(strstr(err.msg, "lane 8") && strstr(err.msg, "sync")
+				  && strstr(err.msg, s->uri));
+			continue;
+		}
+		CU_ASSERT_EQUAL(rc, KGD_OK);
+		CU_ASSERT_EQUAL(res.sync_lost, 0);
+		CU_ASSERT_EQUAL(res.bits, floor(RATE * 1e9 * GATE_S));
+		CU_ASSERT_EQUAL(res.errors, model_errors_at(&model6, col, row, lanes[i], 0,
+							    GATE_S));
+	}
+	CU_ASSERT_EQUAL(dvs_stop(s), 0);
+}
+
+/* bert-v10 (tests/plugins/): a driver of ABI 1.0 measures the simulator's
+ * lanes one by one, the model's counts exactly; the station's lane-by-lane
+ * path uses it. */
+static void test_v10_driver_measures(void)
+{
+	dvs_peer pr;
+	dvs_session *s = start_with(v10, NULL, 2000, &pr);
+	const double bits = floor(RATE * 1e9 * GATE_S);
+	drv_ber_result res;
+	int col, row;
+	kgd_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(v10->abi_minor, 0);
+	good_die(&col, &row);
+	CU_ASSERT_EQUAL_FATAL(contact(&pr, col, row), KGD_OK);
+	for (int lane = 1; lane <= 2; lane++) {
+		CU_ASSERT_EQUAL(v10->bert->configure(s->h, lane, "PRBS31", RATE, &err), KGD_OK);
+		CU_ASSERT_EQUAL(v10->bert->measure(s->h, lane, GATE_S, &res, &err), KGD_OK);
+		CU_ASSERT_EQUAL(res.bits, bits);
+		CU_ASSERT_EQUAL(res.errors, model_errors(col, row, lane, 0));
+		CU_ASSERT_EQUAL(res.ber_is_bound, res.errors == 0);
+	}
+	CU_ASSERT_EQUAL(v10->bert->output(s->h, 1, 0, &err), KGD_OK);
+	CU_ASSERT_EQUAL(v10->bert->measure(s->h, 1, GATE_S, &res, &err), KGD_ERR_INSTRUMENT);
+	CU_ASSERT_EQUAL(res.sync_lost, 1);
+	CU_ASSERT_EQUAL(dvs_stop(s), 0);
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("drv_vs_jbert", suite_init, suite_cleanup);
@@ -338,5 +532,9 @@ int cu_register(void)
 	CU_add_test(s, "instrument error surfaces", test_instrument_error_surfaces);
 	CU_add_test(s, "timeout mid-gate", test_timeout_mid_gate);
 	CU_add_test(s, "garbage counts are not a BER", test_garbage_counts_are_not_a_ber);
+	CU_add_test(s, "multi-lane: four lanes take one gate", test_multilane_takes_one_gate);
+	CU_add_test(s, "multi-lane: each lane counts its own gate", test_multilane_own_gates);
+	CU_add_test(s, "multi-lane: a dead lane beside good ones", test_multilane_dead_lane);
+	CU_add_test(s, "ABI 1.0 driver (bert-v10) measures", test_v10_driver_measures);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

@@ -7,11 +7,17 @@
  *  - rate_gbps is the rate the instrument is known to run at, or NAN when
  *    unknown (never set, or the last set failed): all lanes share it, so a
  *    per-lane configure sends it only when it changes;
- *  - measure returns only after the instrument said the gate closed, and a
- *    result is never 0 BER: zero errors is the bound 3/bits.
+ *  - measure and gate_read return only after the instrument said the gate
+ *    closed, and a result is never 0 BER: zero errors is the bound 3/bits;
+ *  - armed[lane] is set only while a gate this handle started on the
+ *    lane is unread: a count is read once per gate, never an old one;
+ *  - one gate_start is one program message of starts, so the lanes' gates
+ *    start together (measure is the same path with one lane).
  * The transport belongs to the station; close() never closes it.
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +35,11 @@ struct jbert_handle {
 	const jbert_model *model;
 	char idn[SCPI_REPLY_MAX];
 	double rate_gbps;
+	/* Per lane (index = lane), the gate arm_gates started and nobody read
+	 * yet: whether there is one, when it started (monotonic s), its time. */
+	int armed[JBERT_MAX_LANES + 1];
+	double armed_at[JBERT_MAX_LANES + 1];
+	double armed_gate_s[JBERT_MAX_LANES + 1];
 };
 
 static double now_s(void)
@@ -48,10 +59,96 @@ static void sleep_s(double s)
 
 static int check_lane(const struct jbert_handle *h, int lane, kgd_err *err)
 {
-	if (lane >= 1 && lane <= h->model->lanes)
+	if (lane >= 1 && lane <= h->model->lanes && lane <= JBERT_MAX_LANES)
 		return KGD_OK;
 	return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d out of range for %s (1..%d)",
 			   xport_uri(h->x), lane, h->model->model, h->model->lanes);
+}
+
+/* Every lane valid and listed once: a lane twice in one gate would be
+ * started twice and read once. */
+static int check_lanes(const struct jbert_handle *h, const int *lanes, size_t n,
+		       kgd_err *err)
+{
+	int seen[JBERT_MAX_LANES + 1] = {0};
+
+	if (!lanes || n == 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: no lanes given", xport_uri(h->x));
+	for (size_t i = 0; i < n; i++) {
+		int rc = check_lane(h, lanes[i], err);
+
+		if (rc)
+			return rc;
+		if (seen[lanes[i]]++)
+			return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d listed twice",
+					   xport_uri(h->x), lanes[i]);
+	}
+	return KGD_OK;
+}
+
+/* "lane 3" or "lanes 1,2,3" for messages about a call's lanes. */
+static const char *lanes_text(const int *lanes, size_t n, char *buf, size_t cap)
+{
+	size_t used = (size_t)snprintf(buf, cap, "lane%s ", n > 1 ? "s" : "");
+
+	for (size_t i = 0; i < n && used < cap; i++)
+		used += (size_t)snprintf(buf + used, cap - used, "%s%d", i ? "," : "",
+					 lanes[i]);
+	return buf;
+}
+
+/* The arguments of a call that reports one lane's gate. */
+static int check_gate(const struct jbert_handle *h, int lane, double gate_s,
+		      const drv_ber_result *res, kgd_err *err)
+{
+	int rc = check_lane(h, lane, err);
+
+	if (rc)
+		return rc;
+	if (!isfinite(gate_s) || gate_s <= 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d: gate time %g s is not valid",
+				   xport_uri(h->x), lane, gate_s);
+	if (!res)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d: no result to fill",
+				   xport_uri(h->x), lane);
+	return KGD_OK;
+}
+
+/* Send msg (if it holds anything) and check the error queue after it; the
+ * message starts empty again. */
+static int flush(struct jbert_handle *h, jbert_msg *msg, kgd_err *err)
+{
+	int rc = KGD_OK;
+
+	if (msg->n_cmds)
+		rc = scpi_command(h->x, err, "%s", msg->text);
+	jbert_msg_init(msg, h->model);
+	return rc;
+}
+
+/* Append command c to msg, sending msg first when c does not fit: settings
+ * for many lanes go out in as few messages as the length cap allows. */
+static int batch_add(struct jbert_handle *h, jbert_msg *msg, kgd_err *err,
+		     enum jbert_cmd c, ...)
+{
+	va_list ap;
+	int full, rc;
+
+	va_start(ap, c);
+	full = jbert_msg_vadd(msg, c, ap);
+	va_end(ap);
+	if (!full)
+		return KGD_OK;
+	rc = flush(h, msg, err);
+	if (rc)
+		return rc;
+	va_start(ap, c);
+	full = jbert_msg_vadd(msg, c, ap);
+	va_end(ap);
+	if (full)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: '%s' does not fit one message",
+				   xport_uri(h->x), jbert_fmt(h->model, c));
+	return KGD_OK;
 }
 
 static int jbert_open(xport *x, void **handle, kgd_err *err)
@@ -112,49 +209,107 @@ static int jbert_output(void *handle, int lane, int on, kgd_err *err)
 			    on ? 1 : 0);
 }
 
-/* Rate (if changed), generator and detector pattern, and the lane's output
- * on: a configured lane is ready to measure. */
-static int jbert_configure(void *handle, int lane, const char *pattern,
-			   double rate_gbps, kgd_err *err)
+/* Rate (if changed), then each lane's generator and detector pattern and
+ * output on, in as few checked messages as fit: a configured lane is ready
+ * to measure. A rate not confirmed by a clean error queue is forgotten, so
+ * the next configure sends it again. */
+static int jbert_configure_lanes(void *handle, const int *lanes, size_t n,
+				 const char *pattern, double rate_gbps, kgd_err *err)
 {
 	struct jbert_handle *h = handle;
 	const char *wire = jbert_pattern(pattern);
-	int rc = check_lane(h, lane, err);
+	int new_rate, rc = check_lanes(h, lanes, n, err);
+	char which[128];
+	jbert_msg msg;
 
 	if (rc)
 		return rc;
 	if (!wire)
 		return kgd_err_set(err, KGD_ERR_ARG,
-				   "%s: lane %d: pattern '%s' is not one of PRBS7, "
-				   "PRBS15, PRBS23, PRBS31", xport_uri(h->x), lane,
+				   "%s: %s: pattern '%s' is not one of PRBS7, "
+				   "PRBS15, PRBS23, PRBS31", xport_uri(h->x),
+				   lanes_text(lanes, n, which, sizeof(which)),
 				   pattern ? pattern : "(null)");
 	if (!isfinite(rate_gbps) || rate_gbps <= 0)
-		return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d: rate %g Gb/s is not valid",
-				   xport_uri(h->x), lane, rate_gbps);
-	if (h->rate_gbps != rate_gbps) {
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: %s: rate %g Gb/s is not valid",
+				   xport_uri(h->x),
+				   lanes_text(lanes, n, which, sizeof(which)), rate_gbps);
+	jbert_msg_init(&msg, h->model);
+	new_rate = h->rate_gbps != rate_gbps;
+	if (new_rate) {
 		h->rate_gbps = NAN;
-		rc = scpi_command(h->x, err, jbert_fmt(h->model, JBERT_CMD_SET_RATE),
-				  rate_gbps * 1e9);
-		if (rc)
-			return rc;
-		h->rate_gbps = rate_gbps;
+		rc = batch_add(h, &msg, err, JBERT_CMD_SET_RATE, rate_gbps * 1e9);
 	}
-	rc = scpi_command(h->x, err, jbert_fmt(h->model, JBERT_CMD_GEN_PATTERN), lane,
-			  wire);
+	for (size_t i = 0; i < n && rc == KGD_OK; i++) {
+		rc = batch_add(h, &msg, err, JBERT_CMD_GEN_PATTERN, lanes[i], wire);
+		if (rc == KGD_OK)
+			rc = batch_add(h, &msg, err, JBERT_CMD_DET_PATTERN, lanes[i], wire);
+		if (rc == KGD_OK)
+			rc = batch_add(h, &msg, err, JBERT_CMD_OUTPUT, lanes[i], 1);
+	}
 	if (rc == KGD_OK)
-		rc = scpi_command(h->x, err, jbert_fmt(h->model, JBERT_CMD_DET_PATTERN),
-				  lane, wire);
-	if (rc == KGD_OK)
-		rc = jbert_output(h, lane, 1, err);
+		rc = flush(h, &msg, err);
+	if (rc == KGD_OK && new_rate)
+		h->rate_gbps = rate_gbps;
 	return rc;
 }
 
-/* Poll the gate until the instrument says it closed, within the gate time
- * plus margin; sleeping a slice of the gate between polls keeps the link
- * quiet while the detector counts. */
-static int wait_gate(struct jbert_handle *h, int lane, double gate_s, kgd_err *err)
+static int jbert_configure(void *handle, int lane, const char *pattern,
+			   double rate_gbps, kgd_err *err)
 {
-	double start = now_s();
+	return jbert_configure_lanes(handle, &lane, 1, pattern, rate_gbps, err);
+}
+
+/* Arm a single gate of gate_s on every lane, mode and time first (checked,
+ * so no gate runs with a time another call left), then every start in ONE
+ * program message: the instrument parses it as one unit and starts the
+ * gates together. Records each lane's gate for collect(). */
+static int arm_gates(struct jbert_handle *h, const int *lanes, size_t n,
+		     double gate_s, kgd_err *err)
+{
+	jbert_msg msg;
+	double t;
+	int rc = KGD_OK;
+
+	/* A new gate replaces one nobody read. */
+	for (size_t i = 0; i < n; i++)
+		h->armed[lanes[i]] = 0;
+	jbert_msg_init(&msg, h->model);
+	for (size_t i = 0; i < n && rc == KGD_OK; i++) {
+		rc = batch_add(h, &msg, err, JBERT_CMD_GATE_SINGLE, lanes[i]);
+		if (rc == KGD_OK)
+			rc = batch_add(h, &msg, err, JBERT_CMD_GATE_TIME, lanes[i], gate_s);
+	}
+	if (rc == KGD_OK)
+		rc = flush(h, &msg, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (jbert_msg_add(&msg, JBERT_CMD_GATE_START, lanes[i]))
+			return kgd_err_set(err, KGD_ERR_ARG,
+					   "%s: %zu lanes do not fit one start message",
+					   xport_uri(h->x), n);
+	rc = flush(h, &msg, err);
+	if (rc)
+		return rc;
+	/* Taken once the starts were sent and checked: the gates started no
+	 * later, so a deadline counted from here never cuts one short. */
+	t = now_s();
+	for (size_t i = 0; i < n; i++) {
+		h->armed[lanes[i]] = 1;
+		h->armed_at[lanes[i]] = t;
+		h->armed_gate_s[lanes[i]] = gate_s;
+	}
+	return KGD_OK;
+}
+
+/* Poll the gate until the instrument says it closed, within the gate time
+ * plus margin counted from the gate's start (gates of one start close
+ * together, whichever lane is read first); sleeping a slice of the gate
+ * between polls keeps the link quiet while the detector counts. */
+static int wait_gate(struct jbert_handle *h, int lane, double gate_s, double since,
+		     kgd_err *err)
+{
 	double limit = gate_s * JBERT_GATE_MARGIN + JBERT_GATE_SLACK_S;
 	double slice = fmin(fmax(gate_s / 20, 0.005), 0.2);
 	long running = 1;
@@ -165,40 +320,28 @@ static int wait_gate(struct jbert_handle *h, int lane, double gate_s, kgd_err *e
 				     jbert_fmt(h->model, JBERT_CMD_GATE_RUNNING), lane);
 		if (rc || running == 0)
 			return rc;
-		if (now_s() - start > limit)
+		if (now_s() - since > limit)
 			return kgd_err_set(err, KGD_ERR_TIMEOUT,
 					   "%s: lane %d: gate of %g s still running after "
 					   "%.1f s (':SENS%d:GATE:STAT?' = %ld)",
-					   xport_uri(h->x), lane, gate_s, now_s() - start,
+					   xport_uri(h->x), lane, gate_s, now_s() - since,
 					   lane, running);
 		sleep_s(slice);
 	}
 }
 
-static int jbert_measure(void *handle, int lane, double gate_s,
-			 drv_ber_result *res, kgd_err *err)
+/* The counts of the lane's closed gate, checked once for measure and
+ * gate_read alike: sync loss is an instrument error with sync_lost set, a
+ * count that is not a count a protocol error, zero errors the bound. */
+static int read_counts(struct jbert_handle *h, int lane, drv_ber_result *res,
+		       kgd_err *err)
 {
-	struct jbert_handle *h = handle;
 	const jbert_model *m = h->model;
 	double bits = 0, errors = 0;
 	long cond = 0;
-	int rc = check_lane(h, lane, err);
+	int rc;
 
-	if (rc)
-		return rc;
-	if (!res || !isfinite(gate_s) || gate_s <= 0)
-		return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d: gate time %g s is not valid",
-				   xport_uri(h->x), lane, gate_s);
-	memset(res, 0, sizeof(*res));
-	rc = scpi_command(h->x, err, jbert_fmt(m, JBERT_CMD_GATE_SINGLE), lane);
-	if (rc == KGD_OK)
-		rc = scpi_command(h->x, err, jbert_fmt(m, JBERT_CMD_GATE_TIME), lane, gate_s);
-	if (rc == KGD_OK)
-		rc = scpi_command(h->x, err, jbert_fmt(m, JBERT_CMD_GATE_START), lane);
-	if (rc == KGD_OK)
-		rc = wait_gate(h, lane, gate_s, err);
-	if (rc == KGD_OK)
-		rc = scpi_query_long(h->x, &cond, err, jbert_fmt(m, JBERT_CMD_QUES_COND), lane);
+	rc = scpi_query_long(h->x, &cond, err, jbert_fmt(m, JBERT_CMD_QUES_COND), lane);
 	if (rc == KGD_OK)
 		rc = scpi_measure_double(h->x, &bits, err, jbert_fmt(m, JBERT_CMD_BITS), lane);
 	if (rc == KGD_OK)
@@ -227,10 +370,76 @@ static int jbert_measure(void *handle, int lane, double gate_s,
 	return KGD_OK;
 }
 
+/* Wait for the lane's armed gate and read it; the gate is consumed either
+ * way, so a count is never read twice. */
+static int collect(struct jbert_handle *h, int lane, drv_ber_result *res,
+		   kgd_err *err)
+{
+	double since = h->armed_at[lane], gate_s = h->armed_gate_s[lane];
+	int rc;
+
+	h->armed[lane] = 0;
+	rc = wait_gate(h, lane, gate_s, since, err);
+	return rc ? rc : read_counts(h, lane, res, err);
+}
+
+static int jbert_measure(void *handle, int lane, double gate_s,
+			 drv_ber_result *res, kgd_err *err)
+{
+	struct jbert_handle *h = handle;
+	int rc = check_gate(h, lane, gate_s, res, err);
+
+	if (rc)
+		return rc;
+	memset(res, 0, sizeof(*res));
+	rc = arm_gates(h, &lane, 1, gate_s, err);
+	return rc ? rc : collect(h, lane, res, err);
+}
+
+static int jbert_gate_start(void *handle, const int *lanes, size_t n, double gate_s,
+			    kgd_err *err)
+{
+	struct jbert_handle *h = handle;
+	int rc = check_lanes(h, lanes, n, err);
+	char which[128];
+
+	if (rc)
+		return rc;
+	if (!isfinite(gate_s) || gate_s <= 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: %s: gate time %g s is not valid",
+				   xport_uri(h->x), lanes_text(lanes, n, which, sizeof(which)),
+				   gate_s);
+	return arm_gates(h, lanes, n, gate_s, err);
+}
+
+static int jbert_gate_read(void *handle, int lane, double gate_s, drv_ber_result *res,
+			   kgd_err *err)
+{
+	struct jbert_handle *h = handle;
+	int rc = check_gate(h, lane, gate_s, res, err);
+
+	if (rc)
+		return rc;
+	memset(res, 0, sizeof(*res));
+	if (!h->armed[lane])
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s: lane %d: no gate started on this lane since "
+				   "its last read (gate_start first)", xport_uri(h->x), lane);
+	if (gate_s != h->armed_gate_s[lane])
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s: lane %d: read as a gate of %g s, but gate_start "
+				   "armed %g s", xport_uri(h->x), lane, gate_s,
+				   h->armed_gate_s[lane]);
+	return collect(h, lane, res, err);
+}
+
 static const drv_bert_ops bert_ops = {
 	.configure = jbert_configure,
 	.measure = jbert_measure,
 	.output = jbert_output,
+	.configure_lanes = jbert_configure_lanes,
+	.gate_start = jbert_gate_start,
+	.gate_read = jbert_gate_read,
 };
 
 /* The one exported symbol; plugins build with hidden visibility. */

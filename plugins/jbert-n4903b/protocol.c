@@ -8,6 +8,7 @@
  */
 #include "protocol.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const jbert_cmdset cmds_n4903 = {
@@ -26,6 +27,9 @@ static const jbert_cmdset cmds_n4903 = {
 		[JBERT_CMD_BITS] = ":FETC:SENS%d:BCO?",
 		[JBERT_CMD_ERRORS] = ":FETC:SENS%d:ECO?",
 		[JBERT_CMD_QUES_COND] = ":STAT:QUES%d:COND?",
+		/* Every command carries its leading ':', so each is
+		 * absolute, whatever header path the previous one left. */
+		[JBERT_CMD_SEPARATOR] = ";",
 	},
 };
 
@@ -74,4 +78,46 @@ const char *jbert_known_models(void)
 const char *jbert_fmt(const jbert_model *m, enum jbert_cmd c)
 {
 	return m->cmds->fmt[c];
+}
+
+void jbert_msg_init(jbert_msg *msg, const jbert_model *m)
+{
+	msg->model = m;
+	msg->text[0] = '\0';
+	msg->len = 0;
+	msg->n_cmds = 0;
+}
+
+int jbert_msg_vadd(jbert_msg *msg, enum jbert_cmd c, va_list ap)
+{
+	const char *sep = msg->n_cmds ? jbert_fmt(msg->model, JBERT_CMD_SEPARATOR) : "";
+	size_t len = msg->len, room;
+	int n;
+
+	n = snprintf(msg->text + len, sizeof(msg->text) - len, "%s", sep);
+	if (n < 0 || (size_t)n >= sizeof(msg->text) - len)
+		goto full;
+	len += (size_t)n;
+	room = sizeof(msg->text) - len;
+	n = vsnprintf(msg->text + len, room, jbert_fmt(msg->model, c), ap);
+	if (n < 0 || (size_t)n >= room)
+		goto full;
+	msg->len = len + (size_t)n;
+	msg->n_cmds++;
+	return 0;
+full:
+	/* Never half a command on the wire. */
+	msg->text[msg->len] = '\0';
+	return -1;
+}
+
+int jbert_msg_add(jbert_msg *msg, enum jbert_cmd c, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, c);
+	rc = jbert_msg_vadd(msg, c, ap);
+	va_end(ap);
+	return rc;
 }
