@@ -264,33 +264,39 @@ static void test_prober_route_and_contact(void)
 	close(pm);
 }
 
+/* Load the wafer on the prober pr and put a die without defects in
+ * contact; 0 on success. */
+static int contact_good_die(int pr)
+{
+	char r[256], cmd[64];
+	int good = -1;
+
+	for (int i = 0; i < model.n_dies && good < 0; i++)
+		if (sim_die_defect(&model, 1, model.route[i][0], model.route[i][1], NULL, NULL)
+		    == SIM_DEFECT_NONE)
+			good = i;
+	if (good < 0)
+		return -1;
+	ask(pr, "*RCS 1", NULL, 0);
+	ask(pr, "loader:load_wafer 1", r, sizeof(r));
+	snprintf(cmd, sizeof(cmd), "map:step_die %d,%d,0", model.route[good][0],
+		 model.route[good][1]);
+	ask(pr, cmd, r, sizeof(r));
+	if (ask(pr, "move_chuck_contact", r, sizeof(r)) || strncmp(r, "0,", 2))
+		return -1;
+	return 0;
+}
+
 static void test_bert_gate(void)
 {
 	int fd = open_uri(tu_vstation_uri(&wafer_vs, "bert"));
 	int pr = open_uri(tu_vstation_uri(&wafer_vs, "prober"));
 	char r[256];
-	int good = -1;
 
 	CU_ASSERT_FATAL(fd >= 0 && pr >= 0);
 	ask(fd, "*IDN?", r, sizeof(r));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r, "N4903B"));
-	/* A die without defects, in contact. */
-	for (int i = 0; i < model.n_dies && good < 0; i++)
-		if (sim_die_defect(&model, 1, model.route[i][0], model.route[i][1], NULL, NULL)
-		    == SIM_DEFECT_NONE)
-			good = i;
-	CU_ASSERT_FATAL(good >= 0);
-	ask(pr, "*RCS 1", NULL, 0);
-	ask(pr, "loader:load_wafer 1", r, sizeof(r));
-	{
-		char cmd[64];
-
-		snprintf(cmd, sizeof(cmd), "map:step_die %d,%d,0", model.route[good][0],
-			 model.route[good][1]);
-		ask(pr, cmd, r, sizeof(r));
-		ask(pr, "move_chuck_contact", r, sizeof(r));
-		CU_ASSERT(strncmp(r, "0,", 2) == 0);
-	}
+	CU_ASSERT_FATAL(contact_good_die(pr) == 0);
 	ask(fd, ":SOUR9:FREQ:CW 5.3125E10;:OUTP3:STAT 1;:SENS3:GATE:PER:TIME 1", NULL, 0);
 	ask(fd, ":SENS3:GATE:STAT 1;:SENS3:GATE:STAT?", r, sizeof(r));
 	CU_ASSERT_STRING_EQUAL(r, "1");
@@ -314,6 +320,40 @@ static void test_bert_gate(void)
 	ask(fd, ":BOGUS:CMD", NULL, 0);
 	ask(fd, ":SYST:ERR?", r, sizeof(r));
 	CU_ASSERT(strncmp(r, "-113", 4) == 0);
+	ask(pr, "loader:unload_wafer", r, sizeof(r));
+	close(fd);
+	close(pr);
+}
+
+/* Gates started in one compound message start together, and each lane
+ * keeps its own gate clock and counts: lanes 1 and 2 gate 10 s (0.1 s of
+ * wall time at scale 0.01), lane 3 gates 50 s (0.5 s), all from one line. */
+static void test_bert_lanes_gated_together(void)
+{
+	int fd = open_uri(tu_vstation_uri(&wafer_vs, "bert"));
+	int pr = open_uri(tu_vstation_uri(&wafer_vs, "prober"));
+	char r[256];
+
+	CU_ASSERT_FATAL(fd >= 0 && pr >= 0);
+	CU_ASSERT_FATAL(contact_good_die(pr) == 0);
+	ask(fd, "*CLS;:SOUR9:FREQ:CW 5.3125E10;:OUTP1:STAT 1;:OUTP2:STAT 1;:OUTP3:STAT 1;"
+	    ":SENS1:GATE:MODE SING;:SENS1:GATE:PER:TIME 10;:SENS2:GATE:MODE SING;"
+	    ":SENS2:GATE:PER:TIME 10;:SENS3:GATE:MODE SING;:SENS3:GATE:PER:TIME 50", NULL, 0);
+	ask(fd, ":SENS1:GATE:STAT 1;:SENS2:GATE:STAT 1;:SENS3:GATE:STAT 1;"
+	    ":SENS1:GATE:STAT?;:SENS2:GATE:STAT?;:SENS3:GATE:STAT?", r, sizeof(r));
+	CU_ASSERT_STRING_EQUAL(r, "1;1;1");
+	usleep(250000);
+	ask(fd, ":SENS1:GATE:STAT?;:SENS2:GATE:STAT?;:SENS3:GATE:STAT?", r, sizeof(r));
+	CU_ASSERT_STRING_EQUAL(r, "0;0;1");
+	ask(fd, ":FETC:SENS1:BCO?;:FETC:SENS2:BCO?", r, sizeof(r));
+	CU_ASSERT_STRING_EQUAL(r, "531250000000;531250000000");
+	usleep(350000);
+	ask(fd, ":SENS3:GATE:STAT?;:FETC:SENS3:BCO?", r, sizeof(r));
+	CU_ASSERT_STRING_EQUAL(r, "0;2656250000000");
+	ask(fd, ":STAT:QUES1:COND?;:STAT:QUES2:COND?;:STAT:QUES3:COND?", r, sizeof(r));
+	CU_ASSERT_STRING_EQUAL(r, "0;0;0");
+	ask(fd, ":SYST:ERR?", r, sizeof(r));
+	CU_ASSERT_STRING_EQUAL(r, "+0,\"No error\"");
 	ask(pr, "loader:unload_wafer", r, sizeof(r));
 	close(fd);
 	close(pr);
@@ -398,6 +438,7 @@ int cu_register(void)
 	CU_add_test(s, "ground truth seeded", test_ground_truth_seeded);
 	CU_add_test(s, "prober route, bins, pm contact", test_prober_route_and_contact);
 	CU_add_test(s, "BERT gate, counts, sync", test_bert_gate);
+	CU_add_test(s, "BERT lanes gated in one message", test_bert_lanes_gated_together);
 	CU_add_test(s, "ELSFP adapter over a pty", test_elsfp_pty);
 	CU_add_test(s, "fault injection", test_faults);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
