@@ -255,6 +255,48 @@ int scpi_command(xport *x, kgd_err *err, const char *fmt, ...)
 	return rc ? rc : scpi_check_error(x, cmd, err);
 }
 
+void scpi_msg_init(scpi_msg *m)
+{
+	m->text[0] = '\0';
+	m->len = 0;
+	m->n_cmds = 0;
+}
+
+int scpi_msg_add(scpi_msg *m, const char *fmt, ...)
+{
+	size_t room = sizeof(m->text) - m->len;
+	va_list ap;
+	int n = 0;
+
+	if (m->n_cmds) {
+		if (room < 2)
+			return -1;
+		m->text[m->len] = ';';
+		room--;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(m->text + m->len + (m->n_cmds ? 1 : 0), room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room) {
+		/* Never half a command on the wire. */
+		m->text[m->len] = '\0';
+		return -1;
+	}
+	m->len += (size_t)n + (m->n_cmds ? 1 : 0);
+	m->n_cmds++;
+	return 0;
+}
+
+int scpi_msg_command(xport *x, scpi_msg *m, kgd_err *err)
+{
+	int rc = KGD_OK;
+
+	if (m->n_cmds)
+		rc = scpi_command(x, err, "%s", m->text);
+	scpi_msg_init(m);
+	return rc;
+}
+
 int scpi_parse_idn(const char *reply, struct scpi_idn *idn, kgd_err *err)
 {
 	char copy[SCPI_REPLY_MAX];

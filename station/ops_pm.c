@@ -78,6 +78,14 @@ int run_can_batch_pm(const run_role *r)
 	return r->plugin->desc->pm->read_power_all != NULL;
 }
 
+static int point_port(const run_call *c)
+{
+	double port = 1;
+
+	run_point_get(c->pt, "port", &port);
+	return (int)port;
+}
+
 static void fail_all(run_call *calls, size_t n, int rc, const kgd_err *e)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -93,18 +101,26 @@ static int read_ports_all(run_call *calls, size_t n)
 {
 	const run_role *r = calls[0].r;
 	const drv_pm_ops *pm = r->plugin->desc->pm;
-	double watts[RUN_MAX_BATCH];
-	int n_ports = 0, rc = KGD_OK;
+	double watts[RUN_MAX_BATCH], nm;
+	int n_ports = 0, rc = KGD_OK, swept_wl = 1;
 	kgd_err e;
 
 	kgd_err_clear(&e);
-	for (size_t i = 0; i < n && rc == KGD_OK; i++) {
-		double port_d = 1, nm;
-		int port;
+	/* The points of a batch share their wavelength: one message for every
+	 * port where the driver (ABI 1.1) can. */
+	if (run_point_get(calls[0].pt, "wavelength_nm", &nm) &&
+	    r->plugin->desc->abi_minor >= 1 && pm->set_wavelength_ports) {
+		int ports[RUN_MAX_BATCH];
 
-		run_point_get(calls[i].pt, "port", &port_d);
-		port = (int)port_d;
-		if (run_point_get(calls[i].pt, "wavelength_nm", &nm))
+		for (size_t i = 0; i < n; i++)
+			ports[i] = (int)point_port(&calls[i]);
+		rc = pm->set_wavelength_ports(r->h, ports, n, nm, &e);
+		swept_wl = 0;
+	}
+	for (size_t i = 0; i < n && rc == KGD_OK; i++) {
+		int port = point_port(&calls[i]);
+
+		if (swept_wl && run_point_get(calls[i].pt, "wavelength_nm", &nm))
 			rc = pm->set_wavelength(r->h, port, nm, &e);
 		if (rc == KGD_OK && seq_step_param(calls[i].st, "averaging_s")) {
 			if (!pm->set_averaging)
@@ -124,11 +140,8 @@ static int read_ports_all(run_call *calls, size_t n)
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
-		double port_d = 1;
-		int port;
+		int port = point_port(&calls[i]);
 
-		run_point_get(calls[i].pt, "port", &port_d);
-		port = (int)port_d;
 		if (port < 1 || port > n_ports) {
 			calls[i].rc = kgd_err_set(&calls[i].ierr, KGD_ERR_PROTOCOL,
 				"%s: port %d: the all-port read reported %d ports",

@@ -125,8 +125,8 @@ static int pm_read_all(void *h, double *w, int max, int *n, kgd_err *e)
 	return 0;
 }
 
-static const drv_pm_ops pm_ops_all = {pm_setwl, pm_read, NULL, pm_read_all};
-static const drv_pm_ops pm_ops_one = {pm_setwl, pm_read, NULL, NULL};
+static const drv_pm_ops pm_ops_all = {pm_setwl, pm_read, NULL, pm_read_all, NULL};
+static const drv_pm_ops pm_ops_one = {pm_setwl, pm_read, NULL, NULL, NULL};
 
 static int be_conf(void *h, int lane, const char *pat, double rate, kgd_err *e)
 {

@@ -82,7 +82,7 @@ static int pm_read(void *h, int port, double *w, kgd_err *e)
 	return 0;
 }
 
-static const drv_pm_ops pm_ops = {pm_setwl, pm_read, NULL, NULL};
+static const drv_pm_ops pm_ops = {pm_setwl, pm_read, NULL, NULL, NULL};
 
 static int la_channels(void *h, int *n, kgd_err *e) { (void)h; (void)e; *n = 8; return 0; }
 static int la_enable(void *h, int ch, int on, kgd_err *e)

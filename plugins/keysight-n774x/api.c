@@ -112,6 +112,57 @@ static int n774x_set_wavelength_op(void *handle, int port, double nm, kgd_err *e
 	return rc;
 }
 
+/* Send a compound set-wavelength message; the cache says nm for its
+ * ports only once the instrument accepted it. */
+static int flush_wavelengths(struct n774x_handle *h, scpi_msg *msg,
+			     const int *ports, int *n_ports, double nm,
+			     kgd_err *err)
+{
+	int rc;
+
+	for (int k = 0; k < *n_ports; k++)
+		h->wl_nm[ports[k]] = NAN;
+	rc = scpi_msg_command(h->x, msg, err);
+	for (int k = 0; k < *n_ports && rc == KGD_OK; k++)
+		h->wl_nm[ports[k]] = nm;
+	*n_ports = 0;
+	return rc;
+}
+
+/* Only ports not already at nm are sent, in compound messages of as many
+ * commands as fit. */
+static int n774x_set_wavelength_ports_op(void *handle, const int *ports,
+					 size_t n, double nm, kgd_err *err)
+{
+	struct n774x_handle *h = handle;
+	int pending[N774X_MAX_PORTS], n_pending = 0, rc = KGD_OK;
+	scpi_msg msg;
+
+	if (!isfinite(nm) || nm <= 0)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: wavelength %g nm is not valid",
+				   xport_uri(h->x), nm);
+	scpi_msg_init(&msg);
+	for (size_t i = 0; i < n && rc == KGD_OK; i++) {
+		rc = check_port(h, ports[i], err);
+		if (rc || h->wl_nm[ports[i]] == nm)
+			continue;
+		if (n_pending == N774X_MAX_PORTS ||
+		    n774x_msg_set_wavelength(&msg, h->model, ports[i], nm) != 0) {
+			rc = flush_wavelengths(h, &msg, pending, &n_pending, nm, err);
+			if (rc == KGD_OK &&
+			    n774x_msg_set_wavelength(&msg, h->model, ports[i], nm) != 0)
+				rc = kgd_err_set(err, KGD_ERR_ARG,
+						 "%s: port %d: command too long",
+						 xport_uri(h->x), ports[i]);
+		}
+		if (rc == KGD_OK)
+			pending[n_pending++] = ports[i];
+	}
+	if (rc == KGD_OK)
+		rc = flush_wavelengths(h, &msg, pending, &n_pending, nm, err);
+	return rc;
+}
+
 static int n774x_read_power_op(void *handle, int port, double *watts, kgd_err *err)
 {
 	struct n774x_handle *h = handle;
@@ -158,6 +209,7 @@ static const drv_pm_ops pm_ops = {
 	.read_power = n774x_read_power_op,
 	.set_averaging = n774x_set_averaging_op,
 	.read_power_all = n774x_read_power_all_op,
+	.set_wavelength_ports = n774x_set_wavelength_ports_op,
 };
 
 /* The one exported symbol; plugins build with hidden visibility. */

@@ -102,6 +102,12 @@ int n774x_set_wavelength(xport *x, const n774x_model *m, int port, double nm,
 	return scpi_command(x, err, m->cmds->fmt[N774X_CMD_SET_WAVELENGTH], port, nm);
 }
 
+int n774x_msg_set_wavelength(scpi_msg *msg, const n774x_model *m, int port,
+			     double nm)
+{
+	return scpi_msg_add(msg, m->cmds->fmt[N774X_CMD_SET_WAVELENGTH], port, nm);
+}
+
 int n774x_set_atime(xport *x, const n774x_model *m, int port, double seconds,
 		    kgd_err *err)
 {

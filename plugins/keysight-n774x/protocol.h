@@ -49,6 +49,10 @@ const char *n774x_known_models(void);
  * errors carry the URI and command text (from the scpi_ helpers). */
 int n774x_clear_status(xport *x, const n774x_model *m, kgd_err *err);
 int n774x_set_unit_watt(xport *x, const n774x_model *m, int port, kgd_err *err);
+/* Append the set-wavelength command of port to a compound message; -1
+ * when it does not fit. */
+int n774x_msg_set_wavelength(scpi_msg *msg, const n774x_model *m, int port,
+			     double nm);
 int n774x_set_wavelength(xport *x, const n774x_model *m, int port, double nm,
 			 kgd_err *err);
 int n774x_set_atime(xport *x, const n774x_model *m, int port, double seconds,

@@ -33,7 +33,8 @@ extern "C" {
 #endif
 
 /* 1.0: the first table of every class. 1.1: drv_bert_ops gains
- * configure_lanes, gate_start and gate_read (one gate on several lanes). */
+ * configure_lanes, gate_start and gate_read (one gate on several lanes);
+ * drv_pm_ops gains set_wavelength_ports (the set-up of an all-port read). */
 #define DRV_ABI_MAJOR 1
 #define DRV_ABI_MINOR 1
 
@@ -56,6 +57,10 @@ typedef struct drv_pm_ops {
 	int (*set_averaging)(void *h, int port, double seconds, kgd_err *err);
 	int (*read_power_all)(void *h, double *watts, int max_ports,
 			      int *n_ports, kgd_err *err);
+	/* ABI 1.1, optional: one wavelength on several ports in one message -
+	 * the set-up of an all-port read; as set_wavelength on each port. */
+	int (*set_wavelength_ports)(void *h, const int *ports, size_t n,
+				    double nm, kgd_err *err);
 } drv_pm_ops;
 
 /* Bit-error-ratio tester. Lanes are 1-based. */

@@ -66,6 +66,25 @@ int scpi_check_error(xport *x, const char *after_cmd, kgd_err *err);
 int scpi_command(xport *x, kgd_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* An IEEE 488.2 compound program message: several commands in one line,
+ * joined by ';' (each command written with its leading ':' so each is
+ * absolute), so an instrument takes a set-up of many ports or lanes in
+ * one round trip. scpi_msg_add returns -1, leaving the message as it was,
+ * when the command does not fit: send what is there and start again. */
+#define SCPI_MSG_MAX 1000
+typedef struct scpi_msg {
+	char text[SCPI_MSG_MAX];
+	size_t len;
+	size_t n_cmds;
+} scpi_msg;
+
+void scpi_msg_init(scpi_msg *m);
+int scpi_msg_add(scpi_msg *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Send the message (nothing when empty) and check the error queue once,
+ * as scpi_command; the message is emptied either way. */
+int scpi_msg_command(xport *x, scpi_msg *m, kgd_err *err);
+
 /* Query and parse a single integer (NR1, or NR2/NR3 with no fraction). */
 int scpi_query_long(xport *x, long *out, kgd_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
