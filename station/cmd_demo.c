@@ -52,7 +52,7 @@ static const struct demo_product {
 	const char *sequence, *limits;
 	int wafer;                 /* wafer process: lot = wafers */
 } products[] = {
-	{"teraphy", SEQ_DIR "teraphy-kgd.yaml",
+	{"teraphy", SEQ_DIR "teraphy-kgd-parallel.yaml",
 	 SEQ_DIR "limits/teraphy-16x16-a0.yaml", 1},
 	{"elsfp", SEQ_DIR "elsfp-module.yaml", SEQ_DIR "limits/elsfp-8-std.yaml", 0},
 	{"fiber", SEQ_DIR "fiber-attach.yaml", SEQ_DIR "limits/fiber-16-std.yaml", 0},
@@ -68,7 +68,8 @@ static void help(void)
 "kgd-vstation on 127.0.0.1 with the product's model, runs the product's\n"
 "sequence over the lot, writes the results database and the reports into\n"
 "DIR, and stops the simulator. Default: TeraPHY wafer sort of 2 wafers on a\n"
-"reduced die grid (sequences/teraphy-kgd.yaml, well under a minute).\n\n"
+"reduced die grid (sequences/teraphy-kgd-parallel.yaml: the optical and\n"
+"electrical screens side by side; well under a minute).\n\n"
 "  -p, --product P      teraphy (wafer sort, default), elsfp or fiber (units)\n"
 "  -o, --out DIR        output folder (default: kgd-demo-YYYYMMDD-HHMMSS)\n"
 "  -w, --wafers N       teraphy: wafers in the lot (default 2)\n"

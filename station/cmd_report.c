@@ -30,6 +30,8 @@ static void help(void)
 "  teststats.csv  per test: n, mean, stdev, min, max, percentiles, Cp, Cpk\n"
 "  wafermap.csv   one row per die; wafermap_<lot>_<wafer>.svg per wafer\n"
 "  parts.csv      one row per part, one column per measurement\n"
+"  testtime.csv   per step: mean, p50, p95, max seconds and share of the\n"
+"                 part's time (where a die's seconds go)\n"
 "With --stdf DIR: one STDF V4 wafer-sort file per wafer, <lot>_<wafer>.stdf.\n\n"
 "Filters (a part counts through one run, see --first-pass):\n"
 "  --lot NAME  --wafer NAME  --product NAME  --station NAME\n"
