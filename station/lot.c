@@ -2,13 +2,47 @@
  * station/lot.c - the top of the sequencer: one `station run` of a lot is
  * one database session, tested part by part by the sequence's process
  * model (proc_unit.c, proc_wafer.c) with the commit thread of the wafer
- * process around it. See runner.h for the rules the sequencer keeps.
+ * process around it; and before it, the station opened for the sequence
+ * once lint.c has passed it. See runner.h for the rules the sequencer
+ * keeps.
  */
 #include "run_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+int run_station_open(const seq_sequence *s, const cfg_station *c,
+		     run_station **out, kgd_err *err)
+{
+	run_need roles[RUN_MAX_ROLES];
+	run_station *rs;
+	size_t n;
+	int rc;
+
+	rc = run_validate(s, c, err);
+	if (rc)
+		return rc;
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+	n = run_collect_roles(s, roles);   /* <= RUN_MAX_ROLES: validated */
+	for (size_t i = 0; i < n; i++) {
+		run_role *r = &rs->roles[rs->n_roles++];
+
+		r->inst = cfg_find_role(c, roles[i].name);
+		rc = run_load_driver(c, r->inst, roles[i].klass, &r->plugin, err);
+		if (!rc)
+			rc = run_open_role(r, err);
+		if (rc)
+			goto error;
+	}
+	*out = rs;
+	return KGD_OK;
+error:
+	run_station_close(rs);
+	return rc;
+}
 
 int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	    db *d, const run_opts *o, run_summary *sum, kgd_err *err)

@@ -148,6 +148,56 @@ const char *run_param_str(const seq_step *st, const char *key,
 	return p ? p->value : dflt;
 }
 
+/* ---- references: what an operation reads back from its part -------------- */
+
+int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
+		  double *native, const char **unit)
+{
+	char name[128];
+	char *value;
+	const seq_step *rst;
+	const run_op *op;
+	const run_value *rv;
+	long idx;
+
+	if (strlen(ref) >= sizeof(name))
+		return 0;   /* run_lint refuses it */
+	snprintf(name, sizeof(name), "%s", ref);
+	value = strchr(name, '/');
+	if (value)
+		*value++ = '\0';
+	idx = seq_step_index(cx->s, name);
+	if (idx < 0)
+		return 0;
+	rst = seq_step_at(cx->s, (size_t)idx);
+	op = run_find_op(rst->op);
+	rv = op ? run_op_value(op, value, NULL) : NULL;
+	if (!rv)
+		return 0;
+	/* Latest first: a retried reference counts with its last reading. */
+	for (size_t i = cx->part.n_recs; i-- > 0;) {
+		const run_rec *r = &cx->part.recs[i];
+		int same = 1;
+
+		if (r->step != (size_t)idx || (r->value == NULL) != (value == NULL) ||
+		    (value && strcmp(r->value, value) != 0))
+			continue;
+		for (size_t k = 0; k < rst->n_sweep && same; k++) {
+			double mine;
+
+			if (run_point_get(pt, rst->sweep[k].name, &mine) &&
+			    mine != r->vals[k])
+				same = 0;
+		}
+		if (same) {
+			*native = r->native;
+			*unit = rv->unit;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* ---- units --------------------------------------------------------------- */
 
 int run_unit_convert(double v, const char *from, const char *to, double *out)

@@ -29,12 +29,6 @@
 #include <string.h>
 #include <time.h>
 
-const char *run_verdict_status(enum run_verdict v)
-{
-	return v == RUN_PASS ? DB_STATUS_PASS
-			     : v == RUN_FAIL ? DB_STATUS_FAIL : DB_STATUS_ERROR;
-}
-
 void run_fill_info(const run_ctx *cx, db_run_info *info)
 {
 	memset(info, 0, sizeof(*info));

@@ -86,6 +86,7 @@ static const struct op_row pm_rows[] = {
 	REQ(drv_pm_ops, read_power),
 	OPT(drv_pm_ops, set_averaging),
 	OPT(drv_pm_ops, read_power_all),
+	OPT_SINCE(drv_pm_ops, set_wavelength_ports, 1, NULL),
 };
 static const struct op_row bert_rows[] = {
 	REQ(drv_bert_ops, configure),

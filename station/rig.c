@@ -104,7 +104,7 @@ int run_load_driver(const cfg_station *c, const cfg_instrument *inst,
 	return KGD_OK;
 }
 
-static int open_instrument(run_role *r, kgd_err *err)
+int run_open_role(run_role *r, kgd_err *err)
 {
 	int rc;
 
@@ -131,39 +131,7 @@ int run_reopen_role(run_role *r, kgd_err *err)
 	r->h = NULL;
 	xport_close(r->x);
 	r->x = NULL;
-	return open_instrument(r, err);
-}
-
-int run_station_open(const seq_sequence *s, const cfg_station *c,
-		     run_station **out, kgd_err *err)
-{
-	run_need roles[RUN_MAX_ROLES];
-	run_station *rs;
-	size_t n;
-	int rc;
-
-	rc = run_validate(s, c, err);
-	if (rc)
-		return rc;
-	rs = calloc(1, sizeof(*rs));
-	if (!rs)
-		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-	n = run_collect_roles(s, roles);   /* <= RUN_MAX_ROLES: validated */
-	for (size_t i = 0; i < n; i++) {
-		run_role *r = &rs->roles[rs->n_roles++];
-
-		r->inst = cfg_find_role(c, roles[i].name);
-		rc = run_load_driver(c, r->inst, roles[i].klass, &r->plugin, err);
-		if (!rc)
-			rc = open_instrument(r, err);
-		if (rc)
-			goto error;
-	}
-	*out = rs;
-	return KGD_OK;
-error:
-	run_station_close(rs);
-	return rc;
+	return run_open_role(r, err);
 }
 
 void run_station_close(run_station *rs)

@@ -247,7 +247,7 @@ int run_stopped(const run_ctx *cx);
 int run_sleep(const run_ctx *cx, double seconds, kgd_err *err);
 
 /* The latest value of step[/value] measured in this part at a point whose
- * shared sweep variables equal pt's; 0 if none (step.c). */
+ * shared sweep variables equal pt's; 0 if none (step.c records them). */
 int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
 		  double *native, const char **unit);
 
@@ -275,8 +275,10 @@ run_role *run_find_role(run_station *rs, const char *role);
  * Errors name the config file:line:column. */
 int run_load_driver(const cfg_station *c, const cfg_instrument *inst,
 		    int need_class, drv_plugin **out, kgd_err *err);
-/* Close and open again a role whose connection was lost; on failure the
- * role is left closed (r->h NULL). */
+/* Open the instrument behind a role whose driver is loaded; close and
+ * open again one whose connection was lost. On failure the role is left
+ * closed (r->h NULL). */
+int run_open_role(run_role *r, kgd_err *err);
 int run_reopen_role(run_role *r, kgd_err *err);
 
 /* A role the lot needs, with the class its operations need (0: any). */
@@ -325,7 +327,13 @@ int run_part_policy(run_ctx *cx, kgd_err *err);
 int run_part_hard_bin(const run_ctx *cx);
 void run_fill_info(const run_ctx *cx, db_run_info *info);
 void run_part_free(run_part *p);
-const char *run_verdict_status(enum run_verdict v);
+/* The run.status a verdict is stored as (header-only: the progress sink
+ * needs it too, and must not call into part.c). */
+static inline const char *run_verdict_status(enum run_verdict v)
+{
+	return v == RUN_PASS ? DB_STATUS_PASS
+			     : v == RUN_FAIL ? DB_STATUS_FAIL : DB_STATUS_ERROR;
+}
 
 /* The record's rows (run_commit.c). run_record_add returns a zeroed row or NULL
  * when out of memory; run_record_clear drops the rows and keeps the

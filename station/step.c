@@ -121,54 +121,6 @@ static int remember(run_part *part, size_t step, const char *value,
 	return 0;
 }
 
-int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
-		  double *native, const char **unit)
-{
-	char name[128];
-	char *value;
-	const seq_step *rst;
-	const run_op *op;
-	const run_value *rv;
-	long idx;
-
-	if (strlen(ref) >= sizeof(name))
-		return 0;   /* run_lint refuses it */
-	snprintf(name, sizeof(name), "%s", ref);
-	value = strchr(name, '/');
-	if (value)
-		*value++ = '\0';
-	idx = seq_step_index(cx->s, name);
-	if (idx < 0)
-		return 0;
-	rst = seq_step_at(cx->s, (size_t)idx);
-	op = run_find_op(rst->op);
-	rv = op ? run_op_value(op, value, NULL) : NULL;
-	if (!rv)
-		return 0;
-	/* Latest first: a retried reference counts with its last reading. */
-	for (size_t i = cx->part.n_recs; i-- > 0;) {
-		const run_rec *r = &cx->part.recs[i];
-		int same = 1;
-
-		if (r->step != (size_t)idx || (r->value == NULL) != (value == NULL) ||
-		    (value && strcmp(r->value, value) != 0))
-			continue;
-		for (size_t k = 0; k < rst->n_sweep && same; k++) {
-			double mine;
-
-			if (run_point_get(pt, rst->sweep[k].name, &mine) &&
-			    mine != r->vals[k])
-				same = 0;
-		}
-		if (same) {
-			*native = r->native;
-			*unit = rv->unit;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 /* Fold a point's instrument error into the part: it outranks any earlier
  * limit failure, because the part's data cannot be trusted either way. */
 static void part_error(run_part *part, const seq_step *st, const char *coords,
@@ -425,11 +377,20 @@ static int measure_batched(run_ctx *cx, const run_op *op, size_t bvar,
 			continue;
 		if (run_stopped(cx))
 			return KGD_OK;
-		for (size_t j = first; j < n && m < RUN_MAX_BATCH; j++)
-			if (!have[j] && same_but(&pts[first], &pts[j], bvar)) {
-				members[m++] = j;
-				have[j] = 2;   /* taken into this group */
-			}
+		for (size_t j = first; j < n && m < RUN_MAX_BATCH; j++) {
+			int dup = 0;
+
+			if (have[j] || !same_but(&pts[first], &pts[j], bvar))
+				continue;
+			/* A port or lane swept twice goes to a later batch: one
+			 * call measures each once. */
+			for (size_t g = 0; g < m && !dup; g++)
+				dup = pts[members[g]].vals[bvar] == pts[j].vals[bvar];
+			if (dup)
+				continue;
+			members[m++] = j;
+			have[j] = 2;   /* taken into this group */
+		}
 		{
 			run_call group[RUN_MAX_BATCH];
 

@@ -312,9 +312,11 @@ static void test_instrument_timeout_is_error_bin(void)
 
 	snprintf(cfg, sizeof(cfg), "%s/fault-station.yaml", dir);
 	snprintf(db, sizeof(db), "%s/fault.db", dir);
-	/* Opening the driver takes about 20 commands and a part about 80:
-	 * silence after 130 falls inside the second part. */
-	CU_ASSERT_EQUAL_FATAL(sim_start(&sm, "fault", "--fault-no-reply-after", "130"), 0);
+	/* Opening the driver and the first part take about 40 commands, a
+	 * later part about 6 (all ports read at once per wavelength, the
+	 * averaging time set once): silence after 43 falls inside the second
+	 * part. */
+	CU_ASSERT_EQUAL_FATAL(sim_start(&sm, "fault", "--fault-no-reply-after", "43"), 0);
 	write_config(cfg, "keysight-n774x", sm.uri, 300);
 	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60), 0);
 	sim_stop(&sm);
