@@ -145,7 +145,8 @@ static void test_real_drivers_load(void)
 		int multilane;
 	} want[] = {
 		{"keysight-n774x", DRV_CLASS_POWER_METER, "open close identify "
-		 "set_wavelength read_power set_averaging read_power_all", 0},
+		 "set_wavelength read_power set_averaging read_power_all "
+		 "set_wavelength_ports", 0},
 		{"mpi-sentio", DRV_CLASS_PROBER, "open close identify load_wafer "
 		 "step_first step_next step_to contact separate bin_die "
 		 "unload_wafer current_die die_count", 0},
