@@ -8,6 +8,7 @@
  * order. Nothing here prints.
  */
 #include "yaml_util.h"
+#include "diag.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -248,17 +249,19 @@ void yu_close(yu_doc *d)
 
 int yu_status(yu_doc *d)
 {
+	diag dg;
 	size_t i;
 
 	if (d->n_msgs > d->n_flushed)
 		qsort(d->msgs + d->n_flushed, d->n_msgs - d->n_flushed,
 		      sizeof(*d->msgs), msg_cmp);
-	for (i = d->n_flushed; i < d->n_msgs; i++) {
-		if (i == 0)
-			kgd_err_set(d->err, d->msgs[i].status, "%s", d->msgs[i].text);
-		if (d->report)
-			d->report(d->user, d->msgs[i].text);
-	}
+	/* Sorted into file order here; handed out like every other checker's
+	 * problems (diag.h). err keeps the file's first problem. */
+	diag_init(&dg, d->report, d->user, d->err);
+	if (d->n_flushed)
+		dg.status = d->msgs[0].status;
+	for (i = d->n_flushed; i < d->n_msgs; i++)
+		diag_msg(&dg, d->msgs[i].status, d->msgs[i].text);
 	d->n_flushed = d->n_msgs;
 	if (d->nomem) {
 		kgd_err_set(d->err, KGD_ERR_NOMEM, "%s: out of memory", d->path);
