@@ -47,8 +47,10 @@ static int proc_unit(run_ctx *cx, kgd_err *err)
 		}
 		if (o->insert) {
 			rc = o->insert(o->insert_user, i, serial, err);
-			if (rc)
-				return kgd_err_prefix(err, "loading %s: ", serial);
+			if (rc) {
+				kgd_err_prefix(err, "loading %s: ", serial);
+				return rc;
+			}
 		}
 		run_fill_info(cx, &info);
 		info.serial = serial;

@@ -44,8 +44,8 @@ typedef struct wafer_walk {
 
 static int prober_fail(wafer_walk *w, int rc, kgd_err *err, const char *what)
 {
-	return kgd_err_prefix(err, "prober (%s): %s: ", w->pr->inst->uri, what),
-	       rc;
+	kgd_err_prefix(err, "prober (%s): %s: ", w->pr->inst->uri, what);
+	return rc;
 }
 
 /* Contact, and after a refusal (the prober's error reply: bad planarity,
@@ -62,11 +62,12 @@ static int contact_die(wafer_walk *w, drv_die die, kgd_err *err)
 		rc = w->ops->contact(w->pr->h, err);
 		if (rc != KGD_ERR_INSTRUMENT)
 			break;
-		if (attempt == retries || run_aborted(w->cx))
-			return kgd_err_prefix(err, "prober (%s): contact at die (%d,%d) "
-					      "refused %u time%s: ", w->pr->inst->uri,
-					      die.x, die.y, attempt + 1,
-					      attempt ? "s" : "");
+		if (attempt == retries || run_aborted(w->cx)) {
+			kgd_err_prefix(err, "prober (%s): contact at die (%d,%d) "
+				       "refused %u time%s: ", w->pr->inst->uri,
+				       die.x, die.y, attempt + 1, attempt ? "s" : "");
+			return rc;
+		}
 		run_progress_note(w->cx, "wafer %s die (%d,%d): contact refused (%s); "
 				  "contacting again (%u of %u)", w->wafer, die.x,
 				  die.y, err->msg, attempt + 1, retries);

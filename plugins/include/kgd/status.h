@@ -54,7 +54,10 @@ int kgd_err_set(kgd_err *err, int status, const char *fmt, ...)
 
 /* Put context in front of the message already recorded ("tcp://...: " +
  * old message); returns the recorded status. Use when passing an error up
- * through a layer that knows more about where it happened. */
+ * through a layer that knows more about where it happened. With err NULL
+ * there is no recorded status to return (KGD_ERR_ARG comes back), so a
+ * caller returns its own status: `kgd_err_prefix(err, ...); return rc;`,
+ * never `return kgd_err_prefix(err, ...)`. */
 int kgd_err_prefix(kgd_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
