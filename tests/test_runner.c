@@ -909,6 +909,56 @@ static void test_lint_reports_every_problem(void)
 	seq_free(s);
 }
 
+/* Defects a review found: 16 roles without prober crashed the check (a
+ * NULL prober entry), roles past 16 were dropped without a word, and a
+ * step reference past 127 characters was cut silently. */
+static void test_lint_role_table_and_long_refs(void)
+{
+	char msgs[4096], want[4096], text[4096], ref[200];
+	seq_sequence *s = NULL;
+	kgd_err err;
+	const char *path;
+	size_t n = 0;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n,
+			      "sequence: t\nversion: 1\nprocess: wafer\nroles: [");
+	for (int i = 1; i <= 16; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%sr%d",
+				      i > 1 ? ", " : "", i);
+	snprintf(text + n, sizeof(text) - n,
+		 "]\nmain:\n  - {step: wait, params: {seconds: 0}}\n"
+		 "bins:\n  1: {name: PASS, pass: true}\n");
+	path = write_tmp("roles16.yaml", text);
+	CU_ASSERT_EQUAL_FATAL(seq_load(path, &s, &err), KGD_OK);
+	msgs[0] = '\0';
+	CU_ASSERT_EQUAL(run_lint(s, NULL, collect, msgs, &err), KGD_ERR_PARSE);
+	snprintf(want, sizeof(want),
+		 "%1$s:4:9: the sequence uses 17 instrument roles, at most 16\n"
+		 "%1$s:4:9: the wafer process needs role 'prober' in roles\n", path);
+	CU_ASSERT_STRING_EQUAL(msgs, want);
+	seq_free(s);
+
+	memset(ref, 'a', sizeof(ref) - 1);
+	ref[sizeof(ref) - 1] = '\0';
+	snprintf(text, sizeof(text),
+		 "sequence: t\nversion: 1\nprocess: unit\n"
+		 "main:\n"
+		 "  - {step: pm.optical_power, name: %.130s, sweep: {port: [1]}}\n"
+		 "  - step: pm.insertion_loss\n"
+		 "    sweep: {port: [1]}\n"
+		 "    params: {reference_step: %s}\n"
+		 "bins:\n  1: {name: PASS, pass: true}\n", ref, ref);
+	path = write_tmp("longref.yaml", text);
+	CU_ASSERT_EQUAL_FATAL(seq_load(path, &s, &err), KGD_OK);
+	msgs[0] = '\0';
+	CU_ASSERT_EQUAL(run_lint(s, NULL, collect, msgs, &err), KGD_ERR_PARSE);
+	snprintf(want, sizeof(want),
+		 "%s:8:14: reference_step '%.60s...' is longer than 127 characters\n",
+		 path, ref);
+	CU_ASSERT_STRING_EQUAL(msgs, want);
+	seq_free(s);
+}
+
 /* ---- prompts ------------------------------------------------------------- */
 
 static void test_prompt(void)
@@ -1094,6 +1144,7 @@ int cu_register(void)
 	CU_add_test(s, "per-point limits: point i judged by entry i", test_per_point_limits);
 	CU_add_test(s, "per-point limits from a limits file", test_per_point_limits_file);
 	CU_add_test(s, "per-point limits: lint positions", test_per_point_limits_lint);
+	CU_add_test(s, "lint: role table and long references", test_lint_role_table_and_long_refs);
 	CU_add_test(s, "prompt", test_prompt);
 	CU_add_test(s, "resume units exactly once", test_resume_units_exactly_once);
 	CU_add_test(s, "wafer process", test_wafer_process);
