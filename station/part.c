@@ -74,11 +74,10 @@ static int part_reset(run_ctx *cx, const db_run_info *info, kgd_err *err)
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 	run_record_clear(&part->rec);
 	part->rec.info = *info;
-	snprintf(part->rec.wafer, sizeof(part->rec.wafer), "%s",
-		 info->wafer ? info->wafer : "");
-	snprintf(part->rec.serial, sizeof(part->rec.serial), "%s",
-		 info->serial ? info->serial : "");
 	part->rec.info.started = now_unix();
+	if ((info->wafer && !(part->rec.wafer = strdup(info->wafer))) ||
+	    (info->serial && !(part->rec.serial = strdup(info->serial))))
+		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 	return KGD_OK;
 }
 
@@ -329,6 +328,8 @@ void run_part_untested(run_ctx *cx, const db_run_info *info,
 {
 	kgd_err ignore;
 
+	/* Out of memory here leaves the record without its part's name:
+	 * db_run_begin then refuses it, and the lot stops on that. */
 	part_reset(cx, info, &ignore);
 	cx->part.verdict = RUN_ERROR;
 	cx->part.soft_bin = RUN_BIN_ERROR;

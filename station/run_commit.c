@@ -58,6 +58,9 @@ void run_record_clear(run_record *r)
 	for (size_t i = 0; i < r->n_rows; i++)
 		free(r->rows[i].coords);
 	r->n_rows = 0;
+	free(r->wafer);
+	free(r->serial);
+	r->wafer = r->serial = NULL;
 }
 
 void run_record_free(run_record *r)
@@ -75,8 +78,8 @@ int run_record_write(db *d, const run_record *r, kgd_err *err)
 	int rc;
 
 	/* The part's own copies: the process model's buffers move on. */
-	info.wafer = r->wafer[0] ? r->wafer : NULL;
-	info.serial = r->serial[0] ? r->serial : NULL;
+	info.wafer = r->wafer;
+	info.serial = r->serial;
 	rc = db_run_begin(d, &info, &run_id, err);
 	if (rc)
 		return rc;

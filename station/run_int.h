@@ -173,7 +173,9 @@ typedef struct run_row {
 /* Everything one part will write, in file order, plus who it was. */
 typedef struct run_record {
 	db_run_info info;             /* strings borrowed, except: */
-	char wafer[128], serial[128]; /* the part's own copies */
+	char *wafer, *serial;         /* the part's own copies (NULL: none):
+	                                 the process model's buffers move on
+	                                 while the record waits for commit */
 	run_row *rows;
 	size_t n_rows, cap_rows;
 	/* the verdict, set when the part is done */
