@@ -175,7 +175,11 @@ static int contains(const char *hay, const char *needle)
 	return 0;
 }
 
-/* ---- unit process (ELSFP): pm and laser faults --------------------------- */
+/* ---- unit process (ELSFP): pm and laser faults --------------------------- *
+ * Command counts on the meter: opening it takes 19 commands and the first
+ * part's set-up (wavelength, averaging) about 2 more; after that a part is
+ * one all-port read (the driver keeps the settings it sent), so a fault
+ * after 19 commands hits the first part and one after 22 the third. */
 
 /* The pm drops the connection mid-part: that part is an error naming the
  * pm's URI, the pm is reopened (logged), and the rest of the lot passes. */
@@ -190,7 +194,7 @@ static void test_pm_disconnect_is_reopened(void)
 	snprintf(cfg, sizeof(cfg), "%s/disc.yaml", dir);
 	snprintf(db, sizeof(db), "%s/disc.db", dir);
 	CU_ASSERT_EQUAL_FATAL(sim_start(&vs, cfg, 1000, "--fault",
-					"pm:disconnect:after=30", NULL, NULL), 0);
+					"pm:disconnect:after=22", NULL, NULL), 0);
 	pm = tu_vstation_uri(&vs, "pm");
 	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60), 0);
 	tu_vstation_stop(&vs);
@@ -220,7 +224,7 @@ static void test_pm_garbage_stops_lot(void)
 	snprintf(cfg, sizeof(cfg), "%s/garb.yaml", dir);
 	snprintf(db, sizeof(db), "%s/garb.db", dir);
 	CU_ASSERT_EQUAL_FATAL(sim_start(&vs, cfg, 1000, "--fault",
-					"pm:garbage:after=30", NULL, NULL), 0);
+					"pm:garbage:after=19", NULL, NULL), 0);
 	pm = tu_vstation_uri(&vs, "pm");
 	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60), 1);
 	tu_vstation_stop(&vs);
@@ -250,7 +254,7 @@ static void test_pm_overrange_continues(void)
 	snprintf(cfg, sizeof(cfg), "%s/ovr.yaml", dir);
 	snprintf(db, sizeof(db), "%s/ovr.db", dir);
 	CU_ASSERT_EQUAL_FATAL(sim_start(&vs, cfg, 1000, "--fault",
-					"pm:overrange:after=30", NULL, NULL), 0);
+					"pm:overrange:after=19", NULL, NULL), 0);
 	pm = tu_vstation_uri(&vs, "pm");
 	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60), 0);
 	tu_vstation_stop(&vs);
@@ -278,7 +282,7 @@ static void test_pm_no_reply_stops_after_max_errors(void)
 	snprintf(cfg, sizeof(cfg), "%s/silent.yaml", dir);
 	snprintf(db, sizeof(db), "%s/silent.db", dir);
 	CU_ASSERT_EQUAL_FATAL(sim_start(&vs, cfg, 300, "--fault",
-					"pm:no-reply:after=30", NULL, NULL), 0);
+					"pm:no-reply:after=19", NULL, NULL), 0);
 	pm = tu_vstation_uri(&vs, "pm");
 	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60), 1);
 	tu_vstation_stop(&vs);
