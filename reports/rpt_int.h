@@ -3,6 +3,11 @@
  * open report context, the CSV cell writers and the write-whole-or-nothing
  * file helper.
  *
+ * Calls go one way: rpt.c (the front: rpt.h; opens the context) -> the
+ * writers declared at the end (one per file family; none calls another)
+ * -> rpt_common.c (everything else declared here). The context is opened
+ * and closed only by rpt.c, so a writer only ever receives one.
+ *
  * Invariant: while a context is open its connection holds one read
  * transaction, so every report written through it sees the same snapshot;
  * and the temporary table `sel` holds exactly the selected runs (one per
@@ -37,19 +42,14 @@ typedef struct rpt_ctx {
 	locale_t c_locale, old_locale;
 } rpt_ctx;
 
-/* Open db_path read-only, check it, take the read snapshot, switch this
- * thread to the C locale and fill temp.sel. On error nothing stays open.
- * A filter that selects no part is KGD_ERR_NOT_FOUND. */
-int rpt_ctx_open(rpt_ctx *c, const char *db_path, const rpt_options *opt,
-		 kgd_err *err);
-void rpt_ctx_close(rpt_ctx *c);
+/* ---- rpt_common.c: what the writers share ------------------------------- */
 
 /* Record SQLite's message for the context's connection. */
 int rpt_sql_fail(rpt_ctx *c, kgd_err *err);
 /* Prepare sql on the context's connection. */
 int rpt_prepare(rpt_ctx *c, const char *sql, sqlite3_stmt **st, kgd_err *err);
 
-/* ---- CSV cells (callers write through these only) ---------------------- */
+/* ---- CSV cells (callers write through these only) ----------------------- */
 void rpt_csv_str(FILE *f, int first, const char *s);
 void rpt_csv_col(FILE *f, int first, sqlite3_stmt *st, int col); /* text/NULL */
 void rpt_csv_ll(FILE *f, long long v);
@@ -104,7 +104,7 @@ int rpt_keys_load(rpt_ctx *c, rpt_keys *k, kgd_err *err);
 long rpt_keys_find(const rpt_keys *k, const char *s);
 void rpt_keys_free(rpt_keys *k);
 
-/* ---- the report writers (one per file family) -------------------------- */
+/* ---- the report writers (one per file family), called by rpt.c only ----- */
 int rpt_yield(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_bins(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_tests(rpt_ctx *c, const char *path, kgd_err *err);
