@@ -1,7 +1,12 @@
 /*
- * db/schema.c - opening a results file: refuse foreign or newer files,
- * set WAL, and bring an older file to the current schema through numbered
- * migrations, with a backup of the old file taken first.
+ * db/schema.c - the shape of a results file: refuse foreign or newer
+ * files, set WAL, and bring an older file to the current schema through
+ * numbered migrations, with a backup of the old file taken first; and the
+ * readers' check (db_check_readable) of the same facts.
+ *
+ * Place in db/: below db.c (the front, which opens the connection and
+ * calls db_schema_upgrade), above db_core.c (db_fail); it calls nothing
+ * else in db/ and never touches the statement cache.
  *
  * Invariants:
  *  - The schema only changes through migrations[] below: entry i takes the
@@ -17,19 +22,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
-
-/* A report or a second station may hold the lock briefly (a WAL checkpoint,
- * another station's commit); wait rather than fail the die. */
-#define DB_BUSY_MS 10000
 
 static const char *const migrations[] = {
 	/* 1: the initial schema. Natural keys (station name+host, operator
@@ -207,60 +203,9 @@ static const struct {
 
 #define N_REQUIRED ((int)(sizeof(required_tables) / sizeof(required_tables[0])))
 
-int db_schema_version(void)
+int db_schema_newest(void)
 {
 	return DB_VERSION;
-}
-
-/* Why a write failed, when SQLite only says "disk I/O error": its saved
- * errno is often overwritten by the rollback that follows, so look at the
- * file system and the process's file-size limit directly. */
-static void os_hint(sqlite3 *h, const char *path, char *buf, size_t cap)
-{
-	char side[PATH_MAX + 8];
-	struct statvfs vfs;
-	struct rlimit rl;
-	struct stat st;
-	int sys = sqlite3_system_errno(h);
-
-	buf[0] = '\0';
-	if (sys == ENOSPC || sys == EFBIG || sys == EDQUOT || sys == EROFS) {
-		snprintf(buf, cap, " (%s)", strerror(sys));
-		return;
-	}
-	snprintf(side, sizeof(side), "%s-wal", path);
-	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    ((stat(path, &st) == 0 && (rlim_t)st.st_size + 65536 >= rl.rlim_cur) ||
-	     (stat(side, &st) == 0 && (rlim_t)st.st_size + 65536 >= rl.rlim_cur))) {
-		snprintf(buf, cap, " (%s: file-size limit of %llu bytes reached)",
-			 strerror(EFBIG), (unsigned long long)rl.rlim_cur);
-		return;
-	}
-	if (statvfs(path, &vfs) == 0 &&
-	    (unsigned long long)vfs.f_bavail * vfs.f_frsize < 1024 * 1024) {
-		snprintf(buf, cap, " (%s)", strerror(ENOSPC));
-		return;
-	}
-	if (sys)
-		snprintf(buf, cap, " (%s)", strerror(sys));
-}
-
-int db_fail(sqlite3 *h, const char *path, kgd_err *err, const char *fmt, ...)
-{
-	char what[256], os[160] = "";
-	int code = h ? sqlite3_errcode(h) : SQLITE_NOMEM;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	/* The OS reason (No space left on device, File too large) is what
-	 * tells the operator what to do. */
-	if (code == SQLITE_IOERR || code == SQLITE_FULL)
-		os_hint(h, path, os, sizeof(os));
-	return kgd_err_set(err, code == SQLITE_NOMEM ? KGD_ERR_NOMEM : KGD_ERR_DB,
-			   "%s: %s: %s%s", path, what,
-			   h ? sqlite3_errmsg(h) : "out of memory", os);
 }
 
 /* One SQL statement on a connection, for the rare, uncached ones. */
@@ -298,7 +243,7 @@ static int refuse_newer(const char *path, int version, kgd_err *err)
 			   path, version, DB_VERSION);
 }
 
-int db_check_readable(sqlite3 *h, const char *path, kgd_err *err)
+int db_schema_check(sqlite3 *h, const char *path, kgd_err *err)
 {
 	char sql[512];
 	int version = 0, n = 0, want = 0, status, i;
@@ -343,7 +288,7 @@ static int check_file(db *d, kgd_err *err)
 	if (status)
 		return status;
 	if (version != 0)
-		return db_check_readable(d->h, d->path, err);
+		return db_schema_check(d->h, d->path, err);
 	status = query_int(d->h, d->path, "SELECT count(*) FROM sqlite_master",
 			   &objects, err);
 	if (status)
@@ -495,83 +440,13 @@ out:
 	return status;
 }
 
-/* db_open() up to a given schema version; the statement cache is only
- * prepared for the current one (it names columns of every version). */
-static int open_at(const char *path, int target, db **out, kgd_err *err)
+int db_schema_upgrade(db *d, int target, kgd_err *err)
 {
-	db *d = NULL;
-	int i, status = KGD_OK;
+	int status = check_file(d, err);
 
-	if (!path || !out)
-		return kgd_err_set(err, KGD_ERR_ARG, "db_open: no path");
-	*out = NULL;
-	d = calloc(1, sizeof(*d));
-	if (!d || !(d->path = strdup(path))) {
-		status = kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", path);
-		goto out;
-	}
-	if (sqlite3_open_v2(path, &d->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-			    NULL) != SQLITE_OK) {
-		status = db_fail(d->h, path, err, "cannot open");
-		goto out;
-	}
-	sqlite3_busy_timeout(d->h, DB_BUSY_MS);
-	status = check_file(d, err);
 	if (!status)
 		status = set_pragmas(d, err);
 	if (!status)
 		status = migrate(d, target, err);
-	for (i = 0; !status && target == DB_VERSION && i < ST_COUNT; i++)
-		if (sqlite3_prepare_v3(d->h, db_st_sql[i], -1,
-				       SQLITE_PREPARE_PERSISTENT, &d->st[i],
-				       NULL) != SQLITE_OK)
-			status = db_fail(d->h, path, err, "preparing statements");
-out:
-	if (status)
-		db_close(d);
-	else
-		*out = d;
 	return status;
-}
-
-int db_open(const char *path, db **out, kgd_err *err)
-{
-	return open_at(path, DB_VERSION, out, err);
-}
-
-int db_create_at_version(const char *path, int version, kgd_err *err)
-{
-	db *d = NULL;
-	int status;
-
-	if (version < 1 || version > DB_VERSION)
-		return kgd_err_set(err, KGD_ERR_ARG, "%s: no schema version %d",
-				   path ? path : "(null)", version);
-	if (path && access(path, F_OK) == 0)
-		return kgd_err_set(err, KGD_ERR_ARG, "%s: exists; schema history "
-				   "files are created new", path);
-	status = open_at(path, version, &d, err);
-	db_close(d);
-	return status;
-}
-
-const char *db_backup_path(const db *d)
-{
-	return d ? d->backup_path : NULL;
-}
-
-void db_close(db *d)
-{
-	int i;
-
-	if (!d)
-		return;
-	db_run_rollback(d);
-	for (i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(d->st[i]);
-	/* sqlite3_close() on a handle that failed to open frees it too. */
-	sqlite3_close(d->h);
-	free(d->backup_path);
-	free(d->path);
-	free(d);
 }
