@@ -14,6 +14,7 @@
  *  - SIGINT/SIGTERM close every socket and the pty and exit 0.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,90 +196,135 @@ static int parse_num(const char *s, double *out)
 	return (end == s || *end) ? -1 : 0;
 }
 
+enum {
+	OPT_HELP = 256, OPT_FAULT_GARBAGE, OPT_GROUND_TRUTH, OPT_CONFIG_OUT,
+	OPT_STATS_OUT, OPT_PRODUCT, OPT_LOT, OPT_LASERS, OPT_DIE, OPT_LATENCY,
+	OPT_FAULT, OPT_SEED, OPT_UNITS, OPT_WAFERS, OPT_FIBERS, OPT_EDGE_MM,
+	OPT_PM_PORTS, OPT_TIME_SCALE, OPT_LIFETIME_S, OPT_LATENCY_MS,
+	OPT_FAULT_NO_REPLY_AFTER,
+};
+
+static const struct option long_options[] = {
+	{"help", no_argument, NULL, OPT_HELP},
+	{"fault-garbage", no_argument, NULL, OPT_FAULT_GARBAGE},
+	{"ground-truth", no_argument, NULL, OPT_GROUND_TRUTH},
+	{"config-out", required_argument, NULL, OPT_CONFIG_OUT},
+	{"stats-out", required_argument, NULL, OPT_STATS_OUT},
+	{"product", required_argument, NULL, OPT_PRODUCT},
+	{"lot", required_argument, NULL, OPT_LOT},
+	{"lasers", required_argument, NULL, OPT_LASERS},
+	{"die", required_argument, NULL, OPT_DIE},
+	{"latency", required_argument, NULL, OPT_LATENCY},
+	{"fault", required_argument, NULL, OPT_FAULT},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"units", required_argument, NULL, OPT_UNITS},
+	{"wafers", required_argument, NULL, OPT_WAFERS},
+	{"fibers", required_argument, NULL, OPT_FIBERS},
+	{"edge-mm", required_argument, NULL, OPT_EDGE_MM},
+	{"pm-ports", required_argument, NULL, OPT_PM_PORTS},
+	{"time-scale", required_argument, NULL, OPT_TIME_SCALE},
+	{"lifetime-s", required_argument, NULL, OPT_LIFETIME_S},
+	{"latency-ms", required_argument, NULL, OPT_LATENCY_MS},
+	{"fault-no-reply-after", required_argument, NULL, OPT_FAULT_NO_REPLY_AFTER},
+	{NULL, 0, NULL, 0},
+};
+
+/* One option's value v into o; -1 if it is not a value the option takes. */
+static int set_option(int opt, const char *v, struct options *o)
+{
+	double d = 0;
+
+	switch (opt) {
+	case OPT_CONFIG_OUT:
+		o->config_out = v;
+		return 0;
+	case OPT_STATS_OUT:
+		o->stats_out = v;
+		return 0;
+	case OPT_PRODUCT:
+		return sim_product_parse(v, &o->model.product) ? -1 : 0;
+	case OPT_LOT:
+		if (!*v || strlen(v) >= sizeof(o->model.lot) || strpbrk(v, ",\"\n :"))
+			return -1;
+		strcpy(o->model.lot, v);
+		return 0;
+	case OPT_LASERS:
+		if (strcmp(v, "mixed") != 0 && strcmp(v, "8") != 0 && strcmp(v, "16") != 0)
+			return -1;
+		o->model.lasers = atoi(v);  /* "mixed": 0 */
+		return 0;
+	case OPT_DIE:
+		return sscanf(v, "%lfx%lf", &o->model.die_w_mm, &o->model.die_h_mm) == 2
+		       ? 0 : -1;
+	case OPT_LATENCY:
+		return parse_latency(v, o);
+	case OPT_FAULT:
+		return parse_fault(v, o);
+	}
+	/* The rest are numbers in a range (a NaN is in none). */
+	if (parse_num(v, &d))
+		return -1;
+	if (opt == OPT_SEED && d >= 0)
+		o->model.seed = strtoull(v, NULL, 10);
+	else if (opt == OPT_UNITS && d >= 1 && d <= 1e6)
+		o->model.units = (int)d;
+	else if (opt == OPT_WAFERS && d >= 1 && d <= 25)
+		o->model.wafers = (int)d;
+	else if (opt == OPT_FIBERS && d >= 1 && d <= SIM_MAX_PORTS)
+		o->model.fibers = (int)d;
+	else if (opt == OPT_EDGE_MM && d >= 0)
+		o->model.edge_mm = d;
+	else if (opt == OPT_PM_PORTS && (d == 8 || d == 16))
+		o->pm_ports = (int)d;
+	else if (opt == OPT_TIME_SCALE && d >= 0 && d <= 100)
+		o->time_scale = d;
+	else if (opt == OPT_LIFETIME_S && d > 0)
+		o->lifetime_s = d;
+	else if (opt == OPT_LATENCY_MS && d >= 0 && d <= 60000)
+		for (int r = 0; r < EP_COUNT; r++)
+			o->latency_s[r] = d / 1000.0;
+	else if (opt == OPT_FAULT_NO_REPLY_AFTER && d >= 0)
+		add_fault(o, EP_PM, SIM_FAULT_NO_REPLY, (long)d);
+	else
+		return -1;
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
+	int opt, idx = 0, at = 1;  /* at: the argument being parsed */
+
 	memset(o, 0, sizeof(*o));
 	sim_model_defaults(&o->model);
 	o->lifetime_s = 600;
 	o->time_scale = 1.0;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		double d = 0;
-
-		if (strcmp(a, "--help") == 0) {
+	/* Long options only. "+": stop at the first argument that is not an
+	 * option (refused below); ":" and opterr 0: a missing value or an
+	 * unknown option is reported here, in one message, not by getopt. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:", long_options, &idx)) != -1) {
+		if (opt == OPT_HELP) {
 			usage(stdout);
 			exit(0);
-		} else if (strcmp(a, "--fault-garbage") == 0) {
+		} else if (opt == OPT_FAULT_GARBAGE) {
 			add_fault(o, EP_PM, SIM_FAULT_GARBAGE, 0);
-			continue;
-		} else if (strcmp(a, "--ground-truth") == 0) {
+		} else if (opt == OPT_GROUND_TRUTH) {
 			o->ground_truth = 1;
-			continue;
-		}
-		if (!v) {
-			fprintf(stderr, "kgd-vstation: %s: unknown option or missing value\n", a);
+		} else if (opt == '?' || opt == ':') {
+			fprintf(stderr, "kgd-vstation: %s: unknown option or missing value\n",
+				argv[at]);
+			return -1;
+		} else if (set_option(opt, optarg, o)) {
+			fprintf(stderr, "kgd-vstation: --%s: bad value '%s'\n",
+				long_options[idx].name, optarg);
 			return -1;
 		}
-		i++;
-		if (strcmp(a, "--config-out") == 0) {
-			o->config_out = v;
-		} else if (strcmp(a, "--stats-out") == 0) {
-			o->stats_out = v;
-		} else if (strcmp(a, "--product") == 0) {
-			if (sim_product_parse(v, &o->model.product))
-				goto bad_value;
-		} else if (strcmp(a, "--lot") == 0) {
-			if (!*v || strlen(v) >= sizeof(o->model.lot) || strpbrk(v, ",\"\n :"))
-				goto bad_value;
-			strcpy(o->model.lot, v);
-		} else if (strcmp(a, "--lasers") == 0) {
-			if (strcmp(v, "mixed") == 0)
-				o->model.lasers = 0;
-			else if (strcmp(v, "8") == 0 || strcmp(v, "16") == 0)
-				o->model.lasers = atoi(v);
-			else
-				goto bad_value;
-		} else if (strcmp(a, "--die") == 0) {
-			if (sscanf(v, "%lfx%lf", &o->model.die_w_mm, &o->model.die_h_mm) != 2)
-				goto bad_value;
-		} else if (strcmp(a, "--latency") == 0) {
-			if (parse_latency(v, o))
-				goto bad_value;
-		} else if (strcmp(a, "--fault") == 0) {
-			if (parse_fault(v, o))
-				goto bad_value;
-		} else {
-			if (parse_num(v, &d))
-				goto bad_value;
-			if (strcmp(a, "--seed") == 0 && d >= 0)
-				o->model.seed = strtoull(v, NULL, 10);
-			else if (strcmp(a, "--units") == 0 && d >= 1 && d <= 1e6)
-				o->model.units = (int)d;
-			else if (strcmp(a, "--wafers") == 0 && d >= 1 && d <= 25)
-				o->model.wafers = (int)d;
-			else if (strcmp(a, "--fibers") == 0 && d >= 1 && d <= SIM_MAX_PORTS)
-				o->model.fibers = (int)d;
-			else if (strcmp(a, "--edge-mm") == 0 && d >= 0)
-				o->model.edge_mm = d;
-			else if (strcmp(a, "--pm-ports") == 0 && (d == 8 || d == 16))
-				o->pm_ports = (int)d;
-			else if (strcmp(a, "--time-scale") == 0 && d >= 0 && d <= 100)
-				o->time_scale = d;
-			else if (strcmp(a, "--lifetime-s") == 0 && d > 0)
-				o->lifetime_s = d;
-			else if (strcmp(a, "--latency-ms") == 0 && d >= 0 && d <= 60000)
-				for (int r = 0; r < EP_COUNT; r++)
-					o->latency_s[r] = d / 1000.0;
-			else if (strcmp(a, "--fault-no-reply-after") == 0 && d >= 0)
-				add_fault(o, EP_PM, SIM_FAULT_NO_REPLY, (long)d);
-			else
-				goto bad_value;
-		}
-		continue;
-bad_value:
-		fprintf(stderr, "kgd-vstation: %s: bad value '%s'\n", a, v);
+		at = optind;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kgd-vstation: %s: unknown option or missing value\n",
+			argv[optind]);
 		return -1;
 	}
 	return 0;
