@@ -1,0 +1,100 @@
+#!/bin/sh
+# tests/callgraph.sh BUILD_DIR - calls inside db/ and reports/ go one way,
+# and code outside a folder enters it only through its front file.
+#
+# The layers below are the pictures in docs/ARCHITECTURE.md ("db/ and
+# reports/: one front file, calls one way"); change both together. The
+# check reads the compiled objects (nm), not the sources, so it sees every
+# real call and nothing else: a file may call only files in layers below
+# its own (never one beside it or above it), every object of the folder
+# must sit in a layer, and an object outside the folder (station, tests,
+# benchmarks) may use only symbols its front file defines.
+set -eu
+build=${1:?usage: callgraph.sh BUILD_DIR}
+NM=${NM:-nm}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+status=0
+
+# symbols OBJECT... : "<object's name> <symbol> <nm type>" per line
+symbols() {
+	[ $# -gt 0 ] || return 0
+	"$NM" -A -P -g "$@" | awk '{ sub(/:$/, "", $1); n = split($1, p, "/");
+		sub(/\.o$/, "", p[n]); print p[n], $2, $3 }'
+}
+
+# check FOLDER TARGET "LAYER 1 FILES" "LAYER 2 FILES" ...; layer 1 is the
+# front and holds exactly one file.
+check() {
+	folder=$1 target=$2
+	shift 2
+	dir="$build/$folder/CMakeFiles/$target.dir"
+	if ! ls "$dir"/*.o >/dev/null 2>&1; then
+		echo "callgraph: no objects in $dir (build $target first)" >&2
+		status=1
+		return
+	fi
+	symbols "$dir"/*.o >"$tmp/in"
+	find "$build" -name '*.o' ! -path "$dir/*" >"$tmp/outside.list"
+	# shellcheck disable=SC2046
+	symbols $(cat "$tmp/outside.list") | awk '$3 == "U"' >"$tmp/out"
+	layers=""
+	for l in "$@"; do
+		layers="$layers$l|"
+	done
+	echo "$folder/ (front ${1%% *}):"
+	awk -v layers="$layers" -v folder="$folder" '
+		BEGIN {
+			n = split(layers, L, "|")
+			for (i = 1; i < n; i++) {
+				m = split(L[i], F, " ")
+				for (j = 1; j <= m; j++)
+					layer[F[j]] = i
+				if (i == 1)
+					front = F[1]
+			}
+		}
+		FILENAME == ARGV[1] {
+			if ($3 == "U")
+				use[$1, $2] = 1
+			else
+				def[$2] = $1
+			files[$1] = 1
+			next
+		}
+		# outside objects: only the front may serve them
+		$3 == "U" && ($2 in def) && def[$2] != front {
+			printf "  FAIL %s (outside %s/) calls %s in %s, not in the front %s\n",
+			       $1, folder, $2, def[$2], front
+			bad = 1
+		}
+		END {
+			for (f in files)
+				if (!(f in layer)) {
+					printf "  FAIL %s is in no layer (tests/callgraph.sh, docs/ARCHITECTURE.md)\n", f
+					bad = 1
+				}
+			for (k in use) {
+				split(k, p, SUBSEP)
+				a = p[1]; s = p[2]
+				if (!(s in def) || def[s] == a)
+					continue
+				b = def[s]
+				edge[a " -> " b] = edge[a " -> " b] " " s
+				if (layer[b] <= layer[a]) {
+					printf "  FAIL %s calls %s in %s, which is not below it\n", a, s, b
+					bad = 1
+				}
+			}
+			for (e in edge)
+				printf "  %s:%s\n", e, edge[e] | "sort"
+			close("sort")
+			exit bad
+		}' "$tmp/in" "$tmp/out" || status=1
+}
+
+check db kgd_db "db.c" "schema.c" "db_core.c"
+check reports kgd_reports "rpt.c" \
+	"rpt_yield.c rpt_tests.c rpt_wafer.c rpt_parts.c rpt_time.c rpt_stdf.c" \
+	"rpt_common.c"
+exit $status
