@@ -6,14 +6,23 @@
  * Invariants: bytes received after a terminator are kept in x->rbuf and
  * handed to the next read, never dropped; every read is bounded by the
  * transport's timeout measured from the start of the call, however many
- * backend reads it takes; every error message starts with the URI.
+ * backend reads it takes, and by the station's abort (one slice after it,
+ * or after the call began); every error message starts with the URI.
  */
 #include "xport_priv.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* The abort flag and the suspend counter are process-wide and read by
+ * every transport on every thread: atomics, so no lock is ever taken in a
+ * wait and nothing here is unsafe next to a signal handler. */
+static _Atomic(volatile sig_atomic_t *) xport_abort_flag;
+static atomic_int xport_abort_suspended;
 
 static const struct xport_ops *const xport_schemes[] = {
 	&xport_tcp_ops,
@@ -27,6 +36,79 @@ int64_t xport_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void xport_set_abort_flag(volatile sig_atomic_t *flag)
+{
+	atomic_store(&xport_abort_flag, flag);
+}
+
+void xport_abort_suspend(int on)
+{
+	int n = atomic_load(&xport_abort_suspended);
+
+	if (on) {
+		atomic_fetch_add(&xport_abort_suspended, 1);
+		return;
+	}
+	/* An unmatched resume must not leave the counter negative, which
+	 * would make the next suspend a no-op. */
+	while (n > 0 && !atomic_compare_exchange_weak(&xport_abort_suspended, &n,
+						      n - 1))
+		;
+}
+
+int xport_abort_pending(void)
+{
+	volatile sig_atomic_t *flag = atomic_load(&xport_abort_flag);
+
+	return flag && *flag && atomic_load(&xport_abort_suspended) == 0;
+}
+
+/* The grace (kgd/xport.h) is one slice per operation, with no window
+ * after which new exchanges fail at once: such a window ends a driver's
+ * poll loop sooner, but an exchange after it - a cleanup nobody bracketed
+ * with xport_abort_suspend, after a long poll - then fails and leaves a
+ * laser on. Late is better than unsafe. */
+int xport_abort_due(const xport *x)
+{
+	return xport_abort_pending() &&
+	       xport_now_ms() - x->op_start_ms >= XPORT_ABORT_SLICE_MS;
+}
+
+int xport_abort_error(const xport *x, const char *what, kgd_err *err)
+{
+	return kgd_err_set(err, KGD_ERR_ABORTED, "%s: aborted while %s", x->uri, what);
+}
+
+int xport_slice_ms(int64_t deadline)
+{
+	int64_t left = deadline - xport_now_ms();
+
+	if (left <= 0)
+		return 0;
+	return left < XPORT_ABORT_SLICE_MS ? (int)left : XPORT_ABORT_SLICE_MS;
+}
+
+int xport_wait_fd(const xport *x, int fd, short events, int64_t deadline,
+		  const char *what, kgd_err *err)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+
+	for (;;) {
+		int r = poll(&pfd, 1, xport_slice_ms(deadline));
+
+		if (r > 0)
+			return KGD_OK;
+		if (r < 0 && errno != EINTR)
+			return kgd_err_set(err, KGD_ERR_IO, "%s: poll: %s", x->uri,
+					   strerror(errno));
+		/* A slice passed, or a signal (likely the abort) cut it short. */
+		if (xport_abort_due(x))
+			return xport_abort_error(x, what, err);
+		if (deadline - xport_now_ms() <= 0)
+			return KGD_ERR_TIMEOUT;
+	}
 }
 
 int xport_parse_long(const char *s, long lo, long hi, long *out)
@@ -165,6 +247,7 @@ int xport_open(const char *uri, int timeout_ms, xport **out, kgd_err *err)
 	rc = xport_apply_common(x, &u, err);
 	if (rc)
 		goto error;
+	x->op_start_ms = xport_now_ms();
 	rc = x->ops->open(x, &u, err);
 	if (rc) {
 		x->ops = NULL; /* the backend cleaned up after itself */
@@ -212,12 +295,36 @@ const char *xport_terminator(const xport *x)
 	return x ? x->term : "\n";
 }
 
+/* A read the abort cut short left its reply on the way. Before the next
+ * command, take whatever of it has arrived (without waiting) and drop it
+ * with the read-ahead, so a cleanup command is less likely to be answered
+ * with the reply of the abandoned one. What arrives later than this cannot
+ * be told apart from the new reply; drivers handle that as after a
+ * timeout. */
+static void xport_drop_abandoned(xport *x)
+{
+	size_t got;
+
+	x->abandoned = 0;
+	for (int i = 0; i < 64; i++) {
+		got = 0;
+		x->rpos = x->rlen = 0;
+		if (x->ops->read_some(x, x->rbuf, sizeof(x->rbuf), &got, 0, NULL) ||
+		    got == 0)
+			break;
+	}
+	x->rpos = x->rlen = 0;
+}
+
 int xport_write(xport *x, const void *buf, size_t len, kgd_err *err)
 {
 	if (!x || (!buf && len))
 		return kgd_err_set(err, KGD_ERR_ARG, "xport_write: NULL argument");
 	if (len == 0)
 		return KGD_OK;
+	x->op_start_ms = xport_now_ms();
+	if (x->abandoned)
+		xport_drop_abandoned(x);
 	return x->ops->write(x, buf, len, x->timeout_ms, err);
 }
 
@@ -249,10 +356,20 @@ static int xport_fill(xport *x, int64_t deadline, kgd_err *err)
 	size_t got = 0;
 	int rc;
 
-	if (left <= 0)
+	/* Checked here too, not only in the backend's wait: an instrument
+	 * trickling a byte at a time would otherwise never let a wait last a
+	 * slice. */
+	if (xport_abort_due(x))
+		rc = xport_abort_error(x, "waiting for a reply", err);
+	else if (left <= 0)
 		return KGD_ERR_TIMEOUT;
-	x->rpos = x->rlen = 0;
-	rc = x->ops->read_some(x, x->rbuf, sizeof(x->rbuf), &got, (int)left, err);
+	else {
+		x->rpos = x->rlen = 0;
+		rc = x->ops->read_some(x, x->rbuf, sizeof(x->rbuf), &got, (int)left,
+				       err);
+	}
+	if (rc == KGD_ERR_ABORTED)
+		x->abandoned = 1;
 	if (rc)
 		return rc;
 	x->rlen = got;
@@ -271,7 +388,8 @@ int xport_read_line(xport *x, char *buf, size_t cap, size_t *len, kgd_err *err)
 	buf[0] = '\0';
 	if (len)
 		*len = 0;
-	deadline = xport_now_ms() + x->timeout_ms;
+	x->op_start_ms = xport_now_ms();
+	deadline = x->op_start_ms + x->timeout_ms;
 	for (;;) {
 		while (x->rpos < x->rlen) {
 			char c = (char)x->rbuf[x->rpos++];
@@ -336,7 +454,8 @@ int xport_read_n(xport *x, void *buf, size_t n, kgd_err *err)
 
 	if (!x || (!buf && n))
 		return kgd_err_set(err, KGD_ERR_ARG, "xport_read_n: NULL argument");
-	deadline = xport_now_ms() + x->timeout_ms;
+	x->op_start_ms = xport_now_ms();
+	deadline = x->op_start_ms + x->timeout_ms;
 	while (done < n) {
 		size_t take = x->rlen - x->rpos;
 

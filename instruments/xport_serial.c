@@ -18,7 +18,9 @@
  *    poll()-bounded reads.
  *
  * Invariant: whichever path opened the port, a read waits at most the
- * timeout it is given and a hang-up of the far end is KGD_ERR_CLOSED.
+ * timeout it is given and a hang-up of the far end is KGD_ERR_CLOSED. Both
+ * paths wait in slices (poll() or libserialport's own timeout), so the
+ * station's abort ends a wait within a slice.
  */
 #include "xport_priv.h"
 
@@ -272,6 +274,57 @@ static int serial_open(xport *x, const struct xport_uri *u, kgd_err *err)
 	return KGD_OK;
 }
 
+/* libserialport path: its blocking calls take the slice as their timeout
+ * (never 0, which would mean "wait forever"). */
+static int serial_sp_write(xport *x, struct sp_port *port, const uint8_t *buf,
+			   size_t len, int timeout_ms, kgd_err *err)
+{
+	int64_t deadline = xport_now_ms() + timeout_ms;
+	size_t done = 0;
+
+	while (done < len) {
+		int slice = xport_slice_ms(deadline);
+		enum sp_return r;
+
+		if (slice == 0)
+			return kgd_err_set(err, KGD_ERR_TIMEOUT,
+					   "%s: write blocked for %d ms", x->uri, timeout_ms);
+		r = sp_blocking_write(port, buf + done, len - done, (unsigned)slice);
+		if (r < 0)
+			return serial_sp_error(x, "sp_blocking_write", r, err);
+		done += (size_t)r;
+		if (done < len && xport_abort_due(x))
+			return xport_abort_error(x, "waiting to send", err);
+	}
+	return KGD_OK;
+}
+
+static int serial_sp_read_some(xport *x, struct sp_port *port, uint8_t *buf,
+			       size_t cap, size_t *got, int timeout_ms,
+			       kgd_err *err)
+{
+	int64_t deadline = xport_now_ms() + timeout_ms;
+
+	for (;;) {
+		int slice = xport_slice_ms(deadline);
+		enum sp_return r = slice ? sp_blocking_read_next(port, buf, cap,
+								 (unsigned)slice)
+					 : sp_nonblocking_read(port, buf, cap);
+
+		if (r < 0)
+			return serial_sp_error(x, slice ? "sp_blocking_read_next"
+						       : "sp_nonblocking_read", r, err);
+		if (r > 0) {
+			*got = (size_t)r;
+			return KGD_OK;
+		}
+		if (xport_abort_due(x))
+			return xport_abort_error(x, "waiting for a reply", err);
+		if (slice == 0 || deadline - xport_now_ms() <= 0)
+			return KGD_ERR_TIMEOUT;
+	}
+}
+
 static int serial_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms,
 			kgd_err *err)
 {
@@ -279,20 +332,11 @@ static int serial_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms
 	int64_t deadline = xport_now_ms() + timeout_ms;
 	size_t done = 0;
 
-	if (s->port) {
-		enum sp_return r = sp_blocking_write(s->port, buf, len, (unsigned)timeout_ms);
-
-		if (r < 0)
-			return serial_sp_error(x, "sp_blocking_write", r, err);
-		if ((size_t)r < len)
-			return kgd_err_set(err, KGD_ERR_TIMEOUT,
-					   "%s: write blocked for %d ms", x->uri, timeout_ms);
-		return KGD_OK;
-	}
+	if (s->port)
+		return serial_sp_write(x, s->port, buf, len, timeout_ms, err);
 	while (done < len) {
-		struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
-		int64_t left = deadline - xport_now_ms();
 		ssize_t w = write(s->fd, buf + done, len - done);
+		int rc;
 
 		if (w > 0) {
 			done += (size_t)w;
@@ -303,9 +347,12 @@ static int serial_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms
 		if (w < 0 && errno != EAGAIN && errno != EINTR)
 			return kgd_err_set(err, KGD_ERR_IO, "%s: write: %s", x->uri,
 					   strerror(errno));
-		if (left <= 0 || (poll(&pfd, 1, (int)left) == 0))
-			return kgd_err_set(err, KGD_ERR_TIMEOUT,
-					   "%s: write blocked for %d ms", x->uri, timeout_ms);
+		rc = xport_wait_fd(x, s->fd, POLLOUT, deadline, "waiting to send", err);
+		if (rc == KGD_ERR_TIMEOUT)
+			return kgd_err_set(err, rc, "%s: write blocked for %d ms", x->uri,
+					   timeout_ms);
+		if (rc)
+			return rc;
 	}
 	return KGD_OK;
 }
@@ -316,21 +363,11 @@ static int serial_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 	struct serial_impl *s = x->impl;
 	int64_t deadline = xport_now_ms() + timeout_ms;
 
-	if (s->port) {
-		enum sp_return r = sp_blocking_read_next(s->port, buf, cap,
-							 (unsigned)timeout_ms);
-
-		if (r < 0)
-			return serial_sp_error(x, "sp_blocking_read_next", r, err);
-		if (r == 0)
-			return KGD_ERR_TIMEOUT;
-		*got = (size_t)r;
-		return KGD_OK;
-	}
+	if (s->port)
+		return serial_sp_read_some(x, s->port, buf, cap, got, timeout_ms, err);
 	for (;;) {
-		struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-		int64_t left = deadline - xport_now_ms();
 		ssize_t r = read(s->fd, buf, cap);
+		int rc;
 
 		if (r > 0) {
 			*got = (size_t)r;
@@ -343,11 +380,12 @@ static int serial_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 		if (errno != EAGAIN && errno != EINTR)
 			return kgd_err_set(err, KGD_ERR_IO, "%s: read: %s", x->uri,
 					   strerror(errno));
-		if (left <= 0)
+		if (deadline - xport_now_ms() <= 0)
 			return KGD_ERR_TIMEOUT;
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
-			return kgd_err_set(err, KGD_ERR_IO, "%s: poll: %s", x->uri,
-					   strerror(errno));
+		rc = xport_wait_fd(x, s->fd, POLLIN, deadline, "waiting for a reply",
+				   err);
+		if (rc)
+			return rc;
 	}
 }
 

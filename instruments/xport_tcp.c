@@ -4,7 +4,8 @@
  *
  * Invariant: the socket is non-blocking from the moment it exists, so no
  * call here can wait longer than the timeout it was given: connect, send
- * and recv all wait in poll().
+ * and recv all wait in xport_wait_fd(), which also ends the wait on the
+ * station's abort.
  */
 #include "xport_priv.h"
 
@@ -59,10 +60,11 @@ static int tcp_split(const xport *x, const char *rest, char *host, size_t hcap,
 	return KGD_OK;
 }
 
-/* Connect one address within timeout_ms; returns the fd or -1 with errno. */
-static int tcp_connect_one(const struct addrinfo *ai, int timeout_ms)
+/* Connect one address before deadline; returns the fd or -1 with errno
+ * (ETIMEDOUT, ECANCELED when the station's abort ended the wait). */
+static int tcp_connect_one(const xport *x, const struct addrinfo *ai,
+			   int64_t deadline)
 {
-	struct pollfd pfd;
 	int fd, soerr = 0, r;
 	socklen_t slen = sizeof(soerr);
 
@@ -74,16 +76,13 @@ static int tcp_connect_one(const struct addrinfo *ai, int timeout_ms)
 		return fd;
 	if (errno != EINPROGRESS)
 		goto fail;
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
-	do
-		r = poll(&pfd, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
-	if (r == 0) {
-		errno = ETIMEDOUT;
+	r = xport_wait_fd(x, fd, POLLOUT, deadline, "connecting", NULL);
+	if (r) {
+		errno = r == KGD_ERR_TIMEOUT ? ETIMEDOUT
+		      : r == KGD_ERR_ABORTED ? ECANCELED : errno;
 		goto fail;
 	}
-	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) < 0)
 		goto fail;
 	if (soerr) {
 		errno = soerr;
@@ -115,13 +114,16 @@ static int tcp_open(xport *x, const struct xport_uri *u, kgd_err *err)
 				 x->uri, host, gai_strerror(gai));
 		goto out;
 	}
-	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-		fd = tcp_connect_one(ai, x->timeout_ms);
+	for (struct addrinfo *ai = res; ai && fd < 0 && saved != ECANCELED;
+	     ai = ai->ai_next) {
+		fd = tcp_connect_one(x, ai, xport_now_ms() + x->timeout_ms);
 		if (fd < 0)
 			saved = errno;
 	}
 	if (fd < 0) {
-		if (saved == ETIMEDOUT)
+		if (saved == ECANCELED)
+			rc = xport_abort_error(x, "connecting", err);
+		else if (saved == ETIMEDOUT)
 			rc = kgd_err_set(err, KGD_ERR_TIMEOUT,
 					 "%s: connect: no answer within %d ms", x->uri,
 					 x->timeout_ms);
@@ -150,27 +152,6 @@ out:
 	return rc;
 }
 
-/* poll one fd for events until timeout; 0 ready, KGD_ERR_TIMEOUT, or IO. */
-static int tcp_wait(xport *x, int fd, short events, int timeout_ms, kgd_err *err)
-{
-	struct pollfd pfd = {.fd = fd, .events = events};
-	int64_t deadline = xport_now_ms() + timeout_ms;
-	int r;
-
-	for (;;) {
-		int64_t left = deadline - xport_now_ms();
-
-		r = poll(&pfd, 1, left > 0 ? (int)left : 0);
-		if (r > 0)
-			return KGD_OK;
-		if (r == 0)
-			return KGD_ERR_TIMEOUT;
-		if (errno != EINTR)
-			return kgd_err_set(err, KGD_ERR_IO, "%s: poll: %s", x->uri,
-					   strerror(errno));
-	}
-}
-
 static int tcp_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms,
 		     kgd_err *err)
 {
@@ -196,7 +177,7 @@ static int tcp_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms,
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return kgd_err_set(err, KGD_ERR_IO, "%s: send: %s", x->uri,
 					   strerror(errno));
-		rc = tcp_wait(x, t->fd, POLLOUT, (int)(deadline - xport_now_ms()), err);
+		rc = xport_wait_fd(x, t->fd, POLLOUT, deadline, "waiting to send", err);
 		if (rc == KGD_ERR_TIMEOUT)
 			return kgd_err_set(err, rc, "%s: send blocked for %d ms", x->uri,
 					   timeout_ms);
@@ -230,7 +211,8 @@ static int tcp_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 					   strerror(errno));
 		if (deadline - xport_now_ms() <= 0)
 			return KGD_ERR_TIMEOUT;
-		rc = tcp_wait(x, t->fd, POLLIN, (int)(deadline - xport_now_ms()), err);
+		rc = xport_wait_fd(x, t->fd, POLLIN, deadline, "waiting for a reply",
+				   err);
 		if (rc)
 			return rc;
 	}

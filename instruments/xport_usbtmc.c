@@ -11,9 +11,12 @@
  * read_some, which the generic layer calls until it sees the terminator
  * (supplied at EOM if the device sent none).
  *
- * Invariant: after a timeout the device's bulk pipes are left in a known
- * state (INITIATE_ABORT_BULK_IN/OUT and their CHECK_*_STATUS), so the next
- * command is not answered with the stale reply of the abandoned one.
+ * Invariant: after a timeout or the station's abort the device's bulk
+ * pipes are left in a known state (INITIATE_ABORT_BULK_IN/OUT and their
+ * CHECK_*_STATUS), so the next command is not answered with the stale reply
+ * of the abandoned one. Bulk transfers are submitted asynchronously and
+ * waited for in slices (usbtmc_bulk), so an abort cancels one within a
+ * slice, whatever the instrument's timeout.
  */
 #include "xport_priv.h"
 #include "usbtmc.h"
@@ -30,6 +33,9 @@
 #define USBTMC_CTRL_TIMEOUT_MS 1000
 /* Bound on CHECK_*_STATUS polling so a confused device cannot hang us. */
 #define USBTMC_CHECK_TRIES 50
+/* usbtmc_bulk's "the station's abort ended the wait", beside the (negative)
+ * libusb error codes. */
+#define USBTMC_ABORTED 1
 
 struct usbtmc_impl {
 	libusb_context *ctx;
@@ -268,6 +274,64 @@ static void usbtmc_abort_out(struct usbtmc_impl *t, uint8_t btag)
 	libusb_clear_halt(t->h, t->ep_out);
 }
 
+static void LIBUSB_CALL usbtmc_bulk_done(struct libusb_transfer *tr)
+{
+	*(int *)tr->user_data = 1;
+}
+
+/* libusb_bulk_transfer() until deadline, except that the wait runs in
+ * slices and the station's abort cancels the transfer. The transfer is
+ * always reaped before returning, so buf is the caller's again. Returns 0,
+ * a LIBUSB_ERROR_* as libusb_bulk_transfer would, or USBTMC_ABORTED; *n
+ * gets the bytes moved. */
+static int usbtmc_bulk(xport *x, struct usbtmc_impl *t, unsigned char ep,
+		       uint8_t *buf, int len, int *n, int64_t deadline)
+{
+	struct libusb_transfer *tr;
+	int64_t left = deadline - xport_now_ms();
+	int done = 0, cancelled = 0, r;
+
+	*n = 0;
+	if (left <= 0)
+		return LIBUSB_ERROR_TIMEOUT;
+	tr = libusb_alloc_transfer(0);
+	if (!tr)
+		return LIBUSB_ERROR_NO_MEM;
+	libusb_fill_bulk_transfer(tr, t->h, ep, buf, len, usbtmc_bulk_done, &done,
+				  (unsigned)left);
+	r = libusb_submit_transfer(tr);
+	if (r) {
+		libusb_free_transfer(tr);
+		return r;
+	}
+	while (!done) {
+		struct timeval tv = {0, XPORT_ABORT_SLICE_MS * 1000};
+
+		r = libusb_handle_events_timeout_completed(t->ctx, &tv, &done);
+		/* As libusb's own synchronous wait: on an event-handling error
+		 * cancel, and keep handling events until the transfer is back. */
+		if ((r < 0 && r != LIBUSB_ERROR_INTERRUPTED && !cancelled) ||
+		    (!done && !cancelled && xport_abort_due(x))) {
+			cancelled = r < 0 ? -1 : 1;
+			libusb_cancel_transfer(tr);
+		}
+	}
+	*n = tr->actual_length;
+	switch (tr->status) {
+	case LIBUSB_TRANSFER_COMPLETED: r = 0; break;
+	case LIBUSB_TRANSFER_TIMED_OUT: r = LIBUSB_ERROR_TIMEOUT; break;
+	case LIBUSB_TRANSFER_STALL: r = LIBUSB_ERROR_PIPE; break;
+	case LIBUSB_TRANSFER_OVERFLOW: r = LIBUSB_ERROR_OVERFLOW; break;
+	case LIBUSB_TRANSFER_NO_DEVICE: r = LIBUSB_ERROR_NO_DEVICE; break;
+	case LIBUSB_TRANSFER_CANCELLED:
+		r = cancelled == 1 ? USBTMC_ABORTED : LIBUSB_ERROR_IO;
+		break;
+	default: r = LIBUSB_ERROR_IO; break;
+	}
+	libusb_free_transfer(tr);
+	return r;
+}
+
 static int usbtmc_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms,
 			kgd_err *err)
 {
@@ -285,8 +349,12 @@ static int usbtmc_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms
 				      done + part == len, &msg_len, err);
 		if (rc)
 			return kgd_err_prefix(err, "%s: ", x->uri);
-		r = libusb_bulk_transfer(t->h, t->ep_out, t->io, (int)msg_len, &sent,
-					 (unsigned)timeout_ms);
+		r = usbtmc_bulk(x, t, t->ep_out, t->io, (int)msg_len, &sent,
+				xport_now_ms() + timeout_ms);
+		if (r == USBTMC_ABORTED) {
+			usbtmc_abort_out(t, t->btag);
+			return xport_abort_error(x, "sending", err);
+		}
 		if (r == LIBUSB_ERROR_TIMEOUT) {
 			usbtmc_abort_out(t, t->btag);
 			return kgd_err_set(err, KGD_ERR_TIMEOUT,
@@ -319,30 +387,33 @@ static int usbtmc_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 	if (cap > UINT32_MAX)
 		cap = UINT32_MAX;
 	do {
-		int64_t left = deadline - xport_now_ms();
-
-		if (left <= 0)
+		/* A device answering empty transfers at once never lets a
+		 * transfer wait a slice: check between requests too. */
+		if (xport_abort_due(x))
+			return xport_abort_error(x, "waiting for a reply", err);
+		if (deadline - xport_now_ms() <= 0)
 			return KGD_ERR_TIMEOUT;
 		t->btag = usbtmc_next_btag(t->btag);
 		usbtmc_build_request_in(req, t->btag, (uint32_t)cap, -1);
-		r = libusb_bulk_transfer(t->h, t->ep_out, req, sizeof(req), &n,
-					 (unsigned)left);
-		if (r == LIBUSB_ERROR_TIMEOUT) {
+		r = usbtmc_bulk(x, t, t->ep_out, req, sizeof(req), &n, deadline);
+		if (r == LIBUSB_ERROR_TIMEOUT || r == USBTMC_ABORTED) {
 			usbtmc_abort_out(t, t->btag);
-			return KGD_ERR_TIMEOUT;
+			return r == USBTMC_ABORTED
+				       ? xport_abort_error(x, "waiting for a reply", err)
+				       : KGD_ERR_TIMEOUT;
 		}
 		if (r != 0)
 			goto usb_error;
 		usbtmc_in_begin(&st, t->btag);
 		while (!usbtmc_in_done(&st)) {
-			left = deadline - xport_now_ms();
-			r = left > 0 ? libusb_bulk_transfer(t->h, t->ep_in, t->io,
-							    (int)t->io_cap, &n,
-							    (unsigned)left)
-				     : LIBUSB_ERROR_TIMEOUT;
-			if (r == LIBUSB_ERROR_TIMEOUT) {
+			r = usbtmc_bulk(x, t, t->ep_in, t->io, (int)t->io_cap, &n,
+					deadline);
+			if (r == LIBUSB_ERROR_TIMEOUT || r == USBTMC_ABORTED) {
 				usbtmc_abort_in(t, t->btag);
-				return KGD_ERR_TIMEOUT;
+				return r == USBTMC_ABORTED
+					       ? xport_abort_error(x, "waiting for a reply",
+								   err)
+					       : KGD_ERR_TIMEOUT;
 			}
 			if (r != 0)
 				goto usb_error;

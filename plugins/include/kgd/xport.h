@@ -19,10 +19,14 @@
  * Every read has a timeout; a timeout or disconnect is reported with the URI
  * in the message. Reads strip the terminator. Bytes received after a
  * terminator are kept for the next read.
+ *
+ * Every wait (connect, a blocked write, a read, a USB transfer) can also be
+ * ended by the station's abort, see xport_set_abort_flag() below.
  */
 #ifndef KGD_XPORT_H
 #define KGD_XPORT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include "kgd/status.h"
 
@@ -70,6 +74,56 @@ int xport_write_line(xport *x, const char *line, kgd_err *err);
 /* Abandon the exchange in flight: drop read-ahead bytes and, on USBTMC,
  * run INITIATE_CLEAR / CHECK_CLEAR_STATUS (device clear). */
 int xport_clear(xport *x, kgd_err *err);
+
+/* ---- abort -------------------------------------------------------------
+ *
+ * A station aborts from a signal handler (SIGINT, SIGTERM, SIGHUP, ...),
+ * but an instrument read may have a timeout of a minute (a long BER gate),
+ * and an abort must be honoured within about a second whatever the
+ * timeout. So every transport waits in slices of at most
+ * XPORT_ABORT_SLICE_MS and, once the abort flag is set, ends its wait with
+ * KGD_ERR_ABORTED, "<uri>: aborted while waiting for a reply" (or "...
+ * to send", "connect: aborted"). After that the exchange is abandoned as
+ * after a timeout: the next write first drops whatever of the abandoned
+ * reply has arrived by then (USBTMC also aborts the bulk transfer).
+ *
+ * Grace: an open, write or read that began after the abort still waits one
+ * slice before the abort ends it. So a quick safe-state exchange that
+ * nobody marked as cleanup still completes on a responsive instrument
+ * (fail-safe: the lasers still go off), and a retry loop costs at most a
+ * slice per attempt. Cleanup must not rely on it - a slow instrument (a
+ * prober unloading a wafer) needs xport_abort_suspend() - and, as the
+ * grace lets every quick exchange through, a driver that polls (sleeps
+ * between quick queries, as while a BER gate runs) must check
+ * xport_abort_pending() between polls and return KGD_ERR_ABORTED, or its
+ * loop runs to its own end.
+ */
+#define XPORT_ABORT_SLICE_MS 100
+
+/* The abort flag of the process: while *flag is non-zero (and no
+ * xport_abort_suspend() is in force) every wait of every transport ends
+ * as described above. NULL (the default) turns aborts off. The transports
+ * only ever read *flag - set it from a signal handler and clear it
+ * yourself; it must outlive every transport. Process-wide: one flag for all
+ * threads and all transports. Thread-safe: the pointer is stored and read
+ * atomically, and *flag is only read, so waits on any number of threads
+ * may watch it. Set it before the run starts. */
+void xport_set_abort_flag(volatile sig_atomic_t *flag);
+
+/* Cleanup in progress: lasers off, outputs off, probes up and the wafer
+ * unloaded must still reach their instruments after an abort. Between
+ * xport_abort_suspend(1) and xport_abort_suspend(0) the abort flag is
+ * ignored and waits run to their timeouts. Calls nest (a counter: each 1
+ * is undone by one 0; an unmatched 0 is ignored). Process-wide, an atomic
+ * counter: any thread may call it and it holds for waits on every thread,
+ * so suspend only where nothing else should be stopping - the part's
+ * cleanup runs after its parallel branches have joined. */
+void xport_abort_suspend(int on);
+
+/* 1 when the abort flag is set and not suspended: a wait that has lasted a
+ * slice would now end with KGD_ERR_ABORTED. For a driver's own poll loops
+ * and sleeps. */
+int xport_abort_pending(void);
 
 #ifdef __cplusplus
 }
