@@ -4,11 +4,13 @@
  * and prints only through these helpers so every error line looks alike.
  *
  * Exit codes: 0 done, 1 error (file, instrument, database), 2 bad command
- * line, 130 aborted by SIGINT/SIGTERM.
+ * line, 130 aborted by a signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE;
+ * see cli_signals_catch).
  */
 #ifndef KGD_CLI_H
 #define KGD_CLI_H
 
+#include <signal.h>
 #include "kgd/status.h"
 
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2, CLI_ABORTED = 130 };
@@ -41,5 +43,38 @@ int cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 
 /* Folder holding the running executable (for finding kgd-vstation). */
 const char *cli_exe_dir(void);
+
+/* ---- signals (docs/SEQUENCES.md, "Signals") ----------------------------
+ *
+ * Every signal that ends a run on a factory floor takes the path of an
+ * abort: SIGINT (Ctrl-C), SIGTERM (kill, shutdown), SIGHUP (the operator's
+ * terminal or ssh session closed), SIGQUIT (Ctrl-\) and SIGPIPE (stdout
+ * closed: whoever watched or logged the run is gone). The handler only
+ * sets *flag; the lot stops at the next safe point, cleanup runs, the
+ * session is marked aborted and the command exits 130. SIGXFSZ is ignored
+ * for the whole process (main), so a file that cannot grow fails its
+ * write with EFBIG and is reported, never a silent death. */
+#define CLI_N_SIGNALS 5
+
+typedef struct cli_signals {
+	struct sigaction old[CLI_N_SIGNALS];
+	unsigned char caught[CLI_N_SIGNALS]; /* installed by us */
+} cli_signals;
+
+/* Catch the signals above into *flag, saving the dispositions they had.
+ * A SIGHUP already ignored when the station started (nohup) stays ignored:
+ * the operator asked the run to outlive the terminal. No SA_RESTART: a
+ * signal cuts a blocking wait short. */
+void cli_signals_catch(volatile sig_atomic_t *flag, cli_signals *saved);
+
+/* Put back what cli_signals_catch saved, except SIGPIPE, which stays
+ * ignored: the summary line still to be written must not kill the station
+ * (exit 141) when stdout is already closed. */
+void cli_signals_restore(const cli_signals *saved);
+
+/* The first signal caught since cli_signals_catch, 0 if none, and its name
+ * ("SIGHUP"). */
+int cli_signal_caught(void);
+const char *cli_signal_name(int sig);
 
 #endif

@@ -5,10 +5,12 @@
  * in the wafer process from the prober: the wafers in --wafers/--slots, each
  * die of its test map or of --dies.
  *
- * Nothing is written for a part that does not finish: SIGINT/SIGTERM stop
- * the lot between measurements, the part in flight is rolled back, and the
- * command exits 130 with a summary of what was committed. --resume
- * continues a lot at the first part without a committed run.
+ * Nothing is written for a part that does not finish: SIGINT, SIGTERM,
+ * SIGHUP, SIGQUIT and SIGPIPE stop the lot at the next safe point (an
+ * instrument wait is cut within a slice whatever its timeout), cleanup
+ * runs, the part in flight is rolled back, and the command exits 130 with
+ * a summary of what was committed (signal handling: cli.h, run_cli.c).
+ * --resume continues a lot at the first part without a committed run.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -53,13 +55,18 @@ static void help(void)
 "  -h, --help           this text\n\n"
 "Unit process without --serial or --units: serials are read from stdin, one\n"
 "per line (a barcode scanner works); an empty line or end of input ends the\n"
-"lot. SIGINT/SIGTERM abort between measurements: the part in flight leaves\n"
-"no rows, cleanup steps still run, the session is marked aborted.\n"
+"lot.\n"
+"SIGINT, SIGTERM, SIGHUP (terminal closed), SIGQUIT and SIGPIPE (stdout\n"
+"closed) abort at the next safe point, within about a second even while an\n"
+"instrument is waited on: cleanup steps still run, the part in flight leaves\n"
+"no rows, the session is marked aborted, exit 130. A full results file\n"
+"(SIGXFSZ is ignored: the write fails, 'File too large') stops the lot\n"
+"with exit 1, as any database error.\n"
 "An instrument error gives the part the error bin (99), never a pass; an\n"
 "instrument whose connection was lost is reopened before the next part, and\n"
 "the lot stops (exit 1, session 'error') when that fails, at a prober error\n"
 "or after --max-errors error parts in a row.\n"
-"Exit: 0 lot done, 1 error, 2 usage, 130 aborted.\n");
+"Exit: 0 lot done, 1 error, 2 usage, 130 aborted (by any of the signals above).\n");
 }
 
 /* "1,3,4" -> slots. 0 on success. */

@@ -1,8 +1,10 @@
 /*
  * station/main.c - the `station` command: dispatch to a subcommand, and the
- * few printing helpers all subcommands share (cli.h). Only station/ prints.
+ * few printing and signal helpers all subcommands share (cli.h). Only
+ * station/ prints.
  */
 #include <libgen.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +35,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n`station <command> --help` describes each command.\n"
-		   "exit codes: 0 done, 1 error, 2 bad command line, 130 aborted\n");
+		   "exit codes: 0 done, 1 error, 2 bad command line, 130 aborted\n"
+		   "(SIGINT, SIGTERM, SIGHUP, SIGQUIT, or SIGPIPE: stdout closed)\n");
 }
 
 void cli_error(const char *fmt, ...)
@@ -49,7 +52,13 @@ void cli_error(const char *fmt, ...)
 
 int cli_fail(const kgd_err *err)
 {
-	cli_error("%s", err->msg[0] ? err->msg : kgd_status_name(err->status));
+	const char *msg = err->msg[0] ? err->msg : kgd_status_name(err->status);
+
+	/* Say which signal: "SIGHUP" tells the operator the terminal went. */
+	if (err->status == KGD_ERR_ABORTED && cli_signal_caught())
+		cli_error("%s: %s", cli_signal_name(cli_signal_caught()), msg);
+	else
+		cli_error("%s", msg);
 	return err->status == KGD_ERR_ABORTED ? CLI_ABORTED : CLI_ERROR;
 }
 
@@ -110,8 +119,80 @@ const char *cli_exe_dir(void)
 	return dirname(dir);
 }
 
+/* ---- signals ------------------------------------------------------------ */
+
+static const int cli_sigs[CLI_N_SIGNALS] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+					     SIGPIPE};
+static volatile sig_atomic_t *cli_abort_flag;
+static volatile sig_atomic_t cli_first_signal;
+
+/* Async-signal-safe: two stores. Repeated signals change nothing: the
+ * first one is the reason, and cleanup must not be cut short by a second
+ * Ctrl-C (kill -9 remains for a station that does not stop). */
+static void cli_on_signal(int sig)
+{
+	if (!cli_first_signal)
+		cli_first_signal = sig;
+	if (cli_abort_flag)
+		*cli_abort_flag = 1;
+}
+
+void cli_signals_catch(volatile sig_atomic_t *flag, cli_signals *saved)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_on_signal;
+	sigemptyset(&sa.sa_mask);
+	cli_abort_flag = flag;
+	cli_first_signal = 0;
+	for (int i = 0; i < CLI_N_SIGNALS; i++) {
+		saved->caught[i] = 0;
+		if (sigaction(cli_sigs[i], NULL, &saved->old[i]) != 0)
+			continue;
+		if (cli_sigs[i] == SIGHUP && saved->old[i].sa_handler == SIG_IGN)
+			continue;
+		saved->caught[i] = sigaction(cli_sigs[i], &sa, NULL) == 0;
+	}
+}
+
+void cli_signals_restore(const cli_signals *saved)
+{
+	for (int i = 0; i < CLI_N_SIGNALS; i++) {
+		if (!saved->caught[i])
+			continue;
+		if (cli_sigs[i] == SIGPIPE)
+			signal(SIGPIPE, SIG_IGN);
+		else
+			sigaction(cli_sigs[i], &saved->old[i], NULL);
+	}
+	cli_abort_flag = NULL;
+}
+
+int cli_signal_caught(void)
+{
+	return cli_first_signal;
+}
+
+const char *cli_signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT: return "SIGINT";
+	case SIGTERM: return "SIGTERM";
+	case SIGHUP: return "SIGHUP";
+	case SIGQUIT: return "SIGQUIT";
+	case SIGPIPE: return "SIGPIPE (stdout closed)";
+	default: return "a signal";
+	}
+}
+
 int main(int argc, char **argv)
 {
+	/* A file that cannot grow (RLIMIT_FSIZE, as a full disk) must fail its
+	 * write with EFBIG, which the database and reports report as "File too
+	 * large" and stop cleanly on, rather than kill the station outright
+	 * (SIGXFSZ's default) with the lasers on and the session 'running'. */
+	signal(SIGXFSZ, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_USAGE;

@@ -13,14 +13,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "kgd/xport.h"
 
+/* Set by the signal handler (cli_signals_catch); the runner checks it at
+ * every safe point and the transports end their waits on it. */
 static volatile sig_atomic_t abort_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	abort_requested = 1;
-}
 
 /* Serials from stdin, one per line; blank line or EOF ends the lot. */
 typedef struct stdin_serials {
@@ -112,11 +109,18 @@ int run_cli(run_cli_args *a)
 	db *d = NULL;
 	char **generated = NULL;
 	stdin_serials ss = {0};
-	struct sigaction sa, old_int, old_term;
+	cli_signals sigs;
 	run_opts o = {0};
 	kgd_err err;
 	int rc, exit_code = CLI_ERROR;
 
+	/* Every signal that ends a run takes the abort path (cli.h), from
+	 * here on: a signal while the instruments open (whose waits it ends,
+	 * kgd/xport.h) or the database migrates stops the run before its lot
+	 * begins, never half-way through a migration. */
+	abort_requested = 0;
+	cli_signals_catch(&abort_requested, &sigs);
+	xport_set_abort_flag(&abort_requested);
 	kgd_err_clear(&err);
 	if (load_sequence(a, &s, &lim, &err)) {
 		exit_code = cli_fail(&err);
@@ -177,18 +181,15 @@ int run_cli(run_cli_args *a)
 		o.n_serials = a->n_serials;
 	}
 
-	/* No SA_RESTART: a signal should cut a blocking wait short; the
-	 * transports retry EINTR and the runner checks the flag between
-	 * measurements. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	abort_requested = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	if (abort_requested) {
+		kgd_err_set(&err, KGD_ERR_ABORTED, "aborted before the lot began; "
+			    "nothing was tested");
+		exit_code = cli_fail(&err);
+		goto out;
+	}
 	rc = run_lot(rs, s, c, d, &o, &a->summary, &err);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	/* Drivers closing their instruments below are never cut short. */
+	xport_set_abort_flag(NULL);
 
 	printf("lot %s%s: %zu tested, %zu passed, %zu failed, %zu errors",
 	       a->lot, rc == KGD_ERR_ABORTED ? " (aborted)" : "",
@@ -212,6 +213,7 @@ int run_cli(run_cli_args *a)
 	fflush(stdout);
 	exit_code = rc ? cli_fail(&err) : CLI_OK;
 out:
+	xport_set_abort_flag(NULL);
 	free(ss.line);
 	free(generated);
 	db_close(d);
@@ -219,5 +221,8 @@ out:
 	cfg_free(c);
 	seq_free(s);
 	seq_limset_free(lim);
+	/* Only now: a signal while the database and instruments close is
+	 * noted, not fatal half-way through. */
+	cli_signals_restore(&sigs);
 	return exit_code;
 }
