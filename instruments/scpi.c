@@ -262,29 +262,35 @@ void scpi_msg_init(scpi_msg *m)
 	m->n_cmds = 0;
 }
 
-int scpi_msg_add(scpi_msg *m, const char *fmt, ...)
+int scpi_msg_vadd(scpi_msg *m, const char *fmt, va_list ap)
 {
-	size_t room = sizeof(m->text) - m->len;
-	va_list ap;
-	int n = 0;
+	size_t sep = m->n_cmds ? 1 : 0, room = sizeof(m->text) - m->len;
+	int n;
 
-	if (m->n_cmds) {
-		if (room < 2)
-			return -1;
+	if (room < sep + 1)
+		return -1;
+	if (sep)
 		m->text[m->len] = ';';
-		room--;
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(m->text + m->len + (m->n_cmds ? 1 : 0), room, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= room) {
+	n = vsnprintf(m->text + m->len + sep, room - sep, fmt, ap);
+	if (n < 0 || (size_t)n >= room - sep) {
 		/* Never half a command on the wire. */
 		m->text[m->len] = '\0';
 		return -1;
 	}
-	m->len += (size_t)n + (m->n_cmds ? 1 : 0);
+	m->len += sep + (size_t)n;
 	m->n_cmds++;
 	return 0;
+}
+
+int scpi_msg_add(scpi_msg *m, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = scpi_msg_vadd(m, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int scpi_msg_command(xport *x, scpi_msg *m, kgd_err *err)

@@ -12,6 +12,7 @@
 #ifndef KGD_SCPI_H
 #define KGD_SCPI_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "kgd/status.h"
@@ -81,6 +82,10 @@ typedef struct scpi_msg {
 void scpi_msg_init(scpi_msg *m);
 int scpi_msg_add(scpi_msg *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* scpi_msg_add with the arguments as a va_list (for a driver's wrapper
+ * that takes a command of its table and that command's arguments). */
+int scpi_msg_vadd(scpi_msg *m, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* Send the message (nothing when empty) and check the error queue once,
  * as scpi_command; the message is emptied either way. */
 int scpi_msg_command(xport *x, scpi_msg *m, kgd_err *err);
