@@ -16,16 +16,13 @@
  * The transport belongs to the station; close() never closes it.
  */
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "kgd/driver.h"
+#include "kgd/drv_std.h"
 #include "protocol.h"
 
 struct n774x_handle {
-	xport *x;
-	const n774x_model *model;
-	char idn[SCPI_REPLY_MAX];
+	drv_std_dev dev;            /* first: transport, *IDN?, matched row */
+	const n774x_model *model;   /* dev.model as this driver's row */
 	double wl_nm[N774X_MAX_PORTS + 1];  /* index = port, 1-based */
 	double atime_s[N774X_MAX_PORTS + 1];
 };
@@ -35,60 +32,20 @@ static int check_port(const struct n774x_handle *h, int port, kgd_err *err)
 	if (port >= 1 && port <= h->model->ports)
 		return KGD_OK;
 	return kgd_err_set(err, KGD_ERR_ARG, "%s: port %d out of range for %s (1..%d)",
-			   xport_uri(h->x), port, h->model->model, h->model->ports);
+			   xport_uri(h->dev.x), port, h->model->id.model, h->model->ports);
 }
 
-static int n774x_open(xport *x, void **handle, kgd_err *err)
-{
-	struct n774x_handle *h = NULL;
-	int rc;
-
-	if (!x || !handle)
-		return kgd_err_set(err, KGD_ERR_ARG, "keysight-n774x: open: no transport");
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", xport_uri(x));
-	h->x = x;
-	rc = scpi_query(x, h->idn, sizeof(h->idn), err, "*IDN?");
-	if (rc)
-		goto error;
-	h->model = n774x_match_idn(h->idn);
-	if (!h->model) {
-		rc = kgd_err_set(err, KGD_ERR_UNSUPPORTED,
-				 "%s: not a power meter this driver knows: *IDN? replied '%s' "
-				 "(keysight-n774x supports %s)",
-				 xport_uri(x), h->idn, n774x_known_models());
-		goto error;
-	}
-	/* Start from an empty error queue so the first error we report was
-	 * caused by us, not by whoever used the instrument before. */
-	rc = n774x_clear_status(x, h->model, err);
-	if (rc)
-		goto error;
-	for (int p = 1; p <= h->model->ports; p++) {
-		rc = n774x_set_unit_watt(x, h->model, p, err);
-		if (rc)
-			goto error;
-		h->wl_nm[p] = NAN;
-		h->atime_s[p] = NAN;
-	}
-	*handle = h;
-	return KGD_OK;
-error:
-	free(h);
-	return rc;
-}
-
-static void n774x_close(void *handle)
-{
-	free(handle);
-}
-
-static int n774x_identify(void *handle, char *buf, size_t cap, kgd_err *err)
+/* After the match and *CLS: every port in watts, no setting known. */
+static int n774x_setup(void *handle, kgd_err *err)
 {
 	struct n774x_handle *h = handle;
 
-	return scpi_copy_idn(h->x, h->idn, buf, cap, err);
+	h->model = (const n774x_model *)h->dev.model;
+	for (int p = 1; p <= h->model->ports; p++) {
+		h->wl_nm[p] = NAN;
+		h->atime_s[p] = NAN;
+	}
+	return n774x_set_unit_watt_all(h->dev.x, h->model, err);
 }
 
 static int n774x_set_wavelength_op(void *handle, int port, double nm, kgd_err *err)
@@ -100,13 +57,13 @@ static int n774x_set_wavelength_op(void *handle, int port, double nm, kgd_err *e
 		return rc;
 	if (!isfinite(nm) || nm <= 0)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: port %d: wavelength %g nm is not valid",
-				   xport_uri(h->x), port, nm);
+				   xport_uri(h->dev.x), port, nm);
 	if (h->wl_nm[port] == nm)
 		return KGD_OK;
 	/* Unknown until the instrument accepts it: a failed set may or may not
 	 * have changed the setting. */
 	h->wl_nm[port] = NAN;
-	rc = n774x_set_wavelength(h->x, h->model, port, nm, err);
+	rc = n774x_set_wavelength(h->dev.x, h->model, port, nm, err);
 	if (rc == KGD_OK)
 		h->wl_nm[port] = nm;
 	return rc;
@@ -122,7 +79,7 @@ static int flush_wavelengths(struct n774x_handle *h, scpi_msg *msg,
 
 	for (int k = 0; k < *n_ports; k++)
 		h->wl_nm[ports[k]] = NAN;
-	rc = scpi_msg_command(h->x, msg, err);
+	rc = scpi_msg_command(h->dev.x, msg, err);
 	for (int k = 0; k < *n_ports && rc == KGD_OK; k++)
 		h->wl_nm[ports[k]] = nm;
 	*n_ports = 0;
@@ -140,7 +97,7 @@ static int n774x_set_wavelength_ports_op(void *handle, const int *ports,
 
 	if (!isfinite(nm) || nm <= 0)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: wavelength %g nm is not valid",
-				   xport_uri(h->x), nm);
+				   xport_uri(h->dev.x), nm);
 	scpi_msg_init(&msg);
 	for (size_t i = 0; i < n && rc == KGD_OK; i++) {
 		rc = check_port(h, ports[i], err);
@@ -153,7 +110,7 @@ static int n774x_set_wavelength_ports_op(void *handle, const int *ports,
 			    n774x_msg_set_wavelength(&msg, h->model, ports[i], nm) != 0)
 				rc = kgd_err_set(err, KGD_ERR_ARG,
 						 "%s: port %d: command too long",
-						 xport_uri(h->x), ports[i]);
+						 xport_uri(h->dev.x), ports[i]);
 		}
 		if (rc == KGD_OK)
 			pending[n_pending++] = ports[i];
@@ -170,7 +127,7 @@ static int n774x_read_power_op(void *handle, int port, double *watts, kgd_err *e
 
 	if (rc)
 		return rc;
-	return n774x_read_power(h->x, h->model, port, watts, err);
+	return n774x_read_power(h->dev.x, h->model, port, watts, err);
 }
 
 static int n774x_set_averaging_op(void *handle, int port, double seconds,
@@ -183,11 +140,11 @@ static int n774x_set_averaging_op(void *handle, int port, double seconds,
 		return rc;
 	if (!isfinite(seconds) || seconds <= 0)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: port %d: averaging time %g s is not valid",
-				   xport_uri(h->x), port, seconds);
+				   xport_uri(h->dev.x), port, seconds);
 	if (h->atime_s[port] == seconds)
 		return KGD_OK;
 	h->atime_s[port] = NAN;
-	rc = n774x_set_atime(h->x, h->model, port, seconds, err);
+	rc = n774x_set_atime(h->dev.x, h->model, port, seconds, err);
 	if (rc == KGD_OK)
 		h->atime_s[port] = seconds;
 	return rc;
@@ -200,8 +157,8 @@ static int n774x_read_power_all_op(void *handle, double *watts, int max_ports,
 
 	if (!watts || !n_ports || max_ports < 1)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: read_power_all: no buffer",
-				   xport_uri(h->x));
-	return n774x_read_all(h->x, h->model, watts, max_ports, n_ports, err);
+				   xport_uri(h->dev.x));
+	return n774x_read_all(h->dev.x, h->model, watts, max_ports, n_ports, err);
 }
 
 static const drv_pm_ops pm_ops = {
@@ -212,19 +169,7 @@ static const drv_pm_ops pm_ops = {
 	.set_wavelength_ports = n774x_set_wavelength_ports_op,
 };
 
-/* The one exported symbol; plugins build with hidden visibility. */
-__attribute__((visibility("default")))
-const drv_descriptor kgd_driver = {
-	.abi_major = DRV_ABI_MAJOR,
-	.abi_minor = DRV_ABI_MINOR,
-	.name = "keysight-n774x",
-	.description = "Keysight N7744A/N7745A/N774xC/N7747-8 multiport and 816x optical power meters (SCPI)",
-	.klass = DRV_CLASS_POWER_METER,
-	.open = n774x_open,
-	.close = n774x_close,
-	.identify = n774x_identify,
-	.pm = &pm_ops,
-	.bert = NULL,
-	.prober = NULL,
-	.laser = NULL,
-};
+DRV_STD_SCPI_DRIVER(&n774x_info, struct n774x_handle, n774x_setup,
+		    .name = N774X_DRIVER, .klass = DRV_CLASS_POWER_METER, .pm = &pm_ops,
+		    .description = "Keysight N7744A/N7745A/N774xC/N7747-8 multiport and "
+				   "816x optical power meters (SCPI)");

@@ -18,7 +18,6 @@
 static const n774x_cmdset cmds_n77xx = {
 	.name = "N77xx",
 	.fmt = {
-		[N774X_CMD_CLEAR_STATUS] = "*CLS",
 		[N774X_CMD_SET_UNIT_WATT] = ":SENS%d:POW:UNIT 1",
 		[N774X_CMD_SET_WAVELENGTH] = ":SENS%d:POW:WAV %.4fNM",
 		/* %g may print 1e-05: SCPI <NRf> accepts the exponent form. */
@@ -33,7 +32,6 @@ static const n774x_cmdset cmds_n77xx = {
 static const n774x_cmdset cmds_816x = {
 	.name = "816x",
 	.fmt = {
-		[N774X_CMD_CLEAR_STATUS] = "*CLS",
 		[N774X_CMD_SET_UNIT_WATT] = ":SENS%d:CHAN1:POW:UNIT 1",
 		[N774X_CMD_SET_WAVELENGTH] = ":SENS%d:CHAN1:POW:WAV %.4fNM",
 		[N774X_CMD_SET_ATIME] = ":SENS%d:CHAN1:POW:ATIM %.6gS",
@@ -43,57 +41,41 @@ static const n774x_cmdset cmds_816x = {
 };
 
 static const n774x_model models[] = {
-	{"N7744A", 4, &cmds_n77xx},
-	{"N7745A", 8, &cmds_n77xx},
-	{"N7744C", 4, &cmds_n77xx},
-	{"N7745C", 8, &cmds_n77xx},
-	{"N7747A", 2, &cmds_n77xx},
-	{"N7748A", 4, &cmds_n77xx},
-	{"N7747C", 2, &cmds_n77xx},
-	{"N7748C", 4, &cmds_n77xx},
-	{"8163B", 2, &cmds_816x},
-	{"8164B", 4, &cmds_816x},
+	{{"N7744A", NULL}, 4, &cmds_n77xx},
+	{{"N7745A", NULL}, 8, &cmds_n77xx},
+	{{"N7744C", NULL}, 4, &cmds_n77xx},
+	{{"N7745C", NULL}, 8, &cmds_n77xx},
+	{{"N7747A", NULL}, 2, &cmds_n77xx},
+	{{"N7748A", NULL}, 4, &cmds_n77xx},
+	{{"N7747C", NULL}, 2, &cmds_n77xx},
+	{{"N7748C", NULL}, 4, &cmds_n77xx},
+	{{"8163B", NULL}, 2, &cmds_816x},
+	{{"8164B", NULL}, 4, &cmds_816x},
 	/* Not a Keysight product: the virtual station's 16-port meter for
 	 * 16-port parts, same N77xx command set (docs/INSTRUMENTS.md). */
-	{"N7745A-16", 16, &cmds_n77xx},
+	{{"N7745A-16", "virtual station"}, 16, &cmds_n77xx},
 };
 
-static const char *const vendors[] = {
-	"Keysight Technologies",
-	"Agilent Technologies",
-	NULL,
+const drv_std_info n774x_info = {
+	.name = N774X_DRIVER, .kind = "a power meter", DRV_STD_MODELS(models),
+	.vendors = {"Keysight Technologies", "Agilent Technologies"},
+	.clear_status = 1,
 };
-
-const n774x_model *n774x_match_idn(const char *idn)
-{
-	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
-		if (scpi_idn_matches(idn, vendors, models[i].model))
-			return &models[i];
-	return NULL;
-}
-
-const char *n774x_known_models(void)
-{
-	return "N7744A, N7745A, N7744C, N7745C, N7747A, N7748A, N7747C, N7748C, "
-	       "8163B, 8164B, N7745A-16 (virtual station)";
-}
 
 static int unsupported(xport *x, const n774x_model *m, const char *what,
 		       kgd_err *err)
 {
 	return kgd_err_set(err, KGD_ERR_UNSUPPORTED, "%s: %s: %s not supported",
-			   xport_uri(x), m->model, what);
+			   xport_uri(x), m->id.model, what);
 }
 
-int n774x_clear_status(xport *x, const n774x_model *m, kgd_err *err)
+int n774x_set_unit_watt_all(xport *x, const n774x_model *m, kgd_err *err)
 {
-	/* Argument-less rows are sent verbatim through "%s". */
-	return scpi_write(x, err, "%s", m->cmds->fmt[N774X_CMD_CLEAR_STATUS]);
-}
+	int rc = KGD_OK;
 
-int n774x_set_unit_watt(xport *x, const n774x_model *m, int port, kgd_err *err)
-{
-	return scpi_command(x, err, m->cmds->fmt[N774X_CMD_SET_UNIT_WATT], port);
+	for (int p = 1; rc == KGD_OK && p <= m->ports; p++)
+		rc = scpi_command(x, err, m->cmds->fmt[N774X_CMD_SET_UNIT_WATT], p);
+	return rc;
 }
 
 int n774x_set_wavelength(xport *x, const n774x_model *m, int port, double nm,

@@ -12,13 +12,14 @@
 
 #include <stddef.h>
 
+#include "kgd/drv_std.h"
 #include "kgd/scpi.h"
 
+#define N774X_DRIVER "keysight-n774x"
 #define N774X_MAX_PORTS 16
 
 /* Commands; the comment gives the printf arguments each format takes. */
 enum n774x_cmd {
-	N774X_CMD_CLEAR_STATUS,    /* (none) */
 	N774X_CMD_SET_UNIT_WATT,   /* int port */
 	N774X_CMD_SET_WAVELENGTH,  /* int port, double nm */
 	N774X_CMD_SET_ATIME,       /* int port, double seconds */
@@ -33,22 +34,19 @@ typedef struct n774x_cmdset {
 } n774x_cmdset;
 
 typedef struct n774x_model {
-	const char *model;          /* *IDN? field 2, exact */
+	drv_std_model id;           /* *IDN? field 2, exact */
 	int ports;
 	const n774x_cmdset *cmds;
 } n774x_model;
 
-/* Find the model row for an *IDN? reply ("vendor,model,serial,firmware"),
- * accepting Keysight and Agilent as vendor. NULL if unknown. */
-const n774x_model *n774x_match_idn(const char *idn);
-
-/* Comma-separated list of the models the table knows, for messages. */
-const char *n774x_known_models(void);
+/* The driver and its model table for drv_std_scpi_open (which sends the
+ * *CLS): Keysight or Agilent as vendor. */
+extern const drv_std_info n774x_info;
 
 /* The wire operations. Each takes the model so it uses that family's format;
  * errors carry the URI and command text (from the scpi_ helpers). */
-int n774x_clear_status(xport *x, const n774x_model *m, kgd_err *err);
-int n774x_set_unit_watt(xport *x, const n774x_model *m, int port, kgd_err *err);
+/* Every port of the model to watts, so every reading is watts. */
+int n774x_set_unit_watt_all(xport *x, const n774x_model *m, kgd_err *err);
 /* Append the set-wavelength command of port to a compound message; -1
  * when it does not fit. */
 int n774x_msg_set_wavelength(scpi_msg *msg, const n774x_model *m, int port,
