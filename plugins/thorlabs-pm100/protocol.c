@@ -7,12 +7,9 @@
  */
 #include "protocol.h"
 
-#include <string.h>
-
 static const pm100_cmdset cmds_pm100 = {
 	.name = "PM100",
 	.fmt = {
-		[PM100_CMD_CLEAR_STATUS] = "*CLS",
 		[PM100_CMD_UNIT_WATT] = "SENS:POW:UNIT W",
 		[PM100_CMD_AUTO_RANGE] = "SENS:POW:RANG:AUTO 1",
 		[PM100_CMD_CONF_POWER] = "CONF:POW",
@@ -24,33 +21,46 @@ static const pm100_cmdset cmds_pm100 = {
 };
 
 static const pm100_model models[] = {
-	{"PM100D", &cmds_pm100},
-	{"PM100USB", &cmds_pm100},
-	{"PM100A", &cmds_pm100},
-	{"PM101", &cmds_pm100},
-	{"PM101U", &cmds_pm100},
-	{"PM400", &cmds_pm100},
+	{{"PM100D", NULL}, &cmds_pm100},
+	{{"PM100USB", NULL}, &cmds_pm100},
+	{{"PM100A", NULL}, &cmds_pm100},
+	{{"PM101", NULL}, &cmds_pm100},
+	{{"PM101U", NULL}, &cmds_pm100},
+	{{"PM400", NULL}, &cmds_pm100},
 };
 
-static const char *const vendors[] = {
-	"Thorlabs",
-	NULL,
+const drv_std_info pm100_info = {
+	.name = PM100_DRIVER, .kind = "a power meter", DRV_STD_MODELS(models),
+	.vendors = {"Thorlabs"},
+	.clear_status = 1,
 };
 
-const pm100_model *pm100_match_idn(const char *idn)
+int pm100_power_mode(xport *x, const pm100_model *m, kgd_err *err)
 {
-	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
-		if (scpi_idn_matches(idn, vendors, models[i].model))
-			return &models[i];
-	return NULL;
+	static const enum pm100_cmd setup[] = {
+		PM100_CMD_UNIT_WATT, PM100_CMD_AUTO_RANGE, PM100_CMD_CONF_POWER,
+	};
+	int rc = KGD_OK;
+
+	/* Argument-less rows are sent verbatim through "%s". */
+	for (size_t i = 0; rc == KGD_OK && i < sizeof(setup) / sizeof(setup[0]); i++)
+		rc = scpi_command(x, err, "%s", m->cmds->fmt[setup[i]]);
+	return rc;
 }
 
-const char *pm100_known_models(void)
+int pm100_set_wavelength(xport *x, const pm100_model *m, double nm, kgd_err *err)
 {
-	return "PM100D, PM100USB, PM100A, PM101, PM101U, PM400";
+	return scpi_command(x, err, m->cmds->fmt[PM100_CMD_SET_WAVELENGTH], nm);
 }
 
-const char *pm100_fmt(const pm100_model *m, enum pm100_cmd c)
+int pm100_set_averaging(xport *x, const pm100_model *m, int samples, kgd_err *err)
 {
-	return m->cmds->fmt[c];
+	return scpi_command(x, err, m->cmds->fmt[PM100_CMD_SET_AVERAGING], samples);
+}
+
+int pm100_measure(xport *x, const pm100_model *m, double *watts, kgd_err *err)
+{
+	/* scpi_measure_double refuses 9.9E37/NaN (KGD_ERR_OVERRANGE) and a
+	 * reading taken while the meter queued an error. */
+	return scpi_measure_double(x, watts, err, "%s", m->cmds->fmt[PM100_CMD_MEASURE]);
 }

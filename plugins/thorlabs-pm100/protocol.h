@@ -12,11 +12,13 @@
 
 #include <stddef.h>
 
+#include "kgd/drv_std.h"
 #include "kgd/scpi.h"
+
+#define PM100_DRIVER "thorlabs-pm100"
 
 /* Commands; the comment gives the printf arguments each format takes. */
 enum pm100_cmd {
-	PM100_CMD_CLEAR_STATUS,   /* (none) */
 	PM100_CMD_UNIT_WATT,      /* (none) */
 	PM100_CMD_AUTO_RANGE,     /* (none) */
 	PM100_CMD_CONF_POWER,     /* (none) */
@@ -35,12 +37,22 @@ typedef struct pm100_cmdset {
 } pm100_cmdset;
 
 typedef struct pm100_model {
-	const char *model;      /* *IDN? field 2, exact */
+	drv_std_model id;       /* *IDN? field 2, exact */
 	const pm100_cmdset *cmds;
 } pm100_model;
 
-const pm100_model *pm100_match_idn(const char *idn);
-const char *pm100_known_models(void);
-const char *pm100_fmt(const pm100_model *m, enum pm100_cmd c);
+/* The driver and its model table for drv_std_scpi_open (which sends the
+ * *CLS): vendor Thorlabs. */
+extern const drv_std_info pm100_info;
+
+/* The wire operations; each set command is checked with SYST:ERR?, and
+ * errors carry the URI and command text (from the scpi_ helpers). */
+/* Watts, auto range, power mode: after it every reading is watts. */
+int pm100_power_mode(xport *x, const pm100_model *m, kgd_err *err);
+int pm100_set_wavelength(xport *x, const pm100_model *m, double nm, kgd_err *err);
+/* Average `samples` samples of cmds->sample_s each per reading. */
+int pm100_set_averaging(xport *x, const pm100_model *m, int samples, kgd_err *err);
+/* One reading in watts, with the error queue in the same message. */
+int pm100_measure(xport *x, const pm100_model *m, double *watts, kgd_err *err);
 
 #endif
