@@ -446,8 +446,9 @@ static void test_multilane_exact_bytes(void)
 	rig_down(&g);
 }
 
-/* Sixteen lanes: settings split into messages under the length cap, each
- * checked; the sixteen starts still go in one line. */
+/* Sixteen lanes: settings split into messages under the length cap of
+ * kgd/scpi.h's compound messages (SCPI_MSG_MAX), each as full as the cap
+ * allows and each checked; the sixteen starts still go in one line. */
 static void test_multilane_sixteen_lanes(void)
 {
 	int lanes[16];
@@ -455,7 +456,7 @@ static void test_multilane_sixteen_lanes(void)
 	drv_ber_result r;
 	struct rig g;
 	static char got[16384], joined[4096], want[4096], starts[512];
-	size_t used = 0, n_starts = 0;
+	size_t used = 0, n_starts = 0, prev_len = 0;
 	int n_msgs = 0, longest = 0;
 	off_t mark;
 	kgd_err err;
@@ -478,11 +479,16 @@ static void test_multilane_sixteen_lanes(void)
 		}
 		if ((int)strlen(line) > longest)
 			longest = (int)strlen(line);
+		/* A message was sent only because this one's first command
+		 * did not fit after it. */
+		if (prev_len)
+			CU_ASSERT(prev_len + 1 + strcspn(line, ";") >= SCPI_MSG_MAX);
+		prev_len = strlen(line);
 		used += (size_t)snprintf(joined + used, sizeof(joined) - used, "%s%s",
 					 used ? ";" : "", line);
 	}
 	CU_ASSERT_EQUAL(n_msgs, 4);  /* two messages, each checked */
-	CU_ASSERT(longest < 960);
+	CU_ASSERT(longest < SCPI_MSG_MAX);
 	used = (size_t)snprintf(want, sizeof(want), ":SOUR9:FREQ:CW 2.656250E+10");
 	for (int i = 1; i <= 16; i++)
 		used += (size_t)snprintf(want + used, sizeof(want) - used,

@@ -16,13 +16,11 @@
  * The transport belongs to the station; close() never closes it.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "kgd/driver.h"
+#include "kgd/drv_std.h"
 #include "protocol.h"
 
 /* Slack over the gate time before a gate that has not closed is a fault:
@@ -31,9 +29,8 @@
 #define JBERT_GATE_MARGIN 1.5
 
 struct jbert_handle {
-	xport *x;
-	const jbert_model *model;
-	char idn[SCPI_REPLY_MAX];
+	drv_std_dev dev;            /* first: transport, *IDN?, matched row */
+	const jbert_model *model;   /* dev.model as this driver's row */
 	double rate_gbps;
 	/* Per lane (index = lane), the gate arm_gates started and nobody read
 	 * yet: whether there is one, when it started (monotonic s), its time. */
@@ -62,7 +59,7 @@ static int check_lane(const struct jbert_handle *h, int lane, kgd_err *err)
 	if (lane >= 1 && lane <= h->model->lanes && lane <= JBERT_MAX_LANES)
 		return KGD_OK;
 	return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d out of range for %s (1..%d)",
-			   xport_uri(h->x), lane, h->model->model, h->model->lanes);
+			   xport_uri(h->dev.x), lane, h->model->id.model, h->model->lanes);
 }
 
 /* Every lane valid and listed once: a lane twice in one gate would be
@@ -73,7 +70,8 @@ static int check_lanes(const struct jbert_handle *h, const int *lanes, size_t n,
 	int seen[JBERT_MAX_LANES + 1] = {0};
 
 	if (!lanes || n == 0)
-		return kgd_err_set(err, KGD_ERR_ARG, "%s: no lanes given", xport_uri(h->x));
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: no lanes given",
+				   xport_uri(h->dev.x));
 	for (size_t i = 0; i < n; i++) {
 		int rc = check_lane(h, lanes[i], err);
 
@@ -81,7 +79,7 @@ static int check_lanes(const struct jbert_handle *h, const int *lanes, size_t n,
 			return rc;
 		if (seen[lanes[i]]++)
 			return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d listed twice",
-					   xport_uri(h->x), lanes[i]);
+					   xport_uri(h->dev.x), lanes[i]);
 	}
 	return KGD_OK;
 }
@@ -107,106 +105,32 @@ static int check_gate(const struct jbert_handle *h, int lane, double gate_s,
 		return rc;
 	if (!isfinite(gate_s) || gate_s <= 0)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d: gate time %g s is not valid",
-				   xport_uri(h->x), lane, gate_s);
+				   xport_uri(h->dev.x), lane, gate_s);
 	if (!res)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d: no result to fill",
-				   xport_uri(h->x), lane);
+				   xport_uri(h->dev.x), lane);
 	return KGD_OK;
 }
 
-/* Send msg (if it holds anything) and check the error queue after it; the
- * message starts empty again. */
-static int flush(struct jbert_handle *h, jbert_msg *msg, kgd_err *err)
-{
-	int rc = KGD_OK;
-
-	if (msg->n_cmds)
-		rc = scpi_command(h->x, err, "%s", msg->text);
-	jbert_msg_init(msg, h->model);
-	return rc;
-}
-
-/* Append command c to msg, sending msg first when c does not fit: settings
- * for many lanes go out in as few messages as the length cap allows. */
-static int batch_add(struct jbert_handle *h, jbert_msg *msg, kgd_err *err,
-		     enum jbert_cmd c, ...)
-{
-	va_list ap;
-	int full, rc;
-
-	va_start(ap, c);
-	full = jbert_msg_vadd(msg, c, ap);
-	va_end(ap);
-	if (!full)
-		return KGD_OK;
-	rc = flush(h, msg, err);
-	if (rc)
-		return rc;
-	va_start(ap, c);
-	full = jbert_msg_vadd(msg, c, ap);
-	va_end(ap);
-	if (full)
-		return kgd_err_set(err, KGD_ERR_ARG, "%s: '%s' does not fit one message",
-				   xport_uri(h->x), jbert_fmt(h->model, c));
-	return KGD_OK;
-}
-
-static int jbert_open(xport *x, void **handle, kgd_err *err)
-{
-	struct jbert_handle *h = NULL;
-	int rc;
-
-	if (!x || !handle)
-		return kgd_err_set(err, KGD_ERR_ARG, "jbert-n4903b: open: no transport");
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", xport_uri(x));
-	h->x = x;
-	h->rate_gbps = NAN;
-	rc = scpi_query(x, h->idn, sizeof(h->idn), err, "*IDN?");
-	if (rc)
-		goto error;
-	h->model = jbert_match_idn(h->idn);
-	if (!h->model) {
-		rc = kgd_err_set(err, KGD_ERR_UNSUPPORTED,
-				 "%s: not a BERT this driver knows: *IDN? replied '%s' "
-				 "(jbert-n4903b supports %s)", xport_uri(x), h->idn,
-				 jbert_known_models());
-		goto error;
-	}
-	/* Start from an empty error queue so the first error we report was
-	 * caused by us. */
-	rc = scpi_write(x, err, "%s", jbert_fmt(h->model, JBERT_CMD_CLEAR_STATUS));
-	if (rc)
-		goto error;
-	*handle = h;
-	return KGD_OK;
-error:
-	free(h);
-	return rc;
-}
-
-static void jbert_close(void *handle)
-{
-	free(handle);
-}
-
-static int jbert_identify(void *handle, char *buf, size_t cap, kgd_err *err)
+/* After the match and *CLS: the shared rate is not known yet. */
+static int jbert_setup(void *handle, kgd_err *err)
 {
 	struct jbert_handle *h = handle;
 
-	return scpi_copy_idn(h->x, h->idn, buf, cap, err);
+	(void)err;
+	h->model = (const jbert_model *)h->dev.model;
+	h->rate_gbps = NAN;
+	return KGD_OK;
 }
 
-static int jbert_output(void *handle, int lane, int on, kgd_err *err)
+static int jbert_output_op(void *handle, int lane, int on, kgd_err *err)
 {
 	struct jbert_handle *h = handle;
 	int rc = check_lane(h, lane, err);
 
 	if (rc)
 		return rc;
-	return scpi_command(h->x, err, jbert_fmt(h->model, JBERT_CMD_OUTPUT), lane,
-			    on ? 1 : 0);
+	return jbert_output(h->dev.x, h->model, lane, on, err);
 }
 
 /* Rate (if changed), then each lane's generator and detector pattern and
@@ -217,38 +141,41 @@ static int jbert_configure_lanes(void *handle, const int *lanes, size_t n,
 				 const char *pattern, double rate_gbps, kgd_err *err)
 {
 	struct jbert_handle *h = handle;
+	const jbert_model *m = h->model;
 	const char *wire = jbert_pattern(pattern);
 	int new_rate, rc = check_lanes(h, lanes, n, err);
 	char which[128];
-	jbert_msg msg;
+	xport *x = h->dev.x;
+	scpi_msg msg;
 
 	if (rc)
 		return rc;
 	if (!wire)
 		return kgd_err_set(err, KGD_ERR_ARG,
 				   "%s: %s: pattern '%s' is not one of PRBS7, "
-				   "PRBS15, PRBS23, PRBS31", xport_uri(h->x),
+				   "PRBS15, PRBS23, PRBS31", xport_uri(x),
 				   lanes_text(lanes, n, which, sizeof(which)),
 				   pattern ? pattern : "(null)");
 	if (!isfinite(rate_gbps) || rate_gbps <= 0)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: %s: rate %g Gb/s is not valid",
-				   xport_uri(h->x),
+				   xport_uri(x),
 				   lanes_text(lanes, n, which, sizeof(which)), rate_gbps);
-	jbert_msg_init(&msg, h->model);
+	scpi_msg_init(&msg);
 	new_rate = h->rate_gbps != rate_gbps;
 	if (new_rate) {
 		h->rate_gbps = NAN;
-		rc = batch_add(h, &msg, err, JBERT_CMD_SET_RATE, rate_gbps * 1e9);
+		rc = jbert_msg_queue(x, m, &msg, err, JBERT_CMD_SET_RATE, rate_gbps * 1e9);
 	}
 	for (size_t i = 0; i < n && rc == KGD_OK; i++) {
-		rc = batch_add(h, &msg, err, JBERT_CMD_GEN_PATTERN, lanes[i], wire);
+		rc = jbert_msg_queue(x, m, &msg, err, JBERT_CMD_GEN_PATTERN, lanes[i], wire);
 		if (rc == KGD_OK)
-			rc = batch_add(h, &msg, err, JBERT_CMD_DET_PATTERN, lanes[i], wire);
+			rc = jbert_msg_queue(x, m, &msg, err, JBERT_CMD_DET_PATTERN, lanes[i],
+					     wire);
 		if (rc == KGD_OK)
-			rc = batch_add(h, &msg, err, JBERT_CMD_OUTPUT, lanes[i], 1);
+			rc = jbert_msg_queue(x, m, &msg, err, JBERT_CMD_OUTPUT, lanes[i], 1);
 	}
 	if (rc == KGD_OK)
-		rc = flush(h, &msg, err);
+		rc = scpi_msg_command(x, &msg, err);
 	if (rc == KGD_OK && new_rate)
 		h->rate_gbps = rate_gbps;
 	return rc;
@@ -267,29 +194,32 @@ static int jbert_configure(void *handle, int lane, const char *pattern,
 static int arm_gates(struct jbert_handle *h, const int *lanes, size_t n,
 		     double gate_s, kgd_err *err)
 {
-	jbert_msg msg;
+	const jbert_model *m = h->model;
+	xport *x = h->dev.x;
+	scpi_msg msg;
 	double t;
 	int rc = KGD_OK;
 
 	/* A new gate replaces one nobody read. */
 	for (size_t i = 0; i < n; i++)
 		h->armed[lanes[i]] = 0;
-	jbert_msg_init(&msg, h->model);
+	scpi_msg_init(&msg);
 	for (size_t i = 0; i < n && rc == KGD_OK; i++) {
-		rc = batch_add(h, &msg, err, JBERT_CMD_GATE_SINGLE, lanes[i]);
+		rc = jbert_msg_queue(x, m, &msg, err, JBERT_CMD_GATE_SINGLE, lanes[i]);
 		if (rc == KGD_OK)
-			rc = batch_add(h, &msg, err, JBERT_CMD_GATE_TIME, lanes[i], gate_s);
+			rc = jbert_msg_queue(x, m, &msg, err, JBERT_CMD_GATE_TIME, lanes[i],
+					     gate_s);
 	}
 	if (rc == KGD_OK)
-		rc = flush(h, &msg, err);
+		rc = scpi_msg_command(x, &msg, err);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n; i++)
-		if (jbert_msg_add(&msg, JBERT_CMD_GATE_START, lanes[i]))
+		if (jbert_msg_add(&msg, m, JBERT_CMD_GATE_START, lanes[i]))
 			return kgd_err_set(err, KGD_ERR_ARG,
 					   "%s: %zu lanes do not fit one start message",
-					   xport_uri(h->x), n);
-	rc = flush(h, &msg, err);
+					   xport_uri(x), n);
+	rc = scpi_msg_command(x, &msg, err);
 	if (rc)
 		return rc;
 	/* Taken once the starts were sent and checked: the gates started no
@@ -316,15 +246,14 @@ static int wait_gate(struct jbert_handle *h, int lane, double gate_s, double sin
 	int rc;
 
 	for (;;) {
-		rc = scpi_query_long(h->x, &running, err,
-				     jbert_fmt(h->model, JBERT_CMD_GATE_RUNNING), lane);
+		rc = jbert_gate_running(h->dev.x, h->model, lane, &running, err);
 		if (rc || running == 0)
 			return rc;
 		if (now_s() - since > limit)
 			return kgd_err_set(err, KGD_ERR_TIMEOUT,
 					   "%s: lane %d: gate of %g s still running after "
 					   "%.1f s (':SENS%d:GATE:STAT?' = %ld)",
-					   xport_uri(h->x), lane, gate_s, now_s() - since,
+					   xport_uri(h->dev.x), lane, gate_s, now_s() - since,
 					   lane, running);
 		sleep_s(slice);
 	}
@@ -336,16 +265,11 @@ static int wait_gate(struct jbert_handle *h, int lane, double gate_s, double sin
 static int read_counts(struct jbert_handle *h, int lane, drv_ber_result *res,
 		       kgd_err *err)
 {
-	const jbert_model *m = h->model;
 	double bits = 0, errors = 0;
 	long cond = 0;
-	int rc;
+	int rc = jbert_read_counts(h->dev.x, h->model, lane, &cond, &bits, &errors,
+				   err);
 
-	rc = scpi_query_long(h->x, &cond, err, jbert_fmt(m, JBERT_CMD_QUES_COND), lane);
-	if (rc == KGD_OK)
-		rc = scpi_measure_double(h->x, &bits, err, jbert_fmt(m, JBERT_CMD_BITS), lane);
-	if (rc == KGD_OK)
-		rc = scpi_measure_double(h->x, &errors, err, jbert_fmt(m, JBERT_CMD_ERRORS), lane);
 	if (rc)
 		return rc;
 	res->bits = bits;
@@ -355,12 +279,12 @@ static int read_counts(struct jbert_handle *h, int lane, drv_ber_result *res,
 		return kgd_err_set(err, KGD_ERR_INSTRUMENT,
 				   "%s: lane %d: detector lost sync during the gate "
 				   "(':STAT:QUES%d:COND?' = %ld): the count is meaningless",
-				   xport_uri(h->x), lane, lane, cond);
+				   xport_uri(h->dev.x), lane, lane, cond);
 	}
 	if (!(bits > 0) || errors < 0 || errors > bits)
 		return kgd_err_set(err, KGD_ERR_PROTOCOL,
 				   "%s: lane %d: %g errors in %g bits is not a count",
-				   xport_uri(h->x), lane, errors, bits);
+				   xport_uri(h->dev.x), lane, errors, bits);
 	if (errors == 0) {
 		res->ber = 3.0 / bits;  /* 95 % upper bound, never 0 */
 		res->ber_is_bound = 1;
@@ -407,7 +331,7 @@ static int jbert_gate_start(void *handle, const int *lanes, size_t n, double gat
 		return rc;
 	if (!isfinite(gate_s) || gate_s <= 0)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: %s: gate time %g s is not valid",
-				   xport_uri(h->x), lanes_text(lanes, n, which, sizeof(which)),
+				   xport_uri(h->dev.x), lanes_text(lanes, n, which, sizeof(which)),
 				   gate_s);
 	return arm_gates(h, lanes, n, gate_s, err);
 }
@@ -424,11 +348,11 @@ static int jbert_gate_read(void *handle, int lane, double gate_s, drv_ber_result
 	if (!h->armed[lane])
 		return kgd_err_set(err, KGD_ERR_ARG,
 				   "%s: lane %d: no gate started on this lane since "
-				   "its last read (gate_start first)", xport_uri(h->x), lane);
+				   "its last read (gate_start first)", xport_uri(h->dev.x), lane);
 	if (gate_s != h->armed_gate_s[lane])
 		return kgd_err_set(err, KGD_ERR_ARG,
 				   "%s: lane %d: read as a gate of %g s, but gate_start "
-				   "armed %g s", xport_uri(h->x), lane, gate_s,
+				   "armed %g s", xport_uri(h->dev.x), lane, gate_s,
 				   h->armed_gate_s[lane]);
 	return collect(h, lane, res, err);
 }
@@ -436,22 +360,13 @@ static int jbert_gate_read(void *handle, int lane, double gate_s, drv_ber_result
 static const drv_bert_ops bert_ops = {
 	.configure = jbert_configure,
 	.measure = jbert_measure,
-	.output = jbert_output,
+	.output = jbert_output_op,
 	.configure_lanes = jbert_configure_lanes,
 	.gate_start = jbert_gate_start,
 	.gate_read = jbert_gate_read,
 };
 
-/* The one exported symbol; plugins build with hidden visibility. */
-__attribute__((visibility("default")))
-const drv_descriptor kgd_driver = {
-	.abi_major = DRV_ABI_MAJOR,
-	.abi_minor = DRV_ABI_MINOR,
-	.name = "jbert-n4903b",
-	.description = "Keysight J-BERT N4903A/B, 16 lanes by suffix (SCPI over TCP)",
-	.klass = DRV_CLASS_BERT,
-	.open = jbert_open,
-	.close = jbert_close,
-	.identify = jbert_identify,
-	.bert = &bert_ops,
-};
+DRV_STD_SCPI_DRIVER(&jbert_info, struct jbert_handle, jbert_setup,
+		    .name = JBERT_DRIVER, .klass = DRV_CLASS_BERT, .bert = &bert_ops,
+		    .description = "Keysight J-BERT N4903A/B, 16 lanes by suffix "
+				   "(SCPI over TCP)");

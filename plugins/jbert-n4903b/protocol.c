@@ -8,13 +8,12 @@
  */
 #include "protocol.h"
 
-#include <stdio.h>
+#include <stdarg.h>
 #include <string.h>
 
 static const jbert_cmdset cmds_n4903 = {
 	.name = "N4903",
 	.fmt = {
-		[JBERT_CMD_CLEAR_STATUS] = "*CLS",
 		/* %.6E: a 53.125 Gb/s rate is 5.312500E+10, exactly. */
 		[JBERT_CMD_SET_RATE] = ":SOUR9:FREQ:CW %.6E",
 		[JBERT_CMD_GEN_PATTERN] = ":SOUR%d:PATT:SEL %s",
@@ -27,21 +26,18 @@ static const jbert_cmdset cmds_n4903 = {
 		[JBERT_CMD_BITS] = ":FETC:SENS%d:BCO?",
 		[JBERT_CMD_ERRORS] = ":FETC:SENS%d:ECO?",
 		[JBERT_CMD_QUES_COND] = ":STAT:QUES%d:COND?",
-		/* Every command carries its leading ':', so each is
-		 * absolute, whatever header path the previous one left. */
-		[JBERT_CMD_SEPARATOR] = ";",
 	},
 };
 
 static const jbert_model models[] = {
-	{"N4903B", 16, &cmds_n4903},
-	{"N4903A", 16, &cmds_n4903},
+	{{"N4903B", NULL}, 16, &cmds_n4903},
+	{{"N4903A", NULL}, 16, &cmds_n4903},
 };
 
-static const char *const vendors[] = {
-	"Keysight Technologies",
-	"Agilent Technologies",
-	NULL,
+const drv_std_info jbert_info = {
+	.name = JBERT_DRIVER, .kind = "a BERT", DRV_STD_MODELS(models),
+	.vendors = {"Keysight Technologies", "Agilent Technologies"},
+	.clear_status = 1,
 };
 
 static const struct {
@@ -62,62 +58,66 @@ const char *jbert_pattern(const char *abi_name)
 	return NULL;
 }
 
-const jbert_model *jbert_match_idn(const char *idn)
-{
-	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++)
-		if (scpi_idn_matches(idn, vendors, models[i].model))
-			return &models[i];
-	return NULL;
-}
-
-const char *jbert_known_models(void)
-{
-	return "N4903B, N4903A";
-}
-
 const char *jbert_fmt(const jbert_model *m, enum jbert_cmd c)
 {
 	return m->cmds->fmt[c];
 }
 
-void jbert_msg_init(jbert_msg *msg, const jbert_model *m)
-{
-	msg->model = m;
-	msg->text[0] = '\0';
-	msg->len = 0;
-	msg->n_cmds = 0;
-}
-
-int jbert_msg_vadd(jbert_msg *msg, enum jbert_cmd c, va_list ap)
-{
-	const char *sep = msg->n_cmds ? jbert_fmt(msg->model, JBERT_CMD_SEPARATOR) : "";
-	size_t len = msg->len, room;
-	int n;
-
-	n = snprintf(msg->text + len, sizeof(msg->text) - len, "%s", sep);
-	if (n < 0 || (size_t)n >= sizeof(msg->text) - len)
-		goto full;
-	len += (size_t)n;
-	room = sizeof(msg->text) - len;
-	n = vsnprintf(msg->text + len, room, jbert_fmt(msg->model, c), ap);
-	if (n < 0 || (size_t)n >= room)
-		goto full;
-	msg->len = len + (size_t)n;
-	msg->n_cmds++;
-	return 0;
-full:
-	/* Never half a command on the wire. */
-	msg->text[msg->len] = '\0';
-	return -1;
-}
-
-int jbert_msg_add(jbert_msg *msg, enum jbert_cmd c, ...)
+int jbert_msg_add(scpi_msg *msg, const jbert_model *m, enum jbert_cmd c, ...)
 {
 	va_list ap;
 	int rc;
 
 	va_start(ap, c);
-	rc = jbert_msg_vadd(msg, c, ap);
+	rc = scpi_msg_vadd(msg, m->cmds->fmt[c], ap);
 	va_end(ap);
+	return rc;
+}
+
+int jbert_msg_queue(xport *x, const jbert_model *m, scpi_msg *msg,
+		    kgd_err *err, enum jbert_cmd c, ...)
+{
+	va_list ap;
+	int full, rc;
+
+	va_start(ap, c);
+	full = scpi_msg_vadd(msg, m->cmds->fmt[c], ap);
+	va_end(ap);
+	if (!full)
+		return KGD_OK;
+	rc = scpi_msg_command(x, msg, err);
+	if (rc)
+		return rc;
+	va_start(ap, c);
+	full = scpi_msg_vadd(msg, m->cmds->fmt[c], ap);
+	va_end(ap);
+	if (full)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: '%s' does not fit one message",
+				   xport_uri(x), m->cmds->fmt[c]);
+	return KGD_OK;
+}
+
+int jbert_output(xport *x, const jbert_model *m, int lane, int on, kgd_err *err)
+{
+	return scpi_command(x, err, m->cmds->fmt[JBERT_CMD_OUTPUT], lane, on ? 1 : 0);
+}
+
+int jbert_gate_running(xport *x, const jbert_model *m, int lane, long *running,
+		       kgd_err *err)
+{
+	return scpi_query_long(x, running, err, m->cmds->fmt[JBERT_CMD_GATE_RUNNING],
+			       lane);
+}
+
+int jbert_read_counts(xport *x, const jbert_model *m, int lane, long *cond,
+		      double *bits, double *errors, kgd_err *err)
+{
+	int rc = scpi_query_long(x, cond, err, m->cmds->fmt[JBERT_CMD_QUES_COND], lane);
+
+	if (rc == KGD_OK)
+		rc = scpi_measure_double(x, bits, err, m->cmds->fmt[JBERT_CMD_BITS], lane);
+	if (rc == KGD_OK)
+		rc = scpi_measure_double(x, errors, err, m->cmds->fmt[JBERT_CMD_ERRORS],
+					 lane);
 	return rc;
 }

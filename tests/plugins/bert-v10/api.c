@@ -4,8 +4,9 @@
  * (configure, measure, output; nothing after). The station must drive it
  * lane by lane and never read a 1.1 slot from it: such a read runs past
  * the end of `ops` below, which AddressSanitizer reports in the sanitized
- * build. It speaks the J-BERT command set (jbert-n4903b's protocol table)
- * one checked command at a time, so it runs against kgd-vstation's BERT.
+ * build. It speaks the J-BERT command set (jbert-n4903b's protocol table
+ * and wire functions, opened by kgd/drv_std.h as jbert-n4903b is) one
+ * checked command at a time, so it runs against kgd-vstation's BERT.
  *
  * Invariant: a result is reported only after the instrument said the gate
  * closed; zero errors is the bound 3/bits, sync loss an instrument error.
@@ -16,13 +17,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "kgd/driver.h"
+#include "kgd/drv_std.h"
 #include "protocol.h"
 
 struct v10 {
-	xport *x;
-	const jbert_model *model;
-	char idn[SCPI_REPLY_MAX];
+	drv_std_dev dev;            /* first: transport, *IDN?, matched row */
+	const jbert_model *model;   /* dev.model as jbert's row */
 };
 
 static double now_s(void)
@@ -33,38 +33,19 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int v10_open(xport *x, void **handle, kgd_err *err)
-{
-	struct v10 *h = calloc(1, sizeof(*h));
-	int rc;
-
-	if (!h)
-		return kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", xport_uri(x));
-	h->x = x;
-	rc = scpi_query(x, h->idn, sizeof(h->idn), err, "*IDN?");
-	if (rc == KGD_OK && !(h->model = jbert_match_idn(h->idn)))
-		rc = kgd_err_set(err, KGD_ERR_UNSUPPORTED, "%s: bert-v10 does not know '%s'",
-				 xport_uri(x), h->idn);
-	if (rc == KGD_OK)
-		rc = scpi_write(x, err, "%s", jbert_fmt(h->model, JBERT_CMD_CLEAR_STATUS));
-	if (rc) {
-		free(h);
-		return rc;
-	}
-	*handle = h;
-	return KGD_OK;
-}
-
-static void v10_close(void *handle)
-{
-	free(handle);
-}
-
-static int v10_identify(void *handle, char *buf, size_t cap, kgd_err *err)
+static int v10_setup(void *handle, kgd_err *err)
 {
 	struct v10 *h = handle;
 
-	return scpi_copy_idn(h->x, h->idn, buf, cap, err);
+	(void)err;
+	h->model = (const jbert_model *)h->dev.model;
+	return KGD_OK;
+}
+
+static int v10_open(xport *x, void **handle, kgd_err *err)
+{
+	return drv_std_scpi_open(&jbert_info, sizeof(struct v10), v10_setup, x,
+				 handle, err);
 }
 
 static int v10_lane(const struct v10 *h, int lane, kgd_err *err)
@@ -72,7 +53,7 @@ static int v10_lane(const struct v10 *h, int lane, kgd_err *err)
 	if (lane >= 1 && lane <= h->model->lanes)
 		return KGD_OK;
 	return kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d out of range (1..%d)",
-			   xport_uri(h->x), lane, h->model->lanes);
+			   xport_uri(h->dev.x), lane, h->model->lanes);
 }
 
 static int v10_output(void *handle, int lane, int on, kgd_err *err)
@@ -80,8 +61,7 @@ static int v10_output(void *handle, int lane, int on, kgd_err *err)
 	struct v10 *h = handle;
 	int rc = v10_lane(h, lane, err);
 
-	return rc ? rc : scpi_command(h->x, err, jbert_fmt(h->model, JBERT_CMD_OUTPUT),
-				      lane, on ? 1 : 0);
+	return rc ? rc : jbert_output(h->dev.x, h->model, lane, on, err);
 }
 
 static int v10_configure(void *handle, int lane, const char *pattern, double rate_gbps,
@@ -93,15 +73,15 @@ static int v10_configure(void *handle, int lane, const char *pattern, double rat
 
 	if (rc == KGD_OK && (!wire || !(rate_gbps > 0)))
 		rc = kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d: bad pattern or rate",
-				 xport_uri(h->x), lane);
+				 xport_uri(h->dev.x), lane);
 	if (rc == KGD_OK)
-		rc = scpi_command(h->x, err, jbert_fmt(h->model, JBERT_CMD_SET_RATE),
+		rc = scpi_command(h->dev.x, err, jbert_fmt(h->model, JBERT_CMD_SET_RATE),
 				  rate_gbps * 1e9);
 	if (rc == KGD_OK)
-		rc = scpi_command(h->x, err, jbert_fmt(h->model, JBERT_CMD_GEN_PATTERN),
+		rc = scpi_command(h->dev.x, err, jbert_fmt(h->model, JBERT_CMD_GEN_PATTERN),
 				  lane, wire);
 	if (rc == KGD_OK)
-		rc = scpi_command(h->x, err, jbert_fmt(h->model, JBERT_CMD_DET_PATTERN),
+		rc = scpi_command(h->dev.x, err, jbert_fmt(h->model, JBERT_CMD_DET_PATTERN),
 				  lane, wire);
 	return rc ? rc : v10_output(h, lane, 1, err);
 }
@@ -116,34 +96,29 @@ static int v10_measure(void *handle, int lane, double gate_s, drv_ber_result *re
 	int rc = v10_lane(h, lane, err);
 
 	if (rc == KGD_OK && (!res || !(gate_s > 0)))
-		rc = kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d: bad gate", xport_uri(h->x),
+		rc = kgd_err_set(err, KGD_ERR_ARG, "%s: lane %d: bad gate", xport_uri(h->dev.x),
 				 lane);
 	if (rc)
 		return rc;
 	memset(res, 0, sizeof(*res));
-	rc = scpi_command(h->x, err, jbert_fmt(m, JBERT_CMD_GATE_SINGLE), lane);
+	rc = scpi_command(h->dev.x, err, jbert_fmt(m, JBERT_CMD_GATE_SINGLE), lane);
 	if (rc == KGD_OK)
-		rc = scpi_command(h->x, err, jbert_fmt(m, JBERT_CMD_GATE_TIME), lane, gate_s);
+		rc = scpi_command(h->dev.x, err, jbert_fmt(m, JBERT_CMD_GATE_TIME), lane, gate_s);
 	if (rc == KGD_OK)
-		rc = scpi_command(h->x, err, jbert_fmt(m, JBERT_CMD_GATE_START), lane);
+		rc = scpi_command(h->dev.x, err, jbert_fmt(m, JBERT_CMD_GATE_START), lane);
 	start = now_s();
 	while (rc == KGD_OK && running) {
 		struct timespec slice = {0, 5000000};
 
-		rc = scpi_query_long(h->x, &running, err,
-				     jbert_fmt(m, JBERT_CMD_GATE_RUNNING), lane);
+		rc = jbert_gate_running(h->dev.x, m, lane, &running, err);
 		if (rc == KGD_OK && running && now_s() - start > gate_s * 1.5 + 2)
 			rc = kgd_err_set(err, KGD_ERR_TIMEOUT, "%s: lane %d: gate still running",
-					 xport_uri(h->x), lane);
+					 xport_uri(h->dev.x), lane);
 		if (rc == KGD_OK && running)
 			nanosleep(&slice, NULL);
 	}
 	if (rc == KGD_OK)
-		rc = scpi_query_long(h->x, &cond, err, jbert_fmt(m, JBERT_CMD_QUES_COND), lane);
-	if (rc == KGD_OK)
-		rc = scpi_measure_double(h->x, &bits, err, jbert_fmt(m, JBERT_CMD_BITS), lane);
-	if (rc == KGD_OK)
-		rc = scpi_measure_double(h->x, &errors, err, jbert_fmt(m, JBERT_CMD_ERRORS), lane);
+		rc = jbert_read_counts(h->dev.x, m, lane, &cond, &bits, &errors, err);
 	if (rc)
 		return rc;
 	res->bits = bits;
@@ -151,11 +126,11 @@ static int v10_measure(void *handle, int lane, double gate_s, drv_ber_result *re
 	if (cond & JBERT_SYNC_LOSS_BIT) {
 		res->sync_lost = 1;
 		return kgd_err_set(err, KGD_ERR_INSTRUMENT, "%s: lane %d: detector lost sync",
-				   xport_uri(h->x), lane);
+				   xport_uri(h->dev.x), lane);
 	}
 	if (!(bits > 0) || errors < 0 || errors > bits)
 		return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s: lane %d: %g errors in %g bits",
-				   xport_uri(h->x), lane, errors, bits);
+				   xport_uri(h->dev.x), lane, errors, bits);
 	res->ber_is_bound = errors == 0;
 	res->ber = errors == 0 ? 3.0 / bits : errors / bits;
 	return KGD_OK;
@@ -185,7 +160,7 @@ const drv_descriptor kgd_driver = {
 	.description = "J-BERT command set through a driver ABI 1.0 table (test)",
 	.klass = DRV_CLASS_BERT,
 	.open = v10_open,
-	.close = v10_close,
-	.identify = v10_identify,
+	.close = drv_std_close,
+	.identify = drv_std_identify,
 	.bert = (const drv_bert_ops *)(const void *)&ops,
 };
