@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "kgd/scpi.h"
 
@@ -24,8 +25,17 @@ static const elsfp_cmdset cmds_kgd_i2c = {
 };
 
 static const elsfp_adapter adapters[] = {
-	{"KGD", "USB-I2C", &cmds_kgd_i2c},
+	{{"USB-I2C", NULL}, &cmds_kgd_i2c},
 };
+
+const drv_std_info elsfp_info = {
+	.name = ELSFP_DRIVER, .kind = "an I2C adapter", DRV_STD_MODELS(adapters),
+	.vendors = {"KGD"},
+	.clear_status = 0,
+};
+
+/* Polling interval while a module leaves low power. */
+#define ELSFP_POLL_MS 20
 
 /* CMIS pages 00h/10h/11h; page B0h is the project's ELSFP page. */
 const elsfp_field elsfp_map[ELSFP_REG_COUNT] = {
@@ -40,22 +50,6 @@ const elsfp_field elsfp_map[ELSFP_REG_COUNT] = {
 	[ELSFP_REG_SMSR] = {0xB0, 162, 2, 0, 0.1},            /* dB */
 	[ELSFP_REG_LASER_TEMP] = {0xB0, 194, 2, 0, 1.0 / 256}, /* degC */
 };
-
-const elsfp_adapter *elsfp_match_idn(const char *idn)
-{
-	for (size_t i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++) {
-		const char *const vendor[] = {adapters[i].vendor, NULL};
-
-		if (scpi_idn_matches(idn, vendor, adapters[i].model))
-			return &adapters[i];
-	}
-	return NULL;
-}
-
-const char *elsfp_known_adapters(void)
-{
-	return "KGD USB-I2C";
-}
 
 uint16_t elsfp_u16(const uint8_t *buf, int index)
 {
@@ -143,4 +137,102 @@ int elsfp_write(xport *x, const elsfp_adapter *a, int bank, int page, int addr,
 	snprintf(cmd, sizeof(cmd), a->cmds->fmt[ELSFP_CMD_WRITE], bank, page, addr,
 		 value);
 	return exchange(x, a, cmd, reply, sizeof(reply), err);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int elsfp_read_field(xport *x, const elsfp_adapter *a, enum elsfp_reg r,
+		     int bank, int first, int count, uint8_t *out, kgd_err *err)
+{
+	const elsfp_field *f = &elsfp_map[r];
+
+	return elsfp_read(x, a, bank, f->page, f->addr + f->width * first,
+			  f->width * count, out, err);
+}
+
+int elsfp_lasers(xport *x, const elsfp_adapter *a, int *n, kgd_err *err)
+{
+	uint8_t b;
+	int rc = elsfp_read_field(x, a, ELSFP_REG_LASERS, 0, 0, 1, &b, err);
+
+	if (rc == KGD_OK)
+		*n = b;
+	return rc;
+}
+
+int elsfp_module_state(xport *x, const elsfp_adapter *a, int *state,
+		       kgd_err *err)
+{
+	uint8_t b;
+	int rc = elsfp_read_field(x, a, ELSFP_REG_STATE, 0, 0, 1, &b, err);
+
+	if (rc)
+		return rc;
+	*state = (b >> 1) & 0x7;
+	if (*state == ELSFP_STATE_FAULT)
+		return kgd_err_set(err, KGD_ERR_INSTRUMENT,
+				   "%s: 'R 0.00 03 1': module state Fault (byte 3 = 0x%02X)",
+				   xport_uri(x), b);
+	return KGD_OK;
+}
+
+int elsfp_leave_low_power(xport *x, const elsfp_adapter *a, kgd_err *err)
+{
+	const elsfp_field *f = &elsfp_map[ELSFP_REG_LOWPWR_CTRL];
+	double deadline;
+	uint8_t b;
+	int rc, state;
+
+	rc = elsfp_module_state(x, a, &state, err);
+	if (rc || state == ELSFP_STATE_READY)
+		return rc;
+	rc = elsfp_read_field(x, a, ELSFP_REG_LOWPWR_CTRL, 0, 0, 1, &b, err);
+	if (rc == KGD_OK && (b & 0x10))
+		rc = elsfp_write(x, a, 0, f->page, f->addr, (uint8_t)(b & ~0x10), err);
+	if (rc)
+		return rc;
+	deadline = now_ms() + ELSFP_PWRUP_MS;
+	for (;;) {
+		rc = elsfp_module_state(x, a, &state, err);
+		if (rc || state == ELSFP_STATE_READY)
+			return rc;
+		if (now_ms() > deadline)
+			return kgd_err_set(err, KGD_ERR_TIMEOUT,
+					   "%s: module still in state %d %d ms after "
+					   "'W 0.00 1A' released low power", xport_uri(x),
+					   state, ELSFP_PWRUP_MS);
+		sleep_ms(ELSFP_POLL_MS);
+	}
+}
+
+int elsfp_set_output(xport *x, const elsfp_adapter *a, int bank, int first,
+		     int last, int on, kgd_err *err)
+{
+	const elsfp_field *f = &elsfp_map[ELSFP_REG_TX_DISABLE];
+	uint8_t b, mask = 0;
+	int rc;
+
+	for (int lane = first; lane <= last; lane++)
+		if ((lane - 1) / ELSFP_LANES_PER_BANK == bank)
+			mask |= (uint8_t)(1u << ((lane - 1) % ELSFP_LANES_PER_BANK));
+	if (!mask)
+		return KGD_OK;
+	rc = elsfp_read_field(x, a, ELSFP_REG_TX_DISABLE, bank, 0, 1, &b, err);
+	if (rc)
+		return rc;
+	b = on ? (uint8_t)(b & ~mask) : (uint8_t)(b | mask);
+	return elsfp_write(x, a, bank, f->page, f->addr, b, err);
 }

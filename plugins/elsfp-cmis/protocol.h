@@ -2,7 +2,8 @@
  * plugins/elsfp-cmis/protocol.h - an ELSFP laser module's CMIS management
  * interface reached through the station's USB-to-I2C adapter line protocol
  * (docs/INSTRUMENTS.md, "ELSFP laser module"): adapter command table,
- * register map, raw register access.
+ * register map, raw register access, and the module operations built on
+ * it (laser count, module state, leaving low power, output bits).
  *
  * Invariants: every line on the wire comes from an adapter command-set row;
  * every register the driver touches is a row of the register map below
@@ -16,8 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kgd/drv_std.h"
 #include "kgd/xport.h"
 
+#define ELSFP_DRIVER "elsfp-cmis"
 #define ELSFP_MAX_LANES 16
 #define ELSFP_LANES_PER_BANK 8
 #define ELSFP_READ_MAX 128
@@ -42,8 +45,7 @@ typedef struct elsfp_cmdset {
 
 /* An adapter is matched by the vendor and model fields of its *IDN?. */
 typedef struct elsfp_adapter {
-	const char *vendor;
-	const char *model;
+	drv_std_model id;      /* *IDN? field 2, exact */
 	const elsfp_cmdset *cmds;
 } elsfp_adapter;
 
@@ -73,9 +75,9 @@ typedef struct elsfp_field {
 
 extern const elsfp_field elsfp_map[ELSFP_REG_COUNT];
 
-/* The adapter row for an *IDN? reply; NULL if unknown. */
-const elsfp_adapter *elsfp_match_idn(const char *idn);
-const char *elsfp_known_adapters(void);
+/* The driver and its adapter table for drv_std_scpi_open: the adapter
+ * answers *IDN? but is no IEEE 488.2 instrument, so no *CLS. */
+extern const drv_std_info elsfp_info;
 
 /* Read len (1..ELSFP_READ_MAX) bytes at bank.page:addr into out.
  * KGD_ERR_INSTRUMENT when the adapter refuses ("ERR <text>", verbatim in
@@ -96,5 +98,30 @@ int elsfp_write(xport *x, const elsfp_adapter *a, int bank, int page, int addr,
 /* Decode the value of `lane_index` (0-based within what was read, starting
  * at the field's first byte) from a buffer read at the field's address. */
 uint16_t elsfp_u16(const uint8_t *buf, int index);
+
+/* The module operations, register by register of elsfp_map. */
+
+/* Register field r (or `count` lanes of it from lane `first`, 0-based
+ * within the field) from bank `bank`. */
+int elsfp_read_field(xport *x, const elsfp_adapter *a, enum elsfp_reg r,
+		     int bank, int first, int count, uint8_t *out, kgd_err *err);
+/* The number of lasers the module reports (page B0h byte 128). */
+int elsfp_lasers(xport *x, const elsfp_adapter *a, int *n, kgd_err *err);
+/* The CMIS module state; KGD_ERR_INSTRUMENT when it is Fault (with
+ * *state set): nothing a module in Fault says is usable. */
+int elsfp_module_state(xport *x, const elsfp_adapter *a, int *state,
+		       kgd_err *err);
+/* Clear LowPwrRequestSW and wait (up to ELSFP_PWRUP_MS) for ModuleReady:
+ * a module held in low power keeps every laser dark whatever the disable
+ * bits say. Nothing is written when the module is Ready already. How long
+ * a module may take: CMIS advertises it per module (ModulePwrUpDuration);
+ * 5 s covers ELSFPs. */
+#define ELSFP_PWRUP_MS 5000
+int elsfp_leave_low_power(xport *x, const elsfp_adapter *a, kgd_err *err);
+/* Set (on = 0) or clear (on = 1) the OutputDisableTx bits of lanes
+ * [first, last] (1-based) that live in `bank`, read-modify-write so other
+ * lanes keep their state; nothing when none of them is in the bank. */
+int elsfp_set_output(xport *x, const elsfp_adapter *a, int bank, int first,
+		     int last, int on, kgd_err *err);
 
 #endif

@@ -2,7 +2,8 @@
  * tests/fuzz/fuzz_elsfp.c - libFuzzer target for the ELSFP USB-I2C
  * adapter's replies (plugins/elsfp-cmis/protocol.c, compiled in through its
  * internal header): the hex data bytes of a read ("OK 0A 1B ..."), the
- * adapter match on an *IDN? identity, and the 16-bit register decoding.
+ * adapter match on an *IDN? identity (its table through drv_std_match),
+ * and the 16-bit register decoding.
  *
  * Invariants checked besides the sanitizers: the parser never writes more
  * than the bytes asked for (the buffer is exactly that long, so ASan
@@ -43,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int i = 0; i + 1 < n; i += 2)
 			(void)elsfp_u16(out, i / 2);
 	}
-	elsfp_match_idn(s);
+	drv_std_match(&elsfp_info, s);
 out:
 	free(s);
 	free(out);
