@@ -16,14 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kgd/driver.h"
-#include "kgd/scpi.h"
+#include "kgd/drv_std.h"
 #include "protocol.h"
 
 struct sentio_handle {
-	xport *x;
-	const sentio_model *model;
-	char idn[SENTIO_MSG_MAX];
+	drv_std_dev dev;            /* first: transport, identity */
+	const sentio_model *model;  /* matched by substring, never NULL */
 	char wafer_id[128];
 	int loaded;
 	int have_die;
@@ -31,70 +29,17 @@ struct sentio_handle {
 	int end_of_route;
 };
 
-/* *IDN? is not part of every SENTIO release's remote set: an error reply
- * leaves the generic identity, a plain (non-SENTIO) line is taken as the
- * identity itself; only silence or a dead link fails open. */
-static int read_identity(struct sentio_handle *h, kgd_err *err)
-{
-	char line[512], msg[SENTIO_MSG_MAX];
-	long code, id;
-	size_t len;
-	int rc;
-
-	rc = sentio_send(h->x, sentio_match_idn(""), SENTIO_CMD_IDN, err);
-	if (rc == KGD_OK)
-		rc = xport_read_line(h->x, line, sizeof(line), &len, err);
-	if (rc)
-		return kgd_err_prefix(err, "'*IDN?': ");
-	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
-		line[--len] = '\0';
-	if (sentio_parse_reply(line, &code, &id, msg, sizeof(msg)) != 0)
-		snprintf(h->idn, sizeof(h->idn), "%s", line);
-	else if ((code & 1023) == 0 && msg[0])
-		snprintf(h->idn, sizeof(h->idn), "%s", msg);
-	else
-		snprintf(h->idn, sizeof(h->idn), "MPI SENTIO prober at %s",
-			 xport_uri(h->x));
-	return KGD_OK;
-}
-
-static int sentio_open(xport *x, void **handle, kgd_err *err)
-{
-	struct sentio_handle *h = NULL;
-	int rc;
-
-	if (!x || !handle)
-		return kgd_err_set(err, KGD_ERR_ARG, "mpi-sentio: open: no transport");
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", xport_uri(x));
-	h->x = x;
-	rc = sentio_send(x, sentio_match_idn(""), SENTIO_CMD_REMOTE, err);
-	if (rc) {
-		kgd_err_prefix(err, "'*RCS 1': ");
-		goto error;
-	}
-	rc = read_identity(h, err);
-	if (rc)
-		goto error;
-	h->model = sentio_match_idn(h->idn);
-	*handle = h;
-	return KGD_OK;
-error:
-	free(h);
-	return rc;
-}
-
-static void sentio_close(void *handle)
-{
-	free(handle);
-}
-
-static int sentio_identify(void *handle, char *buf, size_t cap, kgd_err *err)
+/* Remote mode and identity (sentio_start), then the model row it names:
+ * SENTIO matches by substring with a generic row, not by *IDN? fields, so
+ * this driver opens with drv_std_open rather than drv_std_scpi_open. */
+static int sentio_setup(void *handle, kgd_err *err)
 {
 	struct sentio_handle *h = handle;
+	int rc = sentio_start(h->dev.x, h->dev.idn, sizeof(h->dev.idn), err);
 
-	return scpi_copy_idn(h->x, h->idn, buf, cap, err);
+	if (rc == KGD_OK)
+		h->model = sentio_match_idn(h->dev.idn);
+	return rc;
 }
 
 static int sentio_load_wafer(void *handle, int slot, char *wafer_id, size_t cap,
@@ -105,15 +50,15 @@ static int sentio_load_wafer(void *handle, int slot, char *wafer_id, size_t cap,
 
 	if (slot < 1)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: load_wafer: slot %d is not valid",
-				   xport_uri(h->x), slot);
+				   xport_uri(h->dev.x), slot);
 	h->have_die = 0;
 	h->end_of_route = 0;
-	rc = sentio_exchange(h->x, h->model, SENTIO_CMD_LOAD_WAFER, h->wafer_id,
+	rc = sentio_exchange(h->dev.x, h->model, SENTIO_CMD_LOAD_WAFER, h->wafer_id,
 			     sizeof(h->wafer_id), NULL, NULL, err, slot);
 	if (rc)
 		return rc;
 	h->loaded = 1;
-	rc = sentio_exchange(h->x, h->model, SENTIO_CMD_ALIGN, NULL, 0, NULL, NULL,
+	rc = sentio_exchange(h->dev.x, h->model, SENTIO_CMD_ALIGN, NULL, 0, NULL, NULL,
 			     err);
 	if (rc)
 		return rc;
@@ -132,7 +77,7 @@ static int step(struct sentio_handle *h, enum sentio_cmd c, drv_die *die,
 	int rc;
 
 	h->have_die = 0;
-	rc = sentio_exchange(h->x, h->model, c, msg, sizeof(msg), &status, NULL,
+	rc = sentio_exchange(h->dev.x, h->model, c, msg, sizeof(msg), &status, NULL,
 			     err, col, row, 0);
 	if (rc)
 		return rc;
@@ -144,11 +89,11 @@ static int step(struct sentio_handle *h, enum sentio_cmd c, drv_die *die,
 	if (sentio_parse_die(msg, &x, &y, NULL))
 		return kgd_err_set(err, KGD_ERR_PROTOCOL,
 				   "%s: '%s': expected '<col>,<row>,<site>', got '%s'",
-				   xport_uri(h->x), h->model->cmds->cmd[c].fmt, msg);
+				   xport_uri(h->dev.x), h->model->cmds->cmd[c].fmt, msg);
 	if (c == SENTIO_CMD_STEP_DIE && (x != col || y != row))
 		return kgd_err_set(err, KGD_ERR_PROTOCOL,
 				   "%s: 'map:step_die %d,%d,0': prober went to %d,%d",
-				   xport_uri(h->x), col, row, x, y);
+				   xport_uri(h->dev.x), col, row, x, y);
 	h->die.x = x;
 	h->die.y = y;
 	h->have_die = 1;
@@ -192,7 +137,7 @@ static int sentio_contact(void *handle, kgd_err *err)
 {
 	struct sentio_handle *h = handle;
 
-	return sentio_exchange(h->x, h->model, SENTIO_CMD_CONTACT, NULL, 0, NULL,
+	return sentio_exchange(h->dev.x, h->model, SENTIO_CMD_CONTACT, NULL, 0, NULL,
 			       NULL, err);
 }
 
@@ -200,7 +145,7 @@ static int sentio_separate(void *handle, kgd_err *err)
 {
 	struct sentio_handle *h = handle;
 
-	return sentio_exchange(h->x, h->model, SENTIO_CMD_SEPARATE, NULL, 0, NULL,
+	return sentio_exchange(h->dev.x, h->model, SENTIO_CMD_SEPARATE, NULL, 0, NULL,
 			       NULL, err);
 }
 
@@ -210,8 +155,8 @@ static int sentio_bin_die(void *handle, drv_die die, int bin, kgd_err *err)
 
 	if (bin < 0)
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: bin_die: bin %d is not valid",
-				   xport_uri(h->x), bin);
-	return sentio_exchange(h->x, h->model, SENTIO_CMD_SET_BIN, NULL, 0, NULL,
+				   xport_uri(h->dev.x), bin);
+	return sentio_exchange(h->dev.x, h->model, SENTIO_CMD_SET_BIN, NULL, 0, NULL,
 			       NULL, err, bin, die.x, die.y);
 }
 
@@ -221,7 +166,7 @@ static int sentio_unload_wafer(void *handle, kgd_err *err)
 
 	h->have_die = 0;
 	h->loaded = 0;
-	return sentio_exchange(h->x, h->model, SENTIO_CMD_UNLOAD_WAFER, NULL, 0,
+	return sentio_exchange(h->dev.x, h->model, SENTIO_CMD_UNLOAD_WAFER, NULL, 0,
 			       NULL, NULL, err);
 }
 
@@ -231,14 +176,14 @@ static int sentio_current_die(void *handle, drv_die *die, kgd_err *err)
 	char msg[SENTIO_MSG_MAX];
 	int rc;
 
-	rc = sentio_exchange(h->x, h->model, SENTIO_CMD_CURRENT_DIE, msg,
+	rc = sentio_exchange(h->dev.x, h->model, SENTIO_CMD_CURRENT_DIE, msg,
 			     sizeof(msg), NULL, NULL, err);
 	if (rc)
 		return rc;
 	if (sentio_parse_die(msg, &die->x, &die->y, NULL))
 		return kgd_err_set(err, KGD_ERR_PROTOCOL,
 				   "%s: 'map:die:get_current_index': expected "
-				   "'<col>,<row>', got '%s'", xport_uri(h->x), msg);
+				   "'<col>,<row>', got '%s'", xport_uri(h->dev.x), msg);
 	return KGD_OK;
 }
 
@@ -249,7 +194,7 @@ static int sentio_die_count(void *handle, int *n, kgd_err *err)
 	long v;
 	int rc;
 
-	rc = sentio_exchange(h->x, h->model, SENTIO_CMD_NUM_DIES, msg, sizeof(msg),
+	rc = sentio_exchange(h->dev.x, h->model, SENTIO_CMD_NUM_DIES, msg, sizeof(msg),
 			     NULL, NULL, err);
 	if (rc)
 		return rc;
@@ -257,7 +202,7 @@ static int sentio_die_count(void *handle, int *n, kgd_err *err)
 	if (end == msg || *end || v < 0 || v > 1000000)
 		return kgd_err_set(err, KGD_ERR_PROTOCOL,
 				   "%s: 'map:get_num_dies': not a die count: '%s'",
-				   xport_uri(h->x), msg);
+				   xport_uri(h->dev.x), msg);
 	*n = (int)v;
 	return KGD_OK;
 }
@@ -275,16 +220,6 @@ static const drv_prober_ops prober_ops = {
 	.die_count = sentio_die_count,
 };
 
-/* The one exported symbol; plugins build with hidden visibility. */
-__attribute__((visibility("default")))
-const drv_descriptor kgd_driver = {
-	.abi_major = DRV_ABI_MAJOR,
-	.abi_minor = DRV_ABI_MINOR,
-	.name = "mpi-sentio",
-	.description = "MPI wafer probers under SENTIO remote control (TCP 35555)",
-	.klass = DRV_CLASS_PROBER,
-	.open = sentio_open,
-	.close = sentio_close,
-	.identify = sentio_identify,
-	.prober = &prober_ops,
-};
+DRV_STD_DRIVER(SENTIO_DRIVER, struct sentio_handle, sentio_setup,
+	       .klass = DRV_CLASS_PROBER, .prober = &prober_ops,
+	       .description = "MPI wafer probers under SENTIO remote control (TCP 35555)");

@@ -89,28 +89,46 @@ int sentio_parse_die(const char *msg, int *col, int *row, int *site)
 	return 0;
 }
 
-static int format_cmd(const sentio_model *m, enum sentio_cmd c, char *line,
-		      size_t cap, va_list ap)
+/* Read one reply line, trailing CR and blanks dropped. */
+static int read_reply(xport *x, char *reply, size_t cap, kgd_err *err)
 {
-	int n = vsnprintf(line, cap, m->cmds->cmd[c].fmt, ap);
+	size_t len = 0;
+	int rc = xport_read_line(x, reply, cap, &len, err);
 
-	return n < 0 || (size_t)n >= cap ? -1 : 0;
+	while (rc == KGD_OK && len && (reply[len - 1] == '\r' || reply[len - 1] == ' '))
+		reply[--len] = '\0';
+	return rc;
 }
 
-int sentio_send(xport *x, const sentio_model *m, enum sentio_cmd c,
-		kgd_err *err, ...)
+int sentio_start(xport *x, char *idn, size_t cap, kgd_err *err)
 {
-	char line[256];
-	va_list ap;
-	int bad;
+	/* Both rows take no argument: sent verbatim. */
+	const sentio_cmdset *cmds = sentio_match_idn("")->cmds;
+	const char *remote = cmds->cmd[SENTIO_CMD_REMOTE].fmt;
+	const char *ask = cmds->cmd[SENTIO_CMD_IDN].fmt;
+	char line[512], msg[SENTIO_MSG_MAX];
+	long code, id;
+	int rc;
 
-	va_start(ap, err);
-	bad = format_cmd(m, c, line, sizeof(line), ap);
-	va_end(ap);
-	if (bad)
-		return kgd_err_set(err, KGD_ERR_ARG, "%s: command '%s' does not fit",
-				   xport_uri(x), m->cmds->cmd[c].fmt);
-	return xport_write_line(x, line, err);
+	rc = xport_write_line(x, remote, err);
+	if (rc) {
+		kgd_err_prefix(err, "'%s': ", remote);
+		return rc;
+	}
+	rc = xport_write_line(x, ask, err);
+	if (rc == KGD_OK)
+		rc = read_reply(x, line, sizeof(line), err);
+	if (rc) {
+		kgd_err_prefix(err, "'%s': ", ask);
+		return rc;
+	}
+	if (sentio_parse_reply(line, &code, &id, msg, sizeof(msg)) != 0)
+		snprintf(idn, cap, "%s", line);
+	else if ((code & 1023) == 0 && msg[0])
+		snprintf(idn, cap, "%s", msg);
+	else
+		snprintf(idn, cap, "MPI SENTIO prober at %s", xport_uri(x));
+	return KGD_OK;
 }
 
 int sentio_exchange(xport *x, const sentio_model *m, enum sentio_cmd c,
@@ -120,31 +138,30 @@ int sentio_exchange(xport *x, const sentio_model *m, enum sentio_cmd c,
 	char line[256], reply[SENTIO_MSG_MAX + 64], text[SENTIO_MSG_MAX];
 	int saved = xport_timeout(x), want = m->cmds->cmd[c].min_timeout_ms;
 	long code, id;
-	size_t len;
 	va_list ap;
-	int rc, bad;
+	int n, rc;
 
 	va_start(ap, err);
-	bad = format_cmd(m, c, line, sizeof(line), ap);
+	n = vsnprintf(line, sizeof(line), m->cmds->cmd[c].fmt, ap);
 	va_end(ap);
-	if (bad)
+	if (n < 0 || (size_t)n >= sizeof(line))
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: command '%s' does not fit",
 				   xport_uri(x), m->cmds->cmd[c].fmt);
 	rc = xport_write_line(x, line, err);
-	if (rc)
-		return kgd_err_prefix(err, "'%s': ", line);
-	if (want > saved)
-		xport_set_timeout(x, want);
-	rc = xport_read_line(x, reply, sizeof(reply), &len, err);
-	if (want > saved)
-		xport_set_timeout(x, saved);
-	if (rc) {
+	if (rc == KGD_OK) {
+		if (want > saved)
+			xport_set_timeout(x, want);
+		rc = read_reply(x, reply, sizeof(reply), err);
+		if (want > saved)
+			xport_set_timeout(x, saved);
+		/* A late answer would be taken for the next command's. */
 		if (rc == KGD_ERR_TIMEOUT)
 			xport_clear(x, NULL);
-		return kgd_err_prefix(err, "'%s': ", line);
 	}
-	while (len && (reply[len - 1] == '\r' || reply[len - 1] == ' '))
-		reply[--len] = '\0';
+	if (rc) {
+		kgd_err_prefix(err, "'%s': ", line);
+		return rc;
+	}
 	if (sentio_parse_reply(reply, &code, &id, text, sizeof(text)))
 		return kgd_err_set(err, KGD_ERR_PROTOCOL,
 				   "%s: '%s': not a SENTIO reply: '%s'",

@@ -3,9 +3,11 @@
  * (docs/INSTRUMENTS.md, "Wafer prober"): command table, reply parsing.
  *
  * Invariant: every line this driver sends comes from a row of a command-set
- * table (protocol.c), and every reply goes through sentio_exchange, which
- * turns a non-zero error field into KGD_ERR_INSTRUMENT naming the URI and
- * the command. A new prober family speaking SENTIO's set is a model row.
+ * table (protocol.c), and every reply after the session's start (whose
+ * *IDN? may be refused, see sentio_start) goes through sentio_exchange,
+ * which turns a non-zero error field into KGD_ERR_INSTRUMENT naming the
+ * URI and the command. A new prober family speaking SENTIO's set is a
+ * model row.
  */
 #ifndef KGD_SENTIO_PROTOCOL_H
 #define KGD_SENTIO_PROTOCOL_H
@@ -13,6 +15,8 @@
 #include <stddef.h>
 
 #include "kgd/xport.h"
+
+#define SENTIO_DRIVER "mpi-sentio"
 
 /* Reply status bits (code >> 10). */
 #define SENTIO_STAT_END_OF_ROUTE 0x1
@@ -70,9 +74,13 @@ int sentio_parse_reply(const char *line, long *code, long *cmd_id, char *msg,
 /* Parse "<col>,<row>[,<site>]"; -1 if not in that shape. */
 int sentio_parse_die(const char *msg, int *col, int *row, int *site);
 
-/* Send command `c` (arguments as its row says) without reading a reply. */
-int sentio_send(xport *x, const sentio_model *m, enum sentio_cmd c,
-		kgd_err *err, ...);
+/* The start of every session, before any other command as SENTIO
+ * requires: remote mode ("*RCS 1", no reply), then the prober's identity
+ * into idn. *IDN? is not part of every SENTIO release's remote set: an
+ * error reply leaves the generic "MPI SENTIO prober at <uri>", a plain
+ * (non-SENTIO) line is taken as the identity itself; only silence or a
+ * dead link fails. */
+int sentio_start(xport *x, char *idn, size_t cap, kgd_err *err);
 
 /* Send command `c`, read its one reply; the message into msg (may be NULL),
  * the status bits into *status (may be NULL), the prober's cmdId into
