@@ -3,11 +3,14 @@
  * docs/SEQUENCES.md).
  *
  * Invariant: a cfg_station handed out has a name, and every instrument has a
- * role of [a-z0-9_]+ (unique, as a YAML key), a driver and a URI with a
- * scheme; whether the driver exists or the URI answers is for plugin loading
- * and the transports to say. Same walker and error style as seq.c.
+ * role of [a-z0-9_]+ (unique, as a YAML key), a driver named [a-z0-9-]+
+ * (a plugin's name, never a path) and a URI with a scheme; plugin_path
+ * holds absolute folders only. Whether the driver exists or the URI
+ * answers is for plugin loading and the transports to say. Same walker
+ * and error style as seq.c.
  */
 #include "cfg.h"
+#include "plugin.h"
 #include "yaml_util.h"
 
 #include <stdlib.h>
@@ -41,8 +44,16 @@ static void parse_instrument(yu_doc *d, const yaml_node_t *key,
 	if (yu_expect(d, val, YAML_MAPPING_NODE, "an instrument") != 0)
 		return;
 	yu_check_keys(d, val, "instrument", instrument_keys);
-	if ((v = yu_require(d, val, "driver")))
+	if ((v = yu_require(d, val, "driver"))) {
 		in->driver = yu_string(d, v, "driver");
+		/* A driver is a plugin's name, looked up as <name>.so in the
+		 * plugin folders: "../x/evil" must never become a path. */
+		if (in->driver && !drv_name_valid(in->driver))
+			yu_problem(d, v->start_mark, "bad driver name '%.60s': "
+				   "expected [a-z0-9-]+, at most %d characters "
+				   "(a plugin's name, not a path)", in->driver,
+				   DRV_NAME_MAX);
+	}
 	if ((v = yu_require(d, val, "uri"))) {
 		in->uri = yu_string(d, v, "uri");
 		/* Caught here it has a line number; caught by the transport at
@@ -99,7 +110,14 @@ static void parse_plugin_path(yu_doc *d, const yaml_node_t *n, cfg_station *c)
 		return;
 	for (item = n->data.sequence.items.start; item < n->data.sequence.items.top;
 	     item++) {
-		dir = yu_string(d, yu_node(d, *item), "plugin_path entry");
+		yaml_node_t *v = yu_node(d, *item);
+
+		dir = yu_string(d, v, "plugin_path entry");
+		/* Relative to what? The folder the station happens to be
+		 * started in would decide which code it loads. */
+		if (dir && dir[0] != '/')
+			yu_problem(d, v->start_mark, "plugin_path entry '%.60s' is "
+				   "not an absolute folder", dir);
 		if (dir)
 			c->plugin_path[c->n_plugin_path++] = dir;
 	}

@@ -3,7 +3,8 @@
  * behind each role a sequence names.
  *
  *   station: cell-3                 # station name stored with every run
- *   plugin_path: [/opt/kgd/plugins] # optional, searched after the build's
+ *   plugin_path: [/opt/kgd/plugins] # optional, absolute folders searched
+ *                                   # after the station's own plugins
  *   instruments:
  *     pm: {driver: keysight-n774x, uri: "tcp://127.0.0.1:5025", timeout_ms: 2000}
  *

@@ -31,12 +31,18 @@ static void help(void)
 "as REJECTED with the reason. The station speaks driver ABI %d.%d and\n"
 "accepts any minor of major %d.\n\n"
 "Plugin search path, in order (a run takes the first <driver>.so found):\n"
-"  1. $KGD_PLUGIN_PATH, colon-separated folders, if set\n"
-"  2. the build's plugin folder\n"
-"  3. plugin_path: [folders] from the station config (--config)\n"
-"  4. the installed plugin folder\n"
+"  1. the station's own plugins: the installed plugin folder\n"
+"     (%s),\n"
+"     or for a station run from its build tree that build's plugins/\n"
+"  2. plugin_path: [folders] from the station config (--config):\n"
+"     they add drivers, they never shadow the station's own\n"
+"  3. $KGD_PLUGIN_PATH, colon-separated folders - build-tree stations\n"
+"     only (tests, benchmarks); an installed station ignores it\n"
+"A file or folder that anyone but root or this user owns or may write\n"
+"is refused before it is loaded (docs/GUARANTEES.md).\n"
 "Here that is, without a config:\n",
-	       DRV_ABI_MAJOR, DRV_ABI_MINOR, DRV_ABI_MAJOR);
+	       DRV_ABI_MAJOR, DRV_ABI_MINOR, DRV_ABI_MAJOR,
+	       KGD_PLUGIN_INSTALL_DIR);
 	for (size_t i = 0; i < n; i++)
 		printf("  %s\n", dirs[i]);
 	printf("\nExit 0 if at least one plugin loads, 1 otherwise.\n");
@@ -88,9 +94,14 @@ int cmd_plugins(int argc, char **argv)
 			char path[4096], ops[512];
 			drv_plugin *p;
 
+			char name[256];
+
 			snprintf(path, sizeof(path), "%s/%s", dirs[i], list[j]->d_name);
+			/* Loaded as a run would: by its name, from its folder. */
+			snprintf(name, sizeof(name), "%.*s",
+				 (int)strlen(list[j]->d_name) - 3, list[j]->d_name);
 			free(list[j]);
-			if (drv_plugin_load(path, &p, &err)) {
+			if (drv_plugin_find(name, &dirs[i], 1, &p, &err)) {
 				printf("%-8s %s\n", "REJECTED", err.msg);
 				continue;
 			}

@@ -3,8 +3,10 @@
  * sequence (with its limits applied) against what the sequencer
  * implements - operations, kinds, sweep variables, params, value names,
  * units, roles, process, parallel blocks - and, given a station config,
- * against the station: every role configured, every driver loadable and of
- * the class its operations need. Opens no instrument.
+ * against the station: every role configured, every driver found and
+ * trusted (plugin.h), and loaded to confirm its class where the
+ * sequence's operations need one - the only reason a check dlopens a
+ * plugin. Opens no instrument.
  *
  * Invariant: EVERY problem is reported, as "file:line:column: message"
  * (diag.h), so an engineer fixes a sequence in one pass; a run refuses what
@@ -292,6 +294,14 @@ static void lint_station(lint *l, const cfg_station *c, const run_need *roles,
 			continue;
 		}
 		kgd_err_clear(&e);
+		/* Only a class to confirm is worth running a plugin's code
+		 * for; name, file, owner and permissions need no dlopen. */
+		if (roles[i].klass == 0) {
+			if (run_locate_driver(c, inst, &e) != KGD_OK)
+				diag_msg(&l->dg, e.status ? e.status : KGD_ERR_ABI,
+					 e.msg);
+			continue;
+		}
 		if (run_load_driver(c, inst, roles[i].klass, &p, &e) != KGD_OK) {
 			diag_msg(&l->dg, e.status ? e.status : KGD_ERR_ABI, e.msg);
 			continue;

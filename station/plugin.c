@@ -2,15 +2,22 @@
  * station/plugin.c - dlopen-based driver loading (see plugin.h).
  *
  * Validation happens here, once, so the sequencer may call any required
- * operation of a loaded plugin without checking for NULL.
+ * operation of a loaded plugin without checking for NULL; and trust is
+ * checked here, before dlopen, so a file anyone could have written never
+ * runs a line of code in the station (its constructors included).
  */
 #include "plugin.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef KGD_PLUGIN_BUILD_DIR
@@ -20,6 +27,45 @@
 #define KGD_PLUGIN_INSTALL_DIR "/usr/local/lib/kgd-station/plugins"
 #endif
 
+int drv_name_valid(const char *name)
+{
+	size_t n = 0;
+
+	if (!name || !*name)
+		return 0;
+	for (; name[n]; n++)
+		if (!((name[n] >= 'a' && name[n] <= 'z') ||
+		      (name[n] >= '0' && name[n] <= '9') || name[n] == '-'))
+			return 0;
+	return n <= DRV_NAME_MAX;
+}
+
+int drv_plugin_build_tree(void)
+{
+#ifdef KGD_BUILD_BIN_DIR
+	static int known = -1;
+	char exe[PATH_MAX], bin[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (known >= 0)
+		return known;
+	known = 0;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || !realpath(KGD_BUILD_BIN_DIR, bin))
+		return known;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash) {
+		*slash = '\0';
+		known = strcmp(exe, bin) == 0;
+	}
+	return known;
+#else
+	return 0;
+#endif
+}
+
 size_t drv_plugin_dirs(const char *const *extra, size_t n_extra,
 		       const char **dirs, size_t max_dirs)
 {
@@ -27,9 +73,14 @@ size_t drv_plugin_dirs(const char *const *extra, size_t n_extra,
 	 * must outlive this call. */
 	static char env_copy[4096];
 	const char *env = getenv("KGD_PLUGIN_PATH");
+	int build = drv_plugin_build_tree();
 	size_t n = 0;
 
-	if (env && *env && strlen(env) < sizeof(env_copy)) {
+	if (n < max_dirs)
+		dirs[n++] = build ? KGD_PLUGIN_BUILD_DIR : KGD_PLUGIN_INSTALL_DIR;
+	for (size_t i = 0; i < n_extra && n < max_dirs; i++)
+		dirs[n++] = extra[i];
+	if (build && env && *env && strlen(env) < sizeof(env_copy)) {
 		char *save = NULL, *tok;
 
 		strcpy(env_copy, env);
@@ -37,13 +88,109 @@ size_t drv_plugin_dirs(const char *const *extra, size_t n_extra,
 		     tok = strtok_r(NULL, ":", &save))
 			dirs[n++] = tok;
 	}
-	if (n < max_dirs)
-		dirs[n++] = KGD_PLUGIN_BUILD_DIR;
-	for (size_t i = 0; i < n_extra && n < max_dirs; i++)
-		dirs[n++] = extra[i];
-	if (n < max_dirs)
-		dirs[n++] = KGD_PLUGIN_INSTALL_DIR;
 	return n;
+}
+
+/* ---- trust ---------------------------------------------------------------- */
+
+static int owner_ok(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+/* One folder on the way to a plugin: the plugin's own (`own`: no one but
+ * its owner may write it, or a new <driver>.so could appear in it) or one
+ * above (writable by others only with the sticky bit, which keeps them
+ * from renaming what is not theirs). */
+static int trust_dir(const char *shown, const char *dir, int own, kgd_err *err)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0)
+		return kgd_err_set(err, KGD_ERR_IO, "%s: refused: folder %s: %s",
+				   shown, dir, strerror(errno));
+	if (!owner_ok(st.st_uid))
+		return kgd_err_set(err, KGD_ERR_ABI, "%s: refused: folder %s "
+				   "belongs to uid %u, neither root nor this user "
+				   "(uid %u)", shown, dir, (unsigned)st.st_uid,
+				   (unsigned)geteuid());
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    (own || !(st.st_mode & S_ISVTX)))
+		return kgd_err_set(err, KGD_ERR_ABI, "%s: refused: folder %s is "
+				   "writable by its group or others (mode %04o): "
+				   "anyone there could put a driver in it (chmod "
+				   "go-w %s)", shown, dir,
+				   (unsigned)(st.st_mode & 07777), dir);
+	return KGD_OK;
+}
+
+int drv_plugin_trust(const char *path, char *real, size_t cap, kgd_err *err)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	char *slash;
+	int rc;
+
+	if (cap < PATH_MAX)
+		return kgd_err_set(err, KGD_ERR_ARG, "drv_plugin_trust: buffer");
+	if (!realpath(path, real))
+		return kgd_err_set(err, errno == ENOENT ? KGD_ERR_NOT_FOUND
+							: KGD_ERR_IO,
+				   "%s: cannot load plugin: %s", path,
+				   strerror(errno));
+	if (stat(real, &st) != 0 || !S_ISREG(st.st_mode))
+		return kgd_err_set(err, KGD_ERR_ABI, "%s: refused: not a regular "
+				   "file", path);
+	if (!owner_ok(st.st_uid))
+		return kgd_err_set(err, KGD_ERR_ABI, "%s: refused: the plugin file "
+				   "belongs to uid %u, neither root nor this user "
+				   "(uid %u)", path, (unsigned)st.st_uid,
+				   (unsigned)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return kgd_err_set(err, KGD_ERR_ABI, "%s: refused: the plugin file "
+				   "is writable by its group or others (mode %04o); "
+				   "only its owner may change a driver (chmod go-w %s)",
+				   path, (unsigned)(st.st_mode & 07777), path);
+	/* Every folder from the plugin's own up to the root. */
+	snprintf(dir, sizeof(dir), "%s", real);
+	for (int own = 1; (slash = strrchr(dir, '/')) != NULL; own = 0) {
+		slash[slash == dir] = '\0';   /* "/x" -> "/", "/a/b" -> "/a" */
+		rc = trust_dir(path, dir, own, err);
+		if (rc || strcmp(dir, "/") == 0)
+			return rc;
+	}
+	return KGD_OK;
+}
+
+/* Hex SHA-256 of the file at path: the identity of the code that
+ * produced a value, recorded with every session. */
+static int file_sha256(const char *path, char hex[65], kgd_err *err)
+{
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ok = ctx != NULL;
+	ssize_t n;
+
+	if (fd < 0) {
+		EVP_MD_CTX_free(ctx);
+		return kgd_err_set(err, KGD_ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	ok = ok && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	while (ok && (n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		ok = n > 0 && EVP_DigestUpdate(ctx, buf, (size_t)n);
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &md_len) && md_len == 32;
+	close(fd);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return kgd_err_set(err, KGD_ERR_IO, "%s: cannot hash the plugin "
+				   "file", path);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return KGD_OK;
 }
 
 const char *drv_class_name(int klass)
@@ -273,17 +420,23 @@ static int validate(const drv_descriptor *d, const char *path, kgd_err *err)
 
 int drv_plugin_load(const char *path, drv_plugin **out, kgd_err *err)
 {
+	char real[PATH_MAX], hex[65];
 	drv_plugin *p = NULL;
 	void *dl;
 	const drv_descriptor *d;
 	int rc;
 
-	/* RTLD_LOCAL: two drivers may share internal symbol names. */
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	rc = drv_plugin_trust(path, real, sizeof(real), err);
+	if (!rc)
+		rc = file_sha256(real, hex, err);
+	if (rc)
+		return rc;
+	/* RTLD_LOCAL: two drivers may share internal symbol names. The
+	 * resolved file is what was checked and hashed. */
+	dl = dlopen(real, RTLD_NOW | RTLD_LOCAL);
 	if (!dl)
-		return kgd_err_set(err, access(path, F_OK) ? KGD_ERR_NOT_FOUND
-							   : KGD_ERR_ABI,
-				   "%s: cannot load plugin: %s", path, dlerror());
+		return kgd_err_set(err, KGD_ERR_ABI, "%s: cannot load plugin: %s",
+				   path, dlerror());
 	d = dlsym(dl, KGD_DRIVER_SYMBOL);
 	if (!d) {
 		rc = kgd_err_set(err, KGD_ERR_ABI,
@@ -295,16 +448,20 @@ int drv_plugin_load(const char *path, drv_plugin **out, kgd_err *err)
 	if (rc)
 		goto error;
 	p = calloc(1, sizeof(*p));
-	if (!p || !(p->path = strdup(path))) {
+	if (!p || !(p->path = strdup(path)) || !(p->file = strdup(real))) {
 		rc = kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory", path);
 		goto error;
 	}
 	p->dl = dl;
 	p->desc = d;
+	memcpy(p->sha256, hex, sizeof(p->sha256));
 	*out = p;
 	return KGD_OK;
 error:
-	free(p);
+	if (p) {
+		free(p->path);
+		free(p);
+	}
 	dlclose(dl);
 	return rc;
 }
@@ -315,20 +472,34 @@ void drv_plugin_unload(drv_plugin *p)
 		return;
 	dlclose(p->dl);
 	free(p->path);
+	free(p->file);
 	free(p);
 }
 
-int drv_plugin_find(const char *name, const char *const *dirs, size_t n_dirs,
-		    drv_plugin **out, kgd_err *err)
+int drv_plugin_locate(const char *name, const char *const *dirs,
+		      size_t n_dirs, char *path, size_t cap, kgd_err *err)
 {
-	char path[4096];
+	char real[PATH_MAX];
 	char searched[1024] = "";
 	size_t used = 0;
+	struct stat st;
 
+	if (!drv_name_valid(name))
+		return kgd_err_set(err, KGD_ERR_ARG, "bad driver name '%.80s': "
+				   "expected [a-z0-9-]+, at most %d characters "
+				   "(a plugin's name, not a path)",
+				   name ? name : "", DRV_NAME_MAX);
 	for (size_t i = 0; i < n_dirs; i++) {
-		snprintf(path, sizeof(path), "%s/%s.so", dirs[i], name);
-		if (access(path, F_OK) == 0)
-			return drv_plugin_load(path, out, err);
+		snprintf(path, cap, "%s/%s.so", dirs[i], name);
+		if (lstat(path, &st) == 0 || errno != ENOENT) {
+			/* A relative folder means whatever the working
+			 * directory of the moment makes of it. */
+			if (dirs[i][0] != '/')
+				return kgd_err_set(err, KGD_ERR_ARG, "%s: refused: "
+						   "plugin folder '%s' is not an "
+						   "absolute path", path, dirs[i]);
+			return drv_plugin_trust(path, real, sizeof(real), err);
+		}
 		used += (size_t)snprintf(searched + used,
 					 used < sizeof(searched) ? sizeof(searched) - used : 0,
 					 "%s%s", i ? ", " : "", dirs[i]);
@@ -338,6 +509,33 @@ int drv_plugin_find(const char *name, const char *const *dirs, size_t n_dirs,
 	return kgd_err_set(err, KGD_ERR_NOT_FOUND,
 			   "unknown driver '%s': no %s.so in %s", name, name,
 			   searched);
+}
+
+int drv_plugin_find(const char *name, const char *const *dirs, size_t n_dirs,
+		    drv_plugin **out, kgd_err *err)
+{
+	char path[PATH_MAX];
+	drv_plugin *p;
+	int rc;
+
+	rc = drv_plugin_locate(name, dirs, n_dirs, path, sizeof(path), err);
+	if (!rc)
+		rc = drv_plugin_load(path, &p, err);
+	if (rc)
+		return rc;
+	/* A file named for one driver carrying another (a bench's null
+	 * meter copied over a real one) would put its values under the
+	 * wrong name. */
+	if (strcmp(p->desc->name, name) != 0) {
+		rc = kgd_err_set(err, KGD_ERR_ABI, "%s: refused: the plugin calls "
+				 "itself '%s', not '%s' (a driver is loaded only "
+				 "from a file of its own name)", path,
+				 p->desc->name, name);
+		drv_plugin_unload(p);
+		return rc;
+	}
+	*out = p;
+	return KGD_OK;
 }
 
 void drv_plugin_ops(const drv_plugin *p, char *buf, size_t cap)

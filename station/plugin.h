@@ -7,6 +7,14 @@
  * that only work together (the BERT's multi-lane gate) whole or not at
  * all. Anything else is refused with a message naming the file, so a
  * broken plugin never reaches a run.
+ *
+ * Trust (docs/GUARANTEES.md): nothing is dlopen()ed - so no constructor
+ * of it runs - before drv_plugin_trust() has accepted the file, its
+ * folder and every folder above it: a driver name is a file name of
+ * [a-z0-9-] in a folder of the search path, never a path; files and
+ * folders belong to root or to the user the station runs as, and no one
+ * else may write them; a plugin found as <name>.so must call itself
+ * <name>.
  */
 #ifndef KGD_PLUGIN_H
 #define KGD_PLUGIN_H
@@ -15,24 +23,58 @@
 #include "kgd/driver.h"
 
 typedef struct drv_plugin {
-	char *path;                  /* file it was loaded from */
+	char *path;                  /* file it was loaded from, as given */
+	char *file;                  /* the same with symlinks resolved: the
+	                                file dlopen()ed and hashed */
 	void *dl;                    /* dlopen handle */
 	const drv_descriptor *desc;  /* points into the loaded object */
+	char sha256[65];             /* hex SHA-256 of the file's bytes */
 } drv_plugin;
 
-/* The folders searched for "<driver>.so", in order: $KGD_PLUGIN_PATH
- * (colon-separated), the build's plugin folder, the extra folders given
- * (e.g. from the station config), then the installed plugin folder.
+/* Longest driver name; a name is [a-z0-9-]+ (drv_name_valid). */
+#define DRV_NAME_MAX 64
+int drv_name_valid(const char *name);
+
+/* The folders searched for "<driver>.so", in this order (a run takes the
+ * first <driver>.so found):
+ *  1. the station's own plugins: the installed plugin folder; for a
+ *     program running from the build tree (drv_plugin_build_tree) the
+ *     build's plugin folder instead - a build never mixes with an
+ *     installed set;
+ *  2. the extra folders given (the station config's plugin_path), in
+ *     order: they add drivers, they never shadow the station's own;
+ *  3. $KGD_PLUGIN_PATH (colon-separated), for build-tree programs only
+ *     (tests, benchmarks); an installed station ignores it.
  * Fills dirs (pointers into static or caller storage) and returns count. */
 size_t drv_plugin_dirs(const char *const *extra, size_t n_extra,
 		       const char **dirs, size_t max_dirs);
 
-/* Load and validate one file. *out owns the handle; drv_plugin_unload(). */
+/* 1 when the running program sits in the build tree's bin/ folder. */
+int drv_plugin_build_tree(void);
+
+/* May path be loaded? Resolves it (real receives the resolved path, cap
+ * >= PATH_MAX) and refuses, naming the file or folder at fault: a file
+ * that is not a regular file; a file or any folder above it owned by
+ * neither root nor this user; a file or its folder writable by its group
+ * or others; a folder further up writable by group or others without the
+ * sticky bit (/tmp is fine). Never opens the file. */
+int drv_plugin_trust(const char *path, char *real, size_t cap, kgd_err *err);
+
+/* Load and validate one file: drv_plugin_trust() first, then dlopen of
+ * the resolved file. *out owns the handle; drv_plugin_unload(). */
 int drv_plugin_load(const char *path, drv_plugin **out, kgd_err *err);
 void drv_plugin_unload(drv_plugin *p);
 
-/* Find driver `name` in dirs and load it. KGD_ERR_NOT_FOUND names the
- * driver and every folder searched. */
+/* Where driver `name` would be loaded from, without loading it: the first
+ * dirs[i]/<name>.so that exists, checked by drv_plugin_trust(). Refused:
+ * a name that is not [a-z0-9-]+ (KGD_ERR_ARG), a relative folder on the
+ * way to it (KGD_ERR_ARG); KGD_ERR_NOT_FOUND names the driver and every
+ * folder searched. path (cap >= PATH_MAX) receives the file. */
+int drv_plugin_locate(const char *name, const char *const *dirs,
+		      size_t n_dirs, char *path, size_t cap, kgd_err *err);
+
+/* drv_plugin_locate(), then load it; refused (KGD_ERR_ABI) when its
+ * descriptor calls it anything but `name`. */
 int drv_plugin_find(const char *name, const char *const *dirs, size_t n_dirs,
 		    drv_plugin **out, kgd_err *err);
 

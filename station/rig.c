@@ -9,6 +9,7 @@
  */
 #include "run_int.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,23 @@ run_role *run_find_role(run_station *rs, const char *role)
 		if (strcmp(rs->roles[i].inst->role, role) == 0)
 			return &rs->roles[i];
 	return NULL;
+}
+
+int run_locate_driver(const cfg_station *c, const cfg_instrument *inst,
+		      kgd_err *err)
+{
+	const char *dirs[32];
+	size_t n_dirs = drv_plugin_dirs((const char *const *)c->plugin_path,
+					c->n_plugin_path, dirs, 32);
+	char path[PATH_MAX];
+	int rc;
+
+	rc = drv_plugin_locate(inst->driver, dirs, n_dirs, path, sizeof(path),
+			       err);
+	if (rc)
+		kgd_err_prefix(err, "%s:%d:%d: role '%s': ", c->path, inst->line,
+			       inst->column, inst->role);
+	return rc;
 }
 
 int run_load_driver(const cfg_station *c, const cfg_instrument *inst,

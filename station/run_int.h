@@ -277,6 +277,11 @@ run_role *run_find_role(run_station *rs, const char *role);
  * Errors name the config file:line:column. */
 int run_load_driver(const cfg_station *c, const cfg_instrument *inst,
 		    int need_class, drv_plugin **out, kgd_err *err);
+/* The checks of run_load_driver that need no dlopen: the name, the file
+ * found in the plugin folders, its owner and permissions (`station
+ * check` for a role whose class nothing needs confirmed). */
+int run_locate_driver(const cfg_station *c, const cfg_instrument *inst,
+		      kgd_err *err);
 /* Open the instrument behind a role whose driver is loaded; close and
  * open again one whose connection was lost. On failure the role is left
  * closed (r->h NULL). */

@@ -46,7 +46,7 @@ static void test_good_file(void)
 	CU_ASSERT_STRING_EQUAL(c->name, "cell-3");
 	CU_ASSERT_EQUAL_FATAL(c->n_plugin_path, 2);
 	CU_ASSERT_STRING_EQUAL(c->plugin_path[0], "/opt/kgd/plugins");
-	CU_ASSERT_STRING_EQUAL(c->plugin_path[1], "./plugins");
+	CU_ASSERT_STRING_EQUAL(c->plugin_path[1], "/srv/kgd/plugins");
 	CU_ASSERT_EQUAL_FATAL(c->n_instruments, 2);
 
 	in = cfg_find_role(c, "pm");

@@ -11,6 +11,9 @@
  *   ML_CONFIGURE, ML_START, ML_READ
  *                      set configure_lanes, gate_start, gate_read (ABI 1.1,
  *                      a group: one or two of them is a broken driver)
+ *   CTOR_MARKER        a valid driver whose constructor creates the file
+ *                      $KGD_TEST_CTOR_MARKER names: a test sees whether
+ *                      the station ran any of its code (dlopen)
  *
  * It includes only the installed public headers and calls nothing outside
  * itself, which is also the check that those headers are self-contained.
@@ -18,6 +21,11 @@
  * driver, so each is refused for exactly one reason.
  */
 #include <stddef.h>
+#ifdef CTOR_MARKER
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#endif
 
 #include "kgd/driver.h"
 #include "kgd/scpi.h"
@@ -38,6 +46,18 @@
 #endif
 
 static int token;
+
+#ifdef CTOR_MARKER
+/* Runs at dlopen, before the station has seen the descriptor. */
+__attribute__((constructor)) static void mark_loaded(void)
+{
+	const char *path = getenv("KGD_TEST_CTOR_MARKER");
+	int fd = path ? open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+
+	if (fd >= 0)
+		close(fd);
+}
+#endif
 
 static int t_open(xport *x, void **handle, kgd_err *err)
 {
