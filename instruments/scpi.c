@@ -7,6 +7,8 @@
  * number (no trailing junk, no locale dependence, no hex or "inf" text),
  * and a no-valid-value reply (9.9E37, 9.91E37, NaN, |x| > 1e20) is
  * KGD_ERR_OVERRANGE, never a value; every error names URI and command.
+ * The status returned is the failure's own, also for a NULL error context
+ * (kgd_err_prefix only adds context: its return value is not used).
  */
 #include "kgd/scpi.h"
 
@@ -183,8 +185,10 @@ int scpi_measure_double(xport *x, double *out, kgd_err *err, const char *fmt, ..
 				   xport_uri(x), cmd, reply);
 	*sep++ = '\0';
 	rc = scpi_parse_error(sep, &code, text, sizeof(text), err);
-	if (rc)
-		return kgd_err_prefix(err, "%s: '%s': ", xport_uri(x), cmd);
+	if (rc) {
+		kgd_err_prefix(err, "%s: '%s': ", xport_uri(x), cmd);
+		return rc;
+	}
 	if (code != 0) {
 		/* Report this error verbatim, then empty the queue behind it so
 		 * the next command starts clean. */
@@ -198,8 +202,8 @@ int scpi_measure_double(xport *x, double *out, kgd_err *err, const char *fmt, ..
 	}
 	rc = scpi_parse_double(reply, out, err);
 	if (rc)
-		return kgd_err_prefix(err, "%s: '%s': ", xport_uri(x), query);
-	return KGD_OK;
+		kgd_err_prefix(err, "%s: '%s': ", xport_uri(x), query);
+	return rc;
 }
 
 int scpi_check_error(xport *x, const char *after_cmd, kgd_err *err)
@@ -213,8 +217,10 @@ int scpi_check_error(xport *x, const char *after_cmd, kgd_err *err)
 		if (rc)
 			return rc;
 		rc = scpi_parse_error(reply, &code, text, sizeof(text), err);
-		if (rc)
-			return kgd_err_prefix(err, "%s: 'SYST:ERR?': ", xport_uri(x));
+		if (rc) {
+			kgd_err_prefix(err, "%s: 'SYST:ERR?': ", xport_uri(x));
+			return rc;
+		}
 		if (code == 0)
 			drained = 1;
 		else if (nerr++ == 0)
@@ -363,7 +369,9 @@ int scpi_idn(xport *x, struct scpi_idn *idn, kgd_err *err)
 	if (rc)
 		return rc;
 	rc = scpi_parse_idn(reply, idn, err);
-	return rc ? kgd_err_prefix(err, "%s: '*IDN?': ", xport_uri(x)) : KGD_OK;
+	if (rc)
+		kgd_err_prefix(err, "%s: '*IDN?': ", xport_uri(x));
+	return rc;
 }
 
 int scpi_opc(xport *x, kgd_err *err)

@@ -179,6 +179,8 @@ struct inst {
 	char uri[64];
 	char queue[64][48];   /* SYST:ERR? entries, oldest first */
 	int nq;
+	int bad_idn;          /* after ":BADIDN": *IDN? without its commas */
+	int garble;           /* after ":GARBLE": SYST:ERR? is not an error */
 };
 
 /* One send per reply: two small sends would meet Nagle and delayed ACK
@@ -203,7 +205,18 @@ static int inst_answer(void *user, int fd, const char *cmd)
 	struct inst *in = user;
 
 	if (strcmp(cmd, "*IDN?") == 0) {
-		reply(fd, "ACME,PM-1,SN42,1.0.3");
+		reply(fd, in->bad_idn ? "ACME PM-1" : "ACME,PM-1,SN42,1.0.3");
+	} else if (strcmp(cmd, ":BADIDN") == 0) {
+		in->bad_idn = 1;
+	} else if (strcmp(cmd, ":GARBLE") == 0) {
+		in->garble = 1;
+	} else if (strcmp(cmd, "SYST:ERR?") == 0 && in->garble) {
+		reply(fd, "garbage");
+		in->garble = 0;
+	} else if (strcmp(cmd, ":UNIT?;:SYST:ERR?") == 0) {
+		reply(fd, "1.5 dBm;+0,\"No error\"");
+	} else if (strcmp(cmd, ":GARBLED?;:SYST:ERR?") == 0) {
+		reply(fd, "1.5;garbage");
 	} else if (strcmp(cmd, "*OPC?") == 0) {
 		reply(fd, "1");
 	} else if (strcmp(cmd, "*CLS") == 0 || strcmp(cmd, "*RST") == 0) {
@@ -354,6 +367,31 @@ out:
 	inst_stop(&in, x);
 }
 
+/* A NULL error context drops the message, never the status (status.h):
+ * a reply that does not parse is KGD_ERR_PROTOCOL with or without one. */
+static void test_null_err_keeps_status(void)
+{
+	struct inst in;
+	xport *x = inst_start(&in, 1000);
+	struct scpi_idn idn;
+	double v = 0;
+	kgd_err err;
+
+	if (!x)
+		goto out;
+	CU_ASSERT_EQUAL(scpi_measure_double(x, &v, NULL, ":UNIT?"), KGD_ERR_PROTOCOL);
+	CU_ASSERT_EQUAL(scpi_measure_double(x, &v, &err, ":UNIT?"), KGD_ERR_PROTOCOL);
+	assert_msg(&in, &err, "':UNIT?': reply '1.5 dBm' is not a number");
+	CU_ASSERT_EQUAL(scpi_measure_double(x, &v, NULL, ":GARBLED?"), KGD_ERR_PROTOCOL);
+	CU_ASSERT_EQUAL(scpi_command(x, NULL, ":GARBLE"), KGD_ERR_PROTOCOL);
+	CU_ASSERT_EQUAL(scpi_write(x, NULL, ":BADIDN"), KGD_OK);
+	CU_ASSERT_EQUAL(scpi_idn(x, &idn, NULL), KGD_ERR_PROTOCOL);
+	CU_ASSERT_EQUAL(scpi_idn(x, &idn, &err), KGD_ERR_PROTOCOL);
+	assert_msg(&in, &err, "'*IDN?': reply 'ACME PM-1' is not vendor,model,serial,firmware");
+out:
+	inst_stop(&in, x);
+}
+
 static void test_timeout_names_command(void)
 {
 	struct inst in;
@@ -462,6 +500,7 @@ int cu_register(void)
 	CU_add_test(s, "parse definite-length blocks", test_parse_block);
 	CU_add_test(s, "query, command, error queue", test_query_and_errors);
 	CU_add_test(s, "numbers over the wire", test_numbers);
+	CU_add_test(s, "NULL error context keeps the status", test_null_err_keeps_status);
 	CU_add_test(s, "timeout names URI and command", test_timeout_names_command);
 	CU_add_test(s, "long commands are quoted cut", test_long_command_quoted_cut);
 	CU_add_test(s, "query_block over TCP", test_query_block);
