@@ -360,3 +360,96 @@ void tu_peer_join(tu_peer *p)
 	pthread_join(p->th, NULL);
 	close(p->lfd);
 }
+
+/* ---- a child running while the test goes on ---------------------------- */
+
+extern char **environ;
+
+/* Does environment entry e ("NAME=VALUE") name the variable of spec
+ * ("NAME" or "NAME=...")? */
+static int env_same_name(const char *e, const char *spec)
+{
+	size_t n = strcspn(spec, "=");
+
+	return strncmp(e, spec, n) == 0 && e[n] == '=';
+}
+
+int tu_spawn(char *const argv[], const char *const *env, const char *out_path,
+	     const char *err_path)
+{
+	size_t n_env = 0, n_spec = 0, k = 0;
+	char **envp;
+	int fd_out, fd_err;
+	pid_t pid;
+
+	/* The child's environment is built here, before fork: between fork
+	 * and exec only async-signal-safe calls. */
+	while (environ[n_env])
+		n_env++;
+	while (env && env[n_spec])
+		n_spec++;
+	envp = calloc(n_env + n_spec + 1, sizeof(*envp));
+	if (!envp)
+		return -1;
+	for (size_t i = 0; i < n_env; i++) {
+		int replaced = 0;
+
+		for (size_t j = 0; j < n_spec && !replaced; j++)
+			replaced = env_same_name(environ[i], env[j]);
+		if (!replaced)
+			envp[k++] = environ[i];
+	}
+	for (size_t j = 0; j < n_spec; j++)
+		if (strchr(env[j], '='))
+			envp[k++] = (char *)env[j];
+	envp[k] = NULL;
+	fd_out = open(out_path ? out_path : "/dev/null",
+		      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd_err = open(err_path ? err_path : "/dev/null",
+		      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd_out < 0 || fd_err < 0) {
+		pid = -1;
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+
+		dup2(devnull, 0);
+		dup2(fd_out, 1);
+		dup2(fd_err, 2);
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+out:
+	if (fd_out >= 0)
+		close(fd_out);
+	if (fd_err >= 0)
+		close(fd_err);
+	free(envp);
+	return pid < 0 ? -1 : (int)pid;
+}
+
+int tu_wait(int pid, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+	int status;
+
+	if (pid <= 0)
+		return -1;
+	for (;;) {
+		pid_t r = waitpid((pid_t)pid, &status, WNOHANG);
+
+		if (r == (pid_t)pid)
+			return WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+						   : WEXITSTATUS(status);
+		if (r < 0)
+			return -1;
+		if (now_s() >= deadline)
+			break;
+		usleep(2000);
+	}
+	kill((pid_t)pid, SIGKILL);
+	waitpid((pid_t)pid, &status, 0);
+	return -1;
+}

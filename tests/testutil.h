@@ -95,4 +95,20 @@ void tu_peer_join(tu_peer *p);
 /* Send all of buf (a peer's reply); a closed client is ignored. */
 void tu_send_all(int fd, const void *buf, size_t len);
 
+/* ---- a child running while the test goes on ---------------------------- */
+
+/* Start argv[0] with argv in the background: stdin from /dev/null, stdout
+ * and stderr to the files out_path and err_path (created or truncated;
+ * NULL: /dev/null). env (NULL-terminated, may be NULL) is applied in the
+ * child before exec, in order: "NAME=VALUE" sets NAME, "NAME" unsets it;
+ * the test's own environment is left alone. Returns the pid, or -1. The
+ * caller must reap it with tu_wait. */
+int tu_spawn(char *const argv[], const char *const *env, const char *out_path,
+	     const char *err_path);
+
+/* Wait up to timeout_s for a tu_spawn child; on timeout SIGKILL it. Always
+ * reaps it. Returns the exit status, 128+signal if it died of a signal, or
+ * -1 if it had to be killed on timeout (or pid is not a child). */
+int tu_wait(int pid, double timeout_s);
+
 #endif
