@@ -306,9 +306,11 @@ int run_part_exec(run_ctx *cx, const db_run_info *info, kgd_err *err)
 	 * when the part is being abandoned. Its own failure cannot make a
 	 * failed part pass, but its error makes a passing part an error. */
 	cx->in_cleanup = 1;
+	xport_abort_suspend(1);   /* the transports wait out cleanup's replies */
 	kgd_err_clear(&cerr);
 	crc = run_steps(cx, s->n_setup + s->n_main, seq_n_steps(s), &cleanup_stop,
 			&cerr);
+	xport_abort_suspend(0);
 	if (!rc && crc) {
 		rc = crc;
 		if (err)

@@ -112,9 +112,12 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 		return rc;
 	}
 	if (rc) {
-		/* Abort or database error: probes up before anything else. */
+		/* Abort or database error: probes up before anything else, and
+		 * the prober's reply waited for even after a signal. */
 		kgd_err_clear(&e2);
+		xport_abort_suspend(1);
 		w->ops->separate(w->pr->h, &e2);
+		xport_abort_suspend(0);
 		if (rc == KGD_ERR_ABORTED)
 			kgd_err_set(err, rc, "aborted at wafer %s die (%d,%d); the "
 				    "die's results were discarded", w->wafer,
@@ -281,8 +284,12 @@ static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 		if (rc == KGD_ERR_ABORTED) {
 			kgd_err e2;
 
+			/* A wafer unload takes seconds on a real prober: not cut
+			 * by the abort that asked for it. */
 			kgd_err_clear(&e2);
+			xport_abort_suspend(1);
 			w.ops->unload_wafer(w.pr->h, &e2);
+			xport_abort_suspend(0);
 		}
 		if (rc)
 			return rc;
