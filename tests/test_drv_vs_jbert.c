@@ -18,6 +18,9 @@
  */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +405,54 @@ static void test_multilane_takes_one_gate(void)
 	CU_ASSERT_EQUAL(dvs_stop(s), 0);
 }
 
+/* An abort during a long gate ends the wait within a poll slice, not at
+ * the gate's end: a 60 s gate at time scale 1, the flag set 0.3 s in from
+ * another thread (as a signal handler would). */
+static volatile sig_atomic_t gate_abort;
+
+static void *set_abort_later(void *arg)
+{
+	struct timespec ts = {0, 300 * 1000000L};
+
+	(void)arg;
+	nanosleep(&ts, NULL);
+	__atomic_store_n(&gate_abort, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void test_multilane_abort_mid_gate(void)
+{
+	const char *const extra[] = {NULL};
+	const int lanes[] = {1, 2};
+	dvs_peer pr;
+	dvs_session *s = start(extra, 2000, &pr);
+	drv_ber_result res;
+	pthread_t t;
+	int col, row, rc;
+	double t0, took;
+	kgd_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	good_die(&col, &row);
+	CU_ASSERT_EQUAL_FATAL(contact(&pr, col, row), KGD_OK);
+	CU_ASSERT_EQUAL(drv->bert->configure_lanes(s->h, lanes, 2, "PRBS31", RATE, &err),
+			KGD_OK);
+	CU_ASSERT_EQUAL(drv->bert->gate_start(s->h, lanes, 2, 60.0, &err), KGD_OK);
+	gate_abort = 0;
+	xport_set_abort_flag(&gate_abort);
+	t0 = dvs_now();
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, set_abort_later, NULL), 0);
+	kgd_err_clear(&err);
+	rc = drv->bert->gate_read(s->h, lanes[0], 60.0, &res, &err);
+	took = dvs_now() - t0;
+	pthread_join(t, NULL);
+	xport_set_abort_flag(NULL);
+	CU_ASSERT_EQUAL(rc, KGD_ERR_ABORTED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "lane 1: aborted during the gate"));
+	CU_ASSERT(took < 1.5);
+	CU_ASSERT_EQUAL(dvs_stop(s), 0);
+}
+
 /* Lanes of two overlapping starts of different gate times: each lane
  * counts over its own gate (bits = rate x its time, errors the model's
  * draw for that lane's gate number), whichever closes first. On the die
@@ -536,5 +587,6 @@ int cu_register(void)
 	CU_add_test(s, "multi-lane: each lane counts its own gate", test_multilane_own_gates);
 	CU_add_test(s, "multi-lane: a dead lane beside good ones", test_multilane_dead_lane);
 	CU_add_test(s, "ABI 1.0 driver (bert-v10) measures", test_v10_driver_measures);
+	CU_add_test(s, "multi-lane: an abort ends a 60 s gate's wait", test_multilane_abort_mid_gate);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

@@ -214,6 +214,10 @@ int elsfp_leave_low_power(xport *x, const elsfp_adapter *a, kgd_err *err)
 					   "%s: module still in state %d %d ms after "
 					   "'W 0.00 1A' released low power", xport_uri(x),
 					   state, ELSFP_PWRUP_MS);
+		if (xport_abort_pending())
+			return kgd_err_set(err, KGD_ERR_ABORTED,
+					   "%s: aborted while the module powers up",
+					   xport_uri(x));
 		sleep_ms(ELSFP_POLL_MS);
 	}
 }

@@ -255,6 +255,12 @@ static int wait_gate(struct jbert_handle *h, int lane, double gate_s, double sin
 					   "%.1f s (':SENS%d:GATE:STAT?' = %ld)",
 					   xport_uri(h->dev.x), lane, gate_s, now_s() - since,
 					   lane, running);
+		/* Each poll is a quick exchange the transport lets through after
+		 * an abort; the wait between them is ours to cut. */
+		if (xport_abort_pending())
+			return kgd_err_set(err, KGD_ERR_ABORTED,
+					   "%s: lane %d: aborted during the gate",
+					   xport_uri(h->dev.x), lane);
 		sleep_s(slice);
 	}
 }
