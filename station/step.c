@@ -446,15 +446,114 @@ static const char *step_status_text(int st)
 	return st == RUN_ST_PASS ? "pass" : st == RUN_ST_FAIL ? "fail" : "error";
 }
 
+/* What measuring a step's points left: its worst point, the values
+ * logged, and whether a stop cut it short. */
+typedef struct step_outcome {
+	int status;
+	size_t n_logged;
+	int cut;
+} step_outcome;
+
+/* KGD_ERR_ABORTED without an abort is a sibling branch's stop (see
+ * run_stopped): the step is cut short, keeping what it measured. */
+static int cut_by_sibling(run_ctx *cx, int rc, step_outcome *o)
+{
+	if (rc != KGD_ERR_ABORTED || run_aborted(cx))
+		return rc;
+	o->cut = 1;
+	return KGD_OK;
+}
+
+/* Log a measured point; -1 after an error point (the step ends there). */
+static int log_and_fold(run_ctx *cx, size_t idx, const run_op *op,
+			const run_call *call, step_outcome *o, kgd_err *err)
+{
+	int pst;
+
+	if (log_point(cx, idx, op, call, &pst, &o->n_logged))
+		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+	if (pst > o->status)
+		o->status = pst;
+	return KGD_OK;
+}
+
+/* Point by point, in sweep order (the last variable varies fastest), one
+ * point in memory at a time: a sweep of any size costs no more. */
+static int step_points(run_ctx *cx, size_t idx, const run_op *op,
+		       step_outcome *o, kgd_err *err)
+{
+	const seq_step *st = seq_step_at(cx->s, idx);
+	size_t sw[RUN_MAX_SWEEP] = {0}, k;
+	run_point pt = {.st = st};
+	run_call call;
+	int rc;
+
+	for (;;) {
+		if (run_stopped(cx)) {
+			o->cut = 1;
+			return KGD_OK;
+		}
+		for (size_t i = 0; i < st->n_sweep; i++) {
+			pt.vals[i] = st->sweep[i].values[sw[i]];
+			pt.idx[i] = sw[i];
+		}
+		call_init(&call, cx, &pt);
+		rc = cut_by_sibling(cx, measure_point(cx, op, &call, 0, err), o);
+		if (rc || o->cut)
+			return rc;
+		rc = log_and_fold(cx, idx, op, &call, o, err);
+		if (rc || o->status == RUN_ST_ERROR)
+			return rc;
+		for (k = st->n_sweep; k > 0; k--) {
+			if (++sw[k - 1] < st->sweep[k - 1].n_values)
+				break;
+			sw[k - 1] = 0;
+		}
+		if (k == 0)
+			return KGD_OK;
+	}
+}
+
+/* In batches over sweep variable bvar, then logged in sweep order up to
+ * the first point in error, as point by point would. */
+static int step_batched(run_ctx *cx, size_t idx, const run_op *op, size_t bvar,
+			step_outcome *o, kgd_err *err)
+{
+	const seq_step *st = seq_step_at(cx->s, idx);
+	size_t n = 0;
+	run_point *pts = sweep_points(st, &n);
+	run_call *calls = calloc(n ? n : 1, sizeof(*calls));
+	unsigned char *have = calloc(n ? n : 1, 1);
+	int rc;
+
+	if (!pts || !calls || !have) {
+		rc = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = cut_by_sibling(cx, measure_batched(cx, op, bvar, pts, calls, have, n,
+						err), o);
+	for (size_t p = 0; rc == KGD_OK && p < n; p++) {
+		if (have[p] != 1) {   /* a batch cut short by a stop */
+			o->cut = 1;
+			break;
+		}
+		rc = log_and_fold(cx, idx, op, &calls[p], o, err);
+		if (o->status == RUN_ST_ERROR)
+			break;
+	}
+out:
+	free(pts);
+	free(calls);
+	free(have);
+	return rc;
+}
+
 int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 {
 	const seq_step *st = seq_step_at(cx->s, idx);
 	const run_op *op = run_find_op(st->op);
-	size_t n = 0, n_logged = 0;
-	int status = RUN_ST_PASS, rc = KGD_OK, bvar, cut = 0;
-	run_point *pts = NULL;
-	run_call *calls = NULL;
-	unsigned char *have = NULL;
+	step_outcome o = {RUN_ST_PASS, 0, 0};
+	int rc, bvar;
 	double started;
 	run_row *row;
 
@@ -471,79 +570,31 @@ int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 		}
 	}
 	started = now_unix();
-	pts = sweep_points(st, &n);
-	calls = calloc(n, sizeof(*calls));
-	have = calloc(n, 1);
-	if (!pts || !calls || !have) {
-		rc = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-		goto out;
-	}
 	bvar = batch_var(cx, st, op);
-	/* KGD_ERR_ABORTED without an abort is a sibling branch's stop (see
-	 * run_stopped): the step is cut short, keeping what it measured. */
-	if (bvar >= 0) {
-		rc = measure_batched(cx, op, (size_t)bvar, pts, calls, have, n, err);
-		if (rc == KGD_ERR_ABORTED && !run_aborted(cx))
-			rc = KGD_OK;
-		if (rc)
-			goto out;
-	}
-	for (size_t p = 0; p < n; p++) {
-		int pst;
-
-		if (have[p] != 1) {
-			/* Point by point, or a batch cut short by a stop. */
-			if (run_stopped(cx) || bvar >= 0) {
-				cut = 1;
-				break;
-			}
-			call_init(&calls[p], cx, &pts[p]);
-			rc = measure_point(cx, op, &calls[p], 0, err);
-			if (rc == KGD_ERR_ABORTED && !run_aborted(cx)) {
-				rc = KGD_OK;
-				cut = 1;
-				break;
-			}
-			if (rc)
-				goto out;
-		}
-		if (log_point(cx, idx, op, &calls[p], &pst, &n_logged)) {
-			rc = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		if (pst > status)
-			status = pst;
-		if (status == RUN_ST_ERROR)
-			break;
-	}
-	if (run_aborted(cx)) {
-		rc = kgd_err_set(err, KGD_ERR_ABORTED, "aborted");
-		goto out;
-	}
+	rc = bvar >= 0 ? step_batched(cx, idx, op, (size_t)bvar, &o, err)
+		       : step_points(cx, idx, op, &o, err);
+	if (rc)
+		return rc;
+	if (run_aborted(cx))
+		return kgd_err_set(err, KGD_ERR_ABORTED, "aborted");
 	/* Cut short by a sibling branch's error: the step is incomplete, and
 	 * the part an error part; a limit failure it already saw is kept. */
-	if (cut && status == RUN_ST_PASS)
-		status = RUN_ST_ERROR;
-	cx->part.status[idx] = (unsigned char)status;
+	if (o.cut && o.status == RUN_ST_PASS)
+		o.status = RUN_ST_ERROR;
+	cx->part.status[idx] = (unsigned char)o.status;
 	row = run_record_add(&cx->part.rec);
-	if (!row) {
-		rc = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-		goto out;
-	}
+	if (!row)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 	row->is_step = 1;
 	row->step = st->name;
-	row->status = step_status_text(status);
-	row->bin = status == RUN_ST_FAIL ? (st->fail_bin ? st->fail_bin : RUN_BIN_FAIL)
-		   : status == RUN_ST_ERROR ? RUN_BIN_ERROR : 0;
-	row->n_values = (int)n_logged;
+	row->status = step_status_text(o.status);
+	row->bin = o.status == RUN_ST_FAIL ? (st->fail_bin ? st->fail_bin : RUN_BIN_FAIL)
+		   : o.status == RUN_ST_ERROR ? RUN_BIN_ERROR : 0;
+	row->n_values = (int)o.n_logged;
 	row->started = started;
 	row->ended = now_unix();
-	if (cut || status == RUN_ST_ERROR ||
-	    (status == RUN_ST_FAIL && !st->fail_continue))
+	if (o.cut || o.status == RUN_ST_ERROR ||
+	    (o.status == RUN_ST_FAIL && !st->fail_continue))
 		*stop = 1;
-out:
-	free(pts);
-	free(calls);
-	free(have);
-	return rc;
+	return KGD_OK;
 }
