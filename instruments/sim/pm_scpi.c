@@ -100,8 +100,11 @@ static void reply_power(const sim_scpi_call *c, int i, double w, sim_buf *out)
 		sim_scpi_reply(c->s, out, "%+.8E", OVERRANGE);
 		return;
 	}
+	/* The meter measures in single precision, as its all-port read's
+	 * float32 block shows: a single reading is the same float, printed
+	 * with the 9 digits that carry it whole. */
 	if (pm->unit_w[i])
-		sim_scpi_reply(c->s, out, "%+.8E", w);
+		sim_scpi_reply(c->s, out, "%+.8E", (double)(float)w);
 	else
 		sim_scpi_reply(c->s, out, "%+.8E", 10.0 * log10(w / 1e-3));
 }

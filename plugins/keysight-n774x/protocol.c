@@ -99,10 +99,19 @@ int n774x_set_atime(xport *x, const n774x_model *m, int port, double seconds,
 int n774x_read_power(xport *x, const n774x_model *m, int port, double *watts,
 		     kgd_err *err)
 {
+	int rc;
+
 	/* With the error queue in the same message: a reading taken while the
 	 * meter flagged an error is not a reading. */
-	return scpi_measure_double(x, watts, err, m->cmds->fmt[N774X_CMD_READ_POWER],
-				   port);
+	rc = scpi_measure_double(x, watts, err, m->cmds->fmt[N774X_CMD_READ_POWER],
+				 port);
+	/* The meter's readings are single precision (its all-port read sends
+	 * them as float32); the text of one carries 9 digits, which name that
+	 * float but parse to a slightly different double. Back to the float,
+	 * so a port read alone logs exactly what the all-port read logs. */
+	if (rc == KGD_OK)
+		*watts = (double)(float)*watts;
+	return rc;
 }
 
 int n774x_read_all(xport *x, const n774x_model *m, double *watts, int max,
