@@ -1,7 +1,8 @@
 /*
  * station/cli.h - what the station's subcommands share: each is an
  * int cmd_<name>(int argc, char **argv) returning the process exit code,
- * and prints only through these helpers so every error line looks alike.
+ * and prints only through these helpers (cli.c) so every error line looks
+ * alike. main.c only dispatches to the cmd_* functions.
  *
  * Exit codes: 0 done, 1 error (file, instrument, database), 2 bad command
  * line, 130 aborted by a signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE;
