@@ -28,6 +28,8 @@
  * another station's commit); wait rather than fail the die. */
 #define DB_BUSY_MS 10000
 
+int db_check_budget_ms = DB_CHECK_MS;
+
 /* ---- opening and closing ------------------------------------------------- */
 
 int db_schema_version(void)
@@ -61,6 +63,7 @@ static int open_at(const char *path, int target, db **out, kgd_err *err)
 		goto out;
 	}
 	sqlite3_busy_timeout(d->h, DB_BUSY_MS);
+	d->check_ms = db_check_budget_ms;
 	status = db_schema_upgrade(d, target, err);
 	if (!status && target == db_schema_newest())
 		status = db_st_prepare_all(d, err);
@@ -103,6 +106,10 @@ void db_close(db *d)
 	if (!d)
 		return;
 	db_run_rollback(d);
+	/* A station that closes without ending its session is gone: its lot
+	 * is free, and the next session marks that one interrupted. */
+	if (d->lease_session)
+		db_lease_release(d, d->lease_session, NULL);
 	db_st_finalize_all(d);
 	/* sqlite3_close() on a handle that failed to open frees it too. */
 	sqlite3_close(d->h);
@@ -252,6 +259,7 @@ int db_run_begin(db *d, const db_run_info *info, int64_t *run_id, kgd_err *err)
 		goto out;
 	d->run_id = sqlite3_last_insert_rowid(d->h);
 	d->seq_no = 0;
+	d->run_session = info->session_id;
 	*run_id = d->run_id;
 out:
 	if (status && began)
@@ -391,6 +399,22 @@ int db_run_commit(db *d, int64_t run_id, const char *status, int hard_bin,
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: run %lld: bad status "
 				   "'%s'", d->path, (long long)run_id,
 				   status ? status : "(null)");
+	/* The lease is renewed as the session commits, and a session that
+	 * lost its lot commits nothing more into it. */
+	if (d->lease_session && d->run_session == d->lease_session) {
+		rc = db_lease_renew(d, d->lease_session, err);
+		if (rc == KGD_ERR_NOT_FOUND)
+			rc = kgd_err_set(err, KGD_ERR_DB, "%s: commit of run %lld "
+					 "refused, none of it stored: session %lld "
+					 "no longer holds its lot (another station "
+					 "took it over as stale, or its lease was "
+					 "dropped)", d->path, (long long)run_id,
+					 (long long)d->lease_session);
+		if (rc) {
+			db_run_rollback(d);
+			return rc;
+		}
+	}
 	snprintf(what, sizeof(what), "verdict of run %lld", (long long)run_id);
 	rc = db_st_exec(d, ST_RUN_END,
 			(db_val[]){ VAL_TEXT(status),
@@ -425,6 +449,7 @@ int db_session_begin(db *d, const db_session_info *info, int64_t *session_id,
 		     int *n_interrupted, kgd_err *err)
 {
 	struct ids ids;
+	int64_t sid = 0;
 	int status, dead = 0;
 	size_t i;
 
@@ -442,21 +467,32 @@ int db_session_begin(db *d, const db_session_info *info, int64_t *session_id,
 		if (!info->bins[i].name)
 			return kgd_err_set(err, KGD_ERR_ARG, "%s: bin %d has no "
 					   "name", d->path, info->bins[i].number);
+	for (i = 0; i < info->n_instruments; i++)
+		if (!info->instruments || !info->instruments[i].role ||
+		    !info->instruments[i].driver)
+			return kgd_err_set(err, KGD_ERR_ARG, "%s: instrument %zu "
+					   "needs a role and a driver", d->path, i);
+	if (d->lease_session)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: session %lld of this "
+				   "handle is still running", d->path,
+				   (long long)d->lease_session);
 
 	status = db_st_run(d, ST_BEGIN, err, "beginning a session");
 	if (status)
 		return status;
-	status = db_st_run(d, ST_SESSION_MARK_DEAD, err,
-			   "marking dead sessions interrupted");
+	status = find_common(d, info->station, info->host, info->operator_name,
+			     info->seq_name, info->seq_version, info->seq_sha256,
+			     info->seq_text, info->lot, info->limits_sha256,
+			     info->limits_text, &ids, err);
+	/* The lot is refused before anything is marked; stale leases go, so
+	 * the sessions they held read as dead. */
+	if (!status)
+		status = db_lease_check(d, ids.lot, info->lot, err);
+	if (!status)
+		status = db_st_run(d, ST_SESSION_MARK_DEAD, err,
+				   "marking dead sessions interrupted");
 	if (!status)
 		dead = sqlite3_changes(d->h);
-	if (!status)
-		status = find_common(d, info->station, info->host,
-				     info->operator_name, info->seq_name,
-				     info->seq_version, info->seq_sha256,
-				     info->seq_text, info->lot,
-				     info->limits_sha256, info->limits_text,
-				     &ids, err);
 	for (i = 0; !status && i < info->n_bins; i++)
 		status = db_st_exec(d, ST_BIN_ADD,
 				    (db_val[]){ VAL_INT(ids.sequence),
@@ -482,17 +518,54 @@ int db_session_begin(db *d, const db_session_info *info, int64_t *session_id,
 						    VAL_TEXT(info->process),
 						    VAL_TEXT(info->product) },
 				    7, "inserting the session", err);
-	if (!status)
-		*session_id = sqlite3_last_insert_rowid(d->h);
+	if (!status) {
+		sid = sqlite3_last_insert_rowid(d->h);
+		status = db_lease_take(d, ids.lot, sid, info->station, err);
+	}
+	for (i = 0; !status && i < info->n_instruments; i++) {
+		const db_instrument *in = &info->instruments[i];
+
+		status = db_st_exec(d, ST_INSTRUMENT_ADD,
+				    (db_val[]){ VAL_INT(sid), VAL_TEXT(in->role),
+						VAL_TEXT(in->driver),
+						VAL_INT(in->abi_major),
+						VAL_INT(in->abi_minor),
+						VAL_TEXT(in->plugin_file),
+						VAL_TEXT(in->plugin_sha256),
+						VAL_TEXT(in->identity) },
+				    8, "storing the session's instruments", err);
+	}
 	if (!status)
 		status = db_st_run(d, ST_COMMIT, err, "commit of the new session");
 	if (status) {
 		rollback_if_open(d);
 		return status;
 	}
+	*session_id = sid;
+	d->lease_session = sid;
 	if (n_interrupted)
 		*n_interrupted = dead;
 	return KGD_OK;
+}
+
+/* The full check the check at open owed (it ran out of time on a large
+ * file): the session's runs are committed whatever it finds, but the
+ * operator learns now, not from the next report, that the file needs
+ * recovering. Once per handle. */
+static int check_at_end(db *d, int64_t session_id, kgd_err *err)
+{
+	char first[200];
+	int done, rc;
+
+	d->check_due = 0;
+	rc = db_check_run(d, "PRAGMA integrity_check", 0, first, sizeof(first),
+			  &done, err);
+	if (!rc && strcmp(first, "ok") != 0)
+		rc = db_damaged(d, err, "session %lld ended, but the file is "
+				"damaged (integrity_check: %.150s); its runs are "
+				"committed, and no next lot should go into it",
+				(long long)session_id, first);
+	return rc;
 }
 
 int db_session_end(db *d, int64_t session_id, const char *status,
@@ -513,16 +586,30 @@ int db_session_end(db *d, int64_t session_id, const char *status,
 	/* A session cannot end with half a part inside it. */
 	db_run_rollback(d);
 	snprintf(what, sizeof(what), "end of session %lld", (long long)session_id);
+	rc = db_st_run(d, ST_BEGIN, err, what);
+	if (rc)
+		return rc;
 	rc = db_st_exec(d, ST_SESSION_END,
 			(db_val[]){ VAL_TEXT(status), VAL_INT(session_id) }, 2,
 			what, err);
-	if (rc)
+	if (!rc && sqlite3_changes(d->h) != 1)
+		rc = kgd_err_set(err, KGD_ERR_NOT_FOUND, "%s: no running "
+				 "session %lld to end", d->path,
+				 (long long)session_id);
+	/* The session and its hold on the lot end together. */
+	if (!rc)
+		rc = db_lease_release(d, session_id, err);
+	if (!rc)
+		rc = db_st_run(d, ST_COMMIT, err, what);
+	if (rc) {
+		rollback_if_open(d);
 		return rc;
-	if (sqlite3_changes(d->h) != 1)
-		return kgd_err_set(err, KGD_ERR_NOT_FOUND, "%s: no running "
-				   "session %lld to end", d->path,
-				   (long long)session_id);
-	return KGD_OK;
+	}
+	if (d->lease_session == session_id)
+		d->lease_session = 0;
+	if (d->check_due && strcmp(status, DB_SESSION_ABORTED) != 0)
+		rc = check_at_end(d, session_id, err);
+	return rc;
 }
 
 /* ---- resume -------------------------------------------------------------- */

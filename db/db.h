@@ -13,6 +13,14 @@
  *  - Nothing is ever overwritten: a retest is a new run (run.retest 1, 2,
  *    ...), and a station that died leaves its session to be marked
  *    'interrupted' by the next db_session_begin().
+ *  - One station per lot (schema 5): a session holds its lot's lease
+ *    from db_session_begin() to db_session_end(); a second session of a
+ *    lot whose holder is alive is refused, and a commit of a session that
+ *    lost its lease is refused. Lots of one file run side by side.
+ *  - Nothing is added to a damaged file: db_open() checks it first
+ *    (quick_check, bounded in time) and refuses it; a file too large to
+ *    check in that time gets a full integrity_check when its session
+ *    ends (db_session_end()).
  *  - Every error message names the file and the failing operation, e.g.
  *    "results.db: commit of run 17: database or disk is full".
  *
@@ -41,12 +49,20 @@ int db_schema_version(void);
  * An older file is first copied to a new backup file next to it (see
  * db_backup_path()), then migrated in one transaction: all or nothing.
  * Refused: a file from a newer station (KGD_ERR_UNSUPPORTED, the message
- * names the file and both versions) and an SQLite file that is not a
- * station database (KGD_ERR_DB). */
+ * names the file and both versions), an SQLite file that is not a
+ * station database (KGD_ERR_DB), and a damaged one (KGD_ERR_DB: PRAGMA
+ * quick_check found a problem; the message names the file, the problem
+ * and what to do - restore a good copy, or `sqlite3 .recover` into a new
+ * file). The check runs before anything is written: a refused file is
+ * left as it was. It may take DB_CHECK_MS (2 s); on a file larger than
+ * that allows, every table but measurement and step_result is checked
+ * and the rest is left to db_session_end(). */
 int db_open(const char *path, db **out, kgd_err *err);
 
 /* Close the connection and free d (and every string it owns); a run still
- * open is rolled back. NULL is allowed. */
+ * open is rolled back, and a lot lease still held is let go (its session
+ * stays 'running' and is marked interrupted by the next session). NULL is
+ * allowed. */
 void db_close(db *d);
 
 /* The backup db_open() took before migrating an older file (e.g.
@@ -139,7 +155,10 @@ int db_measurement_add(db *d, int64_t run_id, const db_measurement *m,
  * DB_STATUS_* strings; a negative bin is stored as NULL (unknown);
  * fail_reason may be NULL; strings are only read during the call. On
  * error (the message reads "<file>: commit of run 17: database or disk
- * is full") the run stays open as for db_measurement_add(). */
+ * is full") the run stays open as for db_measurement_add(). A run of the
+ * session this handle began renews the lot's lease in the same
+ * transaction; if the session no longer holds it (taken over as stale,
+ * or dropped), the run is rolled back and KGD_ERR_DB says so. */
 int db_run_commit(db *d, int64_t run_id, const char *status, int hard_bin,
 		  int soft_bin, const char *fail_reason, kgd_err *err);
 
@@ -166,6 +185,18 @@ typedef struct db_bin {
 	                      ignored for hard bins (schema 3) */
 } db_bin;
 
+/* What measured a session, one per role (schema 5): the driver that
+ * produced the values and the instrument behind it. Strings only read
+ * during the call; NULL = unknown. */
+typedef struct db_instrument {
+	const char *role;           /* the sequence's role name; required */
+	const char *driver;         /* the plugin's name; required */
+	int abi_major, abi_minor;   /* driver ABI the plugin was built for */
+	const char *plugin_file;    /* the file loaded */
+	const char *plugin_sha256;  /* hex SHA-256 of its bytes */
+	const char *identity;       /* *IDN? reply or the driver's equivalent */
+} db_instrument;
+
 typedef struct db_session_info {
 	const char *station, *host, *operator_name, *lot;
 	const char *process;        /* "wafer" or "unit" */
@@ -179,23 +210,43 @@ typedef struct db_session_info {
 	const db_bin *hard_bins;    /* its hard bin table (schema 3): the bins
 	                               run.hard_bin refers to */
 	size_t n_hard_bins;
+	/* Added in schema 5: what measured the lot, one per role. */
+	const db_instrument *instruments;
+	size_t n_instruments;
 } db_session_info;
 
-/* Begin a session in its own transaction (refused while a run is open).
- * Sessions of this file still 'running' belonged to a station that died
- * (one station writes one results file): they are marked 'interrupted'
- * first, ended_at = their last committed run's end (or their start), and
- * their count put in *n_interrupted (may be NULL). The bin table is stored
- * with the sequence (once per sequence sha256). info, its strings and bins
- * are only read during the call. Required: station, lot, process,
- * seq_name, seq_sha256. */
+/* Begin a session in its own transaction (refused while a run is open),
+ * and take the lot's lease (schema 5): this station, host and process
+ * hold the lot until db_session_end() (or db_close()) lets it go.
+ *
+ * A lot held by a live holder - another station, or another session of
+ * this process - is refused: KGD_ERR_DB with a message naming the holder
+ * (station, host, pid, since when), and nothing is written. Stations on
+ * other lots of the same file run side by side. A holder is alive while
+ * its process runs (same host) or while it renewed its lease within
+ * DB_LEASE_STALE_S (db_int.h, 15 minutes; another host); a stale lease is
+ * dropped, and sessions of this file still 'running' that no live lease
+ * holds belonged to a station that died: they are marked 'interrupted',
+ * ended_at = their last committed run's end (or their start), and their
+ * count put in *n_interrupted (may be NULL). A live holder's session is
+ * never marked.
+ *
+ * The bin table is stored with the sequence (once per sequence sha256),
+ * the instruments with the session. info, its strings and bins are only
+ * read during the call. Required: station, lot, process, seq_name,
+ * seq_sha256; each instrument's role and driver. */
 int db_session_begin(db *d, const db_session_info *info, int64_t *session_id,
 		     int *n_interrupted, kgd_err *err);
 
 /* Close a running session with one of the DB_SESSION_* end states
- * (complete, aborted, interrupted, error) and its end time. A run still
- * open is rolled back first: a session never ends with half a part in it.
- * KGD_ERR_NOT_FOUND if session_id is not a running session. */
+ * (complete, aborted, interrupted, error) and its end time, and let its
+ * lot's lease go, in one transaction. A run still open is rolled back
+ * first: a session never ends with half a part in it. KGD_ERR_NOT_FOUND
+ * if session_id is not a running session. When the check at db_open()
+ * could not cover the whole file, a full PRAGMA integrity_check runs now
+ * (not after an abort: the next open checks again); a problem is
+ * KGD_ERR_DB with the damaged-file message - the session is ended and its
+ * runs committed all the same. */
 int db_session_end(db *d, int64_t session_id, const char *status,
 		   kgd_err *err);
 

@@ -68,7 +68,8 @@ static const char *const st_sql[ST_COUNT] = {
 	[ST_SESSION_MARK_DEAD] = "UPDATE session SET status = 'interrupted',"
 				 " ended_at = coalesce((SELECT max(r.ended_at)"
 				 " FROM run r WHERE r.session_id = session.id),"
-				 " started_at) WHERE status = 'running'",
+				 " started_at) WHERE status = 'running'"
+				 " AND id NOT IN (SELECT session_id FROM lot_lease)",
 	[ST_SESSION_ADD] = "INSERT INTO session(station_id, operator_id, lot_id,"
 			   " sequence_id, limits_id, process, product,"
 			   " started_at, status)"
@@ -85,6 +86,29 @@ static const char *const st_sql[ST_COUNT] = {
 			    " VALUES (?1, ?2, ?3, ?4)"
 			    " ON CONFLICT(sequence_id, number) DO NOTHING",
 	[ST_PART_TESTED] = "SELECT EXISTS(SELECT 1 FROM run WHERE part_id = ?1)",
+	/* The lot lease (db_lease.c). ?1 of the list: seconds after which a
+	 * lease nobody renewed counts as expired. */
+	[ST_LEASE_LIST] = "SELECT l.lot_id, l.session_id, l.station, l.host,"
+			  " l.pid, l.pid_start, l.boot_id, l.since,"
+			  " l.renewed_at, (julianday('now') -"
+			  " julianday(l.renewed_at)) * 86400.0 > ?1, lot.name"
+			  " FROM lot_lease l LEFT JOIN lot ON lot.id = l.lot_id"
+			  " ORDER BY l.lot_id",
+	[ST_LEASE_DROP] = "DELETE FROM lot_lease WHERE lot_id = ?1",
+	[ST_LEASE_ADD] = "INSERT INTO lot_lease(lot_id, session_id, station, host,"
+			 " pid, pid_start, boot_id, since, renewed_at)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " DB_NOW ", "
+			 DB_NOW ")",
+	/* 1: renew now, 0: renewed within ?2 seconds, no row: lost. */
+	[ST_LEASE_HELD] = "SELECT (julianday('now') - julianday(renewed_at))"
+			  " * 86400.0 >= ?2 FROM lot_lease WHERE session_id = ?1",
+	[ST_LEASE_RENEW] = "UPDATE lot_lease SET renewed_at = " DB_NOW
+			   " WHERE session_id = ?1",
+	[ST_LEASE_RELEASE] = "DELETE FROM lot_lease WHERE session_id = ?1",
+	[ST_INSTRUMENT_ADD] = "INSERT INTO session_instrument(session_id, role,"
+			      " driver, abi_major, abi_minor, plugin_file,"
+			      " plugin_sha256, identity)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 };
 
 /* ---- failures ------------------------------------------------------------ */

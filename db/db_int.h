@@ -4,7 +4,8 @@
  * of the public API (that is db.h, all of it defined in db.c); tests may
  * include it for the schema-history hook db_create_at_version().
  *
- * Calls go one way: db.c (the front) -> schema.c (the file's shape) ->
+ * Calls go one way: db.c (the front) -> schema.c (the file's shape) and
+ * db_lease.c (who holds a lot) -> db_check.c (the integrity check) ->
  * db_core.c (failures, the statement cache). A function declared here is
  * defined in the file named beside it and is called only from the files
  * above that one.
@@ -49,6 +50,9 @@ enum db_st {
 	ST_SESSION_MARK_DEAD, ST_SESSION_ADD, ST_SESSION_END, ST_BIN_ADD,
 	ST_HARD_BIN_ADD,
 	ST_PART_TESTED,
+	/* schema 5: the lot lease and the session's instruments */
+	ST_LEASE_LIST, ST_LEASE_DROP, ST_LEASE_ADD, ST_LEASE_HELD, ST_LEASE_RENEW,
+	ST_LEASE_RELEASE, ST_INSTRUMENT_ADD,
 	ST_COUNT
 };
 
@@ -59,6 +63,14 @@ struct db {
 	sqlite3_stmt *st[ST_COUNT];
 	int64_t run_id;            /* open run, 0 if none */
 	int64_t seq_no;            /* measurements added to the open run */
+	int64_t run_session;       /* the open run's session, 0 if none */
+	int64_t lease_session;     /* the session whose lot lease this handle
+	                              holds (db_session_begin), 0 if none */
+	int check_ms;              /* time the check at open may take
+	                              (db_check.c), from db_check_budget_ms */
+	int check_due;             /* the check at open ran out of time: a
+	                              full integrity_check is owed at the end
+	                              of the session */
 };
 
 /* ---- db_core.c: failures and the statement cache ------------------------- */
@@ -104,6 +116,58 @@ int db_find_id(db *d, enum db_st find, const db_val *v, int n,
 int db_find_or_add(db *d, enum db_st find, enum db_st add, const db_val *v,
 		   int n, const char *what, int64_t *id, kgd_err *err);
 
+/* ---- db_check.c: the integrity check ------------------------------------- */
+
+/* On d's fresh connection, before anything is written: PRAGMA quick_check
+ * for at most d->check_ms; when that is not enough, quick_check of every
+ * table but measurement and step_result, and d->check_due = 1. A problem
+ * found: KGD_ERR_DB through db_damaged(). */
+int db_check_at_open(db *d, kgd_err *err);
+
+/* Run `sql` (a PRAGMA quick_check / integrity_check) on d for at most
+ * budget_ms (0: no limit); its first row, "ok" for a sound file, goes to
+ * first (on one line). *done is 0 when the time ran out first. A file so
+ * damaged that the check itself fails (SQLITE_CORRUPT) gives *done 1 and
+ * SQLite's reason in first. Other failures: KGD_ERR_DB. */
+int db_check_run(db *d, const char *sql, int budget_ms, char *first,
+		 size_t cap, int *done, kgd_err *err);
+
+/* "<path>: <what>. <what to do about a damaged file>": the one message
+ * for every damaged file, at open or at the end of a session. Returns
+ * KGD_ERR_DB. */
+int db_damaged(db *d, kgd_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- db_lease.c: who holds a lot ------------------------------------------ */
+
+/* A holder on another host that has not renewed its lease for this long
+ * is taken for dead. On its own host a holder is alive exactly while its
+ * process is (same pid, same start time, same boot), however long it has
+ * been quiet. */
+#define DB_LEASE_STALE_S 900
+/* A commit renews the lease when it is older than this: one more page
+ * in the WAL a minute, not one per part. */
+#define DB_LEASE_RENEW_S 60
+
+/* Inside the caller's write transaction, before the session row: drop
+ * every stale lease of the file (their sessions then read as dead), and
+ * refuse - KGD_ERR_DB, naming the holder (station, host, pid, since when)
+ * - when lot_id has a live one. */
+int db_lease_check(db *d, int64_t lot_id, const char *lot, kgd_err *err);
+
+/* Inside the same transaction: this process takes lot_id's lease for
+ * session_id, as station. */
+int db_lease_take(db *d, int64_t lot_id, int64_t session_id,
+		  const char *station, kgd_err *err);
+
+/* Inside a run's transaction: renew session_id's lease (now) if it is
+ * DB_LEASE_RENEW_S old. KGD_ERR_NOT_FOUND, with err untouched, when the
+ * session holds none any more (taken over or released). */
+int db_lease_renew(db *d, int64_t session_id, kgd_err *err);
+
+/* Drop session_id's lease (in a transaction or on its own). */
+int db_lease_release(db *d, int64_t session_id, kgd_err *err);
+
 /* ---- schema.c: the file's shape ------------------------------------------ */
 
 /* Newest schema version this code writes (the number of migrations). */
@@ -118,6 +182,12 @@ int db_schema_check(sqlite3 *h, const char *path, kgd_err *err);
 int db_schema_upgrade(db *d, int target, kgd_err *err);
 
 /* ---- db.c: the front ----------------------------------------------------- */
+
+/* Test hook: how long the check at open may take, in ms, for handles
+ * opened from now on (DB_CHECK_MS unless a test lowers it to see the
+ * cheaper check and the check at a session's end). */
+#define DB_CHECK_MS 2000
+extern int db_check_budget_ms;
 
 /* Test hook (schema history): create a new station database at path at
  * schema version `version` (1..db_schema_version()), built by the same

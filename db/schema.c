@@ -5,8 +5,9 @@
  * readers' check (db_check_readable) of the same facts.
  *
  * Place in db/: below db.c (the front, which opens the connection and
- * calls db_schema_upgrade), above db_core.c (db_fail); it calls nothing
- * else in db/ and never touches the statement cache.
+ * calls db_schema_upgrade), above db_check.c (the integrity check a file
+ * passes before anything is written to it) and db_core.c (db_fail); it
+ * never touches the statement cache.
  *
  * Invariants:
  *  - The schema only changes through migrations[] below: entry i takes the
@@ -17,6 +18,8 @@
  *    commit in one transaction, and the backup holds exactly the state
  *    that transaction started from.
  *  - A backup file is never overwritten: each migration picks a new name.
+ *  - Nothing is written to a damaged file: db_check_at_open runs before
+ *    the pragmas and migrations.
  */
 #include "db_int.h"
 
@@ -185,6 +188,40 @@ static const char *const migrations[] = {
 	"ALTER TABLE step_result ADD COLUMN ended_at TEXT;"
 	"ALTER TABLE step_result ADD COLUMN duration_s REAL"
 	"  CHECK (duration_s IS NULL OR duration_s >= 0);",
+
+	/* 5: who holds a lot, and what measured it (issue 19).
+	 * lot_lease: one row per lot a station is testing right now (the
+	 * lot is the key, so two holders cannot even be written); the
+	 * holder is named by station, host and pid, with the pid's start
+	 * time and the host's boot id so a pid reused after the holder died
+	 * or a reboot is told from the holder itself. The row goes with the
+	 * session's end; a session still 'running' without one belonged to
+	 * a station that is gone.
+	 * session_instrument: per session and role, the driver that
+	 * produced the values (name, ABI, the plugin file and its SHA-256)
+	 * and the instrument's identity (*IDN? or the driver's
+	 * equivalent), so a value is never of unknown origin. */
+	"CREATE TABLE lot_lease("
+	"  lot_id INTEGER PRIMARY KEY REFERENCES lot(id),"
+	"  session_id INTEGER NOT NULL UNIQUE REFERENCES session(id),"
+	"  station TEXT NOT NULL,"
+	"  host TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL,"
+	"  pid_start INTEGER,"
+	"  boot_id TEXT,"
+	"  since TEXT NOT NULL,"
+	"  renewed_at TEXT NOT NULL);"
+	"CREATE TABLE session_instrument("
+	"  id INTEGER PRIMARY KEY,"
+	"  session_id INTEGER NOT NULL REFERENCES session(id),"
+	"  role TEXT NOT NULL,"
+	"  driver TEXT NOT NULL,"
+	"  abi_major INTEGER NOT NULL,"
+	"  abi_minor INTEGER NOT NULL,"
+	"  plugin_file TEXT,"
+	"  plugin_sha256 TEXT,"
+	"  identity TEXT,"
+	"  UNIQUE(session_id, role));",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -198,7 +235,8 @@ static const struct {
 	{ "station", 1 }, { "operator", 1 }, { "sequence", 1 }, { "lot", 1 },
 	{ "wafer", 1 }, { "part", 1 }, { "run", 1 }, { "measurement", 1 },
 	{ "limits_set", 2 }, { "session", 2 }, { "bin", 2 },
-	{ "step_result", 2 }, { "hard_bin", 3 },
+	{ "step_result", 2 }, { "hard_bin", 3 }, { "lot_lease", 5 },
+	{ "session_instrument", 5 },
 };
 
 #define N_REQUIRED ((int)(sizeof(required_tables) / sizeof(required_tables[0])))
@@ -444,6 +482,14 @@ int db_schema_upgrade(db *d, int target, kgd_err *err)
 {
 	int status = check_file(d, err);
 
+	if (!status)
+		status = db_check_at_open(d, err);
+	/* A damaged page can stop the reading of the schema itself. */
+	if (status == KGD_ERR_DB &&
+	    (sqlite3_errcode(d->h) & 0xff) == SQLITE_CORRUPT &&
+	    !(err && strstr(err->msg, ".recover")))
+		status = db_damaged(d, err, "the file is damaged (%s); nothing "
+				    "was added to it", sqlite3_errmsg(d->h));
 	if (!status)
 		status = set_pragmas(d, err);
 	if (!status)

@@ -34,6 +34,15 @@ int run_station_open(const seq_sequence *s, const cfg_station *c,
 		rc = run_load_driver(c, r->inst, roles[i].klass, &r->plugin, err);
 		if (!rc)
 			rc = run_open_role(r, err);
+		/* Who will measure: recorded with the session, so no value is
+		 * of unknown origin. */
+		if (!rc) {
+			rc = r->plugin->desc->identify(r->h, r->idn,
+						       sizeof(r->idn), err);
+			if (rc)
+				kgd_err_prefix(err, "role '%s' (%s): identify: ",
+					       r->inst->role, r->inst->driver);
+		}
 		if (rc)
 			goto error;
 	}
@@ -48,6 +57,7 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	    db *d, const run_opts *o, run_summary *sum, kgd_err *err)
 {
 	db_session_info si = {0};
+	db_instrument inst[RUN_MAX_ROLES];
 	db_bin *bins;
 	size_t n_hard;
 	run_ctx cx = {0};
@@ -99,6 +109,17 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	si.n_bins = s->n_bins;
 	si.hard_bins = bins + s->n_bins;
 	si.n_hard_bins = n_hard;
+	for (size_t i = 0; i < rs->n_roles; i++) {
+		const run_role *r = &rs->roles[i];
+
+		inst[i] = (db_instrument){
+			r->inst->role, r->inst->driver, r->plugin->desc->abi_major,
+			r->plugin->desc->abi_minor, r->plugin->file,
+			r->plugin->sha256, r->idn[0] ? r->idn : NULL,
+		};
+	}
+	si.instruments = inst;
+	si.n_instruments = rs->n_roles;
 	rc = db_session_begin(d, &si, &sum->session_id, &sum->n_interrupted, err);
 	free(bins);
 	if (rc)

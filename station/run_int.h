@@ -49,6 +49,9 @@ typedef struct run_role {
 	drv_plugin *plugin;
 	xport *x;
 	void *h;
+	char idn[256];                /* the instrument's identity when the
+	                                 station opened it (driver identify),
+	                                 recorded with the session */
 } run_role;
 
 struct run_station {
