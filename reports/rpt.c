@@ -71,8 +71,9 @@ static int iso_date_ok(const char *s)
 	return s[i] == '\0' || s[i] == 'T' || s[i] == ' ';
 }
 
-/* A schema-1 file lacks the schema-2 tables: empty stand-ins of the same
- * shape in the temp database let one SQL text serve both. Columns added
+/* A schema-1 file lacks the schema-2 tables (and files before schema 5
+ * session_instrument): empty stand-ins of the same shape in the temp
+ * database let one SQL text serve every version. Columns added
  * later (measurement.name, step_result.duration_s) are looked up, so a
  * report leaves out what an older file cannot hold. */
 static int shadow_missing(rpt_ctx *c, kgd_err *err)
@@ -86,6 +87,13 @@ static int shadow_missing(rpt_ctx *c, kgd_err *err)
 		{"step_result", "CREATE TEMP TABLE step_result(id INTEGER"
 				" PRIMARY KEY, run_id INTEGER, step TEXT,"
 				" status TEXT, bin INTEGER, n_values INTEGER)"},
+		/* schema 5 */
+		{"session_instrument", "CREATE TEMP TABLE session_instrument("
+				       "id INTEGER PRIMARY KEY, session_id"
+				       " INTEGER, role TEXT, driver TEXT,"
+				       " abi_major INTEGER, abi_minor INTEGER,"
+				       " plugin_file TEXT, plugin_sha256 TEXT,"
+				       " identity TEXT)"},
 	};
 	long long n = 0;
 	size_t i;
@@ -303,6 +311,7 @@ int rpt_write(const char *db_path, const char *out_dir,
 		{RPT_TESTSTATS, "teststats.csv", rpt_teststats},
 		{RPT_PARTS, "parts.csv", rpt_parts},
 		{RPT_TESTTIME, "testtime.csv", rpt_testtime},
+		{RPT_INSTRUMENTS, "instruments.csv", rpt_instruments},
 	};
 	rpt_ctx c;
 	char *path = NULL;

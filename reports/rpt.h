@@ -72,7 +72,8 @@ enum {
 	RPT_STDF = 1 << 7,       /* <lot>_<wafer>.stdf, one per wafer */
 	/* Added after STDF took bit 7; the bits keep their values. */
 	RPT_TESTTIME = 1 << 8,   /* testtime.csv (step durations) */
-	RPT_ALL_CSV = ((1 << 7) - 1) | RPT_TESTTIME,
+	RPT_INSTRUMENTS = 1 << 9, /* instruments.csv (drivers, identities) */
+	RPT_ALL_CSV = ((1 << 7) - 1) | RPT_TESTTIME | RPT_INSTRUMENTS,
 };
 
 /* What one rpt_write() did, for the caller to print. */

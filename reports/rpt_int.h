@@ -113,6 +113,7 @@ int rpt_pareto(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_wafermap(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
 int rpt_parts(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_testtime(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_instruments(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_stdf(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
 
 #endif

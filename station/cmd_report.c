@@ -32,6 +32,8 @@ static void help(void)
 "  parts.csv      one row per part, one column per measurement\n"
 "  testtime.csv   per step: mean, p50, p95, max seconds and share of the\n"
 "                 part's time (where a die's seconds go)\n"
+"  instruments.csv  per session and role: driver, ABI, plugin SHA-256 and\n"
+"                 the instrument's identity (what produced the values)\n"
 "With --stdf DIR: one STDF V4 wafer-sort file per wafer, <lot>_<wafer>.stdf.\n\n"
 "Filters (a part counts through one run, see --first-pass):\n"
 "  --lot NAME  --wafer NAME  --product NAME  --station NAME\n"

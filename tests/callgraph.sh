@@ -95,6 +95,6 @@ check() {
 
 check db kgd_db "db.c" "schema.c db_lease.c" "db_check.c" "db_core.c"
 check reports kgd_reports "rpt.c" \
-	"rpt_yield.c rpt_tests.c rpt_wafer.c rpt_parts.c rpt_time.c rpt_stdf.c" \
+	"rpt_yield.c rpt_tests.c rpt_wafer.c rpt_parts.c rpt_time.c rpt_stdf.c rpt_instruments.c" \
 	"rpt_common.c"
 exit $status

@@ -6,18 +6,26 @@
  * the station's own plugins come first, so neither $KGD_PLUGIN_PATH nor a
  * config's plugin_path can shadow one; a file must carry its driver's
  * name; and `station check` dlopens a plugin only to confirm a class.
+ * And what it ran is on record: each session stores per role the driver,
+ * its ABI, the plugin file's SHA-256 and the instrument's identity, and
+ * `station report` writes them to instruments.csv.
  *
  * The witness is abi-ctor-marker.so (tests/plugins): its constructor
  * creates the file $KGD_TEST_CTOR_MARKER names, so "the marker exists"
  * means "the station ran the plugin's code".
  */
 #include <CUnit/CUnit.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kgd/driver.h"
+#include "kgd/scpi.h"
+#include "kgd/xport.h"
 #include "testutil.h"
 
 #define STATION KGD_BIN_DIR "/station"
@@ -305,6 +313,99 @@ static void test_own_plugins_first(void)
 		fprintf(stderr, "\n  %s\n", errbuf);
 }
 
+/* Hex SHA-256 of a file, computed here independently of the station. */
+static void sha256_hex(const char *path, char hex[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
+	size_t n = 0;
+	char *bytes = tu_slurp(path, &n);
+
+	hex[0] = '\0';
+	CU_ASSERT_PTR_NOT_NULL_FATAL(bytes);
+	CU_ASSERT_TRUE(EVP_Digest(bytes, n, md, &md_len, EVP_sha256(), NULL));
+	for (unsigned i = 0; i < md_len && i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	free(bytes);
+}
+
+static void q_text(const char *path, const char *sql, char *buf, size_t cap)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+
+	snprintf(buf, cap, "<no row>");
+	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(buf, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+
+/* Every session records, per role, the driver, its ABI, the plugin file
+ * and its SHA-256, and the instrument's identity; station report shows
+ * them in instruments.csv. */
+static void test_session_records_instruments(void)
+{
+	const char *const sim_args[] = {"--latency-ms", "0", NULL};
+	char cfg[700], db[700], out_dir[700], csv_path[800], so[800];
+	char idn[256], sha[65], got[512], row[2048];
+	char *run[] = {STATION, "run", PM_SEQ, "--config", cfg, "--db", db,
+		       "--lot", "TRACE", "--units", "2", "--quiet", NULL};
+	char *report[] = {STATION, "report", "--db", db, "--out", out_dir,
+			  "--quiet", NULL};
+	tu_vstation vs = {0};
+	kgd_err err = {0};
+	xport *x = NULL;
+	char *csv;
+
+	CU_ASSERT_EQUAL_FATAL(tu_vstation_start(dir, sim_args, &vs), 0);
+	/* The identity the instrument gives, asked here directly. */
+	CU_ASSERT_EQUAL_FATAL(xport_open(tu_vstation_uri(&vs, "pm"), 5000, &x,
+					 &err), KGD_OK);
+	CU_ASSERT_EQUAL(scpi_query(x, idn, sizeof(idn), &err, "*IDN?"), KGD_OK);
+	xport_close(x);
+	snprintf(so, sizeof(so), "%s/keysight-n774x.so", KGD_PLUGIN_BUILD_DIR);
+	sha256_hex(so, sha);
+
+	snprintf(cfg, sizeof(cfg), "%s/trace.yaml", dir);
+	snprintf(db, sizeof(db), "%s/trace.db", dir);
+	snprintf(out_dir, sizeof(out_dir), "%s/trace-report", dir);
+	{
+		char text[1024];
+
+		snprintf(text, sizeof(text), "station: trace-cell\ninstruments:\n"
+			 "  pm: {driver: keysight-n774x, uri: \"%s\"}\n",
+			 tu_vstation_uri(&vs, "pm"));
+		CU_ASSERT_EQUAL(write_text(cfg, text), 0);
+	}
+	CU_ASSERT_EQUAL(station(run, NULL), 0);
+	tu_vstation_stop(&vs);
+
+	q_text(db, "SELECT role || '|' || driver || '|' || abi_major || '.' ||"
+	       " abi_minor || '|' || plugin_file || '|' || plugin_sha256 ||"
+	       " '|' || identity FROM session_instrument WHERE session_id = 1",
+	       got, sizeof(got));
+	snprintf(row, sizeof(row), "pm|keysight-n774x|%d.%d|%s|%s|%s",
+		 DRV_ABI_MAJOR, DRV_ABI_MINOR, so, sha, idn);
+	CU_ASSERT_STRING_EQUAL(got, row);
+
+	CU_ASSERT_EQUAL(mkdir(out_dir, 0755), 0);
+	CU_ASSERT_EQUAL(station(report, NULL), 0);
+	snprintf(csv_path, sizeof(csv_path), "%s/instruments.csv", out_dir);
+	csv = tu_slurp(csv_path, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	expect_in(csv, "session,lot,station,host,started_at,ended_at,status,runs,"
+		  "role,driver,abi,plugin_sha256,identity,plugin_file\n1,TRACE,"
+		  "trace-cell,");
+	snprintf(row, sizeof(row), ",complete,2,pm,keysight-n774x,%d.%d,%s,",
+		 DRV_ABI_MAJOR, DRV_ABI_MINOR, sha);
+	expect_in(csv, row);
+	expect_in(csv, so);
+	free(csv);
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("plugin_trust", suite_init, suite_clean);
@@ -321,5 +422,7 @@ int cu_register(void)
 	CU_add_test(s, "descriptor name must equal the driver name",
 		    test_descriptor_name_must_match);
 	CU_add_test(s, "the station's own plugins first", test_own_plugins_first);
+	CU_add_test(s, "each session records driver, ABI, SHA-256, identity",
+		    test_session_records_instruments);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
