@@ -256,6 +256,14 @@ int run_stopped(const run_ctx *cx)
 		atomic_load(cx->block_stop) < cx->branch_no);
 }
 
+double run_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int run_sleep(const run_ctx *cx, double seconds, kgd_err *err)
 {
 	while (seconds > 0) {

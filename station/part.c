@@ -48,14 +48,6 @@ void run_fill_info(const run_ctx *cx, db_run_info *info)
 	}
 }
 
-static double now_unix(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A fresh part for info: pass so far, no rows. */
 static int part_reset(run_ctx *cx, const db_run_info *info, kgd_err *err)
 {
@@ -74,7 +66,7 @@ static int part_reset(run_ctx *cx, const db_run_info *info, kgd_err *err)
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 	run_record_clear(&part->rec);
 	part->rec.info = *info;
-	part->rec.info.started = now_unix();
+	part->rec.info.started = run_now();
 	if ((info->wafer && !(part->rec.wafer = strdup(info->wafer))) ||
 	    (info->serial && !(part->rec.serial = strdup(info->serial))))
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
@@ -171,16 +163,11 @@ static int branch_fold_rows(run_ctx *cx, branch *b, size_t n_recs_before)
 		q->rec.rows[i].coords = NULL;   /* now the part's */
 	}
 	for (size_t i = n_recs_before; i < q->n_recs; i++) {
-		if (p->n_recs == p->cap_recs) {
-			size_t cap = p->cap_recs ? 2 * p->cap_recs : 64;
-			run_rec *grown = realloc(p->recs, cap * sizeof(*grown));
+		run_rec *r = run_part_rec_add(p);
 
-			if (!grown)
-				return -1;
-			p->recs = grown;
-			p->cap_recs = cap;
-		}
-		p->recs[p->n_recs++] = q->recs[i];
+		if (!r)
+			return -1;
+		*r = q->recs[i];
 	}
 	p->measurements += q->measurements;
 	return 0;

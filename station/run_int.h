@@ -250,6 +250,9 @@ int run_stopped(const run_ctx *cx);
 /* Sleep `seconds`, in slices, ending early on run_stopped():
  * KGD_ERR_ABORTED then. */
 int run_sleep(const run_ctx *cx, double seconds, kgd_err *err);
+/* Wall-clock time, unix seconds (what the db stores step and part times
+ * in). */
+double run_now(void);
 
 /* The latest value of step[/value] measured in this part at a point whose
  * shared sweep variables equal pt's; 0 if none (step.c records them). */
@@ -315,6 +318,8 @@ int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err);
 void run_part_fail(run_part *part, const seq_step *st);
 void run_part_reason(run_part *part, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* A new slot for a remembered reading (references); NULL: out of memory. */
+run_rec *run_part_rec_add(run_part *part);
 
 /* ---- part.c: one part ------------------------------------------------- */
 

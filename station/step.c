@@ -99,21 +99,27 @@ static void point_json(const run_point *pt, const char *text, char *buf,
 		buf[0] = '\0';   /* cut: not valid JSON, store none */
 }
 
-static int remember(run_part *part, size_t step, const char *value,
-		    const run_point *pt, double native)
+run_rec *run_part_rec_add(run_part *part)
 {
-	run_rec *r;
-
 	if (part->n_recs == part->cap_recs) {
 		size_t cap = part->cap_recs ? 2 * part->cap_recs : 64;
 		run_rec *grown = realloc(part->recs, cap * sizeof(*grown));
 
 		if (!grown)
-			return -1;
+			return NULL;
 		part->recs = grown;
 		part->cap_recs = cap;
 	}
-	r = &part->recs[part->n_recs++];
+	return &part->recs[part->n_recs++];
+}
+
+static int remember(run_part *part, size_t step, const char *value,
+		    const run_point *pt, double native)
+{
+	run_rec *r = run_part_rec_add(part);
+
+	if (!r)
+		return -1;
 	r->step = step;
 	r->value = value;
 	memcpy(r->vals, pt->vals, sizeof(r->vals));
@@ -433,14 +439,6 @@ static int batch_var(const run_ctx *cx, const seq_step *st, const run_op *op)
 	return -1;
 }
 
-static double now_unix(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static const char *step_status_text(int st)
 {
 	return st == RUN_ST_PASS ? "pass" : st == RUN_ST_FAIL ? "fail" : "error";
@@ -569,7 +567,7 @@ int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 			return KGD_OK;
 		}
 	}
-	started = now_unix();
+	started = run_now();
 	bvar = batch_var(cx, st, op);
 	rc = bvar >= 0 ? step_batched(cx, idx, op, (size_t)bvar, &o, err)
 		       : step_points(cx, idx, op, &o, err);
@@ -592,7 +590,7 @@ int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 		   : o.status == RUN_ST_ERROR ? RUN_BIN_ERROR : 0;
 	row->n_values = (int)o.n_logged;
 	row->started = started;
-	row->ended = now_unix();
+	row->ended = run_now();
 	if (o.cut || o.status == RUN_ST_ERROR ||
 	    (o.status == RUN_ST_FAIL && !st->fail_continue))
 		*stop = 1;
