@@ -28,8 +28,10 @@ static void help(void)
 "variables and params of each operation, limits (low <= high, units the\n"
 "value converts to), bins, roles, skip_if references. With --limits, also\n"
 "the limits file and how it applies to SEQUENCE. With --config, also the\n"
-"fit to that station: every role configured, every driver loads with the\n"
-"class the sequence needs. Opens no instrument and writes nothing.\n"
+"fit to that station: every role configured, every driver found in the\n"
+"plugin folders and trusted (its name, owner and permissions; checked\n"
+"without loading it), and loaded - only then - to confirm the class the\n"
+"sequence needs. Opens no instrument and writes nothing.\n"
 "Prints each problem as FILE:LINE:COLUMN: message. Exit 0 valid, 1 not.\n");
 }
 
