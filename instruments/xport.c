@@ -8,12 +8,16 @@
  * transport's timeout measured from the start of the call, however many
  * backend reads it takes, and by the station's abort (one slice after it,
  * or after the call began); every error message starts with the URI.
+ * With a trace sink set, every write and every read (or its failure) is
+ * one whole line handed to the sink; without one, a call pays a single
+ * atomic load for it.
  */
 #include "xport_priv.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,6 +27,14 @@
  * wait and nothing here is unsafe next to a signal handler. */
 static _Atomic(volatile sig_atomic_t *) xport_abort_flag;
 static atomic_int xport_abort_suspended;
+
+/* The trace sink (kgd/xport.h), read by every call on every thread: an
+ * atomic as the abort flag, and NULL (off) costs one load. */
+static _Atomic(xport_trace_fn) xport_trace_sink;
+static _Atomic(void *) xport_trace_user;
+
+/* A line of this size or less is built on the stack. */
+#define XPORT_TRACE_STACK 2048
 
 static const struct xport_ops *const xport_schemes[] = {
 	&xport_tcp_ops,
@@ -63,6 +75,137 @@ int xport_abort_pending(void)
 	volatile sig_atomic_t *flag = atomic_load(&xport_abort_flag);
 
 	return flag && *flag && atomic_load(&xport_abort_suspended) == 0;
+}
+
+/* ---- trace ---- */
+
+void xport_set_trace(xport_trace_fn fn, void *user)
+{
+	/* Off while the user changes, so a new fn never sees an old user once
+	 * this returns (a call already past its load may still; see xport.h). */
+	atomic_store(&xport_trace_sink, NULL);
+	atomic_store(&xport_trace_user, user);
+	atomic_store(&xport_trace_sink, fn);
+}
+
+static inline int xport_tracing(void)
+{
+	return atomic_load_explicit(&xport_trace_sink, memory_order_relaxed) != NULL;
+}
+
+int xport_set_label(xport *x, const char *label)
+{
+	char *copy = NULL;
+
+	if (!x)
+		return KGD_ERR_ARG;
+	if (label && !(copy = strdup(label))) {
+		free(x->label);
+		x->label = NULL;
+		return KGD_ERR_NOMEM;
+	}
+	free(x->label);
+	x->label = copy;
+	return KGD_OK;
+}
+
+const char *xport_label(const xport *x)
+{
+	return x && x->label ? x->label : "";
+}
+
+/* The escaped form of p[0..n) at out, which has room for 4 * n; returns
+ * the end. in_field: a space too is escaped (\x20), so LABEL and URI stay
+ * one field each whatever they hold. */
+static char *xport_escape(char *out, const uint8_t *p, size_t n, int in_field)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t c = p[i];
+
+		if (c == '\\' || c == '\r' || c == '\n' || c == '\t') {
+			*out++ = '\\';
+			*out++ = c == '\\' ? '\\' : c == '\r' ? 'r' : c == '\n' ? 'n' : 't';
+		} else if (c > ' ' && c < 0x7f) {
+			*out++ = (char)c;
+		} else if (c == ' ' && !in_field) {
+			*out++ = ' ';
+		} else {
+			*out++ = '\\';
+			*out++ = 'x';
+			*out++ = hex[c >> 4];
+			*out++ = hex[c & 15];
+		}
+	}
+	return out;
+}
+
+/* One trace line for x: DIR, then note (a status name) if any, then the
+ * bytes a[0..na) followed by b[0..nb) (a reply and its terminator). */
+static void xport_trace(const xport *x, char dir, const char *note,
+			const void *a, size_t na, const void *b, size_t nb)
+{
+	xport_trace_fn fn = atomic_load(&xport_trace_sink);
+	void *user = atomic_load(&xport_trace_user);
+	const char *label = x->label && x->label[0] ? x->label : "-";
+	size_t nlabel = strlen(label), nuri = strlen(x->uri);
+	size_t nnote = note ? strlen(note) + 1 : 0;
+	char stack[XPORT_TRACE_STACK], *line = stack, *p;
+	size_t fixed;
+	struct timespec ts;
+	struct tm tm;
+	int cut = 0;
+
+	if (!fn)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* At worst 4 bytes out per byte in; the time (28), separators, DIR,
+	 * a cut's marker, newline and NUL fit in the rest of fixed. */
+	fixed = 48 + 4 * (nlabel + nuri) + nnote;
+	if (fixed + 4 * (na + nb) > sizeof(stack) &&
+	    !(line = malloc(fixed + 4 * (na + nb)))) {
+		/* Out of memory: a line cut to the stack buffer, its bytes ending
+		 * in a backslash and three dots (an escape the format otherwise
+		 * never has), beats no line at all. */
+		size_t room;
+
+		line = stack;
+		if (fixed > sizeof(stack))
+			return;
+		room = (sizeof(stack) - fixed) / 4;
+		if (na > room)
+			na = room, nb = 0;
+		else if (nb > room - na)
+			nb = room - na;
+		cut = 1;
+	}
+	gmtime_r(&ts.tv_sec, &tm);
+	p = line + strftime(line, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	p += snprintf(p, 16, ".%06ldZ ", (long)(ts.tv_nsec / 1000));
+	p = xport_escape(p, (const uint8_t *)label, nlabel, 1);
+	*p++ = ' ';
+	p = xport_escape(p, (const uint8_t *)x->uri, nuri, 1);
+	*p++ = ' ';
+	*p++ = dir;
+	*p++ = ' ';
+	if (note) {
+		memcpy(p, note, nnote - 1);
+		p += nnote - 1;
+		if (na + nb)
+			*p++ = ' ';
+	}
+	p = xport_escape(p, a, na, 0);
+	p = xport_escape(p, b, nb, 0);
+	if (cut) {
+		memcpy(p, "\\...", 4);
+		p += 4;
+	}
+	*p++ = '\n';
+	*p = '\0';
+	fn(user, line, (size_t)(p - line));
+	if (line != stack)
+		free(line);
 }
 
 /* The grace (kgd/xport.h) is one slice per operation, with no window
@@ -270,6 +413,7 @@ void xport_close(xport *x)
 		return;
 	if (x->ops)
 		x->ops->close(x);
+	free(x->label);
 	free(x->uri);
 	free(x);
 }
@@ -318,6 +462,8 @@ static void xport_drop_abandoned(xport *x)
 
 int xport_write(xport *x, const void *buf, size_t len, kgd_err *err)
 {
+	int rc;
+
 	if (!x || (!buf && len))
 		return kgd_err_set(err, KGD_ERR_ARG, "xport_write: NULL argument");
 	if (len == 0)
@@ -325,7 +471,12 @@ int xport_write(xport *x, const void *buf, size_t len, kgd_err *err)
 	x->op_start_ms = xport_now_ms();
 	if (x->abandoned)
 		xport_drop_abandoned(x);
-	return x->ops->write(x, buf, len, x->timeout_ms, err);
+	if (xport_tracing())
+		xport_trace(x, '>', NULL, buf, len, NULL, 0);
+	rc = x->ops->write(x, buf, len, x->timeout_ms, err);
+	if (rc && xport_tracing())
+		xport_trace(x, '!', kgd_status_name(rc), NULL, 0, NULL, 0);
+	return rc;
 }
 
 int xport_write_line(xport *x, const char *line, kgd_err *err)
@@ -418,6 +569,9 @@ int xport_read_line(xport *x, char *buf, size_t cap, size_t *len, kgd_err *err)
 				overflow = 1;
 		}
 		rc = xport_fill(x, deadline, err);
+		if (rc && xport_tracing())
+			xport_trace(x, '!', kgd_status_name(rc), buf, n, "\r",
+				    pending_cr ? 1 : 0);
 		if (rc == KGD_ERR_TIMEOUT) {
 			buf[n] = '\0';
 			if (seen)
@@ -436,6 +590,10 @@ done:
 	buf[n] = '\0';
 	if (len)
 		*len = n;
+	if (xport_tracing())
+		xport_trace(x, overflow ? '!' : '<',
+			    overflow ? kgd_status_name(KGD_ERR_PROTOCOL) : NULL, buf, n,
+			    x->term, overflow ? 0 : x->term_len);
 	/* The whole over-long line was consumed, so the next read starts at the
 	 * next reply rather than in the middle of this one. */
 	if (overflow)
@@ -468,12 +626,16 @@ int xport_read_n(xport *x, void *buf, size_t n, kgd_err *err)
 			continue;
 		}
 		rc = xport_fill(x, deadline, err);
+		if (rc && xport_tracing())
+			xport_trace(x, '!', kgd_status_name(rc), dst, done, NULL, 0);
 		if (rc == KGD_ERR_TIMEOUT)
 			return kgd_err_set(err, rc, "%s: got %zu of %zu bytes within %d ms",
 					   x->uri, done, n, x->timeout_ms);
 		if (rc)
 			return rc;
 	}
+	if (n && xport_tracing())
+		xport_trace(x, '<', NULL, dst, n, NULL, 0);
 	return KGD_OK;
 }
 

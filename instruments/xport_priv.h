@@ -73,6 +73,7 @@ struct xport {
 	                              from it (see kgd/xport.h) */
 	int abandoned;             /* an abort cut a read short: its reply may
 	                              still come, drop it before the next write */
+	char *label;               /* owned; the trace's LABEL, NULL: none */
 };
 
 extern const struct xport_ops xport_tcp_ops;

@@ -22,6 +22,10 @@
  *
  * Every wait (connect, a blocked write, a read, a USB transfer) can also be
  * ended by the station's abort, see xport_set_abort_flag() below.
+ *
+ * Every write and every read can be traced, one line each, to a sink the
+ * station sets (xport_set_trace() below); off, it costs one pointer test
+ * per call.
  */
 #ifndef KGD_XPORT_H
 #define KGD_XPORT_H
@@ -124,6 +128,62 @@ void xport_abort_suspend(int on);
  * slice would now end with KGD_ERR_ABORTED. For a driver's own poll loops
  * and sleeps. */
 int xport_abort_pending(void);
+
+/* ---- trace --------------------------------------------------------------
+ *
+ * For the engineer chasing a misbehaving instrument: every write and every
+ * read of every transport, as one line of text each, handed to a sink.
+ *
+ *   TIME LABEL URI DIR BYTES
+ *
+ *   TIME   UTC wall clock with microseconds, 2025-03-14T09:26:53.589793Z
+ *          (so a trace lines up with the database's times and with other
+ *          machines' logs); a write is stamped when it begins, a read when
+ *          it ends, so the two around a query span its round trip.
+ *   LABEL  what xport_set_label() gave this transport (the station's role
+ *          name), "-" without one.
+ *   URI    xport_uri().
+ *   DIR    '>' bytes sent (traced before they are sent, so a write that
+ *          blocks shows what it was sending), '<' one reply read (a line
+ *          with its terminator, or a block of xport_read_n), '!' a write or
+ *          read that failed: BYTES is then the status name (kgd_status_name:
+ *          timeout, disconnected, aborted, ...), followed by a space and the
+ *          bytes of the partial reply when some had arrived.
+ *   BYTES  exactly the bytes on the wire, escaped: printable ASCII as is
+ *          (space included), backslash as \\, CR LF TAB as \r \n \t, any
+ *          other byte as \xNN (two lower-case hex digits). So a line never
+ *          holds a control character or a byte >= 0x80, and ends at its
+ *          only newline. LABEL and URI are escaped alike, a space too
+ *          (\x20), so each stays one field. (Only when memory runs out is
+ *          a long line cut, BYTES then ending in a backslash and three
+ *          dots.)
+ *
+ * A line is built whole before the sink sees it, and the sink is called
+ * once per line, from the thread doing the I/O: a sink that writes each
+ * call with one fwrite (or under one lock) never mixes two transports'
+ * lines, whatever threads they run on. Lines of one transport reach the
+ * sink in the order of its calls. Opening and closing are not traced; the
+ * read-ahead dropped after an abort (see above) is not either. */
+
+/* Called once per traced line: line is len bytes ending in '\n' (also
+ * NUL-terminated, not counted in len). */
+typedef void (*xport_trace_fn)(void *user, const char *line, size_t len);
+
+/* The trace sink of the process: fn(user, ...) for every write and read of
+ * every transport; NULL (the default) turns the trace off, and then it
+ * costs one atomic pointer load per call. Process-wide, as the abort flag:
+ * set it before transports are used and clear it after the last one is
+ * closed - a call already tracing on another thread may still pair the old
+ * fn with the new user while it changes. */
+void xport_set_trace(xport_trace_fn fn, void *user);
+
+/* The LABEL of x's trace lines (copied; NULL clears it). Set it right
+ * after xport_open, before x is used on another thread. KGD_ERR_NOMEM when
+ * the copy fails (the label is then unset). */
+int xport_set_label(xport *x, const char *label);
+
+/* The label, or "" when none is set. */
+const char *xport_label(const xport *x);
 
 #ifdef __cplusplus
 }
