@@ -1,10 +1,12 @@
 /*
  * station/cli.c - the helpers every subcommand shares (cli.h): one way to
- * print an error or a usage line, option parsing chores and the signals
- * that abort a run. main.c only dispatches; a
+ * print an error or a usage line, option parsing chores, the signals that
+ * abort a run and the instrument trace file. main.c only dispatches; a
  * cmd_*.c file calls down into this file, never into main.c or another
  * cmd_*.c. Only station/ prints.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "kgd/xport.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -161,4 +164,60 @@ const char *cli_signal_name(int sig)
 	case SIGPIPE: return "SIGPIPE (stdout closed)";
 	default: return "a signal";
 	}
+}
+
+/* ---- the instrument trace ----------------------------------------------- */
+
+static FILE *cli_trace_file;
+static char cli_trace_path[4096];
+static int cli_trace_errno;   /* the first failed line's, under the lock */
+
+/* The sink (kgd/xport.h): called on whichever thread did the I/O. The
+ * stream's lock holds the line and its flush together, so two roles
+ * tracing at once never mix within a line, and each line is on disk when
+ * the call returns: a station that hangs or is killed leaves its trace
+ * complete up to the exchange it was in. */
+static void cli_trace_line(void *user, const char *line, size_t len)
+{
+	FILE *f = user;
+
+	flockfile(f);
+	errno = 0;
+	if ((fwrite(line, 1, len, f) != len || fflush(f) != 0) && !cli_trace_errno)
+		cli_trace_errno = errno ? errno : EIO;
+	funlockfile(f);
+}
+
+int cli_trace_start(const char *path)
+{
+	int fd;
+
+	if (!path)
+		path = getenv("KGD_TRACE");
+	if (!path || !*path)
+		return CLI_OK;
+	cli_trace_errno = 0;
+	snprintf(cli_trace_path, sizeof(cli_trace_path), "%s", path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(cli_trace_file = fdopen(fd, "w"))) {
+		cli_error("cannot create trace file '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return CLI_ERROR;
+	}
+	xport_set_trace(cli_trace_line, cli_trace_file);
+	return CLI_OK;
+}
+
+void cli_trace_stop(void)
+{
+	if (!cli_trace_file)
+		return;
+	xport_set_trace(NULL, NULL);
+	if (fclose(cli_trace_file) != 0 && !cli_trace_errno)
+		cli_trace_errno = errno;
+	if (cli_trace_errno)
+		cli_error("trace file '%s': not every line was written: %s",
+			  cli_trace_path, strerror(cli_trace_errno));
+	cli_trace_file = NULL;
 }

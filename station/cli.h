@@ -78,4 +78,22 @@ void cli_signals_restore(const cli_signals *saved);
 int cli_signal_caught(void);
 const char *cli_signal_name(int sig);
 
+/* ---- the instrument trace (kgd/xport.h; docs/SEQUENCES.md, "Instrument
+ * trace") --------------------------------------------------------------
+ *
+ * One line per write and per read of every instrument, to a file. */
+
+/* Trace to path or, when path is NULL, to $KGD_TRACE when that is set and
+ * not empty; neither (or an empty path): no trace, CLI_OK. The file is
+ * created, or truncated: one file holds one run (mode 0644 less the
+ * umask). A file that cannot be created is one error line naming it,
+ * CLI_ERROR. Until cli_trace_stop, every transport of the process traces
+ * to it. */
+int cli_trace_start(const char *path);
+
+/* Stop tracing and close the file (nothing when no trace runs). A line
+ * that could not be written is reported on stderr, one line, but changes
+ * no exit code: the trace is a diagnosis, not the record. */
+void cli_trace_stop(void);
+
 #endif

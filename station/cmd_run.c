@@ -11,6 +11,8 @@
  * runs, the part in flight is rolled back, and the command exits 130 with
  * a summary of what was committed (signal handling: cli.h, run_cli.c).
  * --resume continues a lot at the first part without a committed run.
+ * --trace FILE (or KGD_TRACE) records every instrument exchange of the
+ * run, opening and close included (cli_trace_start, kgd/xport.h).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -22,14 +24,14 @@
 #include "run_cli.h"
 
 /* Short options; the long ones are in the option table below. */
-#define OPTSTRING "c:d:l:s:n:o:L:w:S:D:rqhE:C:"
+#define OPTSTRING "c:d:l:s:n:o:L:w:S:D:rqhE:C:T:"
 
 static void help(void)
 {
 	printf(
 "usage: station run SEQUENCE --config STATION.yaml --db RESULTS.db --lot LOT\n"
 "                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
-"                   [--max-errors N] [--contact-retries N]\n"
+"                   [--max-errors N] [--contact-retries N] [--trace FILE]\n"
 "                   unit process:  [--serial SN]... | [--units N]\n"
 "                   wafer process: [--wafers N | --slots S,S,...] [--dies X,Y;X,Y...]\n\n"
 "Test a lot of parts with SEQUENCE on the instruments STATION.yaml names,\n"
@@ -51,6 +53,10 @@ static void help(void)
 "      --contact-retries N  wafer: contact again N times after the prober\n"
 "                       refuses contact (default 1); then the die gets the\n"
 "                       error bin and the lot goes on\n"
+"  -T, --trace FILE     write every command and reply of every instrument to\n"
+"                       FILE (created or truncated), one line each: time,\n"
+"                       role, URI, > or <, the bytes (default: $KGD_TRACE;\n"
+"                       --trace '' turns that off)\n"
 "  -q, --quiet          no progress lines, no prompt texts\n"
 "  -h, --help           this text\n\n"
 "Unit process without --serial or --units: serials are read from stdin, one\n"
@@ -153,6 +159,7 @@ int cmd_run(int argc, char **argv)
 		{"max-errors", required_argument, 0, 'E'},
 		{"contact-retries", required_argument, 0, 'C'},
 		{"quiet", no_argument, 0, 'q'},
+		{"trace", required_argument, 0, 'T'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -163,6 +170,7 @@ int cmd_run(int argc, char **argv)
 	int *slots = NULL;
 	size_t n_slots = 0, n_dies = 0;
 	run_die *dies = NULL;
+	const char *trace_path = NULL;   /* NULL: $KGD_TRACE */
 	int c, rc = CLI_USAGE;
 
 	optind = 1;
@@ -238,6 +246,7 @@ int cmd_run(int argc, char **argv)
 			break;
 		}
 		case 'q': a.quiet = 1; break;
+		case 'T': trace_path = optarg; break;
 		case 'h': rc = CLI_OK; help(); goto out;
 		default:
 			cli_bad_option("run", OPTSTRING, opts, argv);
@@ -273,7 +282,14 @@ int cmd_run(int argc, char **argv)
 		a.n_slots = n_slots;
 		a.dies = dies;
 		a.n_dies = n_dies;
-		rc = run_cli(&a);
+		/* Around the whole run, so the opening exchanges and the close's
+		 * (outputs off) are traced too; a file that cannot be created
+		 * stops the run before anything is opened. */
+		rc = cli_trace_start(trace_path);
+		if (rc == CLI_OK) {
+			rc = run_cli(&a);
+			cli_trace_stop();
+		}
 	}
 out:
 	free(serials);

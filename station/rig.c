@@ -133,6 +133,9 @@ int run_open_role(run_role *r, kgd_err *err)
 		kgd_err_prefix(err, "role '%s': ", r->inst->role);
 		return rc;
 	}
+	/* The role names the transport's trace lines (station run --trace).
+	 * Out of memory for the copy leaves them "-": no reason to fail. */
+	(void)xport_set_label(r->x, r->inst->role);
 	rc = r->plugin->desc->open(r->x, &r->h, err);
 	if (rc) {
 		r->h = NULL;
