@@ -185,7 +185,9 @@ int db_schema_upgrade(db *d, int target, kgd_err *err);
 
 /* Test hook: how long the check at open may take, in ms, for handles
  * opened from now on (DB_CHECK_MS unless a test lowers it to see the
- * cheaper check and the check at a session's end). */
+ * watchdog, the cheaper check and the check at a session's end; below 0:
+ * the time is up before quick_check starts, whatever the machine's
+ * speed). */
 #define DB_CHECK_MS 2000
 extern int db_check_budget_ms;
 
