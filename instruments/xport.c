@@ -74,7 +74,10 @@ int xport_abort_pending(void)
 {
 	volatile sig_atomic_t *flag = atomic_load(&xport_abort_flag);
 
-	return flag && *flag && atomic_load(&xport_abort_suspended) == 0;
+	/* Set by a signal handler, read here on any thread: an atomic load
+	 * (lock-free, so also what a handler may pair it with). */
+	return flag && __atomic_load_n(flag, __ATOMIC_RELAXED) &&
+	       atomic_load(&xport_abort_suspended) == 0;
 }
 
 /* ---- trace ---- */

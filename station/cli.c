@@ -111,10 +111,12 @@ static volatile sig_atomic_t cli_first_signal;
  * Ctrl-C (kill -9 remains for a station that does not stop). */
 static void cli_on_signal(int sig)
 {
-	if (!cli_first_signal)
-		cli_first_signal = sig;
+	/* Atomic stores (lock-free: async-signal-safe): the parallel branches'
+	 * threads read the flag while the handler runs on another. */
+	if (!__atomic_load_n(&cli_first_signal, __ATOMIC_RELAXED))
+		__atomic_store_n(&cli_first_signal, sig, __ATOMIC_RELAXED);
 	if (cli_abort_flag)
-		*cli_abort_flag = 1;
+		__atomic_store_n(cli_abort_flag, 1, __ATOMIC_RELAXED);
 }
 
 void cli_signals_catch(volatile sig_atomic_t *flag, cli_signals *saved)

@@ -140,7 +140,7 @@ static void *setter_main(void *arg)
 	if (s->by_signal)
 		pthread_kill(s->target, SIGUSR1);
 	else
-		flag = 1;
+		__atomic_store_n(&flag, 1, __ATOMIC_RELAXED);
 	/* A trickling instrument keeps trickling after the abort. */
 	for (int i = 0; s->trickle_fd >= 0 && i < 50; i++) {
 		if (write(s->trickle_fd, "x", 1) != 1)
