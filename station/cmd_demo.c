@@ -297,7 +297,12 @@ int cmd_demo(int argc, char **argv)
 		a.insert = insert_unit;
 		a.insert_user = &sim;
 	}
-	rc = run_cli(&a);
+	/* KGD_TRACE=FILE traces the demo's instruments as it does a run's. */
+	rc = cli_trace_start(NULL);
+	if (rc == CLI_OK) {
+		rc = run_cli(&a);
+		cli_trace_stop();
+	}
 	if (rc == CLI_OK)
 		rc = report_cli(db_path, out, 1);
 	if (rc == CLI_OK)
