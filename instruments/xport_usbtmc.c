@@ -347,8 +347,10 @@ static int usbtmc_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms
 		t->btag = usbtmc_next_btag(t->btag);
 		rc = usbtmc_build_out(t->io, t->io_cap, t->btag, buf + done, part,
 				      done + part == len, &msg_len, err);
-		if (rc)
-			return kgd_err_prefix(err, "%s: ", x->uri);
+		if (rc) {
+			kgd_err_prefix(err, "%s: ", x->uri);
+			return rc;
+		}
 		r = usbtmc_bulk(x, t, t->ep_out, t->io, (int)msg_len, &sent,
 				xport_now_ms() + timeout_ms);
 		if (r == USBTMC_ABORTED) {
@@ -424,7 +426,8 @@ static int usbtmc_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 				rc = usbtmc_in_finish(&st, err);
 			if (rc) {
 				usbtmc_abort_in(t, t->btag);
-				return kgd_err_prefix(err, "%s: ", x->uri);
+				kgd_err_prefix(err, "%s: ", x->uri);
+				return rc;
 			}
 		}
 	} while (st.got == 0 && !st.eom); /* an empty transfer carries nothing */
