@@ -23,6 +23,12 @@
  * (or /dev/zero) and must not be slurped. */
 #define YU_MAX_FILE (16u * 1024u * 1024u)
 
+/* Lists and mappings inside each other: a sequence or config needs some
+ * eight levels. libyaml's scanner costs time quadratic in the depth
+ * (100,000 levels in a 200 KB file took 20 to 40 s), so a deeper file is
+ * refused before it is loaded. */
+#define YU_MAX_DEPTH 64
+
 /* Longest value quoted back in a message; the location says where the rest is. */
 #define YU_QUOTE "%.60s"
 
@@ -90,7 +96,7 @@ static int read_file(yu_doc *d)
 	char msg[1024];
 	FILE *f = NULL;
 	char *buf = NULL, *nbuf;
-	size_t cap = 4096, len = 0, got;
+	size_t cap = 4096, ncap, len = 0, got;
 	int status = KGD_OK;
 
 	f = fopen(d->path, "rb");
@@ -107,19 +113,22 @@ static int read_file(yu_doc *d)
 		len += got;
 		if (got == 0)
 			break;
-		if (cap - len - 1 > 0)
-			continue;
-		if (cap > YU_MAX_FILE) {
+		if (len > YU_MAX_FILE) {
 			status = KGD_ERR_IO;
 			snprintf(msg, sizeof(msg), "%s: file too large (over %u bytes)",
 				 d->path, YU_MAX_FILE);
 			goto out;
 		}
-		nbuf = realloc(buf, cap * 2);
+		if (cap - len - 1 > 0)
+			continue;
+		/* Room for YU_MAX_FILE bytes, one more to see that a file is
+		 * over, and the NUL: never doubled past what the cap needs. */
+		ncap = cap * 2 < YU_MAX_FILE + 2 ? cap * 2 : YU_MAX_FILE + 2;
+		nbuf = realloc(buf, ncap);
 		if (!nbuf)
 			goto nomem;
 		buf = nbuf;
-		cap *= 2;
+		cap = ncap;
 	}
 	if (ferror(f)) {
 		status = KGD_ERR_IO;
@@ -180,6 +189,76 @@ static int syntax_error(yu_doc *d, yaml_parser_t *p)
 	return KGD_ERR_PARSE;
 }
 
+/* Walk the file's events (no document is built) and refuse it at the
+ * first list or mapping deeper than YU_MAX_DEPTH: that event comes before
+ * the scanner has gone deeper, so the cost stays linear. A syntax error
+ * ends the walk quietly; the load that follows reports it. */
+static int check_depth(yu_doc *d)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, status = KGD_OK, done = 0;
+
+	if (!yaml_parser_initialize(&p)) {
+		d->nomem = 1;
+		return KGD_ERR_NOMEM;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)d->text, d->len);
+	while (!done && yaml_parser_parse(&p, &ev)) {
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > YU_MAX_DEPTH) {
+				yu_problem(d, ev.start_mark, "lists and mappings "
+					   "nested deeper than %d levels",
+					   YU_MAX_DEPTH);
+				status = KGD_ERR_PARSE;
+				done = 1;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	if (p.error == YAML_MEMORY_ERROR) {
+		d->nomem = 1;
+		status = KGD_ERR_NOMEM;
+	}
+	yaml_parser_delete(&p);
+	return status;
+}
+
+/* libyaml gives every scalar its length: a "\0" escape makes a NUL inside
+ * a value, which every C string after this would silently cut ("a\0b"
+ * stored as "a"). Refuse it where it is. */
+static int check_nul(yu_doc *d)
+{
+	yaml_node_t *n;
+	int status = KGD_OK;
+
+	for (n = d->doc.nodes.start; n < d->doc.nodes.top; n++) {
+		const unsigned char *v = n->data.scalar.value, *z;
+
+		if (n->type != YAML_SCALAR_NODE)
+			continue;
+		z = memchr(v, 0, n->data.scalar.length);
+		if (!z)
+			continue;
+		yu_problem(d, n->start_mark, "a NUL character (\\0 at byte %zu of "
+			   "the text) is not allowed", (size_t)(z - v) + 1);
+		status = KGD_ERR_PARSE;
+	}
+	return status;
+}
+
 int yu_open(yu_doc *d, const char *path, yu_report_fn report, void *user,
 	    kgd_err *err)
 {
@@ -197,6 +276,9 @@ int yu_open(yu_doc *d, const char *path, yu_report_fn report, void *user,
 	status = read_file(d);
 	if (status != KGD_OK)
 		goto out;
+	status = check_depth(d);
+	if (status != KGD_OK)
+		goto out;
 	if (!yaml_parser_initialize(&parser)) {
 		d->nomem = 1;
 		status = KGD_ERR_NOMEM;
@@ -211,6 +293,9 @@ int yu_open(yu_doc *d, const char *path, yu_report_fn report, void *user,
 		goto out;
 	}
 	d->loaded = 1;
+	status = check_nul(d);
+	if (status != KGD_OK)
+		goto out;
 
 	/* A stray "---" would otherwise hide the rest of the file unread. */
 	if (!yaml_parser_load(&parser, &extra)) {

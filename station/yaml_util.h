@@ -44,7 +44,11 @@ typedef struct yu_doc {
 	size_t n_msgs, cap_msgs, n_flushed;
 } yu_doc;
 
-/* Read path and parse it as exactly one YAML document. Returns KGD_OK,
+/* Read path and parse it as exactly one YAML document. Refused before
+ * anything is built from it: a file over 16 MiB ("path: file too large
+ * (over 16777216 bytes)"), lists and mappings nested deeper than 64
+ * levels; refused after loading: a value or key holding a NUL (a "\0"
+ * escape), which every C string would cut. Returns KGD_OK,
  * KGD_ERR_NOT_FOUND / KGD_ERR_IO ("path: <strerror>"), KGD_ERR_PARSE (libyaml
  * syntax error, "path:line:column: <problem>") or KGD_ERR_NOMEM; every
  * failure is also reported. d must be released with yu_close() whatever the
