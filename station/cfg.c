@@ -2,14 +2,16 @@
  * station/cfg.c - load and check the station config (format: cfg.h and
  * docs/SEQUENCES.md).
  *
- * Invariant: a cfg_station handed out has a name, and every instrument has a
- * role of [a-z0-9_]+ (unique, as a YAML key), a driver named [a-z0-9-]+
+ * Invariant: a cfg_station handed out has a good station name (ident.h:
+ * at most 64 bytes of text, no control character), and every instrument
+ * has a role of [a-z0-9_]+ (unique, as a YAML key), a driver named [a-z0-9-]+
  * (a plugin's name, never a path) and a URI with a scheme; plugin_path
  * holds absolute folders only. Whether the driver exists or the URI
  * answers is for plugin loading and the transports to say. Same walker
  * and error style as seq.c.
  */
 #include "cfg.h"
+#include "ident.h"
 #include "plugin.h"
 #include "yaml_util.h"
 
@@ -130,8 +132,9 @@ static void parse_root(yu_doc *d, const yaml_node_t *root, cfg_station *c)
 	if (yu_expect(d, root, YAML_MAPPING_NODE, "a station config") != 0)
 		return;
 	yu_check_keys(d, root, "station config", root_keys);
-	if ((v = yu_require(d, root, "station")))
-		c->name = yu_string(d, v, "station");
+	if ((v = yu_require(d, root, "station")) &&
+	    (c->name = yu_string(d, v, "station")))
+		ident_yu_check(d, v, IDENT_STATION);
 	if ((v = yu_get(d, root, "plugin_path")))
 		parse_plugin_path(d, v, c);
 	parse_instruments(d, root, c);

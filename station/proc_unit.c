@@ -12,8 +12,10 @@
  * lost instrument or stop the lot after --max-errors error parts in a row.
  */
 #include "run_int.h"
+#include "ident.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static int proc_unit(run_ctx *cx, kgd_err *err)
 {
@@ -23,14 +25,22 @@ static int proc_unit(run_ctx *cx, kgd_err *err)
 	for (size_t i = 0;; i++) {
 		db_run_info info;
 		const char *serial;
+		char why[IDENT_WHY_MAX];
 		int rc, tested = 0;
 
 		if (o->serials)
 			serial = i < o->n_serials ? o->serials[i] : NULL;
-		else
-			serial = o->next ? o->next(o->next_user) : NULL;
+		else if (!o->next)
+			serial = NULL;
+		else if ((rc = o->next(o->next_user, &serial, err)) != KGD_OK)
+			return rc;
 		if (!serial)
 			return KGD_OK;
+		/* The lists were checked where they came in; this is the
+		 * runner's own edge, for every source alike. */
+		if (ident_check(IDENT_SERIAL, serial, strlen(serial), why,
+				sizeof(why)))
+			return kgd_err_set(err, KGD_ERR_ARG, "%s", why);
 		if (run_aborted(cx))
 			return kgd_err_set(err, KGD_ERR_ABORTED,
 				"aborted before %s; %zu parts tested", serial,

@@ -23,6 +23,7 @@
  * (unexpected die position).
  */
 #include "run_int.h"
+#include "ident.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +239,22 @@ static int walk_wafer(wafer_walk *w, kgd_err *err)
 	}
 }
 
+/* The wafer id names the wafer in the database and in report file names:
+ * one the station cannot store as given (ident.h) stops the lot, with the
+ * wafer put back, before any die of it is tested. */
+static int check_wafer_id(wafer_walk *w, kgd_err *err)
+{
+	char why[IDENT_WHY_MAX];
+	kgd_err e2;
+
+	if (ident_check(IDENT_WAFER, w->wafer, strlen(w->wafer), why,
+			sizeof(why)) == 0)
+		return KGD_OK;
+	kgd_err_clear(&e2);
+	w->ops->unload_wafer(w->pr->h, &e2);
+	return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s", why);
+}
+
 static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 {
 	wafer_walk w = {0};
@@ -268,6 +285,8 @@ static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 				rc = w.ops->load_wafer(w.pr->h, cx->o->slots[i], w.wafer,
 						       sizeof(w.wafer), err);
 		}
+		if (!rc)
+			rc = check_wafer_id(&w, err);
 		if (rc) {
 			char what[48];
 

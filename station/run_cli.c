@@ -1,8 +1,9 @@
 /*
  * station/run_cli.c - see run_cli.h. Order matters for "nothing
- * half-written": the sequence, the config and every instrument are checked
- * and opened before the results database is touched, so a bad file or an
- * unreachable instrument never creates or changes a database.
+ * half-written": the names given (lot, serials, operator), the sequence,
+ * the config and every instrument are checked and opened before the
+ * results database is touched, so a bad name or file or an unreachable
+ * instrument never creates or changes a database.
  */
 #include "run_cli.h"
 
@@ -13,35 +14,74 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ident.h"
 #include "kgd/xport.h"
 
 /* Set by the signal handler (cli_signals_catch); the runner checks it at
  * every safe point and the transports end their waits on it. */
 static volatile sig_atomic_t abort_requested;
 
-/* Serials from stdin, one per line; blank line or EOF ends the lot. */
+/* Serials from stdin, one per line; blank line or EOF ends the lot. A line
+ * that is no serial number (ident.h: a NUL, another control character, too
+ * long) stops the lot, naming the line; checked on getline's length, so a
+ * NUL cannot cut "SN\0HIDDEN" to "SN" unseen. */
 typedef struct stdin_serials {
 	char *line;
 	size_t cap;
+	unsigned long lineno;
 	int prompt;
 } stdin_serials;
 
-static const char *next_stdin_serial(void *user)
+static int next_stdin_serial(void *user, const char **serial, kgd_err *err)
 {
 	stdin_serials *ss = user;
+	char why[IDENT_WHY_MAX];
 	ssize_t n;
 
+	*serial = NULL;
 	if (ss->prompt) {
 		fputs("serial number (empty line ends the lot): ", stderr);
 		fflush(stderr);
 	}
 	n = getline(&ss->line, &ss->cap, stdin);
 	if (n <= 0)
-		return NULL;
+		return KGD_OK;
+	ss->lineno++;
 	while (n > 0 && (ss->line[n - 1] == '\n' || ss->line[n - 1] == '\r' ||
 			 ss->line[n - 1] == ' '))
 		ss->line[--n] = '\0';
-	return n ? ss->line : NULL;
+	if (n == 0)
+		return KGD_OK;
+	if (ident_check(IDENT_SERIAL, ss->line, (size_t)n, why, sizeof(why)))
+		return kgd_err_set(err, KGD_ERR_ARG, "stdin line %lu: %s",
+				   ss->lineno, why);
+	*serial = ss->line;
+	return KGD_OK;
+}
+
+/* The names the run will store (ident.h), checked before anything is
+ * opened: a bad one is a usage error, exit 2, nothing written. An empty
+ * $USER counts as none. Returns 0 or the exit code. */
+static int check_names(const run_cli_args *a, const char **operator_name)
+{
+	const char *op = a->operator_name;
+	char why[IDENT_WHY_MAX];
+
+	if (ident_check(IDENT_LOT, a->lot, strlen(a->lot), why, sizeof(why)))
+		return cli_usage("run", "--lot: %s", why);
+	for (size_t i = 0; i < a->n_serials; i++)
+		if (ident_check(IDENT_SERIAL, a->serials[i], strlen(a->serials[i]),
+				why, sizeof(why)))
+			return cli_usage("run", "--serial: %s", why);
+	if (op && ident_check(IDENT_OPERATOR, op, strlen(op), why, sizeof(why)))
+		return cli_usage("run", "--operator: %s", why);
+	if (!op && (op = getenv("USER")) && !*op)
+		op = NULL;
+	if (!a->operator_name && op &&
+	    ident_check(IDENT_OPERATOR, op, strlen(op), why, sizeof(why)))
+		return cli_usage("run", "$USER: %s; give --operator", why);
+	*operator_name = op;
+	return 0;
 }
 
 /* LOT-0001 .. LOT-N, in one block so one free() releases them. */
@@ -112,8 +152,11 @@ int run_cli(run_cli_args *a)
 	cli_signals sigs;
 	run_opts o = {0};
 	kgd_err err;
-	int rc, exit_code = CLI_ERROR;
+	int rc, exit_code = check_names(a, &o.operator_name);
 
+	if (exit_code)
+		return exit_code;
+	exit_code = CLI_ERROR;
 	/* Every signal that ends a run takes the abort path (cli.h), from
 	 * here on: a signal while the instruments open (whose waits it ends,
 	 * kgd/xport.h) or the database migrates stops the run before its lot
@@ -137,7 +180,6 @@ int run_cli(run_cli_args *a)
 	}
 
 	o.lot = a->lot;
-	o.operator_name = a->operator_name ? a->operator_name : getenv("USER");
 	o.insert = a->insert;
 	o.insert_user = a->insert_user;
 	o.progress = a->quiet ? NULL : stdout;

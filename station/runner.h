@@ -38,9 +38,11 @@ typedef int (*run_insert_fn)(void *user, size_t index, const char *serial,
 			     kgd_err *err);
 
 /* Where serials come from when there is no list: an operator or scanner.
- * Returns the next serial (owned by the callee, valid until the next call)
- * or NULL at the end of the lot. */
-typedef const char *(*run_next_fn)(void *user);
+ * Sets *serial to the next one (owned by the callee, valid until the next
+ * call), or to NULL at the end of the lot, and returns KGD_OK; a line that
+ * is no serial number (ident.h) is an error status with its message in
+ * err, and stops the lot. */
+typedef int (*run_next_fn)(void *user, const char **serial, kgd_err *err);
 
 typedef struct run_die {
 	int x, y;

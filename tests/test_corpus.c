@@ -15,6 +15,7 @@
  * names a results file that must still not exist afterwards.
  */
 #include <CUnit/CUnit.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,31 @@ static void test_configs(void)
 	CU_ASSERT_TRUE(run_folder("configs", "--config") >= 10);
 }
 
+/* An argument of cli.txt, in place: '' is the empty argument, \xNN a byte
+ * (a blank, a control character, a byte that is not UTF-8). */
+static char *unescape_arg(char *tok)
+{
+	char *r = tok, *w = tok;
+
+	if (strcmp(tok, "''") == 0) {
+		tok[0] = '\0';
+		return tok;
+	}
+	while (*r) {
+		if (r[0] == '\\' && r[1] == 'x' && isxdigit((unsigned char)r[2]) &&
+		    isxdigit((unsigned char)r[3])) {
+			char hex[3] = {r[2], r[3], '\0'};
+
+			*w++ = (char)strtol(hex, NULL, 16);
+			r += 4;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return tok;
+}
+
 /* cli.txt: "EXIT | ARGS | STDERR" per line. */
 static void test_cli(void)
 {
@@ -246,7 +272,7 @@ static void test_cli(void)
 		argv[argc++] = STATION;
 		for (tok = strtok_r(args, " ", &s2); tok && argc < 63;
 		     tok = strtok_r(NULL, " ", &s2))
-			argv[argc++] = tok;
+			argv[argc++] = unescape_arg(tok);
 		argv[argc] = NULL;
 		CU_ASSERT_TRUE(check_case(line, argv, want_exit, want));
 		n++;
