@@ -1,7 +1,8 @@
 /*
  * station/cmd_report.c - `station report`: yield reports, wafer maps and
  * STDF from a results database alone. Each file is written whole or not at
- * all (reports/); this file only parses options and prints.
+ * all (reports/), and the set of them whole or not at all (report_set.h);
+ * this file only parses options and prints.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +12,7 @@
 
 #include "cli.h"
 #include "report_cli.h"
+#include "report_set.h"
 
 /* Short options; the long ones are in the option table below. */
 #define OPTSTRING "d:o:qh"
@@ -34,7 +36,9 @@ static void help(void)
 "                 part's time (where a die's seconds go)\n"
 "  instruments.csv  per session and role: driver, ABI, plugin SHA-256 and\n"
 "                 the instrument's identity (what produced the values)\n"
-"With --stdf DIR: one STDF V4 wafer-sort file per wafer, <lot>_<wafer>.stdf.\n\n"
+"With --stdf DIR: one STDF V4 wafer-sort file per wafer, <lot>_<wafer>.stdf.\n"
+"Each set is swapped in whole; its manifest, report.sha256 (stdf.sha256),\n"
+"comes last and lists its files: without it the folder is incomplete.\n\n"
 "Filters (a part counts through one run, see --first-pass):\n"
 "  --lot NAME  --wafer NAME  --product NAME  --station NAME\n"
 "  --seq-version N  --from DATE  --to DATE   (ISO-8601, inclusive, UTC)\n"
@@ -59,18 +63,39 @@ static void list_files(const char *dir, int stdf)
 	printf("wrote %s reports into %s\n", stdf ? "STDF" : "CSV", dir);
 }
 
+/* The reports in which, written into a stage in dir and swapped in whole
+ * with manifest written last (report_set.h): whenever it stops, dir holds
+ * the old complete set, the new complete set, or no manifest. */
+static int write_set(const char *db_path, const char *dir, const char *manifest,
+		     const rpt_options *opt, unsigned which, rpt_summary *sum)
+{
+	kgd_err err;
+	rset set;
+	int status;
+
+	if (make_dir(dir))
+		return CLI_ERROR;
+	kgd_err_clear(&err);
+	status = rset_begin(&set, dir, manifest, &err);
+	if (!status)
+		status = rpt_write(db_path, set.stage, opt, which, sum, &err);
+	if (!status)
+		status = rset_commit(&set, &err);
+	rset_end(&set);
+	return status ? cli_fail(&err) : CLI_OK;
+}
+
 int report_cli_opts(const char *db_path, const char *out_dir,
 		    const char *stdf_dir, const rpt_options *opt, int verbose)
 {
 	rpt_summary sum = { 0, 0 };
-	kgd_err err;
+	int rc;
 
 	if (out_dir) {
-		if (make_dir(out_dir))
-			return CLI_ERROR;
-		kgd_err_clear(&err);
-		if (rpt_write(db_path, out_dir, opt, RPT_ALL_CSV, &sum, &err))
-			return cli_fail(&err);
+		rc = write_set(db_path, out_dir, "report.sha256", opt,
+			       RPT_ALL_CSV, &sum);
+		if (rc)
+			return rc;
 		if (sum.parts == 0)
 			fprintf(stderr, "station: note: %s holds no tested part; "
 				"the reports have header rows only\n", db_path);
@@ -80,11 +105,10 @@ int report_cli_opts(const char *db_path, const char *out_dir,
 		}
 	}
 	if (stdf_dir) {
-		if (make_dir(stdf_dir))
-			return CLI_ERROR;
-		kgd_err_clear(&err);
-		if (rpt_write(db_path, stdf_dir, opt, RPT_STDF, &sum, &err))
-			return cli_fail(&err);
+		rc = write_set(db_path, stdf_dir, "stdf.sha256", opt, RPT_STDF,
+			       &sum);
+		if (rc)
+			return rc;
 		if (sum.files == 0)
 			fprintf(stderr, "station: note: no selected part was "
 				"tested on a wafer; STDF is written per wafer\n");
