@@ -112,4 +112,8 @@ int yu_parse_double(const char *s, double *out);
 /* s is a non-empty run of [a-z0-9_] (role, operation and variable names). */
 int yu_is_name(const char *s);
 
+/* How a value is quoted in a problem: cut, so one bad scalar cannot fill
+ * the message. */
+#define YU_QUOTE "%.60s"
+
 #endif
