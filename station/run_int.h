@@ -142,6 +142,7 @@ typedef struct run_op {
 typedef struct run_rec {
 	size_t step;                  /* seq_step_at index */
 	const char *value;            /* value name, NULL = the step's own */
+	const char *unit;             /* its native unit */
 	double vals[RUN_MAX_SWEEP];
 	double native;
 } run_rec;

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
 static const char *const root_keys[] = {
 	"sequence", "version", "product", "process", "roles", "setup", "main",
@@ -26,37 +25,6 @@ static const char *const root_keys[] = {
 };
 static const char *const bin_keys[] = { "name", "pass", "hard", NULL };
 static const char *const hard_bin_keys[] = { "name", "pass", NULL };
-
-seq_loc seq_loc_of(const yaml_node_t *n)
-{
-	seq_loc loc = { (int)n->start_mark.line + 1, (int)n->start_mark.column + 1 };
-
-	return loc;
-}
-
-static const seq_bin *find_in(const seq_bin *bins, size_t n, long number)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (bins[i].number == number)
-			return &bins[i];
-	return NULL;
-}
-
-const seq_bin *seq_find_bin(const seq_sequence *s, long number)
-{
-	return find_in(s->bins, s->n_bins, number);
-}
-
-yaml_mark_t seq_mark_of(seq_loc loc)
-{
-	yaml_mark_t m = { 0, 0, 0 };
-
-	m.line = loc.line > 0 ? (size_t)loc.line - 1 : 0;
-	m.column = loc.column > 0 ? (size_t)loc.column - 1 : 0;
-	return m;
-}
 
 /* ---- bins ---------------------------------------------------------------- */
 
@@ -73,7 +41,7 @@ static void parse_bin(yu_doc *d, const yaml_node_t *key, const yaml_node_t *val,
 
 	if (yu_int(d, key, "bin number", 1, SEQ_BIN_MAX, &number) != 0)
 		return;
-	dup = find_in(table, *n, number);
+	dup = seq_bin_in(table, *n, number);
 	if (dup) {
 		/* Compared as numbers: "5" and "05" are the same bin. */
 		yu_problem(d, key->start_mark, "duplicate bin %ld (first at %d:%d)",
@@ -103,7 +71,7 @@ static void parse_bin(yu_doc *d, const yaml_node_t *key, const yaml_node_t *val,
 	}
 	if (yu_int(d, v, "hard bin", 1, SEQ_BIN_MAX, &number) != 0)
 		return;
-	hb = s->hard_bins ? find_in(s->hard_bins, s->n_hard_bins, number) : NULL;
+	hb = s->hard_bins ? seq_bin_in(s->hard_bins, s->n_hard_bins, number) : NULL;
 	if (!hb)
 		yu_problem(d, v->start_mark, "hard bin %ld is not in hard_bins", number);
 	else if (hb->pass != b->pass)
@@ -252,18 +220,6 @@ static void parse_root(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
 	seq_check_skip_if(d, s);
 }
 
-int seq_sha256_hex(const char *data, size_t len, char hex[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0, i;
-
-	if (!EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
-		return -1;
-	for (i = 0; i < md_len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
 /* The walker behind seq_load (out set) and seq_check (out NULL). */
 static int seq_parse(const char *path, yu_report_fn report, void *user,
 		     seq_sequence **out, kgd_err *err)
@@ -350,23 +306,5 @@ void seq_free(seq_sequence *s)
 	free(s->blocks);
 	free(s->text);
 	free(s);
-}
-
-int seq_pass_bin(const seq_sequence *s)
-{
-	int best = 0;
-	size_t i;
-
-	for (i = 0; i < s->n_bins; i++)
-		if (s->bins[i].pass && (best == 0 || s->bins[i].number < best))
-			best = s->bins[i].number;
-	return best ? best : 1;
-}
-
-int seq_hard_bin(const seq_sequence *s, int soft_bin)
-{
-	const seq_bin *b = seq_find_bin(s, soft_bin);
-
-	return b ? b->hard : soft_bin;
 }
 

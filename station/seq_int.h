@@ -14,6 +14,8 @@
 
 seq_loc seq_loc_of(const yaml_node_t *n);
 yaml_mark_t seq_mark_of(seq_loc loc);
+/* seq_core.c: the loader's bottom layer (also seq_step_at & co, seq.h) */
+const seq_bin *seq_bin_in(const seq_bin *bins, size_t n, long number);
 const seq_bin *seq_find_bin(const seq_sequence *s, long number);
 /* Hex SHA-256 of a file's bytes (OpenSSL); -1 if it cannot be computed. */
 int seq_sha256_hex(const char *data, size_t len, char hex[65]);

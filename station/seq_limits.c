@@ -244,31 +244,6 @@ void seq_free_limits(seq_limits *l)
 	free(l->highs);
 }
 
-const seq_limits *seq_step_limits(const seq_step *st, const char *value)
-{
-	size_t i;
-
-	if (!value)
-		return st->has_limits ? &st->limits : NULL;
-	for (i = 0; i < st->n_vlimits; i++)
-		if (st->vlimits[i].value && strcmp(st->vlimits[i].value, value) == 0)
-			return &st->vlimits[i];
-	return NULL;
-}
-
-const seq_limits *seq_limits_at(const seq_limits *l, size_t i, seq_limits *out)
-{
-	*out = *l;
-	out->per = NULL;
-	out->lows = out->highs = NULL;
-	out->n_lows = out->n_highs = 0;
-	if (l->lows)
-		out->low = i < l->n_lows ? l->lows[i] : NAN;
-	if (l->highs)
-		out->high = i < l->n_highs ? l->highs[i] : NAN;
-	return out;
-}
-
 /* ---- limits files -------------------------------------------------------- */
 
 static void parse_limset(yu_doc *d, const yaml_node_t *root, seq_limset *l)

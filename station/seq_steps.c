@@ -436,30 +436,6 @@ void seq_parse_steps(yu_doc *d, const yaml_node_t *root, const char *key,
 	}
 }
 
-size_t seq_n_steps(const seq_sequence *s)
-{
-	return s->n_setup + s->n_main + s->n_cleanup;
-}
-
-/* Steps of setup, main and cleanup as one run, in file order. */
-const seq_step *seq_step_at(const seq_sequence *s, size_t i)
-{
-	return seq_step_mut((seq_sequence *)s, i);
-}
-
-/* The one place a step is found by index; the loader and the limits
- * file apply (seq_limset_apply) change steps through it, everyone else
- * reads them through seq_step_at. */
-seq_step *seq_step_mut(seq_sequence *s, size_t i)
-{
-	if (i < s->n_setup)
-		return &s->setup[i];
-	i -= s->n_setup;
-	if (i < s->n_main)
-		return &s->main[i];
-	return &s->cleanup[i - s->n_main];
-}
-
 /* Results are keyed by step name, so two steps may not share one - not even
  * two unnamed steps defaulting to the same "<role>.<op>". */
 void seq_check_step_names(yu_doc *d, const seq_sequence *s)
@@ -533,26 +509,5 @@ void seq_free_steps(seq_step *steps, size_t n)
 		free(st->skip_if.step);
 	}
 	free(steps);
-}
-
-const seq_param *seq_step_param(const seq_step *st, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < st->n_params; i++)
-		if (st->params[i].key && strcmp(st->params[i].key, key) == 0)
-			return &st->params[i];
-	return NULL;
-}
-
-long seq_step_index(const seq_sequence *s, const char *name)
-{
-	size_t i, n = seq_n_steps(s);
-
-	for (i = 0; name && i < n; i++)
-		if (seq_step_at(s, i)->name &&
-		    strcmp(seq_step_at(s, i)->name, name) == 0)
-			return (long)i;
-	return -1;
 }
 

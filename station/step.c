@@ -113,7 +113,7 @@ run_rec *run_part_rec_add(run_part *part)
 	return &part->recs[part->n_recs++];
 }
 
-static int remember(run_part *part, size_t step, const char *value,
+static int remember(run_part *part, size_t step, const run_value *rv,
 		    const run_point *pt, double native)
 {
 	run_rec *r = run_part_rec_add(part);
@@ -121,7 +121,8 @@ static int remember(run_part *part, size_t step, const char *value,
 	if (!r)
 		return -1;
 	r->step = step;
-	r->value = value;
+	r->value = rv->name;
+	r->unit = rv->unit;
 	memcpy(r->vals, pt->vals, sizeof(r->vals));
 	r->native = native;
 	return 0;
@@ -276,7 +277,7 @@ static int log_point(run_ctx *cx, size_t step_idx, const run_op *op,
 
 			if (log_value(cx, st, op, i, call, ok, coords, &vpass))
 				return -1;
-			if (ok && remember(&cx->part, step_idx, op->values[i].name,
+			if (ok && remember(&cx->part, step_idx, &op->values[i],
 					   call->pt, call->v[i]))
 				return -1;
 		}

@@ -1,0 +1,83 @@
+/*
+ * station/ops_table.c - what a sequence step may do, as data: each run_ops
+ * row names the operation, the instrument class it needs, how it is
+ * judged, the values it returns with their native units, the sweep
+ * variables and params it understands, the function that performs it at
+ * one sweep point and, where the instrument has one, its parallel form (a
+ * batch over all ports or all lanes). A new operation is a row here and
+ * one function in ops_<class>.c.
+ *
+ * Invariant: lint.c checks a sequence against exactly this table, so what
+ * `station check` accepts is what a run can do.
+ */
+#include "run_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define NO_VALUES {{NULL, NULL}}
+
+static const run_op run_ops[] = {
+	{"optical_power", DRV_CLASS_POWER_METER, RUN_KIND_NUMERIC,
+	 {{NULL, "W"}}, {"port", "wavelength_nm"},
+	 {{"averaging_s", RUN_P_NUMBER}}, run_op_pm_optical_power, 0,
+	 "port", run_batch_pm_optical_power, run_can_batch_pm},
+	{"insertion_loss", DRV_CLASS_POWER_METER, RUN_KIND_NUMERIC,
+	 {{NULL, "dB"}}, {"port", "wavelength_nm"},
+	 {{"averaging_s", RUN_P_NUMBER}, {"reference_dbm", RUN_P_NUMBER},
+	  {"reference_step", RUN_P_STEPREF}},
+	 run_op_pm_insertion_loss, 0,
+	 "port", run_batch_pm_insertion_loss, run_can_batch_pm},
+	{"configure", DRV_CLASS_BERT, RUN_KIND_ACTION, NO_VALUES, {"lane"},
+	 {{"pattern", RUN_P_PATTERN}, {"rate_gbps", RUN_P_NUMBER},
+	  {"output", RUN_P_BOOL}},
+	 run_op_bert_configure, 0, NULL, NULL, NULL},
+	/* errors = 0 flags ber as the zero-error bound 3/bits. */
+	{"ber", DRV_CLASS_BERT, RUN_KIND_NUMERIC,
+	 {{NULL, "ratio"}, {"errors", ""}}, {"lane"},
+	 {{"pattern", RUN_P_PATTERN}, {"rate_gbps", RUN_P_NUMBER},
+	  {"gate_s", RUN_P_NUMBER}},
+	 run_op_bert_ber, 0, "lane", run_batch_bert_ber, run_can_batch_bert},
+	{"enable", DRV_CLASS_LASER, RUN_KIND_ACTION, NO_VALUES, {"channel"},
+	 {{"channels", RUN_P_CHANNELS}}, run_op_laser_enable, 0, NULL, NULL, NULL},
+	{"disable", DRV_CLASS_LASER, RUN_KIND_ACTION, NO_VALUES, {"channel"},
+	 {{"channels", RUN_P_CHANNELS}}, run_op_laser_disable, 0, NULL, NULL,
+	 NULL},
+	{"read", DRV_CLASS_LASER, RUN_KIND_NUMERIC,
+	 {{"power", "W"}, {"wavelength", "nm"}, {"bias", "A"},
+	  {"temperature", "C"}, {"smsr", "dB"}}, {"channel"}, {{NULL, 0}},
+	 run_op_laser_read, 0, NULL, NULL, NULL},
+	{"identify", 0, RUN_KIND_MATCH, NO_VALUES, {NULL},
+	 {{"glob", RUN_P_STRING}, {"regex", RUN_P_REGEX}}, run_op_identify, 0,
+	 NULL, NULL, NULL},
+	{"wait", -1, RUN_KIND_ACTION, NO_VALUES, {NULL},
+	 {{"seconds", RUN_P_NUMBER}}, run_op_wait, 0, NULL, NULL, NULL},
+	{"prompt", -1, RUN_KIND_PROMPT, NO_VALUES, {NULL},
+	 {{"text", RUN_P_STRING}, {"expect", RUN_P_STRING}}, run_op_prompt, 1,
+	 NULL, NULL, NULL},
+};
+
+#define N_OPS (sizeof(run_ops) / sizeof(run_ops[0]))
+
+const run_op *run_find_op(const char *name)
+{
+	for (size_t i = 0; name && i < N_OPS; i++)
+		if (strcmp(run_ops[i].name, name) == 0)
+			return &run_ops[i];
+	return NULL;
+}
+
+const char *run_op_names(void)
+{
+	static char names[256];
+
+	if (!names[0]) {
+		size_t used = 0;
+
+		for (size_t i = 0; i < N_OPS && used < sizeof(names); i++)
+			used += (size_t)snprintf(names + used, sizeof(names) - used,
+						 "%s%s", i ? ", " : "", run_ops[i].name);
+	}
+	return names;
+}
+
