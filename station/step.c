@@ -326,30 +326,50 @@ static int log_point(run_ctx *cx, size_t step_idx, const run_op *op,
 	return 0;
 }
 
-/* Every point of the step's sweep, in sweep order: the last variable
- * varies fastest. NULL when out of memory. */
+/* The sweep's odometer: the first point, then each next one in sweep
+ * order (the last variable varies fastest); point_next is 0 after the
+ * last point. */
+static void point_set(run_point *pt)
+{
+	for (size_t i = 0; i < pt->st->n_sweep; i++)
+		pt->vals[i] = pt->st->sweep[i].values[pt->idx[i]];
+}
+
+static void point_first(run_point *pt, const seq_step *st)
+{
+	memset(pt, 0, sizeof(*pt));
+	pt->st = st;
+	point_set(pt);
+}
+
+static int point_next(run_point *pt)
+{
+	for (size_t k = pt->st->n_sweep; k > 0; k--) {
+		if (++pt->idx[k - 1] < pt->st->sweep[k - 1].n_values) {
+			point_set(pt);
+			return 1;
+		}
+		pt->idx[k - 1] = 0;
+	}
+	return 0;
+}
+
+/* Every point of the step's sweep, in sweep order. NULL when out of
+ * memory. */
 static run_point *sweep_points(const seq_step *st, size_t *n)
 {
-	size_t sw[RUN_MAX_SWEEP] = {0}, total = 1, k;
-	run_point *pts;
+	size_t total = 1, p = 0;
+	run_point pt, *pts;
 
 	for (size_t i = 0; i < st->n_sweep; i++)
 		total *= st->sweep[i].n_values;
 	pts = calloc(total ? total : 1, sizeof(*pts));
 	if (!pts)
 		return NULL;
-	for (size_t p = 0; p < total; p++) {
-		pts[p].st = st;
-		for (size_t i = 0; i < st->n_sweep; i++) {
-			pts[p].vals[i] = st->sweep[i].values[sw[i]];
-			pts[p].idx[i] = sw[i];
-		}
-		for (k = st->n_sweep; k > 0; k--) {
-			if (++sw[k - 1] < st->sweep[k - 1].n_values)
-				break;
-			sw[k - 1] = 0;
-		}
-	}
+	point_first(&pt, st);
+	do
+		pts[p++] = pt;
+	while (p < total && point_next(&pt));
 	*n = total;
 	return pts;
 }
@@ -481,35 +501,23 @@ static int log_and_fold(run_ctx *cx, size_t idx, const run_op *op,
 static int step_points(run_ctx *cx, size_t idx, const run_op *op,
 		       step_outcome *o, kgd_err *err)
 {
-	const seq_step *st = seq_step_at(cx->s, idx);
-	size_t sw[RUN_MAX_SWEEP] = {0}, k;
-	run_point pt = {.st = st};
+	run_point pt;
 	run_call call;
 	int rc;
 
+	point_first(&pt, seq_step_at(cx->s, idx));
 	for (;;) {
 		if (run_stopped(cx)) {
 			o->cut = 1;
 			return KGD_OK;
-		}
-		for (size_t i = 0; i < st->n_sweep; i++) {
-			pt.vals[i] = st->sweep[i].values[sw[i]];
-			pt.idx[i] = sw[i];
 		}
 		call_init(&call, cx, &pt);
 		rc = cut_by_sibling(cx, measure_point(cx, op, &call, 0, err), o);
 		if (rc || o->cut)
 			return rc;
 		rc = log_and_fold(cx, idx, op, &call, o, err);
-		if (rc || o->status == RUN_ST_ERROR)
+		if (rc || o->status == RUN_ST_ERROR || !point_next(&pt))
 			return rc;
-		for (k = st->n_sweep; k > 0; k--) {
-			if (++sw[k - 1] < st->sweep[k - 1].n_values)
-				break;
-			sw[k - 1] = 0;
-		}
-		if (k == 0)
-			return KGD_OK;
 	}
 }
 
