@@ -20,6 +20,7 @@ static const struct {
 	{"plugins", cmd_plugins, "list driver plugins with their class, ABI version and operations"},
 	{"scan", cmd_scan, "list serial ports and USBTMC instruments with their URIs"},
 	{"demo", cmd_demo, "run a simulated lot on the virtual station and write its reports"},
+	{"sync", cmd_sync, "send a results file to the fab's central PostgreSQL server"},
 };
 
 static void usage(FILE *f)

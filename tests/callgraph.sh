@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/callgraph.sh BUILD_DIR - calls inside db/, reports/ and station/'s
+# tests/callgraph.sh BUILD_DIR - calls inside db/, reports/, sync/ and station/'s
 # core library go one way, and code outside db/ and reports/ enters each
 # only through its front file.
 #
@@ -108,4 +108,7 @@ check station kgd_station_core "-" "lot.c" \
 check reports kgd_reports "rpt.c" \
 	"rpt_yield.c rpt_tests.c rpt_wafer.c rpt_parts.c rpt_time.c rpt_stdf.c rpt_instruments.c" \
 	"rpt_common.c"
+# sync/ (issue 13): the front, the upload and the pull, the central schema,
+# the bottom (connections, errors, COPY text).
+check sync kgd_sync "pgs.c" "pgs_up.c pgs_pull.c" "pgs_schema.c" "pgs_core.c"
 exit $status

@@ -1,0 +1,97 @@
+#!/bin/sh
+# tests/pgtmp.sh - a throwaway PostgreSQL server for tests and benchmarks.
+#
+#   sh tests/pgtmp.sh start DIR OWNER_PID [LIFETIME_S]
+#       initdb into DIR/pg/data and start a server that listens only on a
+#       Unix socket in DIR/pg (listen_addresses=''), database "kgd", owner
+#       role "kgd_admin" (trust on the socket), every other role by
+#       password (scram-sha-256). Prints the libpq connection string of the
+#       admin ("host=DIR/pg port=... dbname=kgd user=kgd_admin").
+#   sh tests/pgtmp.sh stop DIR
+#       stop it (immediate), killing the postmaster if pg_ctl cannot.
+#
+# Invariant: the server never outlives its user. A watchdog stops it when
+# OWNER_PID (the test program) is gone, or after LIFETIME_S (default
+# 300) whatever happens, so a crashed or killed test leaves nothing.
+#
+# PostgreSQL refuses to run as root and CI runs as root: then the server
+# runs as Debian's `postgres` user (made by the postgresql package), which
+# owns DIR/pg; DIR itself is opened to traversal (0711) so it can reach it.
+set -eu
+cmd=${1:?usage: pgtmp.sh start DIR OWNER_PID [LIFETIME_S] | stop DIR}
+dir=${2:?usage: pgtmp.sh start DIR OWNER_PID [LIFETIME_S] | stop DIR}
+bindir=$(pg_config --bindir 2>/dev/null || true)
+[ -x "$bindir/initdb" ] || bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$bindir/initdb" ] || { echo "pgtmp: no PostgreSQL server (initdb) found" >&2; exit 1; }
+pg=$dir/pg
+data=$pg/data
+
+as_owner() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+stop() {
+	[ -d "$data" ] || return 0
+	as_owner "$bindir/pg_ctl" -D "$data" -m immediate -t 10 stop \
+		>/dev/null 2>&1 || true
+	if [ -f "$data/postmaster.pid" ]; then
+		pid=$(head -1 "$data/postmaster.pid" 2>/dev/null || true)
+		[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+	fi
+	return 0
+}
+
+case $cmd in
+stop)
+	stop
+	exit 0
+	;;
+start) ;;
+*) echo "pgtmp: unknown command $cmd" >&2; exit 2 ;;
+esac
+
+owner=${3:?usage: pgtmp.sh start DIR OWNER_PID [LIFETIME_S]}
+life=${4:-300}
+mkdir -p "$pg"
+if [ "$(id -u)" -eq 0 ]; then
+	chmod 0711 "$dir"
+	chown postgres "$pg"
+fi
+# A port number only names the socket file (.s.PGSQL.<port>); pick one per
+# folder so two servers never share a lock file name in /tmp.
+port=$(( 20000 + $$ % 30000 ))
+as_owner "$bindir/initdb" -D "$data" -U kgd_admin -A trust -E UTF8 \
+	--locale=C --no-sync >"$pg/initdb.log" 2>&1 || {
+	cat "$pg/initdb.log" >&2; exit 1; }
+cat >"$data/pg_hba.conf" <<EOF
+local all kgd_admin trust
+local all all scram-sha-256
+EOF
+cat >>"$data/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$pg'
+port = $port
+fsync = ${KGD_PG_FSYNC:-off}
+full_page_writes = ${KGD_PG_FSYNC:-off}
+max_connections = 40
+shared_buffers = 128MB
+max_wal_size = 2GB
+EOF
+as_owner "$bindir/pg_ctl" -D "$data" -l "$pg/server.log" -w -t 30 start \
+	>/dev/null 2>&1 || { cat "$pg/server.log" >&2; stop; exit 1; }
+# The watchdog, detached from the caller's pipes so tu_run sees EOF.
+(
+	end=$(( $(date +%s) + life ))
+	while kill -0 "$owner" 2>/dev/null && [ "$(date +%s)" -lt "$end" ] &&
+	      [ -f "$data/postmaster.pid" ]; do
+		sleep 1
+	done
+	stop
+) </dev/null >/dev/null 2>&1 &
+"$bindir/psql" -X -q -h "$pg" -p "$port" -U kgd_admin -d postgres \
+	-c "CREATE DATABASE kgd" >/dev/null || { stop; exit 1; }
+echo "host=$pg port=$port dbname=kgd user=kgd_admin"
