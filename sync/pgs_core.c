@@ -74,6 +74,14 @@ static void first_line(const char *m, char *out, size_t cap)
 	out[n] = '\0';
 }
 
+/* libpq prints the server's notices and warnings to stderr by default;
+ * only station/ prints, and an error reaches it through kgd_err. */
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 int pgs_connect(pgs_conn *c, const char *target, kgd_err *err)
 {
 	/* Keywords in order: a later one wins, so the target (expanded
@@ -101,6 +109,7 @@ int pgs_connect(pgs_conn *c, const char *target, kgd_err *err)
 		c->pg = NULL;
 		return KGD_ERR_IO;
 	}
+	PQsetNoticeProcessor(c->pg, quiet, NULL);
 	return KGD_OK;
 }
 

@@ -18,6 +18,10 @@
 # runs as Debian's `postgres` user (made by the postgresql package), which
 # owns DIR/pg; DIR itself is opened to traversal (0711) so it can reach it.
 set -eu
+# The server must not inherit the caller's descriptors (a test harness's
+# pipes would then never see EOF): close everything above stderr.
+# (The shell itself reads this script on a descriptor above 9.)
+exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 cmd=${1:?usage: pgtmp.sh start DIR OWNER_PID [LIFETIME_S] | stop DIR}
 dir=${2:?usage: pgtmp.sh start DIR OWNER_PID [LIFETIME_S] | stop DIR}
 bindir=$(pg_config --bindir 2>/dev/null || true)

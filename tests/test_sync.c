@@ -1,0 +1,555 @@
+/*
+ * tests/test_sync.c - store-and-forward to a real PostgreSQL server
+ * (issue 13): `station sync --to`, `station report --from-db`, the
+ * central schema against the station file's, the roles, and the faults:
+ * a server stopped mid-upload, two uploads at once, a newer schema, a
+ * wrong password, a role without rights.
+ *
+ * One throwaway server (tests/pgtmp.sh through pgutil.c) serves the
+ * suite; it is stopped at the end, and by its watchdog should this
+ * program die. Every child runs under a time limit.
+ */
+#include <CUnit/CUnit.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "pgs.h"
+#include "pgutil.h"
+#include "testutil.h"
+
+#define STATION KGD_BIN_DIR "/station"
+
+static pgu_server srv;
+static char dir[512];
+static char out[65536], errbuf[8192];
+
+static const char *in_dir(const char *name)
+{
+	static char buf[64][700];
+	static int i;
+
+	i = (i + 1) % 64;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+static int suite_init(void)
+{
+	snprintf(dir, sizeof(dir), "%s", tu_mkdtemp("sync"));
+	return pgu_start(&srv, "syncpg", 240);
+}
+
+static int suite_clean(void)
+{
+	pgu_stop(&srv);
+	tu_rmtree(dir);
+	return 0;
+}
+
+static long long sq(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	if (sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return v;
+}
+
+static int sync_as(const char *db_path, const char *conninfo, int timeout_s)
+{
+	char *argv[] = { STATION, "sync", "--db", (char *)db_path, "--to",
+			 (char *)conninfo, NULL };
+
+	return tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), timeout_s);
+}
+
+static void expect_in(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		fprintf(stderr, "\nexpected \"%s\" in \"%s\"\n", needle, hay);
+	CU_ASSERT_PTR_NOT_NULL(strstr(hay, needle));
+}
+
+/* Every synced table's row count on the server (all sources) equals the
+ * file's, and no row is there twice. */
+static void expect_same_counts(const char *db_path, const char *src_where)
+{
+	static const char *const t[] = { "station", "operator", "sequence",
+		"limits_set", "lot", "wafer", "part", "session", "bin",
+		"hard_bin", "session_instrument", "run", "step_result",
+		"measurement" };
+	char sql[300];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		long long local, central;
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", t[i]);
+		local = sq(db_path, sql);
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s", t[i],
+			 src_where);
+		central = pgu_q(&srv, sql);
+		if (local != central)
+			fprintf(stderr, "\n%s: %lld in the file, %lld on the server\n",
+				t[i], local, central);
+		CU_ASSERT_EQUAL(local, central);
+	}
+}
+
+static const char *src_of(const char *db_path, char *buf, size_t cap)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+
+	buf[0] = '\0';
+	if (sqlite3_open_v2(db_path, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, "SELECT uuid FROM sync_source", -1, &st,
+			       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		snprintf(buf, cap, "src = '%s'", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	return buf;
+}
+
+/* The central schema covers every column of every table the station file
+ * syncs; a table the file has that does not travel is named here, so a
+ * new SQLite table or column without its PostgreSQL migration fails. */
+static void test_schema_covers_file(void)
+{
+	static const char *const local_only[] = { "lot_lease", "sync_source",
+						   "sync_mark" };
+	const char *path = in_dir("schema.db");
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL, *ct = NULL;
+	db *d = NULL;
+	kgd_err err;
+	int tables = 0;
+
+	CU_ASSERT_EQUAL_FATAL(db_open(path, &d, &err), KGD_OK);
+	db_close(d);
+	/* An empty file's sync makes the central schema. */
+	CU_ASSERT_EQUAL_FATAL(pgs_sync(path, srv.conninfo, NULL, NULL, &err), KGD_OK);
+	CU_ASSERT_EQUAL(pgu_q(&srv, "SELECT value::int FROM kgd_meta WHERE key ="
+			      " 'schema_version'"), pgs_schema_version());
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL),
+			      SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(h, "SELECT name FROM sqlite_master"
+						 " WHERE type = 'table' ORDER BY name",
+						 -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		char sql[300], cols[4096];
+		int skip = 0;
+
+		for (size_t i = 0; i < sizeof(local_only) / sizeof(local_only[0]); i++)
+			skip |= !strcmp(name, local_only[i]);
+		if (skip)
+			continue;
+		tables++;
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM information_schema"
+			 ".tables WHERE table_name = '%s'", name);
+		if (pgu_q(&srv, sql) != 1)
+			fprintf(stderr, "\nno table %s on the server\n", name);
+		CU_ASSERT_EQUAL(pgu_q(&srv, sql), 1);
+		snprintf(sql, sizeof(sql), "SELECT name FROM pragma_table_info('%s')",
+			 name);
+		CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(h, sql, -1, &ct, NULL),
+				      SQLITE_OK);
+		snprintf(sql, sizeof(sql), "SELECT ','||string_agg(column_name,"
+			 " ',')||',' FROM information_schema.columns WHERE"
+			 " table_name = '%s'", name);
+		pgu_text(&srv, sql, cols, sizeof(cols));
+		snprintf(sql, sizeof(sql), "SELECT name FROM pragma_table_info('%s')",
+			 name);
+		CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(h, sql, -1, &ct, NULL),
+				      SQLITE_OK);
+		while (sqlite3_step(ct) == SQLITE_ROW) {
+			char want[100];
+
+			snprintf(want, sizeof(want), ",%s,", sqlite3_column_text(ct, 0));
+			if (!strstr(cols, want))
+				fprintf(stderr, "\n%s.%s: no such column on the "
+					"server: add a central schema migration "
+					"(sync/pgs_schema.c)\n", name,
+					sqlite3_column_text(ct, 0));
+			CU_ASSERT_PTR_NOT_NULL(strstr(cols, want));
+		}
+		sqlite3_finalize(ct);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	CU_ASSERT(tables >= 14);
+}
+
+static int same_file(const char *a, const char *b)
+{
+	size_t la = 0, lb = 0;
+	char *x = tu_slurp(a, &la), *y = tu_slurp(b, &lb);
+	int same = x && y && la == lb && memcmp(x, y, la) == 0;
+
+	if (!same)
+		fprintf(stderr, "\n%s and %s differ\n", a, b);
+	free(x);
+	free(y);
+	return same;
+}
+
+static void compare_reports(const char *a, const char *b)
+{
+	static const char *const files[] = { "yield.csv", "bins.csv",
+		"pareto.csv", "tests.csv", "teststats.csv", "wafermap.csv",
+		"parts.csv", "testtime.csv", "instruments.csv" };
+	char pa[900], pb[900];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(pa, sizeof(pa), "%s/%s", a, files[i]);
+		snprintf(pb, sizeof(pb), "%s/%s", b, files[i]);
+		CU_ASSERT_TRUE(same_file(pa, pb));
+	}
+}
+
+/* A real lot (the demo's wafer sort on the virtual station): sent once,
+ * sent again (nothing new), and reported from the server: the same CSV,
+ * SVG and STDF bytes as from the file. */
+static void test_sync_and_report(void)
+{
+	const char *demo = in_dir("demo"), *db_path = in_dir("demo/results.db");
+	char *demo_argv[] = { STATION, "demo", "-q", "-w", "1", "-o",
+			      (char *)demo, NULL };
+	char src[128], p1[900], p2[900];
+	int rc;
+
+	rc = tu_run(demo_argv, out, sizeof(out), errbuf, sizeof(errbuf), 120);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_EQUAL_FATAL(sync_as(db_path, srv.conninfo, 60), 0);
+	expect_in(out, "parts tested (runs)");
+	src_of(db_path, src, sizeof(src));
+	expect_same_counts(db_path, src);
+	CU_ASSERT_EQUAL(pgu_q(&srv, "SELECT count(*) FROM session_end"), 1);
+	/* again: nothing new, nothing doubled */
+	CU_ASSERT_EQUAL(sync_as(db_path, srv.conninfo, 60), 0);
+	expect_in(out, "nothing new");
+	expect_same_counts(db_path, src);
+
+	{
+		char *local[] = { STATION, "report", "-q", "--db", (char *)db_path,
+				  "--out", (char *)in_dir("rep-local"), "--stdf",
+				  (char *)in_dir("stdf-local"), NULL };
+		char *central[] = { STATION, "report", "-q", "--from-db",
+				    srv.conninfo, "--out", (char *)in_dir("rep-pg"),
+				    "--stdf", (char *)in_dir("stdf-pg"), NULL };
+		char *lot_l[] = { STATION, "report", "-q", "--db", (char *)db_path,
+				  "--lot", "DEMO1", "--from", "2000-01-01", "--out",
+				  (char *)in_dir("rep-lot-local"), NULL };
+		char *lot_c[] = { STATION, "report", "-q", "--from-db",
+				  srv.conninfo, "--lot", "DEMO1", "--from",
+				  "2000-01-01", "--out", (char *)in_dir("rep-lot-pg"),
+				  NULL };
+		char *none[] = { STATION, "report", "-q", "--from-db",
+				 srv.conninfo, "--lot", "NO-SUCH-LOT", "--out",
+				 (char *)in_dir("rep-none"), NULL };
+
+		CU_ASSERT_EQUAL(tu_run(local, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 60), 0);
+		CU_ASSERT_EQUAL(tu_run(central, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 60), 0);
+		compare_reports(in_dir("rep-local"), in_dir("rep-pg"));
+		snprintf(p1, sizeof(p1), "%s/wafermap_DEMO1_DEMO1-W01.svg",
+			 in_dir("rep-local"));
+		snprintf(p2, sizeof(p2), "%s/wafermap_DEMO1_DEMO1-W01.svg",
+			 in_dir("rep-pg"));
+		CU_ASSERT_TRUE(same_file(p1, p2));
+		snprintf(p1, sizeof(p1), "%s/DEMO1_DEMO1-W01.stdf",
+			 in_dir("stdf-local"));
+		snprintf(p2, sizeof(p2), "%s/DEMO1_DEMO1-W01.stdf", in_dir("stdf-pg"));
+		CU_ASSERT_TRUE(same_file(p1, p2));
+		/* filters go to the server and to the report alike */
+		CU_ASSERT_EQUAL(tu_run(lot_l, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 60), 0);
+		CU_ASSERT_EQUAL(tu_run(lot_c, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 60), 0);
+		compare_reports(in_dir("rep-lot-local"), in_dir("rep-lot-pg"));
+		/* a filter that matches nothing is an error, as locally */
+		CU_ASSERT_EQUAL(tu_run(none, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 60), 1);
+		expect_in(errbuf, "NO-SUCH-LOT");
+	}
+}
+
+/* The server stops (immediate: as a crash) in the middle of an upload and
+ * comes back: the next sync sends the rest, every row exactly once. */
+static void test_server_stops_mid_sync(void)
+{
+	const char *db_path = in_dir("big.db");
+	char *argv[] = { STATION, "sync", "--db", (char *)db_path, "--to",
+			 srv.conninfo, "--batch", "2000", NULL };
+	const char *errp = in_dir("big.err");
+	char src[128], sql[300];
+	long long batches = 0;
+	int pid, rc, i;
+	char *e;
+
+	CU_ASSERT_EQUAL_FATAL(pgu_make_results(db_path, "cell-big", "BIG", 150,
+					       1000, 3), 0);
+	src_of(db_path, src, sizeof(src));
+	pid = tu_spawn(argv, NULL, NULL, errp);
+	CU_ASSERT_FATAL(pid > 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM sync_batch WHERE %s AND"
+		 " tbl = 'run'", src);
+	for (i = 0; i < 3000 && batches < 3; i++) {
+		usleep(5000);
+		batches = pgu_q(&srv, sql);
+	}
+	CU_ASSERT(batches >= 3);
+	CU_ASSERT_EQUAL(pgu_pause(&srv), 0);
+	rc = tu_wait(pid, 60);
+	e = tu_slurp(errp, NULL);
+	if (rc == 0) {
+		/* it finished first on a fast machine: still a valid run */
+		fprintf(stderr, "\n(note: the upload finished before the stop)\n");
+	} else {
+		CU_ASSERT_EQUAL(rc, 1);
+		CU_ASSERT_PTR_NOT_NULL(e);
+		if (e) {
+			expect_in(e, "server kgd_admin@");
+			if (strchr(e, '\n') != e + strlen(e) - 1)
+				fprintf(stderr, "\nnot one line: %s", e);
+			CU_ASSERT_EQUAL(strchr(e, '\n'), e + strlen(e) - 1);
+		}
+	}
+	free(e);
+	CU_ASSERT_EQUAL_FATAL(pgu_resume(&srv), 0);
+	CU_ASSERT(pgu_q(&srv, sql) < 82);  /* some batches were still to go */
+	CU_ASSERT_EQUAL(sync_as(db_path, srv.conninfo, 120), 0);
+	expect_same_counts(db_path, src);
+	CU_ASSERT_EQUAL(sync_as(db_path, srv.conninfo, 60), 0);
+	expect_in(out, "nothing new");
+}
+
+/* Two stations at once, and one station's file twice at once: the second
+ * upload of a file waits its turn or is refused, never doubles a row. */
+static void test_concurrent_syncs(void)
+{
+	const char *a = in_dir("cell-a.db"), *b = in_dir("cell-b.db");
+	char *sa[] = { STATION, "sync", "--db", (char *)a, "--to", srv.conninfo,
+		       "--batch", "1000", NULL };
+	char *sb[] = { STATION, "sync", "--db", (char *)b, "--to", srv.conninfo,
+		       "--batch", "1000", NULL };
+	const char *errs[3] = { in_dir("ca.err"), in_dir("cb.err"),
+				in_dir("ca2.err") };
+	char src[128];
+	int pids[3], rcs[3];
+
+	CU_ASSERT_EQUAL_FATAL(pgu_make_results(a, "cell-a", "LOT-A", 60, 500, 5),
+			      0);
+	CU_ASSERT_EQUAL_FATAL(pgu_make_results(b, "cell-b", "LOT-B", 60, 500, 6),
+			      0);
+	pids[0] = tu_spawn(sa, NULL, NULL, errs[0]);
+	pids[1] = tu_spawn(sb, NULL, NULL, errs[1]);
+	pids[2] = tu_spawn(sa, NULL, NULL, errs[2]);
+	for (int i = 0; i < 3; i++)
+		rcs[i] = tu_wait(pids[i], 120);
+	CU_ASSERT_EQUAL(rcs[1], 0);
+	/* the two uploads of a: at least one did it; one refused is fine */
+	CU_ASSERT(rcs[0] == 0 || rcs[2] == 0);
+	for (int i = 0; i < 3; i += 2)
+		if (rcs[i] != 0) {
+			char *e = tu_slurp(errs[i], NULL);
+
+			CU_ASSERT_EQUAL(rcs[i], 1);
+			if (e)
+				expect_in(e, "another sync of");
+			free(e);
+		}
+	CU_ASSERT_EQUAL(sync_as(a, srv.conninfo, 60), 0);
+	expect_same_counts(a, src_of(a, src, sizeof(src)));
+	expect_same_counts(b, src_of(b, src, sizeof(src)));
+	/* and the analyst sees both stations in one report */
+	{
+		char *rep[] = { STATION, "report", "--from-db", srv.conninfo,
+				"--out", (char *)in_dir("rep-ab"), NULL };
+		char yield[900];
+		char *y;
+
+		CU_ASSERT_EQUAL(tu_run(rep, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 60), 0);
+		snprintf(yield, sizeof(yield), "%s/yield.csv", in_dir("rep-ab"));
+		y = tu_slurp(yield, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+		expect_in(y, "LOT-A,");
+		expect_in(y, "LOT-B,");
+		free(y);
+	}
+}
+
+static int sync_env(const char *db_path, const char *conninfo,
+		    const char *password, const char *errp)
+{
+	char *argv[] = { STATION, "sync", "--db", (char *)db_path, "--to",
+			 (char *)conninfo, NULL };
+	char pw[200];
+	const char *env[] = { pw, "PGPASSFILE=/nonexistent", NULL };
+	int pid;
+
+	snprintf(pw, sizeof(pw), "PGPASSWORD=%s", password);
+	pid = tu_spawn(argv, env, NULL, errp);
+	return pid > 0 ? tu_wait(pid, 60) : -1;
+}
+
+/* The roles of db/pg_roles.sql: a station inserts and cannot change or
+ * read results; an analyst reads and cannot insert. A wrong password, a
+ * role without rights and a newer central schema are each one line naming
+ * the server (never the password), and the file is left as it was. */
+static void test_roles_and_refusals(void)
+{
+	const char *db_path = in_dir("roles.db"), *errp = in_dir("roles.err");
+	char *sqlf = tu_slurp(KGD_SOURCE_DIR "/db/pg_roles.sql", NULL);
+	char ci[900], src[128];
+	long long marks;
+	char *e;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sqlf);
+	CU_ASSERT_EQUAL_FATAL(pgu_exec(&srv, sqlf), 0);
+	free(sqlf);
+	CU_ASSERT_EQUAL_FATAL(pgu_exec(&srv, "CREATE ROLE st1 LOGIN PASSWORD"
+				       " 'Stat1onPw' IN ROLE kgd_station;"
+				       "CREATE ROLE an1 LOGIN PASSWORD 'Analy5tPw'"
+				       " IN ROLE kgd_analyst"), 0);
+	CU_ASSERT_EQUAL_FATAL(pgu_make_results(db_path, "cell-r", "LOT-R", 20, 50,
+					       9), 0);
+	src_of(db_path, src, sizeof(src));
+
+	/* wrong password: one line, the server named, no password */
+	CU_ASSERT_EQUAL(sync_env(db_path, pgu_conninfo(&srv, "st1", ci, sizeof(ci)),
+				 "WrongPw123", errp), 1);
+	e = tu_slurp(errp, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	expect_in(e, "server st1@");
+	expect_in(e, "password authentication failed");
+	CU_ASSERT_PTR_NULL(strstr(e, "WrongPw123"));
+	CU_ASSERT_EQUAL(strchr(e, '\n'), e + strlen(e) - 1);
+	free(e);
+	marks = sq(db_path, "SELECT count(*) FROM sync_mark");
+	CU_ASSERT_EQUAL(marks, 0);
+
+	/* a role without the right to insert */
+	CU_ASSERT_EQUAL(sync_env(db_path, pgu_conninfo(&srv, "an1", ci, sizeof(ci)),
+				 "Analy5tPw", errp), 1);
+	e = tu_slurp(errp, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	expect_in(e, "server an1@");
+	expect_in(e, "permission denied");
+	CU_ASSERT_PTR_NULL(strstr(e, "Analy5tPw"));
+	CU_ASSERT_EQUAL(strchr(e, '\n'), e + strlen(e) - 1);
+	free(e);
+	CU_ASSERT_EQUAL(sq(db_path, "SELECT count(*) FROM sync_mark"), 0);
+	CU_ASSERT_EQUAL(pgu_q(&srv, "SELECT count(*) FROM run WHERE station_id IN"
+			      " (SELECT id FROM station WHERE name = 'cell-r')"), 0);
+
+	/* the station's own role: it sends */
+	CU_ASSERT_EQUAL(sync_env(db_path, pgu_conninfo(&srv, "st1", ci, sizeof(ci)),
+				 "Stat1onPw", errp), 0);
+	expect_same_counts(db_path, src);
+	{
+		PGconn *c;
+		PGresult *r;
+
+		pgu_conninfo(&srv, "st1", ci, sizeof(ci));
+		strcat(ci, " password=Stat1onPw");
+		c = PQconnectdb(ci);
+		CU_ASSERT_EQUAL_FATAL(PQstatus(c), CONNECTION_OK);
+		r = PQexec(c, "UPDATE measurement SET value = 0");
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_FATAL_ERROR);
+		expect_in(PQresultErrorMessage(r), "permission denied");
+		PQclear(r);
+		r = PQexec(c, "DELETE FROM run");
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_FATAL_ERROR);
+		expect_in(PQresultErrorMessage(r), "permission denied");
+		PQclear(r);
+		r = PQexec(c, "SELECT count(*) FROM measurement");
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_FATAL_ERROR);
+		PQclear(r);
+		/* its own sync state only */
+		r = PQexec(c, "SELECT count(DISTINCT by_role) FROM sync_batch");
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_TUPLES_OK);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			CU_ASSERT_STRING_EQUAL(PQgetvalue(r, 0, 0), "1");
+		PQclear(r);
+		PQfinish(c);
+	}
+	/* the analyst reads the whole fab */
+	{
+		char *rep[] = { STATION, "report", "-q", "--from-db", ci, "--lot",
+				"LOT-R", "--out", (char *)in_dir("rep-an"), NULL };
+		const char *env[] = { "PGPASSWORD=Analy5tPw", NULL };
+		int pid;
+
+		pgu_conninfo(&srv, "an1", ci, sizeof(ci));
+		pid = tu_spawn(rep, env, NULL, errp);
+		CU_ASSERT_EQUAL(tu_wait(pid, 60), 0);
+	}
+
+	/* a newer central schema: refused, the file untouched */
+	marks = sq(db_path, "SELECT sum(last_id) FROM sync_mark");
+	CU_ASSERT_EQUAL_FATAL(pgu_exec(&srv, "UPDATE kgd_meta SET value = '99'"
+				       " WHERE key = 'schema_version'"), 0);
+	CU_ASSERT_EQUAL(sync_as(db_path, srv.conninfo, 60), 1);
+	expect_in(errbuf, "server kgd_admin@");
+	expect_in(errbuf, "central schema version 99 is newer");
+	CU_ASSERT_EQUAL(strchr(errbuf, '\n'), errbuf + strlen(errbuf) - 1);
+	CU_ASSERT_EQUAL(sq(db_path, "SELECT sum(last_id) FROM sync_mark"), marks);
+	{
+		char setback[100];
+
+		snprintf(setback, sizeof(setback), "UPDATE kgd_meta SET value = '%d'"
+			 " WHERE key = 'schema_version'", pgs_schema_version());
+		CU_ASSERT_EQUAL(pgu_exec(&srv, setback), 0);
+	}
+}
+
+static double t_start;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* How long each case took (the suite's share of .ci/run). */
+static void timed_start(void)
+{
+	t_start = now_s();
+}
+
+static void timed_end(void)
+{
+	fprintf(stderr, " [%.1f s] ", now_s() - t_start);
+}
+
+int cu_register(void)
+{
+	CU_pSuite s = CU_add_suite_with_setup_and_teardown("sync", suite_init,
+		suite_clean, timed_start, timed_end);
+
+	CU_add_test(s, "the central schema covers the file's", test_schema_covers_file);
+	CU_add_test(s, "sync, sync again, report from the server", test_sync_and_report);
+	CU_add_test(s, "server stopped mid-sync, restarted", test_server_stops_mid_sync);
+	CU_add_test(s, "two stations and one file twice at once", test_concurrent_syncs);
+	CU_add_test(s, "roles, wrong password, no rights, newer schema",
+		    test_roles_and_refusals);
+	return 0;
+}
