@@ -32,6 +32,7 @@ static void help(void)
 "usage: station run SEQUENCE --config STATION.yaml --db RESULTS.db --lot LOT\n"
 "                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
 "                   [--max-errors N] [--contact-retries N] [--trace FILE]\n"
+"                   [--sync SERVER]\n"
 "                   unit process:  [--serial SN]... | [--units N]\n"
 "                   wafer process: [--wafers N | --slots S,S,...] [--dies X,Y;X,Y...]\n\n"
 "Test a lot of parts with SEQUENCE on the instruments STATION.yaml names,\n"
@@ -57,6 +58,12 @@ static void help(void)
 "                       FILE (created or truncated), one line each: time,\n"
 "                       role, URI, > or <, the bytes (default: $KGD_TRACE;\n"
 "                       --trace '' turns that off)\n"
+"      --sync SERVER    send each committed part to the fab's central\n"
+"                       PostgreSQL server in the background (`station sync`\n"
+"                       --help; a postgresql:// URL or a service name, no\n"
+"                       password). A slow or absent server never slows the\n"
+"                       lot: it is said once, retried, caught up; the end of\n"
+"                       the lot says what is still waiting\n"
 "  -q, --quiet          no progress lines, no prompt texts\n"
 "  -h, --help           this text\n\n"
 "Unit process without --serial or --units: serials are read from stdin, one\n"
@@ -160,6 +167,7 @@ int cmd_run(int argc, char **argv)
 		{"contact-retries", required_argument, 0, 'C'},
 		{"quiet", no_argument, 0, 'q'},
 		{"trace", required_argument, 0, 'T'},
+		{"sync", required_argument, 0, 300},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -247,6 +255,7 @@ int cmd_run(int argc, char **argv)
 		}
 		case 'q': a.quiet = 1; break;
 		case 'T': trace_path = optarg; break;
+		case 300: a.sync_target = optarg; break;
 		case 'h': rc = CLI_OK; help(); goto out;
 		default:
 			cli_bad_option("run", OPTSTRING, opts, argv);

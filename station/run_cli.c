@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "ident.h"
+#include "pgs.h"
 #include "kgd/xport.h"
 
 /* Set by the signal handler (cli_signals_catch); the runner checks it at
@@ -84,6 +85,29 @@ static int check_names(const run_cli_args *a, const char **operator_name)
 	return 0;
 }
 
+/* The background uploader's lines (pgs_bg_start): said as they come. */
+static void sync_say(void *user, const char *line)
+{
+	(void)user;
+	fprintf(stderr, "station: %s\n", line);
+}
+
+/* --sync: what the end of the lot leaves waiting for the server. */
+static void sync_report(const run_cli_args *a, pgs_bg *bg)
+{
+	pgs_waiting w;
+
+	pgs_bg_stop(bg, &w);
+	if (w.known && w.runs == 0)
+		printf("sync: every part of %s is on the server\n", a->db_path);
+	else
+		printf("sync: %lld parts tested (%lld measurements) in %s still "
+		       "wait for the server%s; `station sync --db %s --to SERVER` "
+		       "sends them\n", w.runs, w.measurements, a->db_path,
+		       w.known ? "" : " (not reached during this lot)", a->db_path);
+	fflush(stdout);
+}
+
 /* LOT-0001 .. LOT-N, in one block so one free() releases them. */
 static char **make_serials(const char *lot, unsigned long n)
 {
@@ -151,6 +175,7 @@ int run_cli(run_cli_args *a)
 	stdin_serials ss = {0};
 	cli_signals sigs;
 	run_opts o = {0};
+	pgs_bg *bg = NULL;
 	kgd_err err;
 	int rc, exit_code = check_names(a, &o.operator_name);
 
@@ -229,6 +254,14 @@ int run_cli(run_cli_args *a)
 		exit_code = cli_fail(&err);
 		goto out;
 	}
+	/* The uploader reads the file on its own connections: only what
+	 * run_lot has committed, never the part in flight. */
+	if (a->sync_target &&
+	    pgs_bg_start(a->db_path, a->sync_target, 200, sync_say, NULL, &bg,
+			 &err)) {
+		exit_code = cli_fail(&err);
+		goto out;
+	}
 	rc = run_lot(rs, s, c, d, &o, &a->summary, &err);
 	/* Drivers closing their instruments below are never cut short. */
 	xport_set_abort_flag(NULL);
@@ -253,8 +286,13 @@ int run_cli(run_cli_args *a)
 		       a->summary.n_interrupted == 1 ? "" : "s");
 	printf(")\n");
 	fflush(stdout);
+	if (bg) {
+		sync_report(a, bg);
+		bg = NULL;
+	}
 	exit_code = rc ? cli_fail(&err) : CLI_OK;
 out:
+	pgs_bg_stop(bg, NULL);
 	xport_set_abort_flag(NULL);
 	free(ss.line);
 	free(generated);

@@ -37,6 +37,7 @@ typedef struct run_cli_args {
 	run_insert_fn insert;          /* see run_opts */
 	void *insert_user;
 	run_summary summary;           /* filled on return */
+	const char *sync_target;       /* --sync: central server, or NULL */
 } run_cli_args;
 
 /* Load, validate, open, run, print the summary. Returns a CLI exit code.

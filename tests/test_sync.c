@@ -11,6 +11,7 @@
  */
 #include <CUnit/CUnit.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,18 @@
 #include "testutil.h"
 
 #define STATION KGD_BIN_DIR "/station"
+#define UNIT_SEQ KGD_SOURCE_DIR "/sequences/spine-power.yaml"
 
 static pgu_server srv;
+static double t_start;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 static char dir[512];
 static char out[65536], errbuf[8192];
 
@@ -519,14 +530,122 @@ static void test_roles_and_refusals(void)
 	}
 }
 
-static double t_start;
 
-static double now_s(void)
+/* How many times needle occurs in hay. */
+static int count_in(const char *hay, const char *needle)
 {
-	struct timespec ts;
+	int n = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* `station run --sync` while the server is down for the first part of the
+ * lot: the lot runs as fast as without --sync (same run, same simulator,
+ * a generous margin for a loaded machine), says once that the server is
+ * unreachable, catches up when it returns, and loses nothing. */
+static void test_run_sync_server_down(void)
+{
+	/* 1 ms per command: a lot long enough (about 10 s) for the server
+	 * to come back while it runs. */
+	const char *args[] = { "--units", "400", "--latency-ms", "1", NULL };
+	const char *base = in_dir("base.db"), *live = in_dir("live.db");
+	const char *outp = in_dir("live.out"), *errp = in_dir("live.err");
+	char *base_argv[] = { STATION, "run", UNIT_SEQ, "--config", NULL, "--db",
+			      (char *)base, "--lot", "RBASE", "--units", "250",
+			      "-q", NULL };
+	char *live_argv[] = { STATION, "run", UNIT_SEQ, "--config", NULL, "--db",
+			      (char *)live, "--lot", "RLIVE", "--units", "250",
+			      "-q", "--sync", srv.conninfo, NULL };
+	tu_vstation vs = { 0 };
+	double t0, t_base, t_live;
+	char src[128], *o, *e;
+	int pid, rc, i;
+
+	CU_ASSERT_EQUAL_FATAL(tu_vstation_start(dir, args, &vs), 0);
+	base_argv[4] = live_argv[4] = vs.config;
+	t0 = now_s();
+	rc = tu_run(base_argv, out, sizeof(out), errbuf, sizeof(errbuf), 120);
+	t_base = now_s() - t0;
+	CU_ASSERT_EQUAL(rc, 0);
+
+	CU_ASSERT_EQUAL_FATAL(pgu_pause(&srv), 0);
+	t0 = now_s();
+	pid = tu_spawn(live_argv, NULL, outp, errp);
+	CU_ASSERT_FATAL(pid > 0);
+	for (i = 0; i < 6000 && sq(live, "SELECT count(*) FROM run") < 25; i++)
+		usleep(10000);
+	CU_ASSERT_EQUAL(pgu_resume(&srv), 0);
+	rc = tu_wait(pid, 120);
+	t_live = now_s() - t0;
+	CU_ASSERT_EQUAL(rc, 0);
+	fprintf(stderr, "\n    250 parts: %.1f parts/min without --sync, %.1f "
+		"with --sync and the server down for the first part\n",
+		250 * 60.0 / t_base, 250 * 60.0 / t_live);
+	CU_ASSERT(t_live <= 1.5 * t_base + 2.0);
+	e = tu_slurp(errp, NULL);
+	o = tu_slurp(outp, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT_EQUAL(count_in(e, "cannot connect"), 1);
+	expect_in(e, "testing goes on");
+	expect_in(e, "answers again");
+	expect_in(o, "lot RLIVE: 250 tested");
+	expect_in(o, "every part of");
+	free(e);
+	free(o);
+	src_of(live, src, sizeof(src));
+	expect_same_counts(live, src);
+	CU_ASSERT_EQUAL(sync_as(live, srv.conninfo, 60), 0);
+	expect_in(out, "nothing new");
+	tu_vstation_stop(&vs);
+}
+
+/* kill -9 of the station while its background upload runs, then
+ * `--resume --sync`: every part once on the server, none lost. */
+static void test_kill9_then_resume(void)
+{
+	const char *args[] = { "--units", "400", NULL };
+	const char *k = in_dir("k9.db");
+	char *argv[] = { STATION, "run", UNIT_SEQ, "--config", NULL, "--db",
+			 (char *)k, "--lot", "RK9", "--units", "200", "-q",
+			 "--sync", srv.conninfo, NULL, NULL };
+	tu_vstation vs = { 0 };
+	char src[128], sql[300];
+	long long on_server = 0;
+	int pid, i;
+
+	CU_ASSERT_EQUAL_FATAL(tu_vstation_start(dir, args, &vs), 0);
+	argv[4] = vs.config;
+	pid = tu_spawn(argv, NULL, NULL, NULL);
+	CU_ASSERT_FATAL(pid > 0);
+	for (i = 0; i < 6000 && sq(k, "SELECT count(*) FROM run") < 1; i++)
+		usleep(10000);
+	src_of(k, src, sizeof(src));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM run WHERE %s", src);
+	for (i = 0; i < 6000 && on_server < 30; i++) {
+		usleep(10000);
+		on_server = pgu_q(&srv, sql);
+	}
+	CU_ASSERT(on_server >= 30);
+	kill(pid, SIGKILL);
+	CU_ASSERT_EQUAL(tu_wait(pid, 30), 128 + SIGKILL);
+	CU_ASSERT(sq(k, "SELECT count(*) FROM run") < 200);
+
+	argv[14] = "--resume";
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf),
+			       120), 0);
+	expect_in(out, "every part of");
+	CU_ASSERT_EQUAL(sq(k, "SELECT count(DISTINCT part_id) FROM run"), 200);
+	expect_same_counts(k, src);
+	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT part_id) FROM run WHERE %s",
+		 src);
+	CU_ASSERT_EQUAL(pgu_q(&srv, sql), 200);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM session_end WHERE %s AND"
+		 " status = 'interrupted'", src);
+	CU_ASSERT_EQUAL(pgu_q(&srv, sql), 1);
+	tu_vstation_stop(&vs);
 }
 
 /* How long each case took (the suite's share of .ci/run). */
@@ -551,5 +670,9 @@ int cu_register(void)
 	CU_add_test(s, "two stations and one file twice at once", test_concurrent_syncs);
 	CU_add_test(s, "roles, wrong password, no rights, newer schema",
 		    test_roles_and_refusals);
+	CU_add_test(s, "run --sync with the server down part of the lot",
+		    test_run_sync_server_down);
+	CU_add_test(s, "kill -9 during a background sync, then --resume",
+		    test_kill9_then_resume);
 	return 0;
 }
