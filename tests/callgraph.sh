@@ -3,8 +3,8 @@
 # core library go one way, and code outside db/ and reports/ enters each
 # only through its front file.
 #
-# The layers below are the pictures in docs/ARCHITECTURE.md ("db/ and
-# reports/: one front file, calls one way"); change both together. The
+# The layers below are the pictures in docs/ARCHITECTURE.md ("db/,
+# reports/ and sync/: one front file, calls one way"); change both together. The
 # check reads the compiled objects (nm), not the sources, so it sees every
 # real call and nothing else: a file may call only files in layers below
 # its own (never one beside it or above it), every object of the folder
