@@ -26,14 +26,14 @@
 #include "runner.h"
 
 /* Short options; the long ones are in the option table below. */
-#define OPTSTRING "c:L:f:h"
+#define OPTSTRING "c:L:f:eh"
 #define MAX_FILES 40
 
 static void help(void)
 {
 	printf(
 "usage: station check SEQUENCE [--limits LIMITS.yaml] [--config STATION.yaml]\n"
-"                     [--format text|json]\n\n"
+"                     [--format text|json] [--expand]\n\n"
 "Validate SEQUENCE: YAML syntax, keys, step kinds and operations, sweep\n"
 "variables and params of each operation and their plausible ranges (a\n"
 "wavelength of 1.31 is a unit slip), limits (a unit on every numeric\n"
@@ -50,6 +50,8 @@ static void help(void)
 "  --format json  one JSON document on stdout instead: {\"files\": [{\"path\",\n"
 "                 \"role\", \"problems\"}], \"problems\": [{\"file\", \"line\",\n"
 "                 \"column\", \"message\"}], \"ok\"} (line and column 0: none)\n"
+"  --expand       valid: print SEQUENCE as the station reads it, vars and\n"
+"                 includes expanded (YAML), instead of the files line\n"
 "Exit 0 valid, 1 not.\n");
 }
 
@@ -229,6 +231,7 @@ int cmd_check(int argc, char **argv)
 		{"config", required_argument, 0, 'c'},
 		{"limits", required_argument, 0, 'L'},
 		{"format", required_argument, 0, 'f'},
+		{"expand", no_argument, 0, 'e'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -238,7 +241,7 @@ int cmd_check(int argc, char **argv)
 	cfg_station *c = NULL;
 	check_run cr;
 	kgd_err err;
-	int ch, json = 0, cfg_ok = 1, rc;
+	int ch, json = 0, expand = 0, cfg_ok = 1, rc;
 	size_t before;
 
 	optind = 1;
@@ -253,6 +256,7 @@ int cmd_check(int argc, char **argv)
 						 optarg);
 			json = strcmp(optarg, "json") == 0;
 			break;
+		case 'e': expand = 1; break;
 		case 'h': help(); return CLI_OK;
 		default: return cli_bad_option("check", OPTSTRING, opts, argv);
 		}
@@ -266,6 +270,8 @@ int cmd_check(int argc, char **argv)
 	add_file(&cr, path, "sequence");
 	before = cr.n;
 	checked(&cr, seq_check_load(path, collect, &cr, &s, &err), before, &err);
+	for (size_t i = 0; s && i < s->n_files; i++)
+		add_file(&cr, s->files[i], "include");
 	if (limits_path) {
 		add_file(&cr, limits_path, "limits");
 		before = cr.n;
@@ -296,8 +302,12 @@ int cmd_check(int argc, char **argv)
 			cr.files[cr.p[i].file_no].problems++;
 	if (json)
 		print_json(&cr);
-	else
+	else if (!expand || cr.n)
 		print_text(&cr, path);
+	if (expand && !cr.n && seq_print_expanded(path, stdout, &err) != KGD_OK) {
+		rc = cli_fail(&err);
+		goto out;
+	}
 	rc = cr.n ? CLI_ERROR : CLI_OK;
 out:
 	for (size_t i = 0; i < cr.n; i++) {

@@ -40,6 +40,16 @@ static void problem(lint *l, const char *file, seq_loc loc, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A step pulled in by include: is at its own file, which says how it
+	 * came in. */
+	if (loc.file > 0 && file == l->s->path &&
+	    (size_t)loc.file <= l->s->n_files) {
+		size_t used = strlen(msg);
+
+		file = seq_loc_path(l->s, loc);
+		snprintf(msg + used, sizeof(msg) - used, "%s",
+			 l->s->chains[loc.file - 1] ? l->s->chains[loc.file - 1] : "");
+	}
 	diag_at(&l->dg, file, loc.line, loc.column, "%s", msg);
 }
 

@@ -29,10 +29,13 @@
 #define KGD_SEQ_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "kgd/status.h"
 
 typedef struct seq_loc {
 	int line, column;  /* 1-based, as an editor shows them */
+	int file;          /* 0: the sequence file; k: included file k
+	                      (seq_loc_path) */
 } seq_loc;
 
 /* One sweep variable: its name and the values it takes, in order.
@@ -155,10 +158,19 @@ typedef struct seq_sequence {
 	char **roles;        /* the roles: header; NULL when absent */
 	seq_loc *role_locs;
 	size_t n_roles;
-	char *text;          /* the file's bytes, NUL-terminated */
+	char *text;          /* the file's bytes, NUL-terminated; with
+	                        include:, followed by each included file's
+	                        (seq_include.c), so the run keeps them all */
 	size_t text_len;
 	char sha256[65];     /* hex SHA-256 of text */
+	char **files;        /* included files, files[k - 1] is file k */
+	char **chains;       /* and how each came in: " (included from
+	                        seq.yaml:5:11)" */
+	size_t n_files;
 } seq_sequence;
+
+/* The file a position is in: s->path or an included file. */
+const char *seq_loc_path(const seq_sequence *s, seq_loc loc);
 
 /* Parse and validate the file at path. On error, err->msg is
  * "path:line:column: message" and *out is untouched. On success *out owns
@@ -187,6 +199,10 @@ size_t seq_step_points(const seq_step *st);
  * seq_free(). */
 int seq_check_load(const char *path, void (*report)(void *user, const char *msg),
 		   void *user, seq_sequence **out, kgd_err *err);
+
+/* Print the sequence at path as YAML with its vars and includes
+ * expanded (`station check --expand`): what the loader reads. */
+int seq_print_expanded(const char *path, FILE *out, kgd_err *err);
 
 /* Look a parameter up; NULL if absent. */
 const seq_param *seq_step_param(const seq_step *st, const char *key);

@@ -499,8 +499,7 @@ void seq_check_step_names(yu_doc *d, const seq_sequence *s)
 		for (j = 0; a->name && j < i; j++) {
 			b = seq_step_at(s, j);
 			if (b->name && strcmp(a->name, b->name) == 0) {
-				m.line = (size_t)a->loc.line - 1;
-				m.column = (size_t)a->loc.column - 1;
+				m = seq_mark_of(a->loc);
 				yu_problem(d, m, "duplicate step name '%.60s' (first at %d:%d)",
 					   a->name, b->loc.line, b->loc.column);
 				break;

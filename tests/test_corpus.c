@@ -87,7 +87,7 @@ static void expand(char *text, size_t cap, const char *file, const char *seq)
 		{"@FILE@", file}, {"@SEQ@", seq ? seq : UNIT_SEQ},
 		{"@WSEQ@", WAFER_SEQ}, {"@CFG@", cfg}, {"@DB@", db},
 		{"@DIR@", folder}, {"@MISSING@", missing}, {"@EMPTY@", empty},
-		{"@BINARY@", binary},
+		{"@BINARY@", binary}, {"@CORPUS@", CORPUS},
 	};
 	char *tmp = malloc(cap);
 
@@ -352,6 +352,30 @@ static void test_check_files_and_json(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "--format must be text or json, not 'xml'"));
 }
 
+/* --expand prints what the station reads: vars and includes expanded. */
+static void test_check_expand(void)
+{
+	char seq[700];
+	char *argv[] = {STATION, "check", seq, "--expand", NULL};
+
+	snprintf(seq, sizeof(seq), "%s/sequences/include-ok.yaml", CORPUS);
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 30), 0);
+	CU_ASSERT_STRING_EQUAL(out,
+		"sequence: x\nversion: 1\nprocess: unit\nroles: [pm]\nmain:\n"
+		"- step: pm.optical_power\n  name: port_power\n"
+		"  zip: {port: 1..4, wavelength_nm: [1301.00, 1302.12, 1303.24, 1304.36]}\n"
+		"  limits: {low: -3.0, high: 6.0, unit: dBm}\n"
+		"- step: pm.optical_power\n  name: one_port\n"
+		"  sweep: {port: 1, wavelength_nm: 1310.0}\n"
+		"  limits: {low: -3.0, high: 6.0, unit: dBm}\n"
+		"bins:\n  1: {name: PASS, pass: true}\n  5: {name: POWER}\n");
+	/* a sequence with problems: the problems, no YAML */
+	snprintf(seq, sizeof(seq), "%s/sequences/var-unknown.yaml", CORPUS);
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 30), 1);
+	CU_ASSERT_PTR_NULL(strstr(out, "sequence: x"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "unknown var '$gird'"));
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("corpus", suite_init, suite_clean);
@@ -362,5 +386,6 @@ int cu_register(void)
 	CU_add_test(s, "bad command lines", test_cli);
 	CU_add_test(s, "unreadable file", test_unreadable);
 	CU_add_test(s, "check: files checked, --format json", test_check_files_and_json);
+	CU_add_test(s, "check --expand", test_check_expand);
 	return 0;
 }
