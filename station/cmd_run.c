@@ -25,6 +25,8 @@
 
 /* Short options; the long ones are in the option table below. */
 #define OPTSTRING "c:d:l:s:n:o:L:w:S:D:rqhE:C:T:"
+/* Long-only options. */
+#define OPT_CONDITION 1001
 
 static void help(void)
 {
@@ -32,6 +34,7 @@ static void help(void)
 "usage: station run SEQUENCE --config STATION.yaml --db RESULTS.db --lot LOT\n"
 "                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
 "                   [--max-errors N] [--contact-retries N] [--trace FILE]\n"
+"                   [--condition VAR=VALUE]\n"
 "                   unit process:  [--serial SN]... | [--units N]\n"
 "                   wafer process: [--wafers N | --slots S,S,...] [--dies X,Y;X,Y...]\n\n"
 "Test a lot of parts with SEQUENCE on the instruments STATION.yaml names,\n"
@@ -58,6 +61,9 @@ static void help(void)
 "                       role, URI, > or <, the bytes (default: $KGD_TRACE;\n"
 "                       --trace '' turns that off)\n"
 "  -q, --quiet          no progress lines, no prompt texts\n"
+"      --condition VAR=VALUE  the test condition (e.g. temperature_c=85):\n"
+"                       picks the limits file's limit set for it and is\n"
+"                       stored with every run\n"
 "  -h, --help           this text\n\n"
 "Unit process without --serial or --units: serials are read from stdin, one\n"
 "per line (a barcode scanner works); an empty line or end of input ends the\n"
@@ -161,6 +167,8 @@ int cmd_run(int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'},
 		{"trace", required_argument, 0, 'T'},
 		{"help", no_argument, 0, 'h'},
+		/* long only (issue 18) */
+		{"condition", required_argument, 0, OPT_CONDITION},
 		{0, 0, 0, 0},
 	};
 	run_cli_args a = {0};
@@ -248,6 +256,14 @@ int cmd_run(int argc, char **argv)
 		case 'q': a.quiet = 1; break;
 		case 'T': trace_path = optarg; break;
 		case 'h': rc = CLI_OK; help(); goto out;
+		case OPT_CONDITION:
+			if (seq_condition_ok(optarg) || strlen(optarg) > 64) {
+				cli_usage("run", "--condition wants VAR=VALUE (e.g. temperature_c=85), not '%s'",
+					  optarg);
+				goto out;
+			}
+			a.condition = optarg;
+			break;
 		default:
 			cli_bad_option("run", OPTSTRING, opts, argv);
 			goto out;

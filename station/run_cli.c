@@ -110,6 +110,8 @@ static int load_sequence(const run_cli_args *a, seq_sequence **s,
 		return rc;
 	rc = seq_limset_load(a->limits_path, lim, err);
 	if (!rc)
+		rc = seq_limset_select(*lim, a->condition, err);
+	if (!rc)
 		rc = seq_limset_apply(*s, *lim, NULL, NULL, err);
 	return rc;
 }
@@ -186,6 +188,7 @@ int run_cli(run_cli_args *a)
 	o.progress_tty = isatty(1);
 	o.abort_flag = &abort_requested;
 	o.limits = lim;
+	o.condition = a->condition;
 	o.resume = a->resume;
 	o.max_errors = a->max_errors_given ? a->max_errors : RUN_CLI_MAX_ERRORS;
 	o.contact_retries = a->contact_retries_given ? a->contact_retries

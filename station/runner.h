@@ -67,6 +67,8 @@ typedef struct run_opts {
 	int resume;                   /* skip parts the lot already has a
 	                                 committed run for (db_part_tested) */
 	const seq_limset *limits;     /* identity of the applied limits file */
+	const char *condition;        /* --condition VAR=VALUE, stored with
+	                                 every run; NULL: none */
 	FILE *progress;               /* live progress; NULL = quiet */
 	int progress_tty;             /* one updating line instead of lines */
 	FILE *prompt_in, *prompt_out; /* operator prompts; NULL: stdin/stderr */

@@ -88,6 +88,7 @@ static void expand(char *text, size_t cap, const char *file, const char *seq)
 		{"@WSEQ@", WAFER_SEQ}, {"@CFG@", cfg}, {"@DB@", db},
 		{"@DIR@", folder}, {"@MISSING@", missing}, {"@EMPTY@", empty},
 		{"@BINARY@", binary}, {"@CORPUS@", CORPUS},
+		{"@SRC@", KGD_SOURCE_DIR},
 	};
 	char *tmp = malloc(cap);
 
