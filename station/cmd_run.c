@@ -27,6 +27,7 @@
 #define OPTSTRING "c:d:l:s:n:o:L:w:S:D:rqhE:C:T:"
 /* Long-only options. */
 #define OPT_CONDITION 1001
+#define OPT_DRY_RUN 1002
 
 static void help(void)
 {
@@ -35,6 +36,7 @@ static void help(void)
 "                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
 "                   [--max-errors N] [--contact-retries N] [--trace FILE]\n"
 "                   [--condition VAR=VALUE]\n"
+"       station run SEQUENCE --config STATION.yaml --dry-run [--limits L] [--condition C]\n"
 "                   unit process:  [--serial SN]... | [--units N]\n"
 "                   wafer process: [--wafers N | --slots S,S,...] [--dies X,Y;X,Y...]\n\n"
 "Test a lot of parts with SEQUENCE on the instruments STATION.yaml names,\n"
@@ -64,6 +66,10 @@ static void help(void)
 "      --condition VAR=VALUE  the test condition (e.g. temperature_c=85):\n"
 "                       picks the limits file's limit set for it and is\n"
 "                       stored with every run\n"
+"      --dry-run        walk the sequence for one part against the configured\n"
+"                       drivers without opening any instrument or writing\n"
+"                       anything: each step, its driver, sweep size and\n"
+"                       estimated time (drivers' declared timing), the total\n"
 "  -h, --help           this text\n\n"
 "Unit process without --serial or --units: serials are read from stdin, one\n"
 "per line (a barcode scanner works); an empty line or end of input ends the\n"
@@ -169,6 +175,7 @@ int cmd_run(int argc, char **argv)
 		{"help", no_argument, 0, 'h'},
 		/* long only (issue 18) */
 		{"condition", required_argument, 0, OPT_CONDITION},
+		{"dry-run", no_argument, 0, OPT_DRY_RUN},
 		{0, 0, 0, 0},
 	};
 	run_cli_args a = {0};
@@ -264,6 +271,7 @@ int cmd_run(int argc, char **argv)
 			}
 			a.condition = optarg;
 			break;
+		case OPT_DRY_RUN: a.dry_run = 1; break;
 		default:
 			cli_bad_option("run", OPTSTRING, opts, argv);
 			goto out;
@@ -284,7 +292,9 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		cli_usage("run", "give exactly one SEQUENCE file");
-	else if (!a.config_path || !a.db_path || !a.lot)
+	else if (a.dry_run && !a.config_path)
+		cli_usage("run", "--dry-run needs --config (the drivers it walks against)");
+	else if (!a.dry_run && (!a.config_path || !a.db_path || !a.lot))
 		cli_usage("run", "--config, --db and --lot are required");
 	else if (units && n_serials)
 		cli_usage("run", "give --serial or --units, not both");

@@ -67,7 +67,7 @@ static int check_names(const run_cli_args *a, const char **operator_name)
 	const char *op = a->operator_name;
 	char why[IDENT_WHY_MAX];
 
-	if (ident_check(IDENT_LOT, a->lot, strlen(a->lot), why, sizeof(why)))
+	if (a->lot && ident_check(IDENT_LOT, a->lot, strlen(a->lot), why, sizeof(why)))
 		return cli_usage("run", "--lot: %s", why);
 	for (size_t i = 0; i < a->n_serials; i++)
 		if (ident_check(IDENT_SERIAL, a->serials[i], strlen(a->serials[i]),
@@ -169,6 +169,14 @@ int run_cli(run_cli_args *a)
 	kgd_err_clear(&err);
 	if (load_sequence(a, &s, &lim, &err)) {
 		exit_code = cli_fail(&err);
+		goto out;
+	}
+	if (a->dry_run) {
+		/* Nothing opens, nothing is written: no database, no lot. */
+		if (cfg_load(a->config_path, &c, &err) || run_dry(s, c, stdout, &err))
+			exit_code = cli_fail(&err);
+		else
+			exit_code = CLI_OK;
 		goto out;
 	}
 	if (check_process_args(a, s)) {
