@@ -408,13 +408,25 @@ static char *hex(const uint8_t *p, size_t n, char *out)
 	return out;
 }
 
-int usbfs_start(int pm100_port, const usbtmc_dev_fault *faults, int n_faults,
-		size_t max_transfer, FILE *log)
+int usbfs_start(void)
+{
+	U.dev.backend = -1;
+	U.tb = umockdev_testbed_new();
+	U.dir = umockdev_testbed_get_root_dir(U.tb);
+	return U.tb ? 0 : -1;
+}
+
+UMockdevTestbed *usbfs_testbed(void)
+{
+	return U.tb;
+}
+
+int usbfs_add_usbtmc(int pm100_port, const usbtmc_dev_fault *faults, int n_faults,
+		     size_t max_transfer, FILE *log)
 {
 	char desc[2 * (sizeof(dev_desc) + sizeof(cfg_desc)) + 1], *text;
 	GError *e = NULL;
 
-	U.dev.backend = -1;
 	U.dev.max_transfer = max_transfer;
 	U.dev.log = log;
 	memcpy(U.dev.faults, faults, sizeof(*faults) * (size_t)n_faults);
@@ -437,8 +449,6 @@ int usbfs_start(int pm100_port, const usbtmc_dev_fault *faults, int n_faults,
 		"A: bNumInterfaces= 1\nA: bDeviceClass=00\nA: maxchild=0\n"
 		"H: descriptors=%s\n",
 		desc);
-	U.tb = umockdev_testbed_new();
-	U.dir = umockdev_testbed_get_root_dir(U.tb);
 	if (!umockdev_testbed_add_from_string(U.tb, text, &e)) {
 		fprintf(stderr, "kgd-vstation: usb: cannot add the device: %s\n", e->message);
 		g_error_free(e);
@@ -489,7 +499,8 @@ void usbfs_stop(void)
 		if (U.holder)
 			g_object_unref(U.holder);
 		U.holder = NULL;
-		umockdev_testbed_detach_ioctl(U.tb, "/dev/bus/usb/001/002", NULL);
+		if (U.handler)
+			umockdev_testbed_detach_ioctl(U.tb, "/dev/bus/usb/001/002", NULL);
 		g_object_unref(U.tb);
 		U.tb = NULL;
 	}

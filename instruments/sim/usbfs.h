@@ -25,12 +25,18 @@
 #define USBFS_PID 0x8078
 #define USBFS_SERIAL "P0000001"
 
-/* Create the testbed with the device, its USBTMC function connected to the
- * pm100 endpoint on 127.0.0.1:pm100_port. faults/max_transfer/log as in
- * usbtmc_dev (the log file is borrowed). 0, or -1 with a message on
- * stderr. */
-int usbfs_start(int pm100_port, const usbtmc_dev_fault *faults, int n_faults,
-		size_t max_transfer, FILE *log);
+/* Create the (empty) testbed; it sets UMOCKDEV_DIR in our environment.
+ * 0 / -1. */
+int usbfs_start(void);
+
+/* The testbed, for usbserial.c. */
+struct _UMockdevTestbed *usbfs_testbed(void);
+
+/* Add the PM100D, its USBTMC function connected to the pm100 endpoint on
+ * 127.0.0.1:pm100_port. faults/max_transfer/log as in usbtmc_dev (the log
+ * file is borrowed). 0, or -1 with a message on stderr. */
+int usbfs_add_usbtmc(int pm100_port, const usbtmc_dev_fault *faults, int n_faults,
+		     size_t max_transfer, FILE *log);
 
 /* The testbed's root (UMOCKDEV_DIR), valid until usbfs_stop. */
 const char *usbfs_dir(void);

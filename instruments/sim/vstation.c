@@ -34,6 +34,7 @@
 #include "prober.h"
 #include "station.h"
 #include "usbfs.h"
+#include "usbserial.h"
 
 enum { EP_PM, EP_PM100, EP_BERT, EP_PROBER, EP_LASER, EP_COUNT };
 
@@ -109,9 +110,10 @@ static void usage(FILE *f)
 		"                           their union (CSV; for bench_wafer)\n"
 		"  --ground-truth           print every part's defects and expected bin as CSV\n"
 		"                           and exit\n"
-		"  --usb                    the pm100 is a USB device (Thorlabs PM100D,\n"
-		"                           usbtmc://1313:8078/" USBFS_SERIAL ") on a umockdev testbed;\n"
-		"                           the config names its URI and the testbed\n"
+		"  --usb                    USB instruments on a umockdev testbed: the pm100 as\n"
+		"                           a Thorlabs PM100D (usbtmc://1313:8078/" USBFS_SERIAL "),\n"
+		"                           the laser behind a USB-serial adapter (" USBSERIAL_NODE ",\n"
+		"                           0403:6001); the config names the URIs and the testbed\n"
 		"  --usb-fault KIND[:after=N]  stall, btag, short, zlp or unplug at the reply\n"
 		"                           to USB command N+1 (repeatable)\n"
 		"  --usb-max-transfer N     at most N reply bytes per Bulk-IN transfer\n"
@@ -436,22 +438,37 @@ out:
 
 static FILE *usb_log;
 
-/* The pm100 of eps as the testbed's USB device (--usb). 0 / -1. */
+/* --usb: the pm100 of eps as the testbed's USBTMC device, the laser's pty
+ * as its USB-serial adapter. 0 / -1. */
 static int start_usb(const struct options *o, sim_endpoint *eps, int n)
 {
-	for (int i = 0; i < n; i++) {
-		if (eps[i].exec != sim_pm100_execute)
-			continue;
-		if (o->usb_log && !(usb_log = fopen(o->usb_log, "w"))) {
-			fprintf(stderr, "kgd-vstation: cannot write %s: %s\n", o->usb_log,
-				strerror(errno));
-			return -1;
-		}
-		return usbfs_start(eps[i].port, o->usb_dev.faults, o->usb_dev.n_faults,
-				   o->usb_dev.max_transfer, usb_log);
+	if (usbfs_start() != 0) {
+		fprintf(stderr, "kgd-vstation: --usb: cannot create a umockdev testbed\n");
+		return -1;
 	}
-	fprintf(stderr, "kgd-vstation: --usb: product has no pm100 (teraphy, fiber do)\n");
-	return -1;
+	if (o->usb_log && !(usb_log = fopen(o->usb_log, "w"))) {
+		fprintf(stderr, "kgd-vstation: cannot write %s: %s\n", o->usb_log,
+			strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		int master, slave;
+
+		if (eps[i].exec == sim_pm100_execute) {
+			if (usbfs_add_usbtmc(eps[i].port, o->usb_dev.faults,
+					     o->usb_dev.n_faults, o->usb_dev.max_transfer,
+					     usb_log))
+				return -1;
+		} else if (eps[i].exec == sim_elsfp_execute) {
+			if (usbserial_add(&master, &slave, usb_log))
+				return -1;
+			master = dup(master);   /* the testbed keeps its own */
+			if (master < 0)
+				return -1;
+			sim_endpoint_adopt_pty(&eps[i], master, slave, USBSERIAL_NODE);
+		}
+	}
+	return 0;
 }
 
 /* The command under the testbed: its exit status (128+signal), stopping
@@ -599,6 +616,7 @@ int main(int argc, char **argv)
 out:
 	if (usb_log)
 		fclose(usb_log);
+	usbserial_stop();
 	usbfs_stop();
 	for (int i = 0; i < n; i++) {
 		sim_endpoint_close(&eps[i]);
