@@ -165,9 +165,10 @@ static void test_scan_lists_usbtmc(void)
 /* ---- a lot over USB against the ground truth ---------------------------- */
 
 /* One `station run --serial` per unit, each unit put into the fixture first
- * over the test's own link to the pm; config is the station config to use. */
-static int run_lot(const tu_vstation *vs, const char *udir, const char *config,
-		   const sim_model *m, const char *db)
+ * over the test's own link to the pm; config is the station config to use,
+ * seq the sequence; udir NULL: not under a testbed. */
+static int run_lot_seq(const tu_vstation *vs, const char *udir, const char *config,
+		       const char *seq, const sim_model *m, const char *db)
 {
 	xport *hands = NULL;
 	kgd_err err;
@@ -179,7 +180,7 @@ static int run_lot(const tu_vstation *vs, const char *udir, const char *config,
 	}
 	for (int u = 0; u < m->p.units; u++) {
 		char serial[64];
-		char *argv[] = {STATION, "run", SEQ, "--config", (char *)config, "--db",
+		char *argv[] = {STATION, "run", (char *)seq, "--config", (char *)config, "--db",
 				(char *)db, "--lot", (char *)m->p.lot, "--serial", serial,
 				"--quiet", NULL};
 		int rc;
@@ -189,7 +190,8 @@ static int run_lot(const tu_vstation *vs, const char *udir, const char *config,
 			failures++;
 			continue;
 		}
-		rc = run_usb(udir, argv, 60);
+		rc = udir ? run_usb(udir, argv, 60)
+			  : tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60);
 		if (rc != 0) {
 			fprintf(stderr, "\n  %s: station run exited %d: %s", serial, rc, errbuf);
 			failures++;
@@ -197,6 +199,12 @@ static int run_lot(const tu_vstation *vs, const char *udir, const char *config,
 	}
 	xport_close(hands);
 	return failures;
+}
+
+static int run_lot(const tu_vstation *vs, const char *udir, const char *config,
+		   const sim_model *m, const char *db)
+{
+	return run_lot_seq(vs, udir, config, SEQ, m, db);
 }
 
 /* Every unit's one run has the truth's status and bin; the number of
@@ -294,6 +302,101 @@ static void test_lot_by_vid_pid_split_replies(void)
 	const char *const extra[] = {"--usb-max-transfer", "5", NULL};
 
 	check_usb_lot(extra, 0, "by-vidpid.db");
+}
+
+/* ---- serial through libserialport ------------------------------------- */
+
+/* `kgd-vstation --product elsfp --usb -- station scan`: libserialport lists
+ * the adapter with its USB VID, PID and serial; both enumerations ran. */
+static void test_scan_lists_usb_serial(void)
+{
+	char cfg[700];
+	char *argv[] = {TU_VSTATION_BIN, "--product", "elsfp", "--usb", "--config-out", cfg,
+			"--lifetime-s", "30", "--", STATION, "scan", NULL};
+
+	snprintf(cfg, sizeof(cfg), "%s/scan-serial.yaml", dir);
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 30), 0);
+	CU_ASSERT_TRUE(contains(out, "serial  serial:///dev/ttyUSB0?baud=9600"));
+	CU_ASSERT_TRUE(contains(out, "0403:6001 FT232R USB UART - ELSFP0001 serial ELSFP0001\n"));
+	CU_ASSERT_STRING_EQUAL(errbuf, "");
+}
+
+/* Each run's part, status and bins, one line per run in id order. */
+static void db_verdicts(const char *db, char *buf, size_t cap)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_prepare_v2(h, "SELECT p.serial, r.status, r.soft_bin, r.hard_bin FROM "
+			       "run r JOIN part p ON r.part_id = p.id ORDER BY r.id", -1,
+			       &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW && n < cap)
+			n += (size_t)snprintf(buf + n, cap - n, "%s %s %d %d\n",
+					      (const char *)sqlite3_column_text(st, 0),
+					      (const char *)sqlite3_column_text(st, 1),
+					      sqlite3_column_int(st, 2), sqlite3_column_int(st, 3));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+}
+
+/* The same ELSFP lot with the laser on the simulator's pty (termios) and
+ * behind the emulated USB-serial adapter (libserialport: sp_list_ports,
+ * sp_get_port_by_name, sp_open with its modem-line ioctls): the same
+ * verdict for every part, good and bad ones among them. */
+static void test_elsfp_lot_over_usb_serial(void)
+{
+	static char pty_rows[8192], usb_rows[8192];
+	const char *base[] = {"--product", "elsfp", "--lot", "EL1", "--seed", "3",
+			      "--units", "10", "--time-scale", TIME_SCALE, NULL};
+	const char *usb_args[] = {"--product", "elsfp", "--lot", "EL1", "--seed", "3",
+				  "--units", "10", "--usb-log", NULL, NULL};
+	char udir[512], db1[700], db2[700], log_path[700], *log;
+	const char *seq = KGD_SOURCE_DIR "/sequences/elsfp-module.yaml";
+	sim_model_params p;
+	sim_model m;
+	tu_vstation vs;
+
+	sim_model_defaults(&p);
+	sim_product_parse("elsfp", &p.product);
+	snprintf(p.lot, sizeof(p.lot), "EL1");
+	p.seed = 3;
+	p.units = 10;
+	p.lasers = 8;
+	CU_ASSERT_EQUAL_FATAL(sim_model_init(&m, &p), 0);
+	snprintf(db1, sizeof(db1), "%s/elsfp-pty.db", dir);
+	snprintf(db2, sizeof(db2), "%s/elsfp-usb.db", dir);
+	snprintf(log_path, sizeof(log_path), "%s/elsfp-usb.log", dir);
+	usb_args[9] = log_path;
+
+	CU_ASSERT_EQUAL_FATAL(tu_vstation_start(dir, base, &vs), 0);
+	CU_ASSERT_TRUE(strncmp(tu_vstation_uri(&vs, "laser"), "serial:///dev/pts/", 18) == 0);
+	CU_ASSERT_EQUAL(run_lot_seq(&vs, NULL, vs.config, seq, &m, db1), 0);
+	CU_ASSERT_EQUAL(tu_vstation_stop(&vs), 0);
+
+	CU_ASSERT_EQUAL_FATAL(usb_start(&vs, usb_args, udir, sizeof(udir)), 0);
+	CU_ASSERT_STRING_EQUAL(tu_vstation_uri(&vs, "laser"),
+			       "serial:///dev/ttyUSB0?baud=115200");
+	CU_ASSERT_EQUAL(run_lot_seq(&vs, udir, vs.config, seq, &m, db2), 0);
+	CU_ASSERT_EQUAL(tu_vstation_stop(&vs), 0);
+
+	db_verdicts(db1, pty_rows, sizeof(pty_rows));
+	db_verdicts(db2, usb_rows, sizeof(usb_rows));
+	CU_ASSERT_STRING_EQUAL(usb_rows, pty_rows);
+	CU_ASSERT_EQUAL(q_ll(db2, "SELECT count(*) FROM run"), 10);
+	CU_ASSERT_TRUE(q_ll(db2, "SELECT count(*) FROM run WHERE status = 'pass'") > 0);
+	CU_ASSERT_TRUE(q_ll(db2, "SELECT count(*) FROM run WHERE status = 'fail'") > 0);
+	CU_ASSERT_EQUAL(q_ll(db2, "SELECT count(*) FROM run WHERE status = 'error'"), 0);
+	/* sp_open's modem lines: read, then DTR and RTS raised - the
+	 * termios path never asks for them, so libserialport opened it. */
+	log = tu_slurp(log_path, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(log);
+	CU_ASSERT_TRUE(contains(log, "TIOCMGET 0x166\nTIOCMBIS 0x004\nTIOCMBIS 0x002\n"));
+	free(log);
 }
 
 /* ---- faults ------------------------------------------------------------- */
@@ -470,6 +573,9 @@ int cu_register(void)
 	CU_add_test(s, "fiber lot over usbtmc://VID:PID/SERIAL = truth", test_lot_by_serial);
 	CU_add_test(s, "fiber lot over usbtmc://VID:PID, split replies = truth",
 		    test_lot_by_vid_pid_split_replies);
+	CU_add_test(s, "station scan lists the USB-serial adapter", test_scan_lists_usb_serial);
+	CU_add_test(s, "ELSFP lot over libserialport = over the pty",
+		    test_elsfp_lot_over_usb_serial);
 	CU_add_test(s, "Bulk-IN timeout: abort sequence", test_bulk_in_timeout_aborts);
 	CU_add_test(s, "stalled Bulk-IN: CLEAR_HALT", test_stall_cleared);
 	CU_add_test(s, "bTag mismatch", test_btag_mismatch);
