@@ -18,6 +18,7 @@
  */
 #include <CUnit/CUnit.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -127,8 +128,10 @@ static long long q_ll(const char *db, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof(sql), fmt, ap);
 	va_end(ap);
-	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(h);   /* allocated even when the open fails */
 		return -3;
+	}
 	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) {
 		fprintf(stderr, "\n  %s: %s", sql, sqlite3_errmsg(h));
 		v = -2;
@@ -329,8 +332,10 @@ static void db_verdicts(const char *db, char *buf, size_t cap)
 	size_t n = 0;
 
 	buf[0] = '\0';
-	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(h);
 		return;
+	}
 	if (sqlite3_prepare_v2(h, "SELECT p.serial, r.status, r.soft_bin, r.hard_bin FROM "
 			       "run r JOIN part p ON r.part_id = p.id ORDER BY r.id", -1,
 			       &st, NULL) == SQLITE_OK) {
@@ -524,43 +529,47 @@ static void test_unplug_reopens(void)
 				"(disconnected); reopening"));
 }
 
-/* A second station while the first holds the PM100's interface: it stops
- * before the lot with a clear error; the first finishes untouched. */
+/* Another process (usb_hold, through the transport API) has the PM100
+ * open: the station stops before the lot with a clear error naming the
+ * URI; once it lets go, the same station runs. */
 static void test_second_process_busy(void)
 {
-	char udir[512], db1[700], db2[700], o1[700], e1[700];
-	const char *args[] = {"--latency", "pm100=250ms", NULL};
-	char *argv1[] = {STATION, "run", SEQ, "--config", NULL, "--db", db1, "--lot", "HOLD",
-			 "--units", "3", NULL};
-	char *argv2[] = {STATION, "run", SEQ, "--config", NULL, "--db", db2, "--lot", "BUSY",
-			 "--units", "1", NULL};
+	char udir[512], db[700], o1[700], *text = NULL;
+	char *hold[] = {KGD_BIN_DIR "/usb_hold", USB_URI, "30", NULL};
+	char *argv[] = {STATION, "run", SEQ, "--config", NULL, "--db", db, "--lot", "BUSY",
+			"--units", "1", NULL};
 	static char env_dir[600], env_asan[600];
 	const char *asan = getenv("ASAN_OPTIONS");
 	const char *env[] = {"LD_PRELOAD=libumockdev-preload.so.0", env_dir, env_asan, NULL};
 	tu_vstation vs;
 	int pid, rc;
 
-	snprintf(db1, sizeof(db1), "%s/hold.db", dir);
-	snprintf(db2, sizeof(db2), "%s/busy.db", dir);
+	snprintf(db, sizeof(db), "%s/busy.db", dir);
 	snprintf(o1, sizeof(o1), "%s/hold.out", dir);
-	snprintf(e1, sizeof(e1), "%s/hold.err", dir);
-	CU_ASSERT_EQUAL_FATAL(usb_start(&vs, args, udir, sizeof(udir)), 0);
-	argv1[4] = argv2[4] = vs.config;
+	CU_ASSERT_EQUAL_FATAL(usb_start(&vs, NULL, udir, sizeof(udir)), 0);
+	argv[4] = vs.config;
 	snprintf(env_dir, sizeof(env_dir), "UMOCKDEV_DIR=%s", udir);
 	snprintf(env_asan, sizeof(env_asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
 		 asan ? asan : "", asan && *asan ? ":" : "");
-	pid = tu_spawn(argv1, env, o1, e1);
+	pid = tu_spawn(hold, env, o1, NULL);
 	CU_ASSERT_TRUE_FATAL(pid > 0);
-	/* Its first part committed: it holds the device for the second. */
-	for (int i = 0; i < 1000 && q_ll(db1, "SELECT count(*) FROM run") < 1; i++)
+	for (int i = 0; i < 500 && !(text && strstr(text, "open ")); i++) {
+		free(text);
 		usleep(20000);
-	rc = run_usb(udir, argv2, 30);
-	CU_ASSERT_EQUAL(tu_wait(pid, 60), 0);
-	CU_ASSERT_EQUAL(tu_vstation_stop(&vs), 0);
+		text = tu_slurp(o1, NULL);
+	}
+	CU_ASSERT_TRUE(text && contains(text, "open Thorlabs,PM100D,P0000001"));
+	free(text);
+	rc = run_usb(udir, argv, 30);
 	CU_ASSERT_NOT_EQUAL(rc, 0);
 	CU_ASSERT_TRUE(contains(errbuf, USB_URI ": cannot claim interface 0: Resource busy "
 				"(another process has the instrument open)"));
-	CU_ASSERT_EQUAL(q_ll(db1, "SELECT count(*) FROM run WHERE status = 'pass'"), 3);
+	CU_ASSERT_TRUE(q_ll(db, "SELECT count(*) FROM run") <= 0);  /* no part run */
+	kill(pid, SIGTERM);
+	CU_ASSERT_EQUAL(tu_wait(pid, 10), 0);
+	CU_ASSERT_EQUAL(run_usb(udir, argv, 30), 0);
+	CU_ASSERT_EQUAL(q_ll(db, "SELECT count(*) FROM run WHERE status = 'pass'"), 1);
+	CU_ASSERT_EQUAL(tu_vstation_stop(&vs), 0);
 }
 
 int cu_register(void)
