@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bert.h"
@@ -33,8 +32,7 @@
 #include "pm_scpi.h"
 #include "prober.h"
 #include "station.h"
-#include "usbfs.h"
-#include "usbserial.h"
+#include "usb_station.h"
 
 enum { EP_PM, EP_PM100, EP_BERT, EP_PROBER, EP_LASER, EP_COUNT };
 
@@ -436,59 +434,6 @@ out:
 	return rc;
 }
 
-static FILE *usb_log;
-
-/* --usb: the pm100 of eps as the testbed's USBTMC device, the laser's pty
- * as its USB-serial adapter. 0 / -1. */
-static int start_usb(const struct options *o, sim_endpoint *eps, int n)
-{
-	if (usbfs_start() != 0) {
-		fprintf(stderr, "kgd-vstation: --usb: cannot create a umockdev testbed\n");
-		return -1;
-	}
-	if (o->usb_log && !(usb_log = fopen(o->usb_log, "w"))) {
-		fprintf(stderr, "kgd-vstation: cannot write %s: %s\n", o->usb_log,
-			strerror(errno));
-		return -1;
-	}
-	for (int i = 0; i < n; i++) {
-		int master, slave;
-
-		if (eps[i].exec == sim_pm100_execute) {
-			if (usbfs_add_usbtmc(eps[i].port, o->usb_dev.faults,
-					     o->usb_dev.n_faults, o->usb_dev.max_transfer,
-					     usb_log))
-				return -1;
-		} else if (eps[i].exec == sim_elsfp_execute) {
-			if (usbserial_add(&master, &slave, usb_log))
-				return -1;
-			master = dup(master);   /* the testbed keeps its own */
-			if (master < 0)
-				return -1;
-			sim_endpoint_adopt_pty(&eps[i], master, slave, USBSERIAL_NODE);
-		}
-	}
-	return 0;
-}
-
-/* The command under the testbed: its exit status (128+signal), stopping
- * it first if we are ending before it (signal, lifetime). */
-static int end_child(pid_t child)
-{
-	int st = 0;
-
-	if (waitpid(child, &st, WNOHANG) == 0) {
-		kill(child, SIGTERM);
-		for (int i = 0; i < 50 && waitpid(child, &st, WNOHANG) == 0; i++)
-			usleep(100000);
-		if (waitpid(child, &st, WNOHANG) == 0) {
-			kill(child, SIGKILL);
-			waitpid(child, &st, 0);
-		}
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 int main(int argc, char **argv)
 {
 	static sim_station st;  /* large (the wafer map): not on the stack */
@@ -575,7 +520,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (o.usb && start_usb(&o, eps, n) != 0)
+	if (o.usb && sim_usb_start(eps, n, &o.usb_dev, o.usb_log) != 0)
 		goto out;
 	if (o.config_out && write_config(o.config_out, eps, n, o.usb) != 0) {
 		fprintf(stderr, "kgd-vstation: cannot write %s: %s\n", o.config_out,
@@ -607,17 +552,14 @@ int main(int argc, char **argv)
 	sim_loop_run(eps, n, o.time_scale, deadline, &stop_signal);
 	rc = 0;
 	if (child > 0)
-		rc = end_child(child);
+		rc = sim_usb_end_child(child);
 	if (o.stats_out && sim_loop_stats_write(eps, n, o.stats_out)) {
 		fprintf(stderr, "kgd-vstation: cannot write %s: %s\n", o.stats_out,
 			strerror(errno));
 		rc = 1;
 	}
 out:
-	if (usb_log)
-		fclose(usb_log);
-	usbserial_stop();
-	usbfs_stop();
+	sim_usb_stop();
 	for (int i = 0; i < n; i++) {
 		sim_endpoint_close(&eps[i]);
 		if (eps[i].exec == sim_pm_execute)
