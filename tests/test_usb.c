@@ -529,6 +529,58 @@ static void test_unplug_reopens(void)
 				"(disconnected); reopening"));
 }
 
+/* The station's write is never accepted (the device NAKs its Bulk-OUT):
+ * the write times out and the host aborts it - INITIATE_ABORT_BULK_OUT for
+ * that bTag (SUCCESS), CHECK_ABORT_BULK_OUT_STATUS, CLEAR_HALT on Bulk-OUT
+ * - and the next parts pass. */
+static void test_bulk_out_timeout_aborts(void)
+{
+	const char *const fault[] = {"--usb-fault", "nak-out:after=8", NULL};
+	char db[700], log[4096];
+
+	snprintf(db, sizeof(db), "%s/nakout.db", dir);
+	CU_ASSERT_EQUAL(fault_lot(fault, db, "3", log, sizeof(log)), 0);
+	check_one_error(db, "device did not accept command within 2000 ms");
+	CU_ASSERT_TRUE(contains(log, "fault nak-out at command 9\n"
+				"INITIATE_ABORT_BULK_OUT wValue="));
+	CU_ASSERT_TRUE(contains(log, "-> 0x01\nCHECK_ABORT_BULK_OUT_STATUS wValue=0 -> 0x01\n"
+				"CLEAR_HALT ep=0x02\n"));
+}
+
+/* A device clear through the transport API (xport_clear): INITIATE_CLEAR
+ * and CHECK_CLEAR_STATUS both SUCCESS, Bulk-OUT cleared, and the
+ * instrument answers again. */
+static void test_device_clear(void)
+{
+	char udir[512], o1[700], log_path[700], *text, *log;
+	char *hold[] = {KGD_BIN_DIR "/usb_hold", USB_URI, "1", "clear", NULL};
+	const char *args[] = {"--usb-log", log_path, NULL};
+	static char env_dir[600], env_asan[600];
+	const char *asan = getenv("ASAN_OPTIONS");
+	const char *env[] = {"LD_PRELOAD=libumockdev-preload.so.0", env_dir, env_asan, NULL};
+	tu_vstation vs;
+	int pid;
+
+	snprintf(o1, sizeof(o1), "%s/clear.out", dir);
+	snprintf(log_path, sizeof(log_path), "%s/clear.log", dir);
+	CU_ASSERT_EQUAL_FATAL(usb_start(&vs, args, udir, sizeof(udir)), 0);
+	snprintf(env_dir, sizeof(env_dir), "UMOCKDEV_DIR=%s", udir);
+	snprintf(env_asan, sizeof(env_asan), "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+		 asan ? asan : "", asan && *asan ? ":" : "");
+	pid = tu_spawn(hold, env, o1, NULL);
+	CU_ASSERT_TRUE_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(tu_wait(pid, 30), 0);
+	CU_ASSERT_EQUAL(tu_vstation_stop(&vs), 0);
+	text = tu_slurp(o1, NULL);
+	log = tu_slurp(log_path, NULL);
+	CU_ASSERT_TRUE(text && contains(text, "cleared Thorlabs,PM100D,P0000001"));
+	CU_ASSERT_TRUE(log && contains(log, "INITIATE_CLEAR wValue=0 -> 0x01\n"
+				       "CHECK_CLEAR_STATUS wValue=0 -> 0x01\n"
+				       "CLEAR_HALT ep=0x02\n"));
+	free(text);
+	free(log);
+}
+
 /* Another process (usb_hold, through the transport API) has the PM100
  * open: the station stops before the lot with a clear error naming the
  * URI; once it lets go, the same station runs. */
@@ -586,6 +638,8 @@ int cu_register(void)
 	CU_add_test(s, "ELSFP lot over libserialport = over the pty",
 		    test_elsfp_lot_over_usb_serial);
 	CU_add_test(s, "Bulk-IN timeout: abort sequence", test_bulk_in_timeout_aborts);
+	CU_add_test(s, "Bulk-OUT timeout: abort sequence", test_bulk_out_timeout_aborts);
+	CU_add_test(s, "device clear", test_device_clear);
 	CU_add_test(s, "stalled Bulk-IN: CLEAR_HALT", test_stall_cleared);
 	CU_add_test(s, "bTag mismatch", test_btag_mismatch);
 	CU_add_test(s, "short packet", test_short_packet);
