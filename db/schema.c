@@ -222,8 +222,12 @@ static const char *const migrations[] = {
 	"  plugin_sha256 TEXT,"
 	"  identity TEXT,"
 	"  UNIQUE(session_id, role));",
+	/* 5 -> 6: the test condition a run was measured under
+	 * (`station run --condition temperature_c=85`), which picked its
+	 * limit set: "temperature_c=85", NULL when none was given. */
+	"ALTER TABLE run ADD COLUMN condition TEXT;",
 
-	/* 6: store-and-forward to a central PostgreSQL server (issue 13).
+	/* 7: store-and-forward to a central PostgreSQL server (issue 13).
 	 * sync_source: the file's own identity, made once, at random: the
 	 * server keys every row by it plus the row's local id, so rows of
 	 * two stations never collide and a row sent twice is the same row.
@@ -255,7 +259,7 @@ static const struct {
 	{ "wafer", 1 }, { "part", 1 }, { "run", 1 }, { "measurement", 1 },
 	{ "limits_set", 2 }, { "session", 2 }, { "bin", 2 },
 	{ "step_result", 2 }, { "hard_bin", 3 }, { "lot_lease", 5 },
-	{ "session_instrument", 5 }, { "sync_source", 6 }, { "sync_mark", 6 },
+	{ "session_instrument", 5 }, { "sync_source", 7 }, { "sync_mark", 7 },
 };
 
 #define N_REQUIRED ((int)(sizeof(required_tables) / sizeof(required_tables[0])))

@@ -81,6 +81,7 @@ static const char *const migrations[] = {
 	"  started_at text NOT NULL, ended_at text, status text NOT NULL,"
 	"  hard_bin integer, soft_bin integer, fail_reason text,"
 	"  session_id bigint, limits_id bigint, retest integer NOT NULL,"
+	"  condition text,"
 	"  PRIMARY KEY (src, id));"
 	"CREATE INDEX run_part ON run(src, part_id);"
 	"CREATE INDEX run_started ON run(started_at);"
