@@ -516,8 +516,10 @@ int db_session_begin(db *d, const db_session_info *info, int64_t *session_id,
 						    VAL_INT(ids.sequence),
 						    VAL_ID(ids.limits),
 						    VAL_TEXT(info->process),
-						    VAL_TEXT(info->product) },
-				    7, "inserting the session", err);
+						    VAL_TEXT(info->product),
+						    VAL_TEXT(info->software_version),
+						    VAL_TEXT(info->software_build) },
+				    9, "inserting the session", err);
 	if (!status) {
 		sid = sqlite3_last_insert_rowid(d->h);
 		status = db_lease_take(d, ids.lot, sid, info->station, err);

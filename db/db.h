@@ -213,6 +213,9 @@ typedef struct db_session_info {
 	/* Added in schema 5: what measured the lot, one per role. */
 	const db_instrument *instruments;
 	size_t n_instruments;
+	/* Added in schema 6: the build that recorded the session (the
+	 * station's version and `git describe` at build time); NULL: none. */
+	const char *software_version, *software_build;
 } db_session_info;
 
 /* Begin a session in its own transaction (refused while a run is open),

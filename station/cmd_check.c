@@ -27,8 +27,9 @@ static void help(void)
 "Validate SEQUENCE: YAML syntax, keys, step kinds and operations, sweep\n"
 "variables and params of each operation, limits (low <= high, units the\n"
 "value converts to), bins, roles, skip_if references. With --limits, also\n"
-"the limits file and how it applies to SEQUENCE. With --config, also the\n"
-"fit to that station: every role configured, every driver found in the\n"
+"the limits file and how it applies to SEQUENCE. With a station config\n"
+"(--config, else $KGD_STATION_CONFIG, else " KGD_SYSTEM_CONFIG "\n"
+"for an installed station), also the fit to that station: every role configured, every driver found in the\n"
 "plugin folders and trusted (its name, owner and permissions; checked\n"
 "without loading it), and loaded - only then - to confirm the class the\n"
 "sequence needs. Opens no instrument and writes nothing.\n"
@@ -93,6 +94,7 @@ int cmd_check(int argc, char **argv)
 						   &problems, &err),
 				  before, &problems, &err);
 	}
+	config_path = cli_config_path(config_path);
 	if (config_path) {
 		before = problems;
 		cfg_ok = !checked(cfg_check(config_path, print_problem, &problems,

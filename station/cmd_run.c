@@ -29,7 +29,7 @@
 static void help(void)
 {
 	printf(
-"usage: station run SEQUENCE --config STATION.yaml --db RESULTS.db --lot LOT\n"
+"usage: station run SEQUENCE [--config STATION.yaml] --db RESULTS.db --lot LOT\n"
 "                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
 "                   [--max-errors N] [--contact-retries N] [--trace FILE]\n"
 "                   unit process:  [--serial SN]... | [--units N]\n"
@@ -37,7 +37,8 @@ static void help(void)
 "Test a lot of parts with SEQUENCE on the instruments STATION.yaml names,\n"
 "writing every measurement, limit and verdict to RESULTS.db (created if\n"
 "missing). Each part is committed when its verdict is known.\n\n"
-"  -c, --config FILE    station config: role -> driver + URI\n"
+"  -c, --config FILE    station config: role -> driver + URI (default:\n"
+"                       $KGD_STATION_CONFIG, else " KGD_SYSTEM_CONFIG ")\n"
 "  -d, --db FILE        results database (SQLite)\n"
 "  -l, --lot LOT        lot name\n"
 "  -L, --limits FILE    limits file overriding the sequence's limits\n"
@@ -268,8 +269,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		cli_usage("run", "give exactly one SEQUENCE file");
-	else if (!a.config_path || !a.db_path || !a.lot)
-		cli_usage("run", "--config, --db and --lot are required");
+	else if (!a.db_path || !a.lot)
+		cli_usage("run", "--db and --lot are required");
+	else if (!(a.config_path = cli_config_path(a.config_path)))
+		cli_usage("run", "no station config: give --config, set "
+			  "$KGD_STATION_CONFIG or install " KGD_SYSTEM_CONFIG);
 	else if (units && n_serials)
 		cli_usage("run", "give --serial or --units, not both");
 	else {

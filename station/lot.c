@@ -7,6 +7,7 @@
  * keeps.
  */
 #include "run_int.h"
+#include "version.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,8 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	}
 	si.instruments = inst;
 	si.n_instruments = rs->n_roles;
+	si.software_version = kgd_version_number;
+	si.software_build = kgd_version_build;
 	rc = db_session_begin(d, &si, &sum->session_id, &sum->n_interrupted, err);
 	free(bins);
 	if (rc)
