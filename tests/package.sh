@@ -56,29 +56,37 @@ ver=$(sed -n 's/^const char kgd_version_number\[\] = "\(.*\)";/\1/p' "$BUILD/kgd
 deps=$(dpkg-deb -f "$DEB" Depends)
 echo "Depends: $deps"
 dep_names=$(echo "$deps" | tr ',' '\n' | sed 's/^ *//; s/[ (].*//')
-depends_on() { echo "$dep_names" | grep -qx "$1"; }
-# The libraries the issue names, by the package holding each here.
-for lib in libusb-1.0.so.0 libserialport.so.0 libsqlite3.so.0 libcsv.so.3 \
-	libyaml-0.so.2 libcrypto.so.3; do
-	path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
-	[ -n "$path" ] || fail "$lib not found on this system"
-	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1)
-	[ -n "$pkg" ] || pkg=$(dpkg -S "$path" | head -n 1 | cut -d: -f1)
-	depends_on "$pkg" || fail "Depends lacks $pkg (for $lib): $deps"
-done
-# And every library any packaged ELF file needs, whichever issue added it.
+# Every library any packaged ELF file needs, whichever issue added it,
+# and the ones the issue names (libssl's libcrypto is what is linked).
 dpkg-deb -x "$DEB" "$T/root"
-find "$T/root" -type f | while read -r f; do
-	file -b "$f" | grep -q '^ELF' || continue
-	readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
-done | sort -u >"$T/needed"
+find "$T/root" -type f -exec file {} + | sed -n 's/: *ELF.*//p' >"$T/elves"
+[ -s "$T/elves" ] || fail "no ELF file in the package"
+{
+	xargs readelf -d <"$T/elves" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
+	printf '%s\n' libusb-1.0.so.0 libserialport.so.0 libsqlite3.so.0 \
+		libcsv.so.3 libyaml-0.so.2 libcrypto.so.3
+} | sort -u >"$T/needed"
+: >"$T/paths"
 while read -r lib; do
 	# Ours, in the package itself.
 	[ -n "$(find "$T/root" -name "$lib")" ] && continue
 	path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
-	[ -n "$path" ] || fail "$lib (needed) not found on this system"
-	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1)
-	[ -n "$pkg" ] || pkg=$(dpkg -S "$path" | head -n 1 | cut -d: -f1)
-	depends_on "$pkg" || fail "Depends lacks $pkg (for $lib, needed): $deps"
+	[ -n "$path" ] || fail "$lib not found on this system"
+	readlink -f "$path" >>"$T/paths"
 done <"$T/needed"
+# One dpkg -S for all, by file name ("package[:arch]: path" per match):
+# dpkg may know the file under /lib, the merged /usr/lib, or a symlink.
+sed 's|.*/||' "$T/paths" | xargs dpkg -S >"$T/owners" 2>"$T/owners.err" ||
+	fail "dpkg -S: $(cat "$T/owners.err")"
+while read -r path; do
+	pkg=
+	while read -r owner file; do
+		[ "$(readlink -f "$file")" = "$path" ] || continue
+		pkg=${owner%%[:,]*}
+		break
+	done <"$T/owners"
+	[ -n "$pkg" ] || fail "no package owns $path: $(cat "$T/owners")"
+	echo "$dep_names" | grep -qx "$pkg" ||
+		fail "Depends lacks $pkg (for $path): $deps"
+done <"$T/paths"
 echo "package $(basename "$DEB"): $(wc -l <"$T/files") entries, ok"
