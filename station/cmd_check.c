@@ -293,7 +293,8 @@ int cmd_check(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	qsort(cr.p, cr.n, sizeof(*cr.p), by_position);
+	if (cr.n)   /* qsort(NULL, 0, ...) is undefined (UBSan) */
+		qsort(cr.p, cr.n, sizeof(*cr.p), by_position);
 	for (size_t i = 0; i < cr.n; i++)
 		if (cr.p[i].file_no < (int)cr.n_files)
 			cr.files[cr.p[i].file_no].problems++;
