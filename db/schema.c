@@ -222,8 +222,12 @@ static const char *const migrations[] = {
 	"  plugin_sha256 TEXT,"
 	"  identity TEXT,"
 	"  UNIQUE(session_id, role));",
+	/* 5 -> 6: the test condition a run was measured under
+	 * (`station run --condition temperature_c=85`), which picked its
+	 * limit set: "temperature_c=85", NULL when none was given. */
+	"ALTER TABLE run ADD COLUMN condition TEXT;",
 
-	/* 6: which build recorded a session (issue 21): the station's
+	/* 7: which build recorded a session (issue 21): the station's
 	 * version (CMake project version) and its build description (`git
 	 * describe --always --dirty` at build time, "unknown" from a tarball).
 	 * NULL: a session from before this migration, or a writer that gave

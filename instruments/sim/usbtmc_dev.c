@@ -8,7 +8,11 @@
  *
  * Invariant: the backend socket is only ever read without blocking; the
  * URB plumbing polls bulk_in again whenever the host reaps, so a reply that
- * arrives later still goes out, and an abandoned one is dropped unseen.
+ * arrives later still goes out, and an abandoned one is dropped unseen:
+ * an abort or clear also replaces the connection to the instrument, so a
+ * reply still in the making (latency beyond the host's timeout) goes to
+ * the old one and is never taken for the next command's. The instrument's
+ * settings and error queue are its own, not the connection's, and stay.
  */
 #include "usbtmc_dev.h"
 
@@ -83,6 +87,7 @@ int usbtmc_dev_connect(usbtmc_dev *d, int port)
 		return -1;
 	}
 	d->backend = fd;
+	d->port = port;
 	return 0;
 }
 
@@ -109,7 +114,9 @@ static void pump_backend(usbtmc_dev *d)
 /* Forget every answer given or coming for abandoned messages. */
 static void drop_replies(usbtmc_dev *d)
 {
-	pump_backend(d);
+	usbtmc_dev_close(d);
+	if (usbtmc_dev_connect(d, d->port) != 0)
+		dev_log(d, "%s%.0u%.0u: cannot reconnect to the instrument", "abort", 0, 0);
 	d->reply_len = 0;
 	d->in_len = d->in_off = 0;
 	d->req_open = 0;

@@ -49,6 +49,7 @@ enum usbtmc_in_result {
 
 typedef struct usbtmc_dev {
 	int backend;             /* socket to the pm100 endpoint */
+	int port;                /* its port, to reconnect after an abort */
 	size_t max_transfer;     /* payload bytes per DEV_DEP_MSG_IN (0: any) */
 	FILE *log;               /* one line per class request / fault, or NULL */
 	usbtmc_dev_fault faults[USBTMC_DEV_MAX_FAULTS];
