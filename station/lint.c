@@ -141,6 +141,17 @@ static void lint_param(lint *l, const seq_step *st, size_t idx,
 				slash ? "" : " (name a value: step/value)");
 		break;
 	}
+	case RUN_P_PM_ROLE:
+		/* The role is opened like a step's (run_collect_roles), so it
+		 * must be one the sequence declares when it declares any. */
+		if (s->roles && !in_list((const char *const *)s->roles, s->n_roles,
+					 p->value))
+			problem(l, s->path, p->loc, "param %s: role '%.60s' is not in "
+				"roles", p->key, p->value);
+		else if (st->role && strcmp(p->value, st->role) == 0)
+			problem(l, s->path, p->loc, "param %s names the step's own "
+				"role '%.60s'", p->key, p->value);
+		break;
 	default:
 		break;
 	}
@@ -267,6 +278,9 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 		problem(l, s->path, st->loc,
 			"step '%s' needs params reference_dbm or reference_step (one)",
 			st->name);
+	if (run_op_derive(op) && op->sweep_vars[0] && st->n_sweep == 0)
+		problem(l, s->path, st->loc, "step '%s' needs sweep %s: its derived "
+			"values come from the sweep", st->name, op->sweep_vars[0]);
 	if (op->kind == RUN_KIND_PROMPT && !seq_step_param(st, "text"))
 		problem(l, s->path, st->loc, "step '%s' needs param text", st->name);
 	if (strcmp(op->name, "wait") == 0 && !seq_step_param(st, "seconds"))

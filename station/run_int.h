@@ -37,7 +37,7 @@
 
 #define RUN_MAX_SWEEP 8
 #define RUN_MAX_ROLES 16
-#define RUN_MAX_VALUES 6
+#define RUN_MAX_VALUES 8
 #define RUN_MAX_PARAMS 8
 /* Points one batch call measures at most: ports of a power meter, lanes
  * of a BERT. */
@@ -81,6 +81,7 @@ typedef enum run_ptype {
 	RUN_P_BOOL,        /* on/off (yu_bool_word) */
 	RUN_P_REGEX,       /* a POSIX extended regex */
 	RUN_P_STEPREF,     /* step[/value] measured earlier: an optical power */
+	RUN_P_PM_ROLE,     /* another role the step also uses: a power meter */
 } run_ptype;
 
 typedef struct run_param {
@@ -111,6 +112,7 @@ typedef struct run_call {
 	char text[256];               /* out: string read (identity, answer) */
 	int rc;                       /* out (batch only): this point's status */
 	kgd_err ierr;                 /* out (batch only): and its message */
+	size_t step_idx;              /* derive: the step whose points to read */
 } run_call;
 
 typedef int (*run_exec_fn)(run_call *c, kgd_err *err);
@@ -137,6 +139,18 @@ typedef struct run_op {
 	run_batch_fn batch;
 	int (*can_batch)(const run_role *r);
 } run_op;
+
+/* Derived values of an operation (ops_table.c's second table): its
+ * values[first..] are computed once, after the whole sweep measured
+ * without error, from the points the step remembered (run_step_points),
+ * into c->v at their indices; c->text gets the JSON the rows carry as
+ * coords (which points they came from). A value the points cannot
+ * support is NAN. */
+typedef struct run_derive {
+	const char *op;
+	int first;                    /* index of the first derived value */
+	run_exec_fn derive;
+} run_derive;
 
 /* A value measured earlier in the part, for references (insertion loss). */
 typedef struct run_rec {
@@ -229,6 +243,10 @@ struct run_ctx {
 /* ---- ops.c: the operations table, params, units ---------------------- */
 
 const run_op *run_find_op(const char *name);
+/* The operation's derived values, or NULL when it has none; whether value
+ * vi is one of them. */
+const run_derive *run_op_derive(const run_op *op);
+int run_value_derived(const run_op *op, int vi);
 /* Every operation name, comma-separated, for messages. */
 const char *run_op_names(void);
 int run_op_n_values(const run_op *op);
@@ -260,6 +278,12 @@ double run_now(void);
 int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
 		  double *native, const char **unit);
 
+/* The points step c->step_idx logged for value `value` in this part, in
+ * sweep order: sweep variable `var` into x[] and the native value into
+ * y[], at most cap; returns how many. */
+size_t run_step_points(const run_call *c, const char *value, const char *var,
+		       double *x, double *y, size_t cap);
+
 /* Operation functions (ops_*.c). */
 int run_op_pm_optical_power(run_call *c, kgd_err *err);
 int run_op_pm_insertion_loss(run_call *c, kgd_err *err);
@@ -273,6 +297,10 @@ int run_can_batch_bert(const run_role *r);
 int run_op_laser_enable(run_call *c, kgd_err *err);
 int run_op_laser_disable(run_call *c, kgd_err *err);
 int run_op_laser_read(run_call *c, kgd_err *err);
+int run_op_smu_liv(run_call *c, kgd_err *err);
+int run_derive_smu_liv(run_call *c, kgd_err *err);
+int run_op_smu_dark_current(run_call *c, kgd_err *err);
+int run_op_smu_off(run_call *c, kgd_err *err);
 int run_op_identify(run_call *c, kgd_err *err);
 int run_op_wait(run_call *c, kgd_err *err);
 int run_op_prompt(run_call *c, kgd_err *err);

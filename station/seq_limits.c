@@ -28,7 +28,8 @@ static const char *const limset_keys[] = {
  * likely a typo ("dbm") that would make results incomparable. */
 static const char *const units[] = {
 	"dBm", "dB", "W", "mW", "uW", "nW", "nm", "A", "mA", "V", "C", "ratio",
-	"s", "", NULL
+	"s", "uA", "nA", "mV", "ohm", "W/A", "A/W", "%", "nm/mW", "um", "",
+	NULL
 };
 
 static void parse_unit(yu_doc *d, const yaml_node_t *n, seq_limits *lim)

@@ -54,7 +54,7 @@ static void test_good_plugin_loads(void)
 static void test_wrong_major(void)
 {
 	expect_refused("abi-wrong-major", KGD_ERR_ABI,
-		       "plugin built for driver ABI 2.0, station speaks 1.1");
+		       "plugin built for driver ABI 2.0, station speaks 1.2");
 }
 
 static void test_missing_symbol(void)
@@ -72,8 +72,8 @@ static void test_missing_operation(void)
 static void test_unknown_class(void)
 {
 	expect_refused("abi-unknown-class", KGD_ERR_ABI,
-		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.1 "
-		       "knows power-meter 1, bert 2, prober 3, laser 4)");
+		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.2 "
+		       "knows power-meter 1, bert 2, prober 3, laser 4, smu 5)");
 }
 
 /* One or two of the three 1.1 operations is a broken driver: a caller
@@ -192,7 +192,7 @@ static void test_station_plugins_lists_reasons(void)
 	CU_ASSERT(strstr(out, "OK       abi-good             bert         1.1   "
 			 DIR "/abi-good.so") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-wrong-major.so: plugin built "
-			 "for driver ABI 2.0, station speaks 1.1\n") != NULL);
+			 "for driver ABI 2.0, station speaks 1.2\n") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-partial-multilane.so: driver "
 			 "'abi-partial-multilane' sets only part of the multi-lane "
 			 "operations") != NULL);

@@ -28,9 +28,12 @@
 #include "model.h"
 #include "pm_scpi.h"
 #include "prober.h"
+#include "smu.h"
 #include "station.h"
 
-enum { EP_PM, EP_PM100, EP_BERT, EP_PROBER, EP_LASER, EP_COUNT };
+/* SMUs 1..8 drive the ELSFP module's lasers 1..8 (smu.h). */
+enum { EP_PM, EP_PM100, EP_BERT, EP_PROBER, EP_LASER, EP_SMU1,
+       EP_SMU8 = EP_SMU1 + SIM_SMU_MAX - 1, EP_COUNT };
 
 static const struct {
 	const char *role, *driver;
@@ -41,6 +44,14 @@ static const struct {
 	[EP_BERT] = {"bert", "jbert-n4903b", 5000},
 	[EP_PROBER] = {"prober", "mpi-sentio", 15000},
 	[EP_LASER] = {"laser", "elsfp-cmis", 2000},
+	[EP_SMU1] = {"smu1", "keithley-24xx", 2000},
+	[EP_SMU1 + 1] = {"smu2", "keithley-24xx", 2000},
+	[EP_SMU1 + 2] = {"smu3", "keithley-24xx", 2000},
+	[EP_SMU1 + 3] = {"smu4", "keithley-24xx", 2000},
+	[EP_SMU1 + 4] = {"smu5", "keithley-24xx", 2000},
+	[EP_SMU1 + 5] = {"smu6", "keithley-24xx", 2000},
+	[EP_SMU1 + 6] = {"smu7", "keithley-24xx", 2000},
+	[EP_SMU8] = {"smu8", "keithley-24xx", 2000},
 };
 
 struct options {
@@ -72,7 +83,8 @@ static void usage(FILE *f)
 		"pty) over one seeded model of a lot. docs/VIRTUAL_STATION.md has it all.\n"
 		"\n"
 		"  --product P              teraphy (wafer process: pm, pm100, bert, prober),\n"
-		"                           elsfp (unit: pm, laser; default), fiber (unit: pm, pm100)\n"
+		"                           elsfp (unit: pm, laser, smu1..smu8; default), fiber\n"
+		"                           (unit: pm, pm100)\n"
 		"  --seed N                 model seed (default 1)\n"
 		"  --lot ID                 lot id (default LOT1); wafer ids are <lot>-W<slot>\n"
 		"  --wafers N               wafers in the cassette, slots 1..N (default 2)\n"
@@ -344,6 +356,8 @@ static int product_needs(enum sim_product p, int ep)
 	case EP_LASER:
 		return p == SIM_PRODUCT_ELSFP;
 	}
+	if (ep >= EP_SMU1 && ep <= EP_SMU8)
+		return p == SIM_PRODUCT_ELSFP;
 	return 0;
 }
 
@@ -454,6 +468,10 @@ int main(int argc, char **argv)
 			e->exec = sim_elsfp_execute;
 			e->is_pty = 1;
 			break;
+		default:   /* EP_SMU1..EP_SMU8 */
+			e->inst = sim_smu_new(&st, r - EP_SMU1 + 1);
+			e->exec = sim_smu_execute;
+			break;
 		}
 		if (!e->inst) {
 			fprintf(stderr, "kgd-vstation: out of memory\n");
@@ -502,6 +520,8 @@ out:
 			sim_prober_free(eps[i].inst);
 		else if (eps[i].exec == sim_elsfp_execute)
 			sim_elsfp_free(eps[i].inst);
+		else if (eps[i].exec == sim_smu_execute)
+			sim_smu_free(eps[i].inst);
 	}
 	return rc;
 }

@@ -34,9 +34,11 @@ extern "C" {
 
 /* 1.0: the first table of every class. 1.1: drv_bert_ops gains
  * configure_lanes, gate_start and gate_read (one gate on several lanes);
- * drv_pm_ops gains set_wavelength_ports (the set-up of an all-port read). */
+ * drv_pm_ops gains set_wavelength_ports (the set-up of an all-port read).
+ * 1.2: the source-measure unit class (DRV_CLASS_SMU, drv_smu_ops) and its
+ * table pointer at the end of drv_descriptor, read only from 1.2 plugins. */
 #define DRV_ABI_MAJOR 1
-#define DRV_ABI_MINOR 1
+#define DRV_ABI_MINOR 2
 
 /* Name of the exported descriptor symbol. */
 #define KGD_DRIVER_SYMBOL "kgd_driver"
@@ -46,6 +48,7 @@ enum drv_class {
 	DRV_CLASS_BERT = 2,
 	DRV_CLASS_PROBER = 3,
 	DRV_CLASS_LASER = 4,
+	DRV_CLASS_SMU = 5,          /* ABI 1.2 */
 };
 
 /* Optical power meter. Ports are 1-based as on the front panel. */
@@ -152,6 +155,25 @@ typedef struct drv_laser_ops {
 	int (*serial)(void *h, char *buf, size_t cap, kgd_err *err);
 } drv_laser_ops;
 
+/* Source-measure unit (ABI 1.2): one source/measure channel wired to one
+ * device (a laser diode, a photodiode, a heater). Sign convention as on
+ * the instrument: current flowing out of HI is positive. */
+typedef struct drv_smu_ops {
+	/* Required. Source `amps` with the voltage limited to +-v_limit
+	 * (compliance), measuring voltage; switches the output on. */
+	int (*source_current)(void *h, double amps, double v_limit, kgd_err *err);
+	/* Required. Source `volts` with the current limited to +-i_limit,
+	 * measuring current; switches the output on. */
+	int (*source_voltage)(void *h, double volts, double i_limit, kgd_err *err);
+	/* Required. One reading at the terminals of what is sourced now:
+	 * voltage and current (the sourced quantity as the instrument reads
+	 * it back). A reading in compliance is a reading, not an error; the
+	 * instrument's overflow value (9.9E37) is KGD_ERR_OVERRANGE. */
+	int (*measure)(void *h, double *volts, double *amps, kgd_err *err);
+	/* Required. Output on or off (off: the device is left unbiased). */
+	int (*output)(void *h, int on, kgd_err *err);
+} drv_smu_ops;
+
 typedef struct drv_descriptor {
 	uint16_t abi_major;       /* DRV_ABI_MAJOR the plugin was built with */
 	uint16_t abi_minor;
@@ -172,6 +194,8 @@ typedef struct drv_descriptor {
 	const drv_bert_ops *bert;
 	const drv_prober_ops *prober;
 	const drv_laser_ops *laser;
+	/* ABI 1.2: absent from older plugins' descriptors, never read there. */
+	const drv_smu_ops *smu;
 } drv_descriptor;
 
 #ifdef __cplusplus
