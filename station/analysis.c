@@ -101,15 +101,17 @@ int anl_liv_fit(const double *i_a, const double *p_w, const double *v_v,
 			peak = j;
 	pmax = p_w[peak];
 	if (pmax > 0 && n >= 2) {
-		/* The lasing range: after the last point under 10 % of the peak
-		 * (before it), up to the last point under 80 % - or to the peak
-		 * itself when only one point sits in between (a coarse sweep). */
+		/* The fit range: after the last point under 10 % of the peak
+		 * (before it), up to the last point under 50 % - or to the peak
+		 * itself when only one point sits in between (a coarse sweep).
+		 * The lower half of the lasing range keeps rollover and a kink
+		 * higher up out of the threshold. */
 		lo = 0;
 		for (size_t j = 0; j <= peak; j++)
 			if (p_w[j] < 0.1 * pmax)
 				lo = j + 1;
 		hi = lo;
-		while (hi + 1 <= peak && p_w[hi + 1] <= 0.8 * pmax)
+		while (hi + 1 <= peak && p_w[hi + 1] <= 0.5 * pmax)
 			hi++;
 		if (hi <= lo)
 			hi = peak;

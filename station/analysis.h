@@ -39,10 +39,12 @@ typedef struct anl_liv {
 } anl_liv;
 
 /* Fit an LIV sweep of n points in increasing current: i_a (A), p_w (W),
- * v_v (V; may be NULL: no series resistance). The lasing range is the
- * points from 10 % to 80 % of the peak power up to the peak (so thermal
- * rollover and the spontaneous tail stay out of the line); at least two
- * are needed. A laser lases when the line's slope is positive, it
+ * v_v (V; may be NULL: no series resistance). The line is fitted to the
+ * points from 10 % to 50 % of the peak power (so the spontaneous tail, a
+ * kink higher up and thermal rollover stay out of it; up to the peak
+ * when fewer than two points lie there); at least two are needed. The
+ * kink is looked for from the first fitted point up to 90 % of the
+ * peak. A laser lases when the line's slope is positive, it
  * explains the range (R^2 >= 0.9: noise fits no line), its zero crossing
  * lies inside the swept currents with at least two points below it, and
  * it is at least 3 x the slope of those points (an LED-like ramp is not

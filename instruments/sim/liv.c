@@ -20,7 +20,8 @@ enum {
 	TAG_RS = 0x52532020,      /* "RS  " */
 };
 
-#define SPONT_W 1e-6      /* spontaneous emission reached at threshold */
+#define SPONT 1e-3        /* spontaneous emission at threshold, as a
+                             fraction of the lasing slope x threshold */
 #define KNEE_V 0.95       /* the junction's forward voltage */
 #define KNEE_A 1e-3       /* the current over which the junction turns on */
 #define KINK_AT 0.6       /* the kink sits this far from threshold to bias */
@@ -75,8 +76,9 @@ double sim_liv_power_w(const sim_liv *l, double amps)
 	if (!(amps > 0))
 		return 0.0;
 	if (amps <= l->ith_a)
-		return SPONT_W * amps / l->ith_a;
-	w = SPONT_W + l->slope_w_a * (fmin(amps, l->kink_a) - l->ith_a);
+		return SPONT * l->slope_w_a * amps;
+	w = SPONT * l->slope_w_a * l->ith_a +
+	    l->slope_w_a * (fmin(amps, l->kink_a) - l->ith_a);
 	if (amps > l->kink_a)
 		w += l->slope2_w_a * (amps - l->kink_a);
 	return w;
