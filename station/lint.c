@@ -278,6 +278,11 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 		problem(l, s->path, st->loc,
 			"step '%s' needs params reference_dbm or reference_step (one)",
 			st->name);
+	for (i = 0; i < RUN_MAX_PARAMS && op->params[i].name; i++)
+		if (op->params[i].type == RUN_P_PM_ROLE &&
+		    !seq_step_param(st, op->params[i].name))
+			problem(l, s->path, st->loc, "step '%s' needs param %s (the "
+				"power meter's role)", st->name, op->params[i].name);
 	if (run_op_derive(op) && op->sweep_vars[0] && st->n_sweep == 0)
 		problem(l, s->path, st->loc, "step '%s' needs sweep %s: its derived "
 			"values come from the sweep", st->name, op->sweep_vars[0]);

@@ -34,16 +34,17 @@ static int last_point(const run_point *pt)
 	return 1;
 }
 
-/* The power meter the param `meter` names (lint checked its class). */
+/* The power meter the param `meter` names (step.c found it, lint checked
+ * its class), open. */
 static run_role *meter_of(const run_call *c, kgd_err *err)
 {
-	const char *name = run_param_str(c->st, "meter", "pm");
-	run_role *m = run_find_role(c->cx->rs, name);
-
-	if (!m || !m->h)
+	if (!c->meter || !c->meter->h) {
 		kgd_err_set(err, KGD_ERR_ARG, "step '%s': power meter role '%s' is "
-			    "not open", c->st->name, name);
-	return m && m->h ? m : NULL;
+			    "not open", c->st->name,
+			    run_param_str(c->st, "meter", "?"));
+		return NULL;
+	}
+	return c->meter;
 }
 
 /* One LIV point: source the sweep's current (mA), read the voltage, read

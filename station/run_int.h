@@ -105,6 +105,8 @@ typedef struct run_point {
 typedef struct run_call {
 	run_ctx *cx;
 	run_role *r;                  /* NULL for built-in steps */
+	run_role *meter;              /* the role a RUN_P_PM_ROLE param names
+	                                 (an LIV's power meter), else NULL */
 	const seq_step *st;
 	const run_point *pt;
 	double v[RUN_MAX_VALUES];     /* out: in the op's value order, native */

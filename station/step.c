@@ -229,11 +229,20 @@ static int judge(const run_op *op, const run_call *call)
 
 static void call_init(run_call *c, run_ctx *cx, const run_point *pt)
 {
+	const run_op *op = run_find_op(pt->st->op);
+
 	memset(c, 0, sizeof(*c));
 	c->cx = cx;
 	c->r = run_find_role(cx->rs, pt->st->role);
 	c->st = pt->st;
 	c->pt = pt;
+	/* A second instrument the step reads (lint checked its class). */
+	for (size_t i = 0; op && i < pt->st->n_params; i++) {
+		const run_param *rp = run_op_param(op, pt->st->params[i].key);
+
+		if (rp && rp->type == RUN_P_PM_ROLE)
+			c->meter = run_find_role(cx->rs, pt->st->params[i].value);
+	}
 }
 
 /* Measure one point on its own, with the step's retries: an attempt that

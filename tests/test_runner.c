@@ -887,7 +887,7 @@ static void test_lint_reports_every_problem(void)
 	msgs[0] = '\0';
 	CU_ASSERT_EQUAL(run_lint(s, NULL, collect, msgs, &err), KGD_ERR_PARSE);
 	snprintf(want, sizeof(want),
-		 "%1$s:6:5: unknown operation 'pm.frobnicate' (operations: optical_power, insertion_loss, configure, ber, enable, disable, read, identify, wait, prompt)\n"
+		 "%1$s:6:5: unknown operation 'pm.frobnicate' (operations: optical_power, insertion_loss, configure, ber, enable, disable, read, identify, wait, prompt, liv, dark_current, off)\n"
 		 "%1$s:8:13: operation 'optical_power' has no sweep variable 'lane'\n"
 		 "%1$s:9:14: param averaging_s must be a number, not 'fast'\n"
 		 "%1$s:9:33: operation 'optical_power' has no parameter 'colour'\n"
