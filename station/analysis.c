@@ -202,3 +202,57 @@ double anl_shift_nm_per_mw(const double *p_mw, const double *res_nm, size_t n)
 		return NAN;
 	return b;
 }
+
+double anl_peak_vertex(const double *x, const double *y, size_t n)
+{
+	double mx = 0, s[5] = {0}, t[3] = {0}, m[3][4], c;
+
+	if (n < 3)
+		return NAN;
+	for (size_t i = 0; i < n; i++)
+		mx += x[i] / (double)n;
+	/* Normal equations in u = x - mean (well conditioned), by Gauss
+	 * elimination with partial pivoting on the 3 x 3 system. */
+	for (size_t i = 0; i < n; i++) {
+		double u = x[i] - mx, p = 1;
+
+		for (int k = 0; k < 5; k++, p *= u)
+			s[k] += p;
+		t[0] += y[i];
+		t[1] += y[i] * u;
+		t[2] += y[i] * u * u;
+	}
+	for (int r = 0; r < 3; r++) {
+		for (int k = 0; k < 3; k++)
+			m[r][k] = s[r + k];
+		m[r][3] = t[r];
+	}
+	for (int col = 0; col < 3; col++) {
+		int piv = col;
+
+		for (int r = col + 1; r < 3; r++)
+			if (fabs(m[r][col]) > fabs(m[piv][col]))
+				piv = r;
+		if (!(fabs(m[piv][col]) > 1e-300))
+			return NAN;
+		for (int k = 0; k < 4; k++) {
+			double tmp = m[col][k];
+
+			m[col][k] = m[piv][k];
+			m[piv][k] = tmp;
+		}
+		for (int r = 0; r < 3; r++) {
+			double f;
+
+			if (r == col)
+				continue;
+			f = m[r][col] / m[col][col];
+			for (int k = col; k < 4; k++)
+				m[r][k] -= f * m[col][k];
+		}
+	}
+	c = m[2][3] / m[2][2];
+	if (!(c < 0))
+		return NAN;
+	return mx - (m[1][3] / m[1][1]) / (2 * c);
+}

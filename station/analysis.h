@@ -71,4 +71,12 @@ double anl_resonance_nm(const double *wl_nm, const double *t, size_t n);
  * with fewer than 2 finite points. */
 double anl_shift_nm_per_mw(const double *p_mw, const double *res_nm, size_t n);
 
+/* The vertex of the least-squares parabola y = a + b x + c x^2 through n
+ * points (n >= 3, at least three distinct x): -b / 2c. NAN when c >= 0
+ * (no maximum) or the points cannot fix it. A Gaussian coupling in dB is
+ * exactly such a parabola of the offset, so the vertex of a few readings
+ * in dB across the peak is the coupler's centre, the readings' noise
+ * averaged out. */
+double anl_peak_vertex(const double *x, const double *y, size_t n);
+
 #endif

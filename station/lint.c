@@ -441,7 +441,8 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 		if (i == s->n_roles)
 			problem(l, s->path, st->loc, "role '%s' is not in roles", st->role);
 	}
-	if (st->role && strcmp(st->role, "prober") == 0)
+	if (st->role && strcmp(st->role, "prober") == 0 &&
+	    op->klass != DRV_CLASS_PROBER)
 		problem(l, s->path, st->loc,
 			"the prober is driven by the wafer process, not by steps");
 	if (op->unit_only && s->process != SEQ_PROCESS_UNIT)

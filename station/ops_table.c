@@ -90,6 +90,22 @@ static const run_op run_ops[] = {
 	 {{"reverse_v", 0, 210, "V", 0}, {"i_limit", 1e-9, 1.05, "A", 0}}},
 	{"off", DRV_CLASS_SMU, RUN_KIND_ACTION, NO_VALUES, {NULL}, {{NULL, 0}},
 	 run_op_smu_off, 0, NULL, NULL, NULL, {{NULL, 0, 0, NULL, 0}}},
+	/* Fiber alignment on the prober's positioner against a monitor port
+	 * (ops_align.c): spiral, hill climb, parabola; the result's values. */
+	{"align", DRV_CLASS_PROBER, RUN_KIND_NUMERIC,
+	 {{"peak_power", "W"}, {"coupling_loss", "dB"}, {"offset_x", "um"},
+	  {"offset_y", "um"}, {"offset", "um"}, {"moves", ""}, {"time", "s"}},
+	 {NULL},
+	 {{"meter", RUN_P_PM_ROLE}, {"port", RUN_P_NUMBER},
+	  {"wavelength_nm", RUN_P_NUMBER}, {"averaging_s", RUN_P_NUMBER},
+	  {"reference_dbm", RUN_P_NUMBER}, {"coarse_step_um", RUN_P_NUMBER},
+	  {"coarse_radius_um", RUN_P_NUMBER}, {"tolerance_um", RUN_P_NUMBER},
+	  {"budget_s", RUN_P_NUMBER}},
+	 run_op_prober_align, 0, NULL, NULL, NULL,
+	 {R_PORT, R_WAVELENGTH, R_AVERAGING, {"reference_dbm", -60, 40, "dBm", 0},
+	  {"coarse_step_um", 0.1, 20, "um", 0},
+	  {"coarse_radius_um", 0, 50, "um", 0},
+	  {"tolerance_um", 0.001, 10, "um", 0}, {"budget_s", 0.01, 600, "s", 0}}},
 };
 
 /* Operations with derived values: from which value on, and the function

@@ -228,6 +228,9 @@ struct op_row {
 /* BERT 1.1: one gate on several lanes; configure_lanes without the gate
  * operations, or a gate_start nobody can read, is a broken driver. */
 #define BERT_MULTILANE "multi-lane"
+/* Prober 1.2: a positioner that moves but cannot say where it is (or the
+ * reverse) cannot align. */
+#define PROBER_FIBER "fiber positioner"
 
 static const struct op_row pm_rows[] = {
 	REQ(drv_pm_ops, set_wavelength),
@@ -255,6 +258,8 @@ static const struct op_row prober_rows[] = {
 	REQ(drv_prober_ops, unload_wafer),
 	OPT(drv_prober_ops, current_die),
 	OPT(drv_prober_ops, die_count),
+	OPT_SINCE(drv_prober_ops, fiber_move, 2, PROBER_FIBER),
+	OPT_SINCE(drv_prober_ops, fiber_position, 2, PROBER_FIBER),
 };
 static const struct op_row laser_rows[] = {
 	REQ(drv_laser_ops, channels),

@@ -38,7 +38,7 @@
 #define RUN_MAX_SWEEP 8
 #define RUN_MAX_ROLES 16
 #define RUN_MAX_VALUES 8
-#define RUN_MAX_PARAMS 8
+#define RUN_MAX_PARAMS 12
 /* Points one batch call measures at most: ports of a power meter, lanes
  * of a BERT. */
 #define RUN_MAX_BATCH 64
@@ -338,6 +338,7 @@ int run_op_smu_liv(run_call *c, kgd_err *err);
 int run_derive_smu_liv(run_call *c, kgd_err *err);
 int run_op_smu_dark_current(run_call *c, kgd_err *err);
 int run_op_smu_off(run_call *c, kgd_err *err);
+int run_op_prober_align(run_call *c, kgd_err *err);
 int run_op_identify(run_call *c, kgd_err *err);
 int run_op_wait(run_call *c, kgd_err *err);
 int run_op_prompt(run_call *c, kgd_err *err);

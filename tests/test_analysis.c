@@ -200,6 +200,25 @@ static void test_shift(void)
 	CU_ASSERT(isnan(anl_shift_nm_per_mw(p, res, 1)));
 }
 
+static void test_peak_vertex(void)
+{
+	/* A Gaussian coupling of mode radius 5 um centred at 1.3 um, in dB:
+	 * -10 / ln 10 x (x - 1.3)^2 / 25, a parabola with its top there. */
+	double x[5] = {-1, 0, 1, 2, 3}, y[5];
+
+	for (int k = 0; k < 5; k++)
+		y[k] = -4.5 - 10.0 / log(10.0) * (x[k] - 1.3) * (x[k] - 1.3) / 25.0;
+	CU_ASSERT_DOUBLE_EQUAL(anl_peak_vertex(x, y, 5), 1.3, 1e-9);
+	/* A valley, a line, too few points: no peak. */
+	for (int k = 0; k < 5; k++)
+		y[k] = x[k] * x[k];
+	CU_ASSERT(isnan(anl_peak_vertex(x, y, 5)));
+	for (int k = 0; k < 5; k++)
+		y[k] = 2 * x[k];
+	CU_ASSERT(isnan(anl_peak_vertex(x, y, 5)));
+	CU_ASSERT(isnan(anl_peak_vertex(x, y, 2)));
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("analysis", NULL, NULL);
@@ -216,5 +235,6 @@ int cu_register(void)
 	CU_add_test(s, "responsivity", test_responsivity);
 	CU_add_test(s, "ring resonance", test_resonance);
 	CU_add_test(s, "resonance shift per mW", test_shift);
+	CU_add_test(s, "peak vertex (fiber alignment)", test_peak_vertex);
 	return 0;
 }

@@ -99,6 +99,10 @@ void sim_model_defaults(sim_model_params *p)
 	p->kinked_laser_fraction = 0.12;
 	p->kink_slope_drop = 0.4;
 	p->liv_noise = 2e-4;
+	p->fiber_align = 0;
+	p->coupler_sigma_um = 0.4;
+	p->planted_um = 3.0;
+	p->mode_radius_um = 5.0;
 
 	p->fibers = 16;
 	p->fiber_ref_dbm = 0.0;
@@ -126,6 +130,11 @@ void sim_limits_defaults(sim_limits *l)
 	l->kink_max_pct = 20.0;
 	l->rs_low_ohm = 2.0;
 	l->rs_high_ohm = 7.0;
+	l->align = 0;
+	l->align_port = 1;
+	l->align_nm = 1309.96;
+	l->align_ref_dbm = 4.0;
+	l->align_loss_max_db = 10.0;
 }
 
 /* ---- generator ------------------------------------------------------------ */
@@ -668,6 +677,18 @@ int sim_truth_die(const sim_model *m, const sim_limits *l, int slot, int col, in
 	t->power_pass = t->min_dbm >= l->die_power_low_dbm && t->max_dbm <= l->die_power_high_dbm;
 	t->ber_pass = t->max_ber <= l->die_ber_max;
 	t->expected_bin = !t->power_pass ? 5 : !t->ber_pass ? 7 : 1;
+	sim_die_coupler(m, slot, col, row, &t->coupler_x_um, &t->coupler_y_um);
+	{
+		int k = sim_grid_index(m, l->align_nm);
+
+		t->align_pass = k >= 0 && l->align_port >= 1 &&
+				l->align_port <= p->die_ports &&
+				sim_die_mean_dbm(m, slot, col, row, l->align_port, k) >=
+				l->align_ref_dbm - l->align_loss_max_db;
+	}
+	/* The aligned screen: alignment first (bin 4), then power. */
+	if (l->align)
+		t->expected_bin = !t->align_pass ? 4 : !t->power_pass ? 5 : 1;
 	return 0;
 }
 

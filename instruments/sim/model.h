@@ -90,6 +90,14 @@ typedef struct sim_model_params {
 	 * the slope drop above its kink and the relative reading noise. */
 	double ith_ma, ith_sigma_ma, rs_ohm, rs_sigma_ohm;
 	double kinked_laser_fraction, kink_slope_drop, liv_noise;
+	/* TeraPHY fiber alignment (align.c), opt-in (--fiber-align): each
+	 * die's grating couplers sit off the positioner's nominal spot by a
+	 * seeded placement error (coupler_sigma_um per axis; one die per
+	 * wafer, sim_planted_die, off by planted_um), and the light coupled is
+	 * the Gaussian mode overlap exp(-d^2 / w^2) of the fiber's offset d
+	 * from them, w = mode_radius_um. Off: the fiber sits on every coupler. */
+	int fiber_align;
+	double coupler_sigma_um, planted_um, mode_radius_um;
 } sim_model_params;
 
 /* The default limits the example sequences use (docs/VIRTUAL_STATION.md). */
@@ -104,6 +112,12 @@ typedef struct sim_limits {
 	int liv;
 	double ith_low_ma, ith_high_ma, slope_low_w_a, kink_max_pct;
 	double rs_low_ohm, rs_high_ohm;
+	/* The aligned screen (sequences/teraphy-align.yaml): with align set,
+	 * a die whose monitor port (align_port at align_nm) cannot reach
+	 * align_ref_dbm - align_loss_max_db at the optimum bins 4, else as
+	 * its power says (5), BER untested. */
+	int align, align_port;
+	double align_nm, align_ref_dbm, align_loss_max_db;
 } sim_limits;
 
 typedef struct sim_model {
@@ -131,6 +145,9 @@ typedef struct sim_truth {
 	                       with sim_limits.liv: 1 PASS, 6 LIV */
 	int kinked;         /* ELSFP: the laser with a kink, 1-based; 0 none */
 	int liv_pass;       /* ELSFP: every laser inside the LIV limits */
+	double coupler_x_um, coupler_y_um; /* die: the coupler's placement
+	                       error (the optimum is the origin plus it) */
+	int align_pass;     /* die: the monitor port reaches the align limit */
 } sim_truth;
 
 /* Fill p with the documented defaults (ELSFP, seed 1, lot LOT1, 25 units). */
@@ -207,6 +224,19 @@ double sim_liv_volts(const sim_liv *l, double amps);
 double sim_liv_amps(const sim_liv *l, double volts);
 /* 1 when every laser of `unit` lies inside l's LIV limits (noise-free). */
 int sim_truth_liv(const sim_model *m, const sim_limits *l, int unit);
+/* ---- fiber alignment (align.c) ------------------------------------------ */
+/* The positioner's frame: NanoCube micrometres, nominal spot at 50, 50. */
+#define SIM_FIBER_ORIGIN_UM 50.0
+/* Route index of the die of wafer `slot` whose coupler is off by
+ * planted_um; -1 without the alignment model. */
+int sim_planted_die(const sim_model *m, int slot);
+/* The die's coupler placement error, um (0, 0 without the model). */
+void sim_die_coupler(const sim_model *m, int slot, int col, int row, double *ex,
+		     double *ey);
+/* Fraction of the light coupled with the fiber at (x, y) in the
+ * positioner's frame: 1 without the model. */
+double sim_die_coupling(const sim_model *m, int slot, int col, int row, double x,
+			double y);
 /* Fiber 1..fibers: noise-free coupling loss, dB. */
 double sim_fiber_loss_db(const sim_model *m, int unit, int fiber);
 

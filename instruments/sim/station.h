@@ -33,6 +33,9 @@ typedef struct sim_station {
 	 * smu_a[n-1], whatever the module's own enable says */
 	int smu_on[SIM_MAX_PORTS];
 	double smu_a[SIM_MAX_PORTS];
+	/* the prober's fiber positioner (NanoCube um; origin 50, 50): what
+	 * the power meter sees of a die is its coupling there (align.c) */
+	double fiber_x, fiber_y;
 } sim_station;
 
 /* Select unit n as the part under test (0..units-1); its module starts

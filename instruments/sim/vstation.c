@@ -109,6 +109,9 @@ static void usage(FILE *f)
 		"  --lifetime-s N           exit by itself after N seconds (default 600)\n"
 		"  --stats-out PATH         at exit, write each instrument's busy time and\n"
 		"                           their union (CSV; for bench_wafer)\n"
+		"  --fiber-align            teraphy: each die's couplers sit off the nominal\n"
+		"                           fiber spot (seeded, one die per wafer by 3 um);\n"
+		"                           the fiber must be aligned (siph:move_nanocube_xy)\n"
 		"  --ground-truth           print every part's defects and expected bin as CSV\n"
 		"                           and exit\n"
 		"  --help                   this text\n"
@@ -213,7 +216,7 @@ enum {
 	OPT_STATS_OUT, OPT_PRODUCT, OPT_LOT, OPT_LASERS, OPT_DIE, OPT_LATENCY,
 	OPT_FAULT, OPT_SEED, OPT_UNITS, OPT_WAFERS, OPT_FIBERS, OPT_EDGE_MM,
 	OPT_PM_PORTS, OPT_TIME_SCALE, OPT_LIFETIME_S, OPT_LATENCY_MS,
-	OPT_FAULT_NO_REPLY_AFTER,
+	OPT_FAULT_NO_REPLY_AFTER, OPT_FIBER_ALIGN,
 };
 
 static const struct option long_options[] = {
@@ -238,6 +241,7 @@ static const struct option long_options[] = {
 	{"lifetime-s", required_argument, NULL, OPT_LIFETIME_S},
 	{"latency-ms", required_argument, NULL, OPT_LATENCY_MS},
 	{"fault-no-reply-after", required_argument, NULL, OPT_FAULT_NO_REPLY_AFTER},
+	{"fiber-align", no_argument, NULL, OPT_FIBER_ALIGN},
 	{NULL, 0, NULL, 0},
 };
 
@@ -323,6 +327,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			add_fault(o, EP_PM, SIM_FAULT_GARBAGE, 0);
 		} else if (opt == OPT_GROUND_TRUTH) {
 			o->ground_truth = 1;
+		} else if (opt == OPT_FIBER_ALIGN) {
+			o->model.fiber_align = 1;
 		} else if (opt == '?' || opt == ':') {
 			fprintf(stderr, "kgd-vstation: %s: unknown option or missing value\n",
 				argv[at]);
@@ -415,6 +421,7 @@ int main(int argc, char **argv)
 	}
 	sim_limits_defaults(&st.limits);
 	st.time_scale = o.time_scale;
+	st.fiber_x = st.fiber_y = SIM_FIBER_ORIGIN_UM;
 	if (o.ground_truth)
 		return sim_truth_write_csv(&st.model, &st.limits, stdout) ? 1 : 0;
 	deadline = sim_now() + o.lifetime_s;

@@ -36,7 +36,9 @@ extern "C" {
  * configure_lanes, gate_start and gate_read (one gate on several lanes);
  * drv_pm_ops gains set_wavelength_ports (the set-up of an all-port read).
  * 1.2: the source-measure unit class (DRV_CLASS_SMU, drv_smu_ops) and its
- * table pointer at the end of drv_descriptor, read only from 1.2 plugins. */
+ * table pointer at the end of drv_descriptor, read only from 1.2 plugins;
+ * drv_prober_ops gains fiber_move and fiber_position (the optical
+ * positioner). */
 #define DRV_ABI_MAJOR 1
 #define DRV_ABI_MINOR 2
 
@@ -134,6 +136,13 @@ typedef struct drv_prober_ops {
 	int (*current_die)(void *h, drv_die *die, kgd_err *err);
 	/* Optional. Number of dies in the test map, for progress. */
 	int (*die_count)(void *h, int *n, kgd_err *err);
+	/* ABI 1.2, optional (both or none): the optical positioner of a
+	 * silicon-photonics prober - the fiber (array) above the die's grating
+	 * couplers - in its own frame, micrometres (MPI SENTIO's NanoCube:
+	 * 0..100 on each axis, its origin at 50, 50). fiber_move goes to x, y
+	 * and returns once there; fiber_position reads where it is. */
+	int (*fiber_move)(void *h, double x_um, double y_um, kgd_err *err);
+	int (*fiber_position)(void *h, double *x_um, double *y_um, kgd_err *err);
 } drv_prober_ops;
 
 /* External laser source module (ELSFP): lasers are 1-based channels. */
