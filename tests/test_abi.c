@@ -150,13 +150,15 @@ static void test_real_drivers_load(void)
 		 "set_wavelength_ports", 0},
 		{"mpi-sentio", DRV_CLASS_PROBER, "open close identify load_wafer "
 		 "step_first step_next step_to contact separate bin_die "
-		 "unload_wafer current_die die_count", 0},
+		 "unload_wafer current_die die_count fiber_move fiber_position", 0},
 		{"thorlabs-pm100", DRV_CLASS_POWER_METER, "open close identify "
 		 "set_wavelength read_power set_averaging read_power_all", 0},
 		{"jbert-n4903b", DRV_CLASS_BERT, "open close identify configure "
 		 "measure output configure_lanes gate_start gate_read", 1},
 		{"elsfp-cmis", DRV_CLASS_LASER, "open close identify channels "
 		 "enable read serial", 0},
+		{"keithley-24xx", DRV_CLASS_SMU, "open close identify "
+		 "source_current source_voltage measure output", 0},
 	};
 	const char *dirs[] = {KGD_PLUGIN_BUILD_DIR};
 
