@@ -3,9 +3,11 @@
  * API (xport_open), ask its identity, print "open <IDN>" and keep it open
  * until SIGTERM or SECONDS pass; then close it and exit 0. test_usb uses
  * it as "another process that holds the USBTMC interface", so the moment
- * the device is held is known, not guessed from timing.
+ * the device is held is known, not guessed from timing. With "clear" it
+ * first sends a device clear (xport_clear: USBTMC INITIATE_CLEAR and
+ * CHECK_CLEAR_STATUS) and asks the identity again, printing "cleared".
  *
- * usage: usb_hold URI SECONDS
+ * usage: usb_hold URI SECONDS [clear]
  */
 #include <signal.h>
 #include <stdio.h>
@@ -32,8 +34,9 @@ int main(int argc, char **argv)
 	char idn[256];
 	int secs;
 
-	if (argc != 3 || (secs = atoi(argv[2])) <= 0) {
-		fprintf(stderr, "usage: usb_hold URI SECONDS\n");
+	if (argc < 3 || argc > 4 || (secs = atoi(argv[2])) <= 0 ||
+	    (argc == 4 && strcmp(argv[3], "clear") != 0)) {
+		fprintf(stderr, "usage: usb_hold URI SECONDS [clear]\n");
 		return 2;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -47,6 +50,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("open %s\n", idn);
+	if (argc == 4) {
+		if (xport_clear(x, &err) ||
+		    scpi_query(x, idn, sizeof(idn), &err, "*IDN?")) {
+			fprintf(stderr, "usb_hold: %s\n", err.msg);
+			xport_close(x);
+			return 1;
+		}
+		printf("cleared %s\n", idn);
+	}
 	fflush(stdout);
 	for (int i = 0; i < secs * 10 && !stop; i++)
 		usleep(100000);

@@ -178,7 +178,7 @@ static void serve_in(client *cl)
 		enum usbtmc_in_result r;
 
 		if (!(s->endpoint & 0x80))
-			return;
+			return;   /* a NAKed Bulk-OUT goes first */
 		r = usbtmc_dev_bulk_in(&U.dev, s->buffer, (size_t)s->buffer_length, &n);
 		if (r == USBTMC_IN_PENDING)
 			return;
@@ -235,6 +235,10 @@ static int submit(client *cl, UMockdevIoctlClient *c, int *err)
 	}
 	if (s->endpoint == 0x02) {
 		st = usbtmc_dev_bulk_out(&U.dev, s->buffer, (size_t)s->buffer_length);
+		if (st == 1) {   /* NAKed: waits until discarded */
+			push(&cl->pending, u);
+			return 0;
+		}
 		push(&cl->done, u);
 		s->status = st ? -EPIPE : 0;
 		s->actual_length = st ? 0 : s->buffer_length;

@@ -8,7 +8,11 @@
  *
  * Invariant: the backend socket is only ever read without blocking; the
  * URB plumbing polls bulk_in again whenever the host reaps, so a reply that
- * arrives later still goes out, and an abandoned one is dropped unseen.
+ * arrives later still goes out, and an abandoned one is dropped unseen:
+ * an abort or clear also replaces the connection to the instrument, so a
+ * reply still in the making (latency beyond the host's timeout) goes to
+ * the old one and is never taken for the next command's. The instrument's
+ * settings and error queue are its own, not the connection's, and stay.
  */
 #include "usbtmc_dev.h"
 
@@ -29,7 +33,7 @@
 #define ST_NOT_IN_PROGRESS 0x81
 
 static const char *const fault_names[USBTMC_FAULT_KINDS] = {
-	"stall", "btag", "short", "zlp", "unplug"};
+	"stall", "btag", "short", "zlp", "unplug", "nak-out"};
 
 static void dev_log(usbtmc_dev *d, const char *fmt, const char *what, unsigned a,
 		    unsigned b)
@@ -83,6 +87,7 @@ int usbtmc_dev_connect(usbtmc_dev *d, int port)
 		return -1;
 	}
 	d->backend = fd;
+	d->port = port;
 	return 0;
 }
 
@@ -109,7 +114,9 @@ static void pump_backend(usbtmc_dev *d)
 /* Forget every answer given or coming for abandoned messages. */
 static void drop_replies(usbtmc_dev *d)
 {
-	pump_backend(d);
+	usbtmc_dev_close(d);
+	if (usbtmc_dev_connect(d, d->port) != 0)
+		dev_log(d, "%s%.0u%.0u: cannot reconnect to the instrument", "abort", 0, 0);
 	d->reply_len = 0;
 	d->in_len = d->in_off = 0;
 	d->req_open = 0;
@@ -126,6 +133,21 @@ static void put_header(uint8_t *h, uint8_t id, uint8_t btag, uint32_t size, uint
 	h[6] = (uint8_t)(size >> 16);
 	h[7] = (uint8_t)(size >> 24);
 	h[8] = attr;
+}
+
+/* The fault due now, or -1: a Bulk-OUT one (out) at a command's
+ * transfer, the others at a reply. */
+static int due_fault(usbtmc_dev *d, int out)
+{
+	for (int i = 0; i < d->n_faults; i++)
+		if (!d->faults[i].fired && d->commands > d->faults[i].after &&
+		    (d->faults[i].kind == USBTMC_FAULT_NAK_OUT) == out) {
+			d->faults[i].fired = 1;
+			dev_log(d, "fault %s at command %u%.0u", fault_names[d->faults[i].kind],
+				(unsigned)d->commands, 0);
+			return (int)d->faults[i].kind;
+		}
+	return -1;
 }
 
 int usbtmc_dev_bulk_out(usbtmc_dev *d, const uint8_t *b, size_t len)
@@ -153,6 +175,14 @@ int usbtmc_dev_bulk_out(usbtmc_dev *d, const uint8_t *b, size_t len)
 		return -1;
 	}
 	d->last_out_btag = b[1];
+	/* Counted as the command it would be: after=N holds command N+1. */
+	d->commands++;
+	if (due_fault(d, 1) == USBTMC_FAULT_NAK_OUT) {
+		d->commands--;
+		d->out_held = 1;
+		return 1;
+	}
+	d->commands--;
 	memcpy(d->cmd + d->cmd_len, b + 12, size);
 	d->cmd_len += size;
 	if (b[8] & 1) {  /* EOM: the command is whole, the instrument gets it */
@@ -164,19 +194,6 @@ int usbtmc_dev_bulk_out(usbtmc_dev *d, const uint8_t *b, size_t len)
 		d->cmd_len = 0;
 	}
 	return 0;
-}
-
-/* The fault due at this reply, or -1. */
-static int due_fault(usbtmc_dev *d)
-{
-	for (int i = 0; i < d->n_faults; i++)
-		if (!d->faults[i].fired && d->commands > d->faults[i].after) {
-			d->faults[i].fired = 1;
-			dev_log(d, "fault %s at command %u%.0u", fault_names[d->faults[i].kind],
-				(unsigned)d->commands, 0);
-			return (int)d->faults[i].kind;
-		}
-	return -1;
 }
 
 enum usbtmc_in_result usbtmc_dev_bulk_in(usbtmc_dev *d, uint8_t *buf, size_t cap,
@@ -200,7 +217,7 @@ enum usbtmc_in_result usbtmc_dev_bulk_in(usbtmc_dev *d, uint8_t *buf, size_t cap
 	if (!nl && d->reply_len < sizeof(d->reply))
 		return USBTMC_IN_PENDING;
 	line = nl ? (size_t)(nl - d->reply) + 1 : d->reply_len;
-	fault = due_fault(d);
+	fault = due_fault(d, 0);
 	if (fault == USBTMC_FAULT_STALL || fault == USBTMC_FAULT_ZLP ||
 	    fault == USBTMC_FAULT_UNPLUG) {
 		/* The reply is lost with the transfer. */
@@ -264,7 +281,7 @@ int usbtmc_dev_class_request(usbtmc_dev *d, uint8_t type, uint8_t req,
 		r[0] = value == d->last_out_btag ? ST_SUCCESS : ST_NOT_IN_PROGRESS;
 		r[1] = d->last_out_btag;
 		if (r[0] == ST_SUCCESS)
-			d->cmd_len = 0;
+			d->cmd_len = 0, d->out_held = 0;
 		d->abort_out_pending = r[0] == ST_SUCCESS;
 		len = 2;
 		break;

@@ -10,7 +10,8 @@
  * Invariants: a reply goes out only against a REQUEST_DEV_DEP_MSG_IN and
  * carries that request's bTag; after an abort or a clear nothing of the
  * abandoned message is ever sent; the USB-level faults (--usb-fault) fire
- * once, at the Bulk-IN transfer after the given number of commands.
+ * once, at the Bulk-IN transfer after the given number of commands (a
+ * Bulk-OUT fault at that command's transfer).
  */
 #ifndef KGD_SIM_USBTMC_DEV_H
 #define KGD_SIM_USBTMC_DEV_H
@@ -25,6 +26,7 @@ enum usbtmc_dev_fault_kind {
 	USBTMC_FAULT_SHORT,      /* the reply ends before its TransferSize */
 	USBTMC_FAULT_ZLP,        /* a zero-length packet instead of the reply */
 	USBTMC_FAULT_UNPLUG,     /* the device goes away mid-transfer (ENODEV) */
+	USBTMC_FAULT_NAK_OUT,    /* a command's Bulk-OUT is never accepted */
 	USBTMC_FAULT_KINDS
 };
 
@@ -32,7 +34,8 @@ enum usbtmc_dev_fault_kind {
 
 typedef struct usbtmc_dev_fault {
 	enum usbtmc_dev_fault_kind kind;
-	long after;              /* fires at the reply to command after+1 */
+	long after;              /* fires at the reply to command after+1
+	                            (nak-out: at the command after+1 itself) */
 	int fired;
 } usbtmc_dev_fault;
 
@@ -46,6 +49,7 @@ enum usbtmc_in_result {
 
 typedef struct usbtmc_dev {
 	int backend;             /* socket to the pm100 endpoint */
+	int port;                /* its port, to reconnect after an abort */
 	size_t max_transfer;     /* payload bytes per DEV_DEP_MSG_IN (0: any) */
 	FILE *log;               /* one line per class request / fault, or NULL */
 	usbtmc_dev_fault faults[USBTMC_DEV_MAX_FAULTS];
@@ -66,17 +70,20 @@ typedef struct usbtmc_dev {
 	int in_halted;
 	int unplugged;
 	int abort_in_pending, abort_out_pending;
+	int out_held;            /* a Bulk-OUT transfer is being NAKed */
 } usbtmc_dev;
 
-/* Parse "KIND[:after=N]" (stall, btag, short, zlp, unplug) into d. 0 / -1. */
+/* Parse "KIND[:after=N]" (stall, btag, short, zlp, unplug, nak-out) into
+ * d. 0 / -1. */
 int usbtmc_dev_add_fault(usbtmc_dev *d, const char *spec);
 
 /* Connect to the pm100 endpoint at 127.0.0.1:port. 0 / -1 (errno). */
 int usbtmc_dev_connect(usbtmc_dev *d, int port);
 void usbtmc_dev_close(usbtmc_dev *d);
 
-/* One Bulk-OUT transfer (len bytes). 0 accepted; -1 the endpoint halts
- * (bad header, as the spec asks). */
+/* One Bulk-OUT transfer (len bytes). 0 accepted; 1 not accepted (NAKed:
+ * the URB waits until the host gives up and aborts); -1 the endpoint
+ * halts (bad header, as the spec asks). */
 int usbtmc_dev_bulk_out(usbtmc_dev *d, const uint8_t *buf, size_t len);
 
 /* Fill a Bulk-IN transfer of cap bytes, if the device has something. */
