@@ -67,7 +67,7 @@ static int check_names(const run_cli_args *a, const char **operator_name)
 	const char *op = a->operator_name;
 	char why[IDENT_WHY_MAX];
 
-	if (ident_check(IDENT_LOT, a->lot, strlen(a->lot), why, sizeof(why)))
+	if (a->lot && ident_check(IDENT_LOT, a->lot, strlen(a->lot), why, sizeof(why)))
 		return cli_usage("run", "--lot: %s", why);
 	for (size_t i = 0; i < a->n_serials; i++)
 		if (ident_check(IDENT_SERIAL, a->serials[i], strlen(a->serials[i]),
@@ -109,6 +109,8 @@ static int load_sequence(const run_cli_args *a, seq_sequence **s,
 	if (rc || !a->limits_path)
 		return rc;
 	rc = seq_limset_load(a->limits_path, lim, err);
+	if (!rc)
+		rc = seq_limset_select(*lim, a->condition, err);
 	if (!rc)
 		rc = seq_limset_apply(*s, *lim, NULL, NULL, err);
 	return rc;
@@ -169,6 +171,14 @@ int run_cli(run_cli_args *a)
 		exit_code = cli_fail(&err);
 		goto out;
 	}
+	if (a->dry_run) {
+		/* Nothing opens, nothing is written: no database, no lot. */
+		if (cfg_load(a->config_path, &c, &err) || run_dry(s, c, stdout, &err))
+			exit_code = cli_fail(&err);
+		else
+			exit_code = CLI_OK;
+		goto out;
+	}
 	if (check_process_args(a, s)) {
 		exit_code = CLI_USAGE;
 		goto out;
@@ -186,6 +196,7 @@ int run_cli(run_cli_args *a)
 	o.progress_tty = isatty(1);
 	o.abort_flag = &abort_requested;
 	o.limits = lim;
+	o.condition = a->condition;
 	o.resume = a->resume;
 	o.max_errors = a->max_errors_given ? a->max_errors : RUN_CLI_MAX_ERRORS;
 	o.contact_retries = a->contact_retries_given ? a->contact_retries
