@@ -209,9 +209,12 @@ static int walk_wafer(wafer_walk *w, kgd_err *err)
 	}
 	run_progress_wafer(w->cx, w->wafer, w->slot, w->total, w->slots_left);
 	for (size_t k = 0;; k++) {
-		if (run_aborted(w->cx))
+		if (run_aborted(w->cx)) {
+			snprintf(w->cx->sum->cell, sizeof(w->cx->sum->cell),
+				 "probes up (between dies)");
 			return kgd_err_set(err, KGD_ERR_ABORTED,
 				"aborted at wafer %s before its next die", w->wafer);
+		}
 		if (o->dies) {
 			if (k == o->n_dies)
 				return KGD_OK;

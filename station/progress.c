@@ -232,22 +232,22 @@ static void pace(run_live *lv, char *buf, size_t cap)
 /* The heartbeat: where the station is inside the part in flight. */
 static void draw_heartbeat(run_live *lv)
 {
-	char line[1024], tot[32] = "?", p[64];
+	char line[1024], tot[32] = "?", p[64], y[64];
 	size_t total = lv->has_xy ? lv->w_total : lv->total;
 
 	if (total)
 		snprintf(tot, sizeof(tot), "%zu", total);
 	pace(lv, p, sizeof(p));
-	snprintf(line, sizeof(line), "[%zu/%s] %s %.0fs | %s%s%s | %s%.1f%%%s",
-		 (lv->has_xy ? lv->w_done : lv->done) + 1, tot, lv->where, live_mono() - lv->part_t0,
+	if (lv->has_xy)
+		snprintf(y, sizeof(y), "wafer %.1f%% lot %.1f%%", yield(lv->w_n),
+			 yield(lv->lot_n));
+	else
+		snprintf(y, sizeof(y), "yield %.1f%%", yield(lv->lot_n));
+	snprintf(line, sizeof(line), "[%zu/%s] %s %.0fs | %s%s%s | %s%s",
+		 (lv->has_xy ? lv->w_done : lv->done) + 1, tot, lv->where,
+		 live_mono() - lv->part_t0,
 		 lv->step[0] ? lv->step : "starting", lv->point[0] ? " " : "",
-		 lv->point, lv->has_xy ? "wafer " : "yield ",
-		 lv->has_xy ? yield(lv->w_n) : yield(lv->lot_n), p);
-	if (lv->has_xy) {
-		size_t n = strlen(line);
-
-		snprintf(line + n, sizeof(line) - n, " lot %.1f%%", yield(lv->lot_n));
-	}
+		 lv->point, y, p);
 	cut_utf8(line, term_width(lv));
 	fprintf(lv->out, "\r\033[K%s", line);
 	fflush(lv->out);
@@ -261,10 +261,17 @@ static void *heartbeat(void *arg)
 
 	pthread_mutex_lock(&lv->mu);
 	while (!lv->hb_quit) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&lv->hb_cv, &lv->mu, &ts);
-		if (!lv->hb_quit && lv->part_t0 && !lv->prompt_open)
+		/* On each whole second into the part in flight (a part that
+		 * takes less never replaces the last part's line). */
+		double now = live_mono(), t0 = lv->part_t0;
+		double at = t0 ? t0 + (double)((long)(now - t0) + 1) : now + 1;
+		int rc;
+
+		ts.tv_sec = (time_t)at;
+		ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+		rc = pthread_cond_timedwait(&lv->hb_cv, &lv->mu, &ts);
+		if (rc == ETIMEDOUT && !lv->hb_quit && lv->part_t0 &&
+		    lv->part_t0 == t0 && !lv->prompt_open)
 			draw_heartbeat(lv);
 	}
 	pthread_mutex_unlock(&lv->mu);
@@ -465,6 +472,8 @@ void run_progress_begin(run_ctx *cx, const db_run_info *info)
 	lv->part_t0 = live_mono();
 	if (!lv->t_first)
 		lv->t_first = lv->part_t0;
+	if (lv->hb_started)
+		pthread_cond_broadcast(&lv->hb_cv);   /* a line for it now */
 	/* A part with results is tested again: a new run, the latest counts.
 	 * Said once per wafer (the summary gives the count), once per serial. */
 	p = live_tally_find(&lv->tally, lv->key);
@@ -632,6 +641,7 @@ static int wait_answer(run_ctx *cx, FILE *in, char *ans, size_t cap)
 
 	if (!lv->control) {
 		/* No page can answer: a plain read, as a script feeds it. */
+		errno = 0;
 		if (fgets(ans, (int)cap, in))
 			return 1;
 		return abort_set(cx) || errno == EINTR ? -1 : 0;
@@ -646,9 +656,20 @@ static int wait_answer(run_ctx *cx, FILE *in, char *ans, size_t cap)
 			return 2;
 		if (abort_set(cx))
 			return -1;
-		if (poll(&pfd, 1, 100) > 0) {
-			if (!fgets(ans, (int)cap, in))
-				return abort_set(cx) || errno == EINTR ? -1 : 0;
+		if (pfd.fd < 0) {
+			struct timespec ts = {0, 100000000L};
+
+			nanosleep(&ts, NULL);
+		} else if (poll(&pfd, 1, 100) > 0) {
+			errno = 0;
+			if (!fgets(ans, (int)cap, in)) {
+				if (abort_set(cx) || errno == EINTR)
+					return -1;
+				/* The terminal's input ended; the page can still
+				 * answer (or the operator abort). */
+				pfd.fd = -1;
+				continue;
+			}
 			pthread_mutex_lock(&lv->mu);
 			page = lv->answered == 2;   /* the page was first */
 			if (page)

@@ -267,9 +267,6 @@ int run_cli(run_cli_args *a)
 		if (exit_code)
 			return exit_code;
 		asked_op = o.operator_name;
-	} else if (!o.operator_name) {
-		fprintf(stderr, "station run: warning: no operator id (no --operator, "
-			"$USER empty or unset): the runs record none\n");
 	}
 	exit_code = CLI_ERROR;
 	/* Every signal that ends a run takes the abort path (cli.h), from
@@ -409,6 +406,10 @@ int run_cli(run_cli_args *a)
 		       a->summary.n_interrupted,
 		       a->summary.n_interrupted == 1 ? "" : "s");
 	printf(")\n");
+	/* Not a word before: the first line is the first part's. */
+	if (!o.operator_name)
+		printf("warning: no operator id recorded (no --operator; $USER "
+		       "empty or unset)\n");
 	fflush(stdout);
 	if (rc == KGD_ERR_ABORTED && ui_abort_asked && !cli_signal_caught()) {
 		cli_error("aborted from the station page: %s", err.msg);
@@ -429,10 +430,13 @@ int run_cli(run_cli_args *a)
 			print_resume(mf, a, asked_op);
 			fclose(mf);
 		}
+		/* On stdout, after the summary: stderr keeps its one line
+		 * saying why. */
 		if (a->summary.cell[0])
-			fprintf(stderr, "station: the cell: %s\n", a->summary.cell);
-		fprintf(stderr, "station: to continue the lot where it stopped: %s\n",
-			cmd ? cmd : "the same command with --resume");
+			printf("the cell: %s\n", a->summary.cell);
+		printf("to continue the lot where it stopped: %s\n",
+		       cmd ? cmd : "the same command with --resume");
+		fflush(stdout);
 		snprintf(next, sizeof(next), "%s%s%sTo continue the lot: %s",
 			 a->summary.cell, a->summary.cell[0] ? ". " : "",
 			 rc == KGD_ERR_ABORTED ? "" : "Fix the cause above. ",

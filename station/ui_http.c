@@ -32,6 +32,7 @@ extern const size_t ui_page_html_len;
 
 #define UI_BODY_MAX 1024
 #define UI_MIN_GAP_MS 200     /* at most five updates a second per view */
+#define UI_SNDBUF 16384       /* a view's socket send buffer */
 
 struct ui_server {
 	struct MHD_Daemon *d;
@@ -196,6 +197,18 @@ static enum MHD_Result events(ui_server *u, struct MHD_Connection *c)
 	u->views++;
 	u->behind++;
 	pthread_mutex_unlock(&u->mu);
+	/* A small send buffer: a view that stops reading fills it within
+	 * seconds, and MHD's inactivity timeout then drops it, instead of
+	 * the kernel queueing megabytes of state nobody reads. */
+	{
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		int sndbuf = UI_SNDBUF;
+
+		if (ci)
+			setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf,
+				   sizeof(sndbuf));
+	}
 	v = calloc(1, sizeof(*v));
 	r = v ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
 						  sse_read, v, sse_free)
