@@ -450,6 +450,9 @@ int run_cli(run_cli_args *a)
 		      ? "aborted" : "error", why, next);
 out:
 	xport_set_abort_flag(NULL);
+	if (live && !run_live_stopped(live))
+		run_live_stop(live, "error", "the station stopped before the lot "
+			      "began (see its terminal)", "");
 	ui_stop(ui);
 	run_live_free(live);
 	free(ss.line);

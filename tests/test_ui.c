@@ -153,13 +153,17 @@ static void parse_facts(const char *out, facts *f)
 static void test_browser_wafer(void)
 {
 	static const char *const args[] = {"--product", "teraphy", "--seed", "7",
-					   "--wafers", "1", "--time-scale", "0.1",
+					   "--wafers", "1", "--time-scale", "0.05",
 					   NULL};
-	/* Three rows of the map, about half a second a die. */
+	/* Rows 5 to 7 of the map (78 dies, 9 failing with seed 7), about a
+	 * quarter of a second a die. */
 	static const char dies[] =
-		"21,1;20,1;19,1;18,1;17,1;16,1;12,2;13,2;14,2;15,2;16,2;17,2;"
-		"18,2;19,2;20,2;21,2;22,2;23,2;24,2;25,2;27,3;26,3;25,3;24,3;"
-		"23,3;22,3;21,3;20,3;19,3;18,3;17,3;16,3;15,3;14,3;13,3;12,3";
+		"30,5;29,5;28,5;27,5;26,5;25,5;24,5;23,5;22,5;21,5;20,5;19,5;18,5;"
+		"17,5;16,5;15,5;14,5;13,5;12,5;11,5;10,5;9,5;8,5;7,5;6,6;7,6;8,6;"
+		"9,6;10,6;11,6;12,6;13,6;14,6;15,6;16,6;17,6;18,6;19,6;20,6;21,6;"
+		"22,6;23,6;24,6;25,6;26,6;27,6;28,6;29,6;30,6;31,6;32,7;31,7;30,7;"
+		"29,7;28,7;27,7;26,7;25,7;24,7;23,7;22,7;21,7;20,7;19,7;18,7;17,7;"
+		"16,7;15,7;14,7;13,7;12,7;11,7;10,7;9,7;8,7;7,7;6,7;5,7";
 	char db[600], out_path[600], url[256], *out = malloc(1 << 16);
 	facts *f = calloc(1, sizeof(*f));
 	tu_vstation vs;
@@ -180,9 +184,11 @@ static void test_browser_wafer(void)
 	CU_ASSERT_FATAL(pid > 0);
 	CU_ASSERT_EQUAL(station_url(out_path, url, sizeof(url), NULL, 0), 0);
 	{
-		char *argv[] = {"/usr/bin/node", BROWSER_JS, url, dir, "60", NULL};
+		/* The screenshot mid-wafer: 40 of 78 dies. */
+		char *argv[] = {"/usr/bin/node", BROWSER_JS, url, dir, "90", "40",
+				NULL};
 
-		CU_ASSERT_EQUAL(tu_run(argv, out, 1 << 16, NULL, 0, 70), 0);
+		CU_ASSERT_EQUAL(tu_run(argv, out, 1 << 16, NULL, 0, 100), 0);
 	}
 	CU_ASSERT_EQUAL(tu_wait(pid, 30), 0);
 	parse_facts(out, f);
@@ -195,8 +201,8 @@ static void test_browser_wafer(void)
 	CU_ASSERT_STRING_EQUAL(f->final_state, "complete");
 	CU_ASSERT_EQUAL(f->final_parts, q_int(db, "SELECT count(DISTINCT part_id) "
 					       "FROM run"));
-	CU_ASSERT_EQUAL(f->final_parts, 36);
-	CU_ASSERT_EQUAL(f->final_cells, 36);
+	CU_ASSERT_EQUAL(f->final_parts, 78);
+	CU_ASSERT_EQUAL(f->final_cells, 78);
 	{
 		int checked = 0;
 
@@ -212,6 +218,8 @@ static void test_browser_wafer(void)
 		}
 		CU_ASSERT(checked >= 2);
 		CU_ASSERT(f->bins[1] > 0);
+		/* failing bins too, not only the pass bin */
+		CU_ASSERT(f->bins[5] + f->bins[7] > 0);
 	}
 	/* The mid-wafer picture is the page, not a blank: the map's green
 	 * and the page's many colours. */
@@ -282,8 +290,8 @@ static void test_browser_prompt(void)
 				    sizeof(token)), 0);
 	snprintf(full, sizeof(full), "%s?token=%s", url, token);
 	{
-		char *argv[] = {"/usr/bin/node", BROWSER_JS, full, dir, "60", "yes",
-				"no", NULL};
+		char *argv[] = {"/usr/bin/node", BROWSER_JS, full, dir, "60", "1000",
+				"yes", "no", NULL};
 
 		CU_ASSERT_EQUAL(tu_run(argv, out, 1 << 16, NULL, 0, 70), 0);
 	}

@@ -2,10 +2,10 @@
 // protocol (Node's own http, net and crypto: no npm, nothing fetched) to
 // watch the station page as an operator would, for tests/test_ui.c.
 //
-//   node ui_browser.js URL OUT_DIR TIMEOUT_S [ANSWER...]
+//   node ui_browser.js URL OUT_DIR TIMEOUT_S SHOT_AT [ANSWER...]
 //
 // Opens URL, reads what the page shows every 250 ms until the lot has
-// stopped (the page's stop panel), saves a screenshot once at least three
+// stopped (the page's stop panel), saves a screenshot once at least SHOT_AT
 // parts are on the map while the lot runs, and answers each prompt the page
 // shows with the next ANSWER (typed into the field, the button clicked).
 // Prints one fact per line for the C test to check:
@@ -23,7 +23,7 @@ const http = require("http");
 const path = require("path");
 const zlib = require("zlib");
 
-const [url, outDir, timeoutS, ...answers] = process.argv.slice(2);
+const [url, outDir, timeoutS, shotAt, ...answers] = process.argv.slice(2);
 const profile = fs.mkdtempSync(path.join(outDir, "chromium-"));
 const chrome = spawn("/usr/bin/chromium", [
   "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -193,7 +193,7 @@ async function main() {
     if (s.parts === undefined) continue;
     const line = `sample ${s.parts} ${s.cells}`;
     if (line !== lastSample) { console.log(line); lastSample = line; }
-    if (!shot && !s.stopped && s.state === "running" && s.cells >= 3) {
+    if (!shot && !s.stopped && s.state === "running" && s.cells >= Number(shotAt)) {
       const r = await call("Page.captureScreenshot", { format: "png" });
       const png = Buffer.from(r.result.data, "base64");
       const file = path.join(outDir, "page.png");
