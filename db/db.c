@@ -253,8 +253,9 @@ int db_run_begin(db *d, const db_run_info *info, int64_t *run_id, kgd_err *err)
 						    VAL_ID(ids.limits),
 						    time_kind(info->started) > 0
 						    ? VAL_REAL(info->started)
-						    : VAL_NULL },
-				    8, "inserting the run", err);
+						    : VAL_NULL,
+						    VAL_TEXT(info->condition) },
+				    9, "inserting the run", err);
 	if (status)
 		goto out;
 	d->run_id = sqlite3_last_insert_rowid(d->h);

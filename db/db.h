@@ -107,6 +107,9 @@ typedef struct db_run_info {
 	 * so run.started_at must come from here to be the part's start; the
 	 * run's end is always the commit. */
 	double started;
+	/* Added in schema 6: the test condition ("temperature_c=85") that
+	 * picked the run's limit set; NULL: none. */
+	const char *condition;
 } db_run_info;
 
 /* One logged value with the limits applied to it. */

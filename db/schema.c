@@ -222,6 +222,10 @@ static const char *const migrations[] = {
 	"  plugin_sha256 TEXT,"
 	"  identity TEXT,"
 	"  UNIQUE(session_id, role));",
+	/* 5 -> 6: the test condition a run was measured under
+	 * (`station run --condition temperature_c=85`), which picked its
+	 * limit set: "temperature_c=85", NULL when none was given. */
+	"ALTER TABLE run ADD COLUMN condition TEXT;",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

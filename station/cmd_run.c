@@ -25,6 +25,9 @@
 
 /* Short options; the long ones are in the option table below. */
 #define OPTSTRING "c:d:l:s:n:o:L:w:S:D:rqhE:C:T:y"
+/* Long-only options. */
+#define OPT_CONDITION 1001
+#define OPT_DRY_RUN 1002
 
 static void help(void)
 {
@@ -32,7 +35,9 @@ static void help(void)
 "usage: station run SEQUENCE --config STATION.yaml --db RESULTS.db --lot LOT\n"
 "                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
 "                   [--max-errors N] [--contact-retries N] [--trace FILE]\n"
+"                   [--condition VAR=VALUE]\n"
 "                   [--ui [ADDR:]PORT [--ui-control]] [--yes]\n"
+"       station run SEQUENCE --config STATION.yaml --dry-run [--limits L] [--condition C]\n"
 "                   unit process:  [--serial SN]... | [--units N]\n"
 "                   wafer process: [--wafers N | --slots S,S,...] [--dies X,Y;X,Y...]\n\n"
 "Test a lot of parts with SEQUENCE on the instruments STATION.yaml names,\n"
@@ -67,6 +72,13 @@ static void help(void)
 "  -o, --operator NAME  operator id; on a terminal it is asked for when not\n"
 "                       given ($USER the default answer), elsewhere $USER\n"
 "  -q, --quiet          no progress lines, no prompt texts\n"
+"      --condition VAR=VALUE  the test condition (e.g. temperature_c=85):\n"
+"                       picks the limits file's limit set for it and is\n"
+"                       stored with every run\n"
+"      --dry-run        walk the sequence for one part against the configured\n"
+"                       drivers without opening any instrument or writing\n"
+"                       anything: each step, its driver, sweep size and\n"
+"                       estimated time (drivers' declared timing), the total\n"
 "  -h, --help           this text\n\n"
 "Unit process without --serial or --units: serials are read from stdin, one\n"
 "per line (a barcode scanner works); an empty line or end of input ends the\n"
@@ -170,6 +182,9 @@ int cmd_run(int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'},
 		{"trace", required_argument, 0, 'T'},
 		{"help", no_argument, 0, 'h'},
+		/* long only (issue 18) */
+		{"condition", required_argument, 0, OPT_CONDITION},
+		{"dry-run", no_argument, 0, OPT_DRY_RUN},
 		{"ui", required_argument, 0, 'U'},
 		{"ui-control", no_argument, 0, 'K'},
 		{"yes", no_argument, 0, 'y'},
@@ -263,6 +278,15 @@ int cmd_run(int argc, char **argv)
 		case 'K': a.ui_control = 1; break;
 		case 'y': a.assume_yes = 1; break;
 		case 'h': rc = CLI_OK; help(); goto out;
+		case OPT_CONDITION:
+			if (seq_condition_ok(optarg) || strlen(optarg) > 64) {
+				cli_usage("run", "--condition wants VAR=VALUE (e.g. temperature_c=85), not '%s'",
+					  optarg);
+				goto out;
+			}
+			a.condition = optarg;
+			break;
+		case OPT_DRY_RUN: a.dry_run = 1; break;
 		default:
 			cli_bad_option("run", OPTSTRING, opts, argv);
 			goto out;
@@ -285,7 +309,9 @@ int cmd_run(int argc, char **argv)
 		cli_usage("run", "--ui-control needs --ui [ADDR:]PORT");
 	else if (optind != argc - 1)
 		cli_usage("run", "give exactly one SEQUENCE file");
-	else if (!a.config_path || !a.db_path || !a.lot)
+	else if (a.dry_run && !a.config_path)
+		cli_usage("run", "--dry-run needs --config (the drivers it walks against)");
+	else if (!a.dry_run && (!a.config_path || !a.db_path || !a.lot))
 		cli_usage("run", "--config, --db and --lot are required");
 	else if (units && n_serials)
 		cli_usage("run", "give --serial or --units, not both");

@@ -454,6 +454,7 @@ int drv_plugin_load(const char *path, drv_plugin **out, kgd_err *err)
 	}
 	p->dl = dl;
 	p->desc = d;
+	p->timing = dlsym(dl, KGD_DRIVER_TIMING_SYMBOL);  /* optional */
 	memcpy(p->sha256, hex, sizeof(p->sha256));
 	*out = p;
 	return KGD_OK;

@@ -28,6 +28,8 @@ typedef struct drv_plugin {
 	                                file dlopen()ed and hashed */
 	void *dl;                    /* dlopen handle */
 	const drv_descriptor *desc;  /* points into the loaded object */
+	const drv_timing *timing;    /* its optional KGD_DRIVER_TIMING_SYMBOL;
+	                                NULL: not declared */
 	char sha256[65];             /* hex SHA-256 of the file's bytes */
 } drv_plugin;
 

@@ -41,7 +41,7 @@ static run_need *need_add(run_need *out, size_t *n, const char *name,
 
 size_t run_collect_roles(const seq_sequence *s, run_need *out)
 {
-	seq_loc first = {1, 1};
+	seq_loc first = {1, 1, 0};
 	size_t n = 0;
 	run_need *r;
 

@@ -72,7 +72,7 @@ static int check_names(const run_cli_args *a, const char **operator_name)
 	const char *op = a->operator_name;
 	char why[IDENT_WHY_MAX];
 
-	if (ident_check(IDENT_LOT, a->lot, strlen(a->lot), why, sizeof(why)))
+	if (a->lot && ident_check(IDENT_LOT, a->lot, strlen(a->lot), why, sizeof(why)))
 		return cli_usage("run", "--lot: %s", why);
 	for (size_t i = 0; i < a->n_serials; i++)
 		if (ident_check(IDENT_SERIAL, a->serials[i], strlen(a->serials[i]),
@@ -211,6 +211,8 @@ static int load_sequence(const run_cli_args *a, seq_sequence **s,
 		return rc;
 	rc = seq_limset_load(a->limits_path, lim, err);
 	if (!rc)
+		rc = seq_limset_select(*lim, a->condition, err);
+	if (!rc)
 		rc = seq_limset_apply(*s, *lim, NULL, NULL, err);
 	return rc;
 }
@@ -262,7 +264,7 @@ int run_cli(run_cli_args *a)
 	if (exit_code)
 		return exit_code;
 	o.interactive = isatty(0);
-	if (!a->operator_name && o.interactive) {
+	if (!a->operator_name && o.interactive && !a->dry_run) {
 		exit_code = ask_operator(&o.operator_name, op_buf, sizeof(op_buf));
 		if (exit_code)
 			return exit_code;
@@ -279,6 +281,14 @@ int run_cli(run_cli_args *a)
 	kgd_err_clear(&err);
 	if (load_sequence(a, &s, &lim, &err)) {
 		exit_code = cli_fail(&err);
+		goto out;
+	}
+	if (a->dry_run) {
+		/* Nothing opens, nothing is written: no database, no lot. */
+		if (cfg_load(a->config_path, &c, &err) || run_dry(s, c, stdout, &err))
+			exit_code = cli_fail(&err);
+		else
+			exit_code = CLI_OK;
 		goto out;
 	}
 	if (check_process_args(a, s)) {
@@ -334,6 +344,7 @@ int run_cli(run_cli_args *a)
 	o.assume_yes = a->assume_yes;
 	o.abort_flag = &abort_requested;
 	o.limits = lim;
+	o.condition = a->condition;
 	o.resume = a->resume;
 	o.max_errors = a->max_errors_given ? a->max_errors : RUN_CLI_MAX_ERRORS;
 	o.contact_retries = a->contact_retries_given ? a->contact_retries

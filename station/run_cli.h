@@ -15,6 +15,8 @@
 typedef struct run_cli_args {
 	const char *seq_path;
 	const char *limits_path;       /* NULL: the sequence's own limits */
+	const char *condition;         /* --condition VAR=VALUE, NULL: none */
+	int dry_run;                   /* --dry-run: walk, open nothing */
 	const char *config_path;
 	const char *db_path;
 	const char *lot;

@@ -67,6 +67,8 @@ typedef struct run_opts {
 	int resume;                   /* skip parts the lot already has a
 	                                 committed run for (db_part_tested) */
 	const seq_limset *limits;     /* identity of the applied limits file */
+	const char *condition;        /* --condition VAR=VALUE, stored with
+	                                 every run; NULL: none */
 	FILE *progress;               /* live progress; NULL = quiet */
 	int progress_tty;             /* one updating line instead of lines */
 	FILE *prompt_in, *prompt_out; /* operator prompts; NULL: stdin/stderr */
@@ -119,6 +121,12 @@ int run_lint(const seq_sequence *s, const cfg_station *c,
 
 /* run_lint without a report callback: the first problem in err. */
 int run_validate(const seq_sequence *s, const cfg_station *c, kgd_err *err);
+
+/* `station run --dry-run`: validate as a run does, load the drivers
+ * (opening no instrument), and print to out each step of one part with
+ * its driver, sweep size and estimated time, then the part's total
+ * (run_dry.c). */
+int run_dry(const seq_sequence *s, const cfg_station *c, FILE *out, kgd_err *err);
 
 /* Validate, load the drivers and open every instrument the sequence uses.
  * Errors name the instrument URI. *out owns it all; run_station_close(). */

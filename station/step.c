@@ -570,6 +570,40 @@ out:
 	return rc;
 }
 
+/* skip_if: {step, value, above/below, unit}: the max (min, mean, last)
+ * of every valid value the step measured in this part, in the skip_if's
+ * unit, past a threshold. No value (the step did not run, or measured
+ * nothing valid): not skipped - as a step that did not run neither
+ * passed nor failed. */
+static int skip_by_value(const run_ctx *cx, const seq_step *st)
+{
+	const seq_skip_if *sk = &st->skip_if;
+	long j = seq_step_index(cx->s, sk->step);
+	double agg = 0, v;
+	size_t n = 0;
+
+	for (size_t i = 0; j >= 0 && i < cx->part.n_recs; i++) {
+		const run_rec *r = &cx->part.recs[i];
+
+		if (r->step != (size_t)j || (r->value == NULL) != (sk->value == NULL) ||
+		    (sk->value && strcmp(r->value, sk->value) != 0) ||
+		    !run_unit_convert(r->native, r->unit, sk->unit, &v) || isnan(v))
+			continue;
+		if (n == 0 || sk->agg == SEQ_AGG_LAST ||
+		    (sk->agg == SEQ_AGG_MAX && v > agg) ||
+		    (sk->agg == SEQ_AGG_MIN && v < agg))
+			agg = sk->agg == SEQ_AGG_MEAN ? agg + v : v;
+		else if (sk->agg == SEQ_AGG_MEAN)
+			agg += v;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	if (sk->agg == SEQ_AGG_MEAN)
+		agg /= (double)n;
+	return (sk->has_above && agg > sk->above) || (sk->has_below && agg < sk->below);
+}
+
 int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 {
 	const seq_step *st = seq_step_at(cx->s, idx);
@@ -579,7 +613,12 @@ int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 	double started;
 	run_row *row;
 
-	if (st->skip_if.when != SEQ_SKIP_NEVER) {
+	if (st->skip_if.when == SEQ_SKIP_IF_VALUE) {
+		if (skip_by_value(cx, st)) {
+			cx->part.status[idx] = RUN_ST_SKIPPED;
+			return KGD_OK;
+		}
+	} else if (st->skip_if.when != SEQ_SKIP_NEVER) {
 		int other = cx->part.status[seq_step_index(cx->s, st->skip_if.step)];
 		int failed = other == RUN_ST_FAIL || other == RUN_ST_ERROR;
 		int passed = other == RUN_ST_PASS;

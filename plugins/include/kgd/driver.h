@@ -2,8 +2,9 @@
  * kgd/driver.h - the driver plugin ABI (installed; the one header a plugin
  * writer needs besides kgd/xport.h and kgd/scpi.h).
  *
- * A driver is a shared object that exports exactly one symbol,
- * KGD_DRIVER_SYMBOL, a const drv_descriptor. The station dlopen()s the file,
+ * A driver is a shared object that exports one symbol,
+ * KGD_DRIVER_SYMBOL, a const drv_descriptor (and optionally
+ * KGD_DRIVER_TIMING_SYMBOL, a const drv_timing: see the end). The station dlopen()s the file,
  * looks the symbol up, and refuses the plugin when abi_major differs from the
  * station's DRV_ABI_MAJOR or when an operation its class requires is NULL.
  * Minor versions only add optional operations at the end of a table, so a
@@ -173,6 +174,24 @@ typedef struct drv_descriptor {
 	const drv_prober_ops *prober;
 	const drv_laser_ops *laser;
 } drv_descriptor;
+
+/* Optional, outside the ABI's versioned tables: how long the
+ * instrument takes, for `station run --dry-run`'s estimate (it opens
+ * nothing). A driver that has it exports, besides KGD_DRIVER_SYMBOL, a
+ * const drv_timing named KGD_DRIVER_TIMING_SYMBOL; a driver without it
+ * loads as before and the estimate says it assumed defaults. Being a
+ * symbol of its own, it needs no ABI version, so it goes with any minor
+ * (and adds nothing to a class's operation table). */
+#define KGD_DRIVER_TIMING_SYMBOL "kgd_driver_timing"
+
+typedef struct drv_timing {
+	double command_s;   /* one command and its reply (or a settle the
+	                       driver waits for after a setting) */
+	double read_s;      /* one reading, besides the averaging or gate
+	                       time the sequence asks for */
+	int channels;       /* ports / lanes / laser channels the instrument
+	                       has; 0: unknown (the sweep ranges apply) */
+} drv_timing;
 
 #ifdef __cplusplus
 }
