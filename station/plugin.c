@@ -200,6 +200,7 @@ const char *drv_class_name(int klass)
 	case DRV_CLASS_BERT: return "bert";
 	case DRV_CLASS_PROBER: return "prober";
 	case DRV_CLASS_LASER: return "laser";
+	case DRV_CLASS_SMU: return "smu";
 	}
 	return "unknown";
 }
@@ -227,6 +228,9 @@ struct op_row {
 /* BERT 1.1: one gate on several lanes; configure_lanes without the gate
  * operations, or a gate_start nobody can read, is a broken driver. */
 #define BERT_MULTILANE "multi-lane"
+/* Prober 1.2: a positioner that moves but cannot say where it is (or the
+ * reverse) cannot align. */
+#define PROBER_FIBER "fiber positioner"
 
 static const struct op_row pm_rows[] = {
 	REQ(drv_pm_ops, set_wavelength),
@@ -254,12 +258,22 @@ static const struct op_row prober_rows[] = {
 	REQ(drv_prober_ops, unload_wafer),
 	OPT(drv_prober_ops, current_die),
 	OPT(drv_prober_ops, die_count),
+	OPT_SINCE(drv_prober_ops, fiber_move, 2, PROBER_FIBER),
+	OPT_SINCE(drv_prober_ops, fiber_position, 2, PROBER_FIBER),
 };
 static const struct op_row laser_rows[] = {
 	REQ(drv_laser_ops, channels),
 	REQ(drv_laser_ops, enable),
 	REQ(drv_laser_ops, read),
 	OPT(drv_laser_ops, serial),
+};
+/* 1.2: the class is new, so its own operations are required of it; the
+ * rows' minor keeps an older plugin's table from being read at all. */
+static const struct op_row smu_rows[] = {
+	{"source_current", offsetof(drv_smu_ops, source_current), 1, 2, NULL},
+	{"source_voltage", offsetof(drv_smu_ops, source_voltage), 1, 2, NULL},
+	{"measure", offsetof(drv_smu_ops, measure), 1, 2, NULL},
+	{"output", offsetof(drv_smu_ops, output), 1, 2, NULL},
 };
 
 #undef REQ
@@ -278,6 +292,7 @@ static const struct class_row classes[] = {
 	CLASS(DRV_CLASS_BERT, bert_rows),
 	CLASS(DRV_CLASS_PROBER, prober_rows),
 	CLASS(DRV_CLASS_LASER, laser_rows),
+	CLASS(DRV_CLASS_SMU, smu_rows),
 };
 #undef CLASS
 
@@ -297,6 +312,8 @@ static const void *class_table(const drv_descriptor *d)
 	case DRV_CLASS_BERT: return d->bert;
 	case DRV_CLASS_PROBER: return d->prober;
 	case DRV_CLASS_LASER: return d->laser;
+	/* The slot exists only in 1.2 descriptors. */
+	case DRV_CLASS_SMU: return d->abi_minor >= 2 ? d->smu : NULL;
 	}
 	return NULL;
 }
@@ -380,7 +397,7 @@ static int check_class_ops(const drv_descriptor *d, const char *path,
 	if (!c)
 		return kgd_err_set(err, KGD_ERR_ABI,
 			"%s: driver '%s' has unknown class %d (ABI %d.%d knows "
-			"power-meter 1, bert 2, prober 3, laser 4)", path, d->name,
+			"power-meter 1, bert 2, prober 3, laser 4, smu 5)", path, d->name,
 			d->klass, DRV_ABI_MAJOR, DRV_ABI_MINOR);
 	table = class_table(d);
 	if (!table)

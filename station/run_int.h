@@ -38,8 +38,8 @@
 
 #define RUN_MAX_SWEEP 8
 #define RUN_MAX_ROLES 16
-#define RUN_MAX_VALUES 6
-#define RUN_MAX_PARAMS 8
+#define RUN_MAX_VALUES 8
+#define RUN_MAX_PARAMS 12
 /* Points one batch call measures at most: ports of a power meter, lanes
  * of a BERT. */
 #define RUN_MAX_BATCH 64
@@ -82,6 +82,7 @@ typedef enum run_ptype {
 	RUN_P_BOOL,        /* on/off (yu_bool_word) */
 	RUN_P_REGEX,       /* a POSIX extended regex */
 	RUN_P_STEPREF,     /* step[/value] measured earlier: an optical power */
+	RUN_P_PM_ROLE,     /* another role the step also uses: a power meter */
 } run_ptype;
 
 typedef struct run_param {
@@ -119,6 +120,8 @@ typedef struct run_point {
 typedef struct run_call {
 	run_ctx *cx;
 	run_role *r;                  /* NULL for built-in steps */
+	run_role *meter;              /* the role a RUN_P_PM_ROLE param names
+	                                 (an LIV's power meter), else NULL */
 	const seq_step *st;
 	const run_point *pt;
 	double v[RUN_MAX_VALUES];     /* out: in the op's value order, native */
@@ -126,6 +129,7 @@ typedef struct run_call {
 	char text[256];               /* out: string read (identity, answer) */
 	int rc;                       /* out (batch only): this point's status */
 	kgd_err ierr;                 /* out (batch only): and its message */
+	size_t step_idx;              /* derive: the step whose points to read */
 } run_call;
 
 typedef int (*run_exec_fn)(run_call *c, kgd_err *err);
@@ -154,6 +158,18 @@ typedef struct run_op {
 	/* The plausible range of each sweep variable and numeric param. */
 	run_range ranges[RUN_MAX_RANGES];
 } run_op;
+
+/* Derived values of an operation (ops_table.c's second table): its
+ * values[first..] are computed once, after the whole sweep measured
+ * without error, from the points the step remembered (run_step_points),
+ * into c->v at their indices; c->text gets the JSON the rows carry as
+ * coords (which points they came from). A value the points cannot
+ * support is NAN. */
+typedef struct run_derive {
+	const char *op;
+	int first;                    /* index of the first derived value */
+	run_exec_fn derive;
+} run_derive;
 
 /* A value measured earlier in the part, for references (insertion loss). */
 typedef struct run_rec {
@@ -248,6 +264,10 @@ struct run_ctx {
 /* ---- ops.c: the operations table, params, units ---------------------- */
 
 const run_op *run_find_op(const char *name);
+/* The operation's derived values, or NULL when it has none; whether value
+ * vi is one of them. */
+const run_derive *run_op_derive(const run_op *op);
+int run_value_derived(const run_op *op, int vi);
 /* Every operation name, comma-separated, for messages. */
 const char *run_op_names(void);
 /* The operations a role of class klass can run (its class's and those of
@@ -298,6 +318,12 @@ int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
 const char *run_reference_var(const seq_step *st, const char *ref_var,
 			      char *buf, size_t cap);
 
+/* The points step c->step_idx logged for value `value` in this part, in
+ * sweep order: sweep variable `var` into x[] and the native value into
+ * y[], at most cap; returns how many. */
+size_t run_step_points(const run_call *c, const char *value, const char *var,
+		       double *x, double *y, size_t cap);
+
 /* Operation functions (ops_*.c). */
 int run_op_pm_optical_power(run_call *c, kgd_err *err);
 int run_op_pm_insertion_loss(run_call *c, kgd_err *err);
@@ -311,6 +337,11 @@ int run_can_batch_bert(const run_role *r);
 int run_op_laser_enable(run_call *c, kgd_err *err);
 int run_op_laser_disable(run_call *c, kgd_err *err);
 int run_op_laser_read(run_call *c, kgd_err *err);
+int run_op_smu_liv(run_call *c, kgd_err *err);
+int run_derive_smu_liv(run_call *c, kgd_err *err);
+int run_op_smu_dark_current(run_call *c, kgd_err *err);
+int run_op_smu_off(run_call *c, kgd_err *err);
+int run_op_prober_align(run_call *c, kgd_err *err);
 int run_op_identify(run_call *c, kgd_err *err);
 int run_op_wait(run_call *c, kgd_err *err);
 int run_op_prompt(run_call *c, kgd_err *err);

@@ -30,7 +30,8 @@ static const char *const limset_keys[] = {
  * (a number of errors) is stored as "", the unit counts are logged in. */
 static const char *const units[] = {
 	"dBm", "dB", "W", "mW", "uW", "nW", "nm", "A", "mA", "V", "C", "ratio",
-	"s", "count", NULL
+	"s", "count", "uA", "nA", "mV", "ohm", "W/A", "A/W", "%", "nm/mW",
+	"um", NULL
 };
 
 static void parse_unit(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
