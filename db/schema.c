@@ -227,7 +227,15 @@ static const char *const migrations[] = {
 	 * limit set: "temperature_c=85", NULL when none was given. */
 	"ALTER TABLE run ADD COLUMN condition TEXT;",
 
-	/* 7: store-and-forward to a central PostgreSQL server (issue 13).
+	/* 7: which build recorded a session (issue 21): the station's
+	 * version (CMake project version) and its build description (`git
+	 * describe --always --dirty` at build time, "unknown" from a tarball).
+	 * NULL: a session from before this migration, or a writer that gave
+	 * none. */
+	"ALTER TABLE session ADD COLUMN software_version TEXT;"
+	"ALTER TABLE session ADD COLUMN software_build TEXT;",
+
+	/* 8: store-and-forward to a central PostgreSQL server (issue 13).
 	 * sync_source: the file's own identity, made once, at random: the
 	 * server keys every row by it plus the row's local id, so rows of
 	 * two stations never collide and a row sent twice is the same row.
@@ -259,7 +267,7 @@ static const struct {
 	{ "wafer", 1 }, { "part", 1 }, { "run", 1 }, { "measurement", 1 },
 	{ "limits_set", 2 }, { "session", 2 }, { "bin", 2 },
 	{ "step_result", 2 }, { "hard_bin", 3 }, { "lot_lease", 5 },
-	{ "session_instrument", 5 }, { "sync_source", 7 }, { "sync_mark", 7 },
+	{ "session_instrument", 5 }, { "sync_source", 8 }, { "sync_mark", 8 },
 };
 
 #define N_REQUIRED ((int)(sizeof(required_tables) / sizeof(required_tables[0])))

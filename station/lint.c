@@ -272,6 +272,17 @@ static void lint_param(lint *l, const seq_step *st, size_t idx,
 		lint_ref_sweep(l, st, seq_step_at(s, (size_t)j), p);
 		break;
 	}
+	case RUN_P_PM_ROLE:
+		/* The role is opened like a step's (run_collect_roles), so it
+		 * must be one the sequence declares when it declares any. */
+		if (s->roles && !in_list((const char *const *)s->roles, s->n_roles,
+					 p->value))
+			problem(l, s->path, p->loc, "param %s: role '%.60s' is not in "
+				"roles", p->key, p->value);
+		else if (st->role && strcmp(p->value, st->role) == 0)
+			problem(l, s->path, p->loc, "param %s names the step's own "
+				"role '%.60s'", p->key, p->value);
+		break;
 	default:
 		break;
 	}
@@ -468,7 +479,8 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 		if (i == s->n_roles)
 			problem(l, s->path, st->loc, "role '%s' is not in roles", st->role);
 	}
-	if (st->role && strcmp(st->role, "prober") == 0)
+	if (st->role && strcmp(st->role, "prober") == 0 &&
+	    op->klass != DRV_CLASS_PROBER)
 		problem(l, s->path, st->loc,
 			"the prober is driven by the wafer process, not by steps");
 	if (op->unit_only && s->process != SEQ_PROCESS_UNIT)
@@ -519,6 +531,14 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 	    !seq_step_param(st, "reference_step"))
 		problem(l, s->path, seq_step_param(st, "reference_match")->loc,
 			"reference_match needs reference_step");
+	for (i = 0; i < RUN_MAX_PARAMS && op->params[i].name; i++)
+		if (op->params[i].type == RUN_P_PM_ROLE &&
+		    !seq_step_param(st, op->params[i].name))
+			problem(l, s->path, st->loc, "step '%s' needs param %s (the "
+				"power meter's role)", st->name, op->params[i].name);
+	if (run_op_derive(op) && op->sweep_vars[0] && st->n_sweep == 0)
+		problem(l, s->path, st->loc, "step '%s' needs sweep %s: its derived "
+			"values come from the sweep", st->name, op->sweep_vars[0]);
 	if (op->kind == RUN_KIND_PROMPT && !seq_step_param(st, "text"))
 		problem(l, s->path, st->loc, "step '%s' needs param text", st->name);
 	if (strcmp(op->name, "wait") == 0 && !seq_step_param(st, "seconds"))

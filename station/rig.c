@@ -65,6 +65,18 @@ size_t run_collect_roles(const seq_sequence *s, run_need *out)
 			r->klass = op->klass;
 			r->why = st->name;
 		}
+		/* Roles a param names (an LIV's power meter) are opened too. */
+		for (size_t k = 0; op && k < st->n_params; k++) {
+			const run_param *rp = run_op_param(op, st->params[k].key);
+
+			if (!rp || rp->type != RUN_P_PM_ROLE)
+				continue;
+			r = need_add(out, &n, st->params[k].value, st->params[k].loc);
+			if (r && r->klass == 0) {
+				r->klass = DRV_CLASS_POWER_METER;
+				r->why = st->name;
+			}
+		}
 	}
 	return n;
 }

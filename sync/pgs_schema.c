@@ -106,6 +106,10 @@ static const char *const migrations[] = {
 	"  at timestamptz NOT NULL DEFAULT now(),"
 	"  by_role name NOT NULL DEFAULT current_user,"
 	"  PRIMARY KEY (src, tbl, last_id));",
+	/* 2: the station file's schema 7 (issue 21): which build recorded
+	 * a session. NULL for sessions of older files, as in the file. */
+	"ALTER TABLE session ADD COLUMN software_version text;"
+	"ALTER TABLE session ADD COLUMN software_build text;",
 };
 
 #define PGS_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

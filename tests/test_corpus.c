@@ -339,7 +339,7 @@ static void test_check_files_and_json(void)
 		 "  {\"file\": \"%1$s\", \"line\": 8, \"column\": 41, \"message\": "
 		 "\"1.31: wavelength_nm must be 1000..1700; did you mean 1310 (um -> nm)?\"},\n"
 		 "  {\"file\": \"%1$s\", \"line\": 9, \"column\": 38, \"message\": "
-		 "\"unknown unit 'dbm' (expected one of: dBm, dB, W, mW, uW, nW, nm, A, mA, V, C, ratio, s, count)\"},\n"
+		 "\"unknown unit 'dbm' (expected one of: dBm, dB, W, mW, uW, nW, nm, A, mA, V, C, ratio, s, count, uA, nA, mV, ohm, W/A, A/W, %%, nm/mW, um)\"},\n"
 		 "  {\"file\": \"%1$s\", \"line\": 10, \"column\": 5, \"message\": "
 		 "\"unknown operation 'laser.set_current' (role 'laser' is a laser: enable, disable, read, identify)\"}\n"
 		 " ],\n"

@@ -174,17 +174,17 @@ static int pr_bin(void *h, drv_die d, int bin, kgd_err *e)
 static int pr_unload(void *h, kgd_err *e) { (void)h; (void)e; fk.unloaded++; return 0; }
 static int pr_count(void *h, int *n, kgd_err *e) { (void)h; (void)e; *n = fk.n_map; return 0; }
 static const drv_prober_ops prober_ops = {pr_load, pr_first, pr_next, pr_to,
-	pr_contact, pr_separate, pr_bin, pr_unload, NULL, pr_count};
+	pr_contact, pr_separate, pr_bin, pr_unload, NULL, pr_count, NULL, NULL};
 
 static const drv_descriptor descs[] = {
 	{1, 0, "fake-pm", "", DRV_CLASS_POWER_METER, f_open, f_close, f_identify,
-	 &pm_ops, NULL, NULL, NULL},
+	 &pm_ops, NULL, NULL, NULL, NULL},
 	{1, 0, "fake-laser", "", DRV_CLASS_LASER, f_open, f_close, f_identify,
-	 NULL, NULL, NULL, &laser_ops},
+	 NULL, NULL, NULL, &laser_ops, NULL},
 	{1, 0, "fake-bert", "", DRV_CLASS_BERT, f_open, f_close, f_identify,
-	 NULL, &bert_ops, NULL, NULL},
+	 NULL, &bert_ops, NULL, NULL, NULL},
 	{1, 0, "fake-prober", "", DRV_CLASS_PROBER, f_open, f_close, f_identify,
-	 NULL, NULL, &prober_ops, NULL},
+	 NULL, NULL, &prober_ops, NULL, NULL},
 };
 static drv_plugin plugins[4];
 static cfg_instrument insts[4] = {

@@ -317,7 +317,8 @@ static void test_err_unknown_unit(void)
 {
 	expect_error("unknown_unit.yaml", KGD_ERR_PARSE,
 		     "5:31: unknown unit 'dbm' (expected one of: dBm, dB, W, mW, uW, "
-		     "nW, nm, A, mA, V, C, ratio, s, count)");
+		     "nW, nm, A, mA, V, C, ratio, s, count, uA, nA, mV, ohm, W/A, A/W, "
+		     "%, nm/mW, um)");
 }
 
 static void test_err_unknown_bin(void)

@@ -245,6 +245,10 @@ static void test_sync_and_report(void)
 	src_of(db_path, src, sizeof(src));
 	expect_same_counts(db_path, src);
 	CU_ASSERT_EQUAL(pgu_q(&srv, "SELECT count(*) FROM session_end"), 1);
+	/* the file's schema 7 travels: the build that recorded the session */
+	CU_ASSERT_EQUAL(pgu_q(&srv, "SELECT count(*) FROM session WHERE"
+			      " software_version IS NOT NULL AND software_build"
+			      " IS NOT NULL"), 1);
 	/* again: nothing new, nothing doubled */
 	CU_ASSERT_EQUAL(sync_as(db_path, srv.conninfo, 60), 0);
 	expect_in(out, "nothing new");
