@@ -8,11 +8,20 @@
 #       password (scram-sha-256). Prints the libpq connection string of the
 #       admin ("host=DIR/pg port=... dbname=kgd user=kgd_admin").
 #   sh tests/pgtmp.sh stop DIR
-#       stop it (immediate), killing the postmaster if pg_ctl cannot.
+#       stop it (immediate), killing the postmaster if pg_ctl cannot, and
+#       end its watchdog.
+#   sh tests/pgtmp.sh pause DIR / resume DIR
+#       a crash and a restart on the same data: an immediate stop, then a
+#       start that is retried (a loaded machine may need more than one
+#       try at crash recovery) and waits until the socket takes
+#       connections; on failure the server log's tail goes to stderr.
 #
 # Invariant: the server never outlives its user. A watchdog stops it when
 # OWNER_PID (the test program) is gone, or after LIFETIME_S (default
-# 300) whatever happens, so a crashed or killed test leaves nothing.
+# 300) whatever happens, so a crashed or killed test leaves nothing. The
+# watchdog lives until `stop` (which leaves DIR/pg/stopped) or until DIR
+# is gone - not until the server is: a paused server comes back under the
+# same watchdog, and a watchdog never stops a server being resumed.
 #
 # PostgreSQL refuses to run as root and CI runs as root: then the server
 # runs as Debian's `postgres` user (made by the postgresql package), which
@@ -40,6 +49,12 @@ as_owner() {
 
 stop() {
 	[ -d "$data" ] || return 0
+	: >"$pg/stopped" 2>/dev/null || true
+	halt
+}
+
+# The server down now, as a crash would take it (the data stays).
+halt() {
 	as_owner "$bindir/pg_ctl" -D "$data" -m immediate -t 10 stop \
 		>/dev/null 2>&1 || true
 	if [ -f "$data/postmaster.pid" ]; then
@@ -49,10 +64,57 @@ stop() {
 	return 0
 }
 
+port_of() {
+	sed -n 's/^port = //p' "$data/postgresql.conf" | tail -1
+}
+
+# Taking connections on the socket (pg_isready), within about 30 s.
+ready() {
+	i=0
+	while [ $i -lt 60 ]; do
+		"$bindir/pg_isready" -q -h "$pg" -p "$(port_of)" -d postgres \
+			-U kgd_admin -t 5 >/dev/null 2>&1 && return 0
+		sleep 0.5
+		i=$((i + 1))
+	done
+	return 1
+}
+
+resume() {
+	try=1
+	while [ $try -le 3 ]; do
+		if as_owner "$bindir/pg_ctl" -D "$data" -l "$pg/server.log" -w \
+			-t 60 start >>"$pg/ctl.log" 2>&1 && ready; then
+			return 0
+		fi
+		# Still recovering, or a start that gave up: if a postmaster
+		# is there, give it time; else start again.
+		if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1 &&
+		   ready; then
+			return 0
+		fi
+		try=$((try + 1))
+		sleep 1
+	done
+	echo "pgtmp: the server in $pg did not come back after 3 starts:" >&2
+	tail -n 30 "$pg/server.log" "$pg/ctl.log" >&2 2>/dev/null || true
+	return 1
+}
+
 case $cmd in
 stop)
 	stop
 	exit 0
+	;;
+pause)
+	[ -d "$data" ] || { echo "pgtmp: no server in $pg" >&2; exit 1; }
+	halt
+	exit 0
+	;;
+resume)
+	[ -d "$data" ] || { echo "pgtmp: no server in $pg" >&2; exit 1; }
+	resume
+	exit $?
 	;;
 start) ;;
 *) echo "pgtmp: unknown command $cmd" >&2; exit 2 ;;
@@ -91,10 +153,10 @@ as_owner "$bindir/pg_ctl" -D "$data" -l "$pg/server.log" -w -t 30 start \
 (
 	end=$(( $(date +%s) + life ))
 	while kill -0 "$owner" 2>/dev/null && [ "$(date +%s)" -lt "$end" ] &&
-	      [ -f "$data/postmaster.pid" ]; do
+	      [ -d "$data" ] && [ ! -f "$pg/stopped" ]; do
 		sleep 1
 	done
-	stop
+	[ -f "$pg/stopped" ] || stop
 ) </dev/null >/dev/null 2>&1 &
 "$bindir/psql" -X -q -h "$pg" -p "$port" -U kgd_admin -d postgres \
 	-c "CREATE DATABASE kgd" >/dev/null || { stop; exit 1; }

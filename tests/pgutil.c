@@ -57,29 +57,28 @@ int pgu_start(pgu_server *s, const char *tag, int lifetime_s)
 	return 0;
 }
 
+/* pgtmp.sh pause|resume: it knows the user, the bindir and the data
+ * folder, retries the start and waits for the socket (a loaded machine
+ * may take a while to recover from the immediate stop). */
 static int pg_ctl(pgu_server *s, const char *what)
 {
-	char cmd[2000];
+	char errbuf[4096] = "";
+	char *argv[] = { "/bin/sh", PGTMP, (char *)what, s->dir, NULL };
+	int rc = tu_run(argv, NULL, 0, errbuf, sizeof(errbuf), 300);
 
-	/* pgtmp.sh knows the user and the bindir; the restart reuses its
-	 * data folder and config. */
-	snprintf(cmd, sizeof(cmd), "exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-;"
-		 " d='%s/pg/data'; b=$(pg_config --bindir);"
-		 " u=''; [ \"$(id -u)\" -eq 0 ] && u='runuser -u postgres --';"
-		 " $u \"$b/pg_ctl\" -D \"$d\" -l '%s/pg/server.log' -w -t 30"
-		 " %s %s >/dev/null 2>&1", s->dir, s->dir,
-		 !strcmp(what, "stop") ? "-m immediate" : "", what);
-	return system(cmd) == 0 ? 0 : -1;
+	if (rc != 0)
+		fprintf(stderr, "pgtmp %s failed (%d): %s\n", what, rc, errbuf);
+	return rc == 0 ? 0 : -1;
 }
 
 int pgu_pause(pgu_server *s)
 {
-	return pg_ctl(s, "stop");
+	return pg_ctl(s, "pause");
 }
 
 int pgu_resume(pgu_server *s)
 {
-	return pg_ctl(s, "start");
+	return pg_ctl(s, "resume");
 }
 
 void pgu_stop(pgu_server *s)

@@ -54,7 +54,7 @@ static const char *in_dir(const char *name)
 static int suite_init(void)
 {
 	snprintf(dir, sizeof(dir), "%s", tu_mkdtemp("sync"));
-	return pgu_start(&srv, "syncpg", 240);
+	return pgu_start(&srv, "syncpg", 900);
 }
 
 static int suite_clean(void)
