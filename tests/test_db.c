@@ -1182,7 +1182,7 @@ static void test_migration_from_v3(void)
 	db_close(d);
 
 	CU_ASSERT_EQUAL(q_int(path, "PRAGMA user_version"), db_schema_version());
-	CU_ASSERT_EQUAL(db_schema_version(), 5);
+	CU_ASSERT_EQUAL(db_schema_version(), 6);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_integrity_check"
 			      " WHERE integrity_check = 'ok'"), 1);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_foreign_key_check"),

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,8 @@ static void usage(FILE *f)
 		"  --lifetime-s N           exit by itself after N seconds (default 600)\n"
 		"  --stats-out PATH         at exit, write each instrument's busy time and\n"
 		"                           their union (CSV; for bench_wafer)\n"
+		"  --outlier C,R,DB         plant an outlier: die (C,R) of every wafer reads DB dB\n"
+		"                           more on every port (up to 4; for the PAT screen)\n"
 		"  --ground-truth           print every part's defects and expected bin as CSV\n"
 		"                           and exit\n"
 		"  --help                   this text\n"
@@ -201,7 +204,7 @@ enum {
 	OPT_STATS_OUT, OPT_PRODUCT, OPT_LOT, OPT_LASERS, OPT_DIE, OPT_LATENCY,
 	OPT_FAULT, OPT_SEED, OPT_UNITS, OPT_WAFERS, OPT_FIBERS, OPT_EDGE_MM,
 	OPT_PM_PORTS, OPT_TIME_SCALE, OPT_LIFETIME_S, OPT_LATENCY_MS,
-	OPT_FAULT_NO_REPLY_AFTER,
+	OPT_FAULT_NO_REPLY_AFTER, OPT_OUTLIER,
 };
 
 static const struct option long_options[] = {
@@ -226,6 +229,7 @@ static const struct option long_options[] = {
 	{"lifetime-s", required_argument, NULL, OPT_LIFETIME_S},
 	{"latency-ms", required_argument, NULL, OPT_LATENCY_MS},
 	{"fault-no-reply-after", required_argument, NULL, OPT_FAULT_NO_REPLY_AFTER},
+	{"outlier", required_argument, NULL, OPT_OUTLIER},
 	{NULL, 0, NULL, 0},
 };
 
@@ -253,6 +257,20 @@ static int set_option(int opt, const char *v, struct options *o)
 			return -1;
 		o->model.lasers = atoi(v);  /* "mixed": 0 */
 		return 0;
+	case OPT_OUTLIER: {
+		/* "C,R,DB": die (C, R) of every wafer DB dB brighter */
+		sim_model_params *m = &o->model;
+		char tail;
+
+		if (m->n_outliers >= 4 ||
+		    sscanf(v, "%d,%d,%lf%c", &m->outlier_col[m->n_outliers],
+			   &m->outlier_row[m->n_outliers],
+			   &m->outlier_db[m->n_outliers], &tail) != 3 ||
+		    !isfinite(m->outlier_db[m->n_outliers]))
+			return -1;
+		m->n_outliers++;
+		return 0;
+	}
 	case OPT_DIE:
 		return sscanf(v, "%lfx%lf", &o->model.die_w_mm, &o->model.die_h_mm) == 2
 		       ? 0 : -1;
