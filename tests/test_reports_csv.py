@@ -84,6 +84,22 @@ def main(argv):
                           serial=serial, status=status, hb=hb, sb=sb, seq=seq,
                           first=rs[0][1], nruns=len(rs)))
 
+    # The lot's latest screen (station screen) rejects runs: those read
+    # 'fail' with the screen's bins in every report but yield.csv's
+    # pre-screen columns.
+    if "screen_die" in tables:
+        for p in parts:
+            p["pre"] = p["status"]
+            r = h.execute(
+                "SELECT d.hard_bin, d.soft_bin FROM screen_die d JOIN screen x"
+                " ON x.id = d.screen_id WHERE d.run_id = ? AND x.seq ="
+                " (SELECT max(seq) FROM screen y WHERE y.lot_id = x.lot_id)",
+                (p["rid"],)).fetchone()
+            if r:
+                p["status"], p["hb"], p["sb"], p["scr"] = "fail", r[0], r[1], 1
+    for p in parts:
+        p.setdefault("pre", p["status"])
+
     def s(v):
         return "" if v is None else str(v)
 
@@ -95,12 +111,14 @@ def main(argv):
                                   if p["lot"] == lot and p["wafer"]}):
             ps = [p for p in parts if p["lot"] == lot and
                   (w is None or p["wafer"] == w)]
-            n, ok = len(ps), sum(p["status"] == "pass" for p in ps)
+            n, ok = len(ps), sum(p["pre"] == "pass" for p in ps)
             fp = sum(p["first"] == "pass" for p in ps)
+            sok = sum(p["status"] == "pass" for p in ps)
             want.append([lot, str(n), str(ok), str(n - ok), pct(ok, n), s(w),
                          str(fp), pct(fp, n),
                          str(sum(p["nruns"] > 1 for p in ps)),
-                         str(sum(p["nruns"] - 1 for p in ps))])
+                         str(sum(p["nruns"] - 1 for p in ps)),
+                         str(sok), pct(sok, n)])
     got = [list(r.values()) for r in rows]
     assert got == want, ("yield.csv", got, want)
 
@@ -126,6 +144,9 @@ def main(argv):
                     names = [bin_name(table, p["seq"], b) for p in ps
                              if p[key] == b]
                     names = [x for x in names if x is not None]
+                    if not names and any(p.get("scr") for p in ps
+                                         if p[key] == b):
+                        names = ["SCREEN_REJECT"]
                     want.append((lot, s(w), kind, s(b),
                                  min(names) if names else "", str(n),
                                  pct(n, len(ps))))
