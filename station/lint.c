@@ -14,6 +14,7 @@
  */
 #include "run_int.h"
 
+#include <math.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@
 typedef struct lint {
 	const seq_sequence *s;
 	diag dg;
+	run_need roles[RUN_MAX_ROLES];   /* the roles and their classes */
+	size_t n_roles;
 } lint;
 
 static void problem(lint *l, const char *file, seq_loc loc, const char *fmt, ...)
@@ -48,6 +51,120 @@ static int in_list(const char *const *list, size_t n, const char *s)
 	return 0;
 }
 
+/* The unit slip that most likely gave v, where scaling it lands in r:
+ * "1310 (um -> nm)". 0: none fits. */
+static int unit_slip(const run_range *r, double v, char *buf, size_t cap)
+{
+	static const struct { const char *unit; double factor; const char *slip; }
+	slips[] = {
+		{"nm", 1e3, "um -> nm"}, {"nm", 1e9, "m -> nm"},
+		{"s", 1e-3, "ms -> s"}, {"s", 1e-6, "us -> s"},
+		{"Gb/s", 1e-3, "Mb/s -> Gb/s"}, {"Gb/s", 1e-9, "b/s -> Gb/s"},
+		{"dBm", 1.0, NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(slips) / sizeof(slips[0]); i++) {
+		double w = v * slips[i].factor;
+
+		if (slips[i].slip && strcmp(slips[i].unit, r->unit) == 0 &&
+		    w >= r->lo && w <= r->hi) {
+			snprintf(buf, cap, "%g (%s)", w, slips[i].slip);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* v (as written: text) against the declared range of what it sets. */
+static void lint_range(lint *l, const char *file, seq_loc loc,
+		       const run_range *r, const char *text, double v)
+{
+	char guess[64], hint[96] = "";
+
+	if (unit_slip(r, v, guess, sizeof(guess)))
+		snprintf(hint, sizeof(hint), "; did you mean %s?", guess);
+	if (r->whole && v != (double)(long)v)
+		problem(l, file, loc, "%s: %s must be a whole number %g..%g", text,
+			r->name, r->lo, r->hi);
+	else if (v < r->lo || v > r->hi)
+		/* The name carries the unit (wavelength_nm, gate_s). */
+		problem(l, file, loc, "%s: %s must be %g..%g%s", text, r->name,
+			r->lo, r->hi, hint);
+}
+
+/* The sweep variable names of st, comma-separated ("nothing"). */
+static const char *var_list(const seq_step *st, char *buf, size_t cap)
+{
+	size_t used = 0;
+
+	snprintf(buf, cap, "nothing");
+	for (size_t i = 0; i < st->n_sweep && used < cap; i++)
+		used += (size_t)snprintf(buf + used, cap - used, "%s%s",
+					 i ? ", " : "", st->sweep[i].name ?
+					 st->sweep[i].name : "?");
+	return buf;
+}
+
+static int has_var(const seq_step *st, const char *name)
+{
+	for (size_t i = 0; i < st->n_sweep; i++)
+		if (st->sweep[i].name && strcmp(st->sweep[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A point takes the reference's reading at the point whose shared sweep
+ * variables are equal (run_reference); sharing none, every point would
+ * take the reference's last reading - silently wrong numbers. So they
+ * share one, or reference_match pairs them; each pair it names is a
+ * variable of this step = one of the reference's. */
+static void lint_ref_sweep(lint *l, const seq_step *st, const seq_step *ref,
+			   const seq_param *p)
+{
+	const seq_param *m = seq_step_param(st, "reference_match");
+	char mine[160], theirs[160], var[64];
+	int shared = 0;
+
+	if (m) {
+		char pairs[256], *save = NULL;
+
+		snprintf(pairs, sizeof(pairs), "%s", m->value);
+		for (char *pr = strtok_r(pairs, ",", &save); pr;
+		     pr = strtok_r(NULL, ",", &save)) {
+			char *eq = strchr(pr, '=');
+
+			if (!eq || !yu_is_name(eq + 1) || (*eq = '\0', !yu_is_name(pr))) {
+				problem(l, l->s->path, m->loc,
+					"reference_match '%.60s': expected <this step's variable>=<the reference's variable>[,...]",
+					m->value);
+				return;
+			}
+			if (!has_var(st, pr))
+				problem(l, l->s->path, m->loc,
+					"reference_match: '%s' is not a sweep variable of step '%s' (it sweeps %s)",
+					pr, st->name, var_list(st, mine, sizeof(mine)));
+			if (!has_var(ref, eq + 1))
+				problem(l, l->s->path, m->loc,
+					"reference_match: '%s' is not a sweep variable of reference step '%s' (it sweeps %s)",
+					eq + 1, ref->name, var_list(ref, theirs, sizeof(theirs)));
+		}
+	}
+	if (ref->n_sweep == 0)
+		return;  /* one reading: every point takes it */
+	for (size_t k = 0; k < ref->n_sweep; k++)
+		if (ref->sweep[k].name &&
+		    has_var(st, run_reference_var(st, ref->sweep[k].name, var,
+						  sizeof(var))))
+			shared = 1;
+	if (!shared)
+		problem(l, l->s->path, p->loc,
+			"reference_step '%s' sweeps %s and step '%s' sweeps %s: no variable in common, so every point would take the reference's last reading (sweep one of them here, or pair them: reference_match: %s=%s)",
+			ref->name, var_list(ref, theirs, sizeof(theirs)), st->name,
+			var_list(st, mine, sizeof(mine)),
+			st->n_sweep && st->sweep[0].name ? st->sweep[0].name : "VAR",
+			ref->sweep[0].name ? ref->sweep[0].name : "VAR");
+}
+
 static void lint_param(lint *l, const seq_step *st, size_t idx,
 		       const run_op *op, const seq_param *p)
 {
@@ -67,6 +184,9 @@ static void lint_param(lint *l, const seq_step *st, size_t idx,
 		if (yu_parse_double(p->value, &d) != 0)
 			problem(l, s->path, p->loc, "param %s must be a number, not '%.60s'",
 				p->key, p->value);
+		else if (run_op_range(op, p->key))
+			lint_range(l, s->path, p->loc, run_op_range(op, p->key), p->value,
+				   d);
 		else if (d < 0)
 			problem(l, s->path, p->loc, "param %s must not be negative",
 				p->key);
@@ -139,6 +259,7 @@ static void lint_param(lint *l, const seq_step *st, size_t idx,
 				"%s '%.60s' does not measure an optical power%s",
 				p->key, p->value,
 				slash ? "" : " (name a value: step/value)");
+		lint_ref_sweep(l, st, seq_step_at(s, (size_t)j), p);
 		break;
 	}
 	default:
@@ -172,6 +293,46 @@ static void lint_per(lint *l, const seq_step *st, const seq_limits *lim,
 			lim->n_highs, var->name, var->n_values);
 }
 
+/* A limit no value of its unit can meet (45..90 A, meant as mA; a
+ * negative BER) fails every part: said at check time, once per limit. */
+static void lint_reachable(lint *l, const char *file, const seq_limits *lim)
+{
+	size_t n = lim->lows ? lim->n_lows : lim->highs ? lim->n_highs : 1;
+	const char *unit = lim->unit[0] ? lim->unit : "count";
+	double span_lo, span_hi;
+
+	if (lim->lows && lim->highs && lim->n_highs > n)
+		n = lim->n_highs;
+	if (!run_unit_span(lim->unit, &span_lo, &span_hi))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		seq_limits at;
+		double lo, hi;
+		char bounds[64], hint[40] = "", entry[32] = "";
+
+		seq_limits_at(lim, i, &at);
+		lo = at.has_low ? at.low : -INFINITY;
+		hi = at.has_high ? at.high : INFINITY;
+		if (isnan(lo) || isnan(hi) || (hi >= span_lo && lo <= span_hi))
+			continue;
+		if (at.has_low && at.has_high)
+			snprintf(bounds, sizeof(bounds), "%g..%g", lo, hi);
+		else
+			snprintf(bounds, sizeof(bounds), "%s %g", at.has_low ? ">=" : "<=",
+				 at.has_low ? lo : hi);
+		/* The usual slip: milli-units written as the base unit. */
+		if ((strcmp(lim->unit, "A") == 0 || strcmp(lim->unit, "W") == 0) &&
+		    hi * 1e-3 >= span_lo && lo * 1e-3 <= span_hi)
+			snprintf(hint, sizeof(hint), "; did you mean m%s?", lim->unit);
+		if (n > 1)
+			snprintf(entry, sizeof(entry), " (entry %zu)", i + 1);
+		problem(l, file, lim->loc,
+			"limits %s %s%s cannot be met: a value in %s is %g..%g%s", bounds,
+			unit, entry, unit, span_lo, span_hi, hint);
+		return;
+	}
+}
+
 static void lint_limits(lint *l, const seq_step *st, const run_op *op,
 			const seq_limits *lim)
 {
@@ -195,6 +356,20 @@ static void lint_limits(lint *l, const seq_step *st, const run_op *op,
 	}
 	if (lim->per)
 		lint_per(l, st, lim, file);
+	if (!lim->has_unit) {
+		char what[96] = "";
+		const char *choices = run_unit_choices(v->unit);
+
+		if (lim->value)
+			snprintf(what, sizeof(what), "value '%s' of ", lim->value);
+		problem(l, file, lim->loc,
+			"limits of %sstep '%s' need a unit: it measures %s (unit: %s%s)",
+			what, st->name, v->unit[0] ? v->unit : "a count",
+			strchr(choices, ',') ? "one of " : "", choices);
+		return;
+	}
+	if (run_unit_convert(1.0, v->unit, lim->unit, &dummy))
+		lint_reachable(l, file, lim);
 	if (!run_unit_convert(1.0, v->unit, lim->unit, &dummy)) {
 		if (lim->value)
 			problem(l, file, lim->loc,
@@ -214,8 +389,23 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 	const run_op *op = run_find_op(st->op);
 	size_t i;
 
+	if (!st->op || !st->name)
+		return;  /* a step the loader could not read: reported there */
 	if (!op) {
-		if (st->role)
+		int klass = 0;
+		char names[256];
+
+		/* The role's class, when the sequence's other steps fix it:
+		 * then what that class can do is the useful list. */
+		for (i = 0; st->role && i < l->n_roles; i++)
+			if (strcmp(l->roles[i].name, st->role) == 0)
+				klass = l->roles[i].klass;
+		if (st->role && klass > 0)
+			problem(l, s->path, st->loc,
+				"unknown operation '%s.%s' (role '%s' is a %s: %s)",
+				st->role, st->op, st->role, drv_class_name(klass),
+				run_op_names_of(klass, names, sizeof(names)));
+		else if (st->role)
 			problem(l, s->path, st->loc,
 				"unknown operation '%s.%s' (operations: %s)",
 				st->role, st->op, run_op_names());
@@ -249,11 +439,31 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 	if (st->n_sweep > RUN_MAX_SWEEP)
 		problem(l, s->path, st->loc, "step '%s' sweeps %zu variables, at most %d",
 			st->name, st->n_sweep, RUN_MAX_SWEEP);
-	for (i = 0; i < st->n_sweep && i < RUN_MAX_SWEEP; i++)
-		if (!in_list(op->sweep_vars, RUN_MAX_SWEEP, st->sweep[i].name))
-			problem(l, s->path, st->sweep[i].loc,
+	for (i = 0; i < st->n_sweep && i < RUN_MAX_SWEEP; i++) {
+		const seq_sweep_var *var = &st->sweep[i];
+		const run_range *r;
+
+		if (!var->name)
+			continue;
+		if (!in_list(op->sweep_vars, RUN_MAX_SWEEP, var->name)) {
+			problem(l, s->path, var->loc,
 				"operation '%s' has no sweep variable '%s'", op->name,
-				st->sweep[i].name);
+				var->name);
+			continue;
+		}
+		r = run_op_range(op, var->name);
+		for (size_t j = 0; r && j < var->n_values; j++) {
+			char text[32];
+
+			/* A range reports once, at itself. */
+			if (j > 0 && var->value_locs[j].line == var->value_locs[j - 1].line &&
+			    var->value_locs[j].column == var->value_locs[j - 1].column &&
+			    (var->values[j - 1] < r->lo || var->values[j - 1] > r->hi))
+				continue;
+			snprintf(text, sizeof(text), "%g", var->values[j]);
+			lint_range(l, s->path, var->value_locs[j], r, text, var->values[j]);
+		}
+	}
 	for (i = 0; i < st->n_params; i++)
 		lint_param(l, st, idx, op, &st->params[i]);
 	/* Operations that need one of two params. */
@@ -267,6 +477,10 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 		problem(l, s->path, st->loc,
 			"step '%s' needs params reference_dbm or reference_step (one)",
 			st->name);
+	if (seq_step_param(st, "reference_match") &&
+	    !seq_step_param(st, "reference_step"))
+		problem(l, s->path, seq_step_param(st, "reference_match")->loc,
+			"reference_match needs reference_step");
 	if (op->kind == RUN_KIND_PROMPT && !seq_step_param(st, "text"))
 		problem(l, s->path, st->loc, "step '%s' needs param text", st->name);
 	if (strcmp(op->name, "wait") == 0 && !seq_step_param(st, "seconds"))
@@ -344,6 +558,13 @@ static void lint_roles(lint *l, const run_need *roles, size_t n)
 	}
 }
 
+/* A branch's name; "?" for one the loader could not read (reported). */
+static const char *branch_name(const seq_block *b, int branch)
+{
+	return b->branch_names && b->branch_names[branch]
+		? b->branch_names[branch] : "?";
+}
+
 /* A step of a parallel block that names another step (skip_if,
  * reference_step) must not name one of a sibling branch: when it runs,
  * the other branch has not necessarily got there. */
@@ -366,7 +587,7 @@ static void lint_crossing(lint *l, const seq_step *st, const char *what,
 		problem(l, s->path, loc,
 			"%s '%.60s' is in branch '%s', another branch of this "
 			"parallel block: branches run side by side", what, name,
-			s->blocks[st->block - 1].branch_names[o->branch]);
+			branch_name(&s->blocks[st->block - 1], o->branch));
 }
 
 /* Branches run side by side, so each needs instruments of its own, and
@@ -392,8 +613,8 @@ static void lint_block(lint *l, const seq_block *b)
 				problem(l, s->path, st->loc,
 					"role '%s' is used by branches '%s' and '%s' of one "
 					"parallel block: each branch needs instruments of "
-					"its own", st->role, b->branch_names[o->branch],
-					b->branch_names[st->branch]);
+					"its own", st->role, branch_name(b, o->branch),
+					branch_name(b, st->branch));
 				break;
 			}
 		}
@@ -414,11 +635,14 @@ int run_lint(const seq_sequence *s, const cfg_station *c,
 	size_t n, i;
 
 	diag_init(&l.dg, report, user, err);
+	n = run_collect_roles(s, roles);
+	l.n_roles = n < RUN_MAX_ROLES ? n : RUN_MAX_ROLES;
+	for (i = 0; i < l.n_roles; i++)
+		l.roles[i] = roles[i];
 	for (i = 0; i < seq_n_steps(s); i++)
 		lint_step(&l, seq_step_at(s, i), i);
 	for (i = 0; i < s->n_blocks; i++)
 		lint_block(&l, &s->blocks[i]);
-	n = run_collect_roles(s, roles);
 	lint_roles(&l, roles, n);
 	if (c)
 		lint_station(&l, c, roles, n < RUN_MAX_ROLES ? n : RUN_MAX_ROLES);

@@ -78,6 +78,29 @@ const char *run_param_str(const seq_step *st, const char *key,
 
 /* ---- references: what an operation reads back from its part -------------- */
 
+const char *run_reference_var(const seq_step *st, const char *ref_var,
+			      char *buf, size_t cap)
+{
+	const char *map = run_param_str(st, "reference_match", NULL);
+
+	/* "mine=theirs[,mine=theirs...]" */
+	while (map && *map) {
+		const char *eq = strchr(map, '='), *end = strchr(map, ',');
+		size_t len;
+
+		if (!end)
+			end = map + strlen(map);
+		if (eq && eq < end && (size_t)(end - eq - 1) == strlen(ref_var) &&
+		    strncmp(eq + 1, ref_var, strlen(ref_var)) == 0) {
+			len = (size_t)(eq - map);
+			snprintf(buf, cap, "%.*s", (int)len, map);
+			return buf;
+		}
+		map = *end ? end + 1 : end;
+	}
+	return ref_var;
+}
+
 int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
 		  double *native, const char **unit)
 {
@@ -105,9 +128,12 @@ int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
 		    (value && strcmp(r->value, value) != 0))
 			continue;
 		for (size_t k = 0; k < rst->n_sweep && same; k++) {
+			char var[64];
 			double mine;
 
-			if (run_point_get(pt, rst->sweep[k].name, &mine) &&
+			if (run_point_get(pt, run_reference_var(pt->st, rst->sweep[k].name,
+								var, sizeof(var)),
+					  &mine) &&
 			    mine != r->vals[k])
 				same = 0;
 		}
@@ -151,6 +177,35 @@ int run_unit_convert(double v, const char *from, const char *to, double *out)
 		*out = v > 0 ? 10.0 * log10(v * 1e3) : NAN;
 		return 1;
 	}
+	return 0;
+}
+
+const char *run_unit_choices(const char *native)
+{
+	if (strcmp(native, "W") == 0)
+		return "W, mW, uW, nW, dBm";
+	if (strcmp(native, "A") == 0)
+		return "A, mA";
+	return native[0] ? native : "count";
+}
+
+int run_unit_span(const char *unit, double *lo, double *hi)
+{
+	/* What a photonic die on this station can show; a limit outside
+	 * these is a unit slip (45..90 A for mA), never a real screen. */
+	static const struct { const char *unit; double lo, hi; } span[] = {
+		{"W", 0, 10}, {"mW", 0, 1e4}, {"uW", 0, 1e7}, {"nW", 0, 1e10},
+		{"dBm", -100, 40}, {"dB", -100, 100}, {"nm", 1000, 1700},
+		{"A", 0, 2}, {"mA", 0, 2000}, {"V", -100, 100}, {"C", -60, 200},
+		{"ratio", 0, 1}, {"s", 0, 86400}, {"", 0, INFINITY},
+	};
+
+	for (size_t i = 0; i < sizeof(span) / sizeof(span[0]); i++)
+		if (strcmp(unit, span[i].unit) == 0) {
+			*lo = span[i].lo;
+			*hi = span[i].hi;
+			return 1;
+		}
 	return 0;
 }
 

@@ -3,8 +3,9 @@
  * row names the operation, the instrument class it needs, how it is
  * judged, the values it returns with their native units, the sweep
  * variables and params it understands, the function that performs it at
- * one sweep point and, where the instrument has one, its parallel form (a
- * batch over all ports or all lanes). A new operation is a row here and
+ * one sweep point, where the instrument has one its parallel form (a
+ * batch over all ports or all lanes), and the plausible range of every
+ * sweep variable and numeric param. A new operation is a row here and
  * one function in ops_<class>.c.
  *
  * Invariant: lint.c checks a sequence against exactly this table, so what
@@ -16,45 +17,61 @@
 #include <string.h>
 
 #define NO_VALUES {{NULL, NULL}}
+/* The ranges column: the plausible values of each sweep variable and
+ * numeric param (run_range). An index is 1..64: the widest instrument the
+ * station drives. */
+#define R_PORT {"port", 1, 64, "", 1}
+#define R_LANE {"lane", 1, 64, "", 1}
+#define R_CHANNEL {"channel", 1, 64, "", 1}
+#define R_WAVELENGTH {"wavelength_nm", 1000, 1700, "nm", 0}
+#define R_AVERAGING {"averaging_s", 0, 60, "s", 0}
+#define R_RATE {"rate_gbps", 1, 224, "Gb/s", 0}
 
 static const run_op run_ops[] = {
 	{"optical_power", DRV_CLASS_POWER_METER, RUN_KIND_NUMERIC,
 	 {{NULL, "W"}}, {"port", "wavelength_nm"},
 	 {{"averaging_s", RUN_P_NUMBER}}, run_op_pm_optical_power, 0,
-	 "port", run_batch_pm_optical_power, run_can_batch_pm},
+	 "port", run_batch_pm_optical_power, run_can_batch_pm,
+	 {R_PORT, R_WAVELENGTH, R_AVERAGING}},
 	{"insertion_loss", DRV_CLASS_POWER_METER, RUN_KIND_NUMERIC,
 	 {{NULL, "dB"}}, {"port", "wavelength_nm"},
 	 {{"averaging_s", RUN_P_NUMBER}, {"reference_dbm", RUN_P_NUMBER},
-	  {"reference_step", RUN_P_STEPREF}},
+	  {"reference_step", RUN_P_STEPREF},
+	  {"reference_match", RUN_P_STRING}},
 	 run_op_pm_insertion_loss, 0,
-	 "port", run_batch_pm_insertion_loss, run_can_batch_pm},
+	 "port", run_batch_pm_insertion_loss, run_can_batch_pm,
+	 {R_PORT, R_WAVELENGTH, R_AVERAGING,
+	  {"reference_dbm", -60, 40, "dBm", 0}}},
 	{"configure", DRV_CLASS_BERT, RUN_KIND_ACTION, NO_VALUES, {"lane"},
 	 {{"pattern", RUN_P_PATTERN}, {"rate_gbps", RUN_P_NUMBER},
 	  {"output", RUN_P_BOOL}},
-	 run_op_bert_configure, 0, NULL, NULL, NULL},
+	 run_op_bert_configure, 0, NULL, NULL, NULL, {R_LANE, R_RATE}},
 	/* errors = 0 flags ber as the zero-error bound 3/bits. */
 	{"ber", DRV_CLASS_BERT, RUN_KIND_NUMERIC,
 	 {{NULL, "ratio"}, {"errors", ""}}, {"lane"},
 	 {{"pattern", RUN_P_PATTERN}, {"rate_gbps", RUN_P_NUMBER},
 	  {"gate_s", RUN_P_NUMBER}},
-	 run_op_bert_ber, 0, "lane", run_batch_bert_ber, run_can_batch_bert},
+	 run_op_bert_ber, 0, "lane", run_batch_bert_ber, run_can_batch_bert,
+	 {R_LANE, R_RATE, {"gate_s", 0.001, 3600, "s", 0}}},
 	{"enable", DRV_CLASS_LASER, RUN_KIND_ACTION, NO_VALUES, {"channel"},
-	 {{"channels", RUN_P_CHANNELS}}, run_op_laser_enable, 0, NULL, NULL, NULL},
+	 {{"channels", RUN_P_CHANNELS}}, run_op_laser_enable, 0, NULL, NULL, NULL,
+	 {R_CHANNEL}},
 	{"disable", DRV_CLASS_LASER, RUN_KIND_ACTION, NO_VALUES, {"channel"},
 	 {{"channels", RUN_P_CHANNELS}}, run_op_laser_disable, 0, NULL, NULL,
-	 NULL},
+	 NULL, {R_CHANNEL}},
 	{"read", DRV_CLASS_LASER, RUN_KIND_NUMERIC,
 	 {{"power", "W"}, {"wavelength", "nm"}, {"bias", "A"},
 	  {"temperature", "C"}, {"smsr", "dB"}}, {"channel"}, {{NULL, 0}},
-	 run_op_laser_read, 0, NULL, NULL, NULL},
+	 run_op_laser_read, 0, NULL, NULL, NULL, {R_CHANNEL}},
 	{"identify", 0, RUN_KIND_MATCH, NO_VALUES, {NULL},
 	 {{"glob", RUN_P_STRING}, {"regex", RUN_P_REGEX}}, run_op_identify, 0,
-	 NULL, NULL, NULL},
+	 NULL, NULL, NULL, {{NULL, 0, 0, NULL, 0}}},
 	{"wait", -1, RUN_KIND_ACTION, NO_VALUES, {NULL},
-	 {{"seconds", RUN_P_NUMBER}}, run_op_wait, 0, NULL, NULL, NULL},
+	 {{"seconds", RUN_P_NUMBER}}, run_op_wait, 0, NULL, NULL, NULL,
+	 {{"seconds", 0, 3600, "s", 0}}},
 	{"prompt", -1, RUN_KIND_PROMPT, NO_VALUES, {NULL},
 	 {{"text", RUN_P_STRING}, {"expect", RUN_P_STRING}}, run_op_prompt, 1,
-	 NULL, NULL, NULL},
+	 NULL, NULL, NULL, {{NULL, 0, 0, NULL, 0}}},
 };
 
 #define N_OPS (sizeof(run_ops) / sizeof(run_ops[0]))
@@ -81,3 +98,33 @@ const char *run_op_names(void)
 	return names;
 }
 
+
+size_t run_n_ops(void)
+{
+	return N_OPS;
+}
+
+const run_op *run_op_at(size_t i)
+{
+	return i < N_OPS ? &run_ops[i] : NULL;
+}
+
+const char *run_op_names_of(int klass, char *buf, size_t cap)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < N_OPS && used < cap; i++)
+		if (run_ops[i].klass == klass || run_ops[i].klass == 0)
+			used += (size_t)snprintf(buf + used, cap - used, "%s%s",
+						 used ? ", " : "", run_ops[i].name);
+	return buf;
+}
+
+const run_range *run_op_range(const run_op *op, const char *name)
+{
+	for (size_t i = 0; i < RUN_MAX_RANGES && op->ranges[i].name; i++)
+		if (strcmp(op->ranges[i].name, name) == 0)
+			return &op->ranges[i];
+	return NULL;
+}

@@ -88,6 +88,20 @@ typedef struct run_param {
 	run_ptype type;
 } run_param;
 
+/* The plausible values of a sweep variable or numeric param of an
+ * operation: outside them a value is a check error (lint.c), most often a
+ * unit slip (1.31 for 1310 nm), which would otherwise reach the
+ * instrument as an error part. Every sweep variable and RUN_P_NUMBER param
+ * of an operation has one (test_seq checks the table). */
+typedef struct run_range {
+	const char *name;             /* sweep variable or param; NULL: end */
+	double lo, hi;
+	const char *unit;             /* the value's unit: nm, s, Gb/s, dBm; ""
+	                                 for an index (port, lane) */
+	int whole;                    /* an index: whole numbers only */
+} run_range;
+#define RUN_MAX_RANGES (RUN_MAX_SWEEP + RUN_MAX_PARAMS)
+
 typedef struct run_part run_part;
 typedef struct run_ctx run_ctx;
 typedef struct run_committer run_committer;
@@ -136,6 +150,8 @@ typedef struct run_op {
 	const char *batch_var;
 	run_batch_fn batch;
 	int (*can_batch)(const run_role *r);
+	/* The plausible range of each sweep variable and numeric param. */
+	run_range ranges[RUN_MAX_RANGES];
 } run_op;
 
 /* A value measured earlier in the part, for references (insertion loss). */
@@ -231,6 +247,14 @@ struct run_ctx {
 const run_op *run_find_op(const char *name);
 /* Every operation name, comma-separated, for messages. */
 const char *run_op_names(void);
+/* The operations a role of class klass can run (its class's and those of
+ * any class), comma-separated, in table order; into buf. */
+const char *run_op_names_of(int klass, char *buf, size_t cap);
+/* The table, row by row (i < run_n_ops()). */
+size_t run_n_ops(void);
+const run_op *run_op_at(size_t i);
+/* The declared range of sweep variable or param `name`; NULL: none. */
+const run_range *run_op_range(const run_op *op, const char *name);
 int run_op_n_values(const run_op *op);
 const run_value *run_op_value(const run_op *op, const char *name, int *idx);
 const run_param *run_op_param(const run_op *op, const char *name);
@@ -244,6 +268,12 @@ const char *run_param_str(const seq_step *st, const char *key,
 /* Convert between units of one family (W/mW/uW/nW/dBm, A/mA); 0 if not
  * convertible. *out is NAN for a power <= 0 in dBm. */
 int run_unit_convert(double v, const char *from, const char *to, double *out);
+/* The units a value of native unit `native` may be limited in, for
+ * messages ("W, mW, uW, nW, dBm"; counts: "count"). */
+const char *run_unit_choices(const char *native);
+/* The physically plausible values of a limit in `unit` ("" counts):
+ * *lo..*hi; 0 for a unit with no known range. */
+int run_unit_span(const char *unit, double *lo, double *hi);
 /* Abort (SIGINT...) asked and not in cleanup; run_stopped: or, in a
  * parallel branch, a branch before it in the file erred. */
 int run_aborted(const run_ctx *cx);
@@ -259,6 +289,11 @@ double run_now(void);
  * shared sweep variables equal pt's; 0 if none (step.c records them). */
 int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
 		  double *native, const char **unit);
+/* The sweep variable of st that matches the reference step's ref_var:
+ * the one its reference_match param pairs with it ("port=channel":
+ * port k takes the reference's channel k), else ref_var itself. */
+const char *run_reference_var(const seq_step *st, const char *ref_var,
+			      char *buf, size_t cap);
 
 /* Operation functions (ops_*.c). */
 int run_op_pm_optical_power(run_call *c, kgd_err *err);

@@ -42,6 +42,10 @@ typedef struct seq_sweep_var {
 	double *values;
 	size_t n_values;
 	seq_loc loc;
+	seq_loc *value_locs;  /* where each value is written (a range: all
+	                         at the range) */
+	int zip;           /* 1: paired element by element with the other
+	                      zip variables of its step (zip:), not swept */
 } seq_sweep_var;
 
 typedef struct seq_param {
@@ -60,7 +64,9 @@ typedef struct seq_limits {
 	int has_low, has_high;
 	double low, high;
 	int exclusive;     /* inclusive: false - the bounds themselves fail */
-	char unit[16];     /* "" when the step gives none */
+	char unit[16];     /* "" for counts ("count" in the file) */
+	int has_unit;      /* the file names a unit; run_lint refuses a
+	                      numeric limit without one */
 	seq_loc loc;
 	char *value;       /* value name of a multi-value step; NULL: the step's */
 	char *file;        /* NULL: the sequence file; else the limits file the
@@ -169,6 +175,19 @@ void seq_free(seq_sequence *s);
 int seq_check(const char *path, void (*report)(void *user, const char *msg),
 	      void *user, kgd_err *err);
 
+/* Points of st's sweep: the product of its sweep variables' value counts,
+ * its zip group (seq_sweep_var.zip) counting once. 1 without a sweep. */
+size_t seq_step_points(const seq_step *st);
+
+/* As seq_check, and *out gets the sequence as far as it could be read
+ * (NULL when nothing could: a missing file, a YAML syntax error), even
+ * with problems, so `station check` can check what is there against the
+ * operations too, in the same pass. Such a sequence has no text or
+ * digest and may lack any part that had a problem; release with
+ * seq_free(). */
+int seq_check_load(const char *path, void (*report)(void *user, const char *msg),
+		   void *user, seq_sequence **out, kgd_err *err);
+
 /* Look a parameter up; NULL if absent. */
 const seq_param *seq_step_param(const seq_step *st, const char *key);
 
@@ -229,6 +248,11 @@ int seq_limset_load(const char *path, seq_limset **out, kgd_err *err);
 int seq_limset_check(const char *path,
 		     void (*report)(void *user, const char *msg), void *user,
 		     kgd_err *err);
+/* As seq_limset_check, and *out gets the file as far as it could be read
+ * (as seq_check_load). */
+int seq_limset_check_load(const char *path,
+			  void (*report)(void *user, const char *msg), void *user,
+			  seq_limset **out, kgd_err *err);
 void seq_limset_free(seq_limset *l);
 
 /* Override s's limits with l's entries. Every problem (a step the

@@ -100,6 +100,20 @@ seq_step *seq_step_mut(seq_sequence *s, size_t i)
 	return &s->cleanup[i - s->n_main];
 }
 
+size_t seq_step_points(const seq_step *st)
+{
+	size_t total = 1;
+	int zipped = 0;
+
+	for (size_t i = 0; i < st->n_sweep; i++) {
+		if (st->sweep[i].zip && zipped)
+			continue;  /* paired with the first zip variable */
+		zipped |= st->sweep[i].zip;
+		total *= st->sweep[i].n_values;
+	}
+	return total;
+}
+
 const seq_param *seq_step_param(const seq_step *st, const char *key)
 {
 	size_t i;

@@ -4,7 +4,8 @@
  * (format: seq.h and docs/SEQUENCES.md). Part of the sequence loader
  * (seq_int.h).
  *
- * Invariant: a limit is stored with a unit from one known list, bounds
+ * Invariant: a limit is stored with a unit from one known list (whether
+ * it names one, and one its value converts to, is run_lint's check), bounds
  * that are numbers with low <= high, and per-point lists only with `per`;
  * whether `per` names a sweep variable of the step is run_lint's check.
  */
@@ -25,10 +26,11 @@ static const char *const limset_keys[] = {
 	"limits", "sequence", "product", "steps", NULL
 };
 /* Limits are stored with their unit; a unit outside this list is most
- * likely a typo ("dbm") that would make results incomparable. */
+ * likely a typo ("dbm") that would make results incomparable. "count"
+ * (a number of errors) is stored as "", the unit counts are logged in. */
 static const char *const units[] = {
 	"dBm", "dB", "W", "mW", "uW", "nW", "nm", "A", "mA", "V", "C", "ratio",
-	"s", "", NULL
+	"s", "count", NULL
 };
 
 static void parse_unit(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
@@ -38,20 +40,24 @@ static void parse_unit(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
 	const char *u;
 	int i;
 
+	/* Named or not, the unit is settled here: run_lint's "needs a unit"
+	 * is for limits that do not say it. */
+	lim->has_unit = 1;
 	if (yu_expect(d, n, YAML_SCALAR_NODE, "unit") != 0)
 		return;
 	u = yu_is_null(n) ? "" : (const char *)n->data.scalar.value;
 	for (i = 0; units[i]; i++) {
 		if (strcmp(u, units[i]) == 0) {
-			snprintf(lim->unit, sizeof(lim->unit), "%s", u);
+			snprintf(lim->unit, sizeof(lim->unit), "%s",
+				 strcmp(u, "count") == 0 ? "" : u);
 			return;
 		}
 	}
-	for (i = 0; units[i + 1] && off < sizeof(known); i++)
-		off += (size_t)snprintf(known + off, sizeof(known) - off, "%s, ",
-					units[i]);
+	for (i = 0; units[i] && off < sizeof(known); i++)
+		off += (size_t)snprintf(known + off, sizeof(known) - off, "%s%s",
+					i ? ", " : "", units[i]);
 	yu_problem(d, n->start_mark,
-		   "unknown unit '%.60s' (expected one of: %s\"\")", u, known);
+		   "unknown unit '%.60s' (expected one of: %s)", u, known);
 }
 
 /* One bound (which: "low" or "high"): a number, or a list of numbers
@@ -304,10 +310,10 @@ static void parse_limset(yu_doc *d, const yaml_node_t *root, seq_limset *l)
 }
 
 static int limset_parse(const char *path, yu_report_fn report, void *user,
-			seq_limset **out, kgd_err *err)
+			seq_limset **out, int partial, kgd_err *err)
 {
 	seq_limset *l = NULL;
-	yaml_node_t *root;
+	yaml_node_t *root = NULL;
 	yu_doc d;
 	int status;
 
@@ -324,6 +330,11 @@ static int limset_parse(const char *path, yu_report_fn report, void *user,
 			parse_limset(&d, root, l);
 	}
 	status = yu_status(&d);
+	if (partial && l && root) {
+		*out = l;  /* as read, problems and all: for the checker */
+		l = NULL;
+		goto out;
+	}
 	if (status != KGD_OK || !out || !l)
 		goto out;
 	if (seq_sha256_hex(d.text, d.len, l->sha256) != 0) {
@@ -346,14 +357,22 @@ int seq_limset_load(const char *path, seq_limset **out, kgd_err *err)
 {
 	if (!out)
 		return kgd_err_set(err, KGD_ERR_ARG, "seq_limset_load: out is NULL");
-	return limset_parse(path, NULL, NULL, out, err);
+	return limset_parse(path, NULL, NULL, out, 0, err);
 }
 
 int seq_limset_check(const char *path,
 		     void (*report)(void *user, const char *msg), void *user,
 		     kgd_err *err)
 {
-	return limset_parse(path, report, user, NULL, err);
+	return limset_parse(path, report, user, NULL, 0, err);
+}
+
+int seq_limset_check_load(const char *path,
+			  void (*report)(void *user, const char *msg), void *user,
+			  seq_limset **out, kgd_err *err)
+{
+	*out = NULL;
+	return limset_parse(path, report, user, out, 1, err);
 }
 
 void seq_limset_free(seq_limset *l)
@@ -427,7 +446,7 @@ int seq_limset_apply(seq_sequence *s, const seq_limset *l,
 	size_t i;
 
 	diag_init(&a, report, user, err);
-	if (l->sequence && strcmp(l->sequence, s->name) != 0)
+	if (l->sequence && s->name && strcmp(l->sequence, s->name) != 0)
 		diag_at(&a, l->path, l->sequence_loc.line, l->sequence_loc.column,
 			      "limits are for sequence '%.60s', not '%.60s'",
 			      l->sequence, s->name);

@@ -22,7 +22,7 @@
 #define SEQ_RANGE_MAX 65536
 
 static const char *const step_keys[] = {
-	"step", "name", "sweep", "params", "limits", "on_fail", "retry",
+	"step", "name", "sweep", "zip", "params", "limits", "on_fail", "retry",
 	"skip_if", NULL
 };
 static const char *const skip_keys[] = { "failed", "passed", NULL };
@@ -84,10 +84,13 @@ static int parse_range(yu_doc *d, const yaml_node_t *n, const char *text,
 		return -1;
 	}
 	var->values = yu_calloc(d, (size_t)(b - a + 1), sizeof(double));
-	if (!var->values)
+	var->value_locs = yu_calloc(d, (size_t)(b - a + 1), sizeof(seq_loc));
+	if (!var->values || !var->value_locs)
 		return -1;
-	for (i = a; i <= b; i++)
+	for (i = a; i <= b; i++) {
+		var->value_locs[var->n_values] = seq_loc_of(n);
 		var->values[var->n_values++] = (double)i;
+	}
 	return 0;
 bad:
 	yu_problem(d, n->start_mark,
@@ -121,14 +124,17 @@ static void parse_sweep_var(yu_doc *d, const yaml_node_t *key,
 			return;
 		}
 		var->values = yu_calloc(d, n, sizeof(double));
-		if (!var->values)
+		var->value_locs = yu_calloc(d, n, sizeof(seq_loc));
+		if (!var->values || !var->value_locs)
 			return;
 		snprintf(what, sizeof(what), "sweep %s value", var->name);
 		for (item = val->data.sequence.items.start;
-		     item < val->data.sequence.items.top; item++)
+		     item < val->data.sequence.items.top; item++) {
+			var->value_locs[var->n_values] = seq_loc_of(yu_node(d, *item));
 			if (yu_double(d, yu_node(d, *item), what,
 				      &var->values[var->n_values]) == 0)
 				var->n_values++;
+		}
 		return;
 	}
 	if (val->type == YAML_SCALAR_NODE && !yu_is_null(val)) {
@@ -138,34 +144,73 @@ static void parse_sweep_var(yu_doc *d, const yaml_node_t *key,
 			return;
 		}
 		var->values = yu_calloc(d, 1, sizeof(double));
-		if (var->values && yu_double(d, val, what, var->values) == 0)
+		var->value_locs = yu_calloc(d, 1, sizeof(seq_loc));
+		if (var->values && var->value_locs &&
+		    yu_double(d, val, what, var->values) == 0) {
+			var->value_locs[0] = seq_loc_of(val);
 			var->n_values = 1;
+		}
 		return;
 	}
 	yu_problem(d, val->start_mark,
 		   "%s must be a range a..b, a list of numbers or a number", what);
 }
 
-static void parse_sweep(yu_doc *d, const yaml_node_t *n, seq_step *st)
+static size_t map_len(const yaml_node_t *n)
 {
-	const yaml_node_pair_t *pair;
+	return n && n->type == YAML_MAPPING_NODE
+		? (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start)
+		: 0;
+}
 
-	if (yu_expect(d, n, YAML_MAPPING_NODE, "sweep") != 0)
+/* sweep: (zip = 0) or zip: (zip = 1) into st->sweep, after what is there.
+ * The step's zip variables are parsed first, so they lead st->sweep: the
+ * zip group is the slowest digit of the odometer (step.c). */
+static void parse_sweep(yu_doc *d, const yaml_node_t *n, seq_step *st, int zip)
+{
+	const char *what = zip ? "zip" : "sweep";
+	const yaml_node_pair_t *pair;
+	size_t first = st->n_sweep;
+
+	if (yu_expect(d, n, YAML_MAPPING_NODE, what) != 0)
 		return;
-	yu_check_keys(d, n, "sweep", NULL);  /* repeated variable names */
-	st->sweep = yu_calloc(d, (size_t)(n->data.mapping.pairs.top -
-					  n->data.mapping.pairs.start),
-			      sizeof(*st->sweep));
-	if (!st->sweep)
-		return;
+	yu_check_keys(d, n, what, NULL);  /* repeated variable names */
 	for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
 	     pair++) {
 		yaml_node_t *k = yu_node(d, pair->key);
+		seq_sweep_var *var;
 
-		if (k->type == YAML_SCALAR_NODE)  /* others already reported */
-			parse_sweep_var(d, k, yu_node(d, pair->value),
-					&st->sweep[st->n_sweep++]);
+		if (k->type != YAML_SCALAR_NODE)  /* already reported */
+			continue;
+		for (size_t i = 0; i < first; i++)
+			if (st->sweep[i].name &&
+			    strcmp(st->sweep[i].name, (const char *)k->data.scalar.value) == 0) {
+				yu_problem(d, k->start_mark,
+					   "sweep variable '%.60s' is in both zip and sweep",
+					   st->sweep[i].name);
+				goto next;
+			}
+		var = &st->sweep[st->n_sweep++];
+		var->zip = zip;
+		parse_sweep_var(d, k, yu_node(d, pair->value), var);
+next:;
 	}
+	if (!zip)
+		return;
+	/* Paired element by element: every variable takes as many values. */
+	if (st->n_sweep - first < 2) {
+		yu_problem(d, n->start_mark,
+			   "zip pairs two or more variables (one variable: use sweep)");
+		return;
+	}
+	for (size_t i = first + 1; i < st->n_sweep; i++)
+		if (st->sweep[i].name && st->sweep[i].values &&
+		    st->sweep[first].values &&
+		    st->sweep[i].n_values != st->sweep[first].n_values)
+			yu_problem(d, seq_mark_of(st->sweep[i].loc),
+				   "zip: %s takes %zu values but %s takes %zu: zipped variables pair element by element",
+				   st->sweep[i].name, st->sweep[i].n_values,
+				   st->sweep[first].name, st->sweep[first].n_values);
 }
 
 static void parse_params(yu_doc *d, const yaml_node_t *n, seq_step *st)
@@ -267,8 +312,13 @@ static void parse_step(yu_doc *d, const yaml_node_t *n, const seq_sequence *s,
 	} else if (st->op) {
 		st->name = yu_strdup(d, st->op);
 	}
+	/* zip first: its variables lead st->sweep (parse_sweep). */
+	st->sweep = yu_calloc(d, map_len(yu_get(d, n, "sweep")) +
+			      map_len(yu_get(d, n, "zip")) + 1, sizeof(*st->sweep));
+	if ((v = yu_get(d, n, "zip")))
+		parse_sweep(d, v, st, 1);
 	if ((v = yu_get(d, n, "sweep")))
-		parse_sweep(d, v, st);
+		parse_sweep(d, v, st, 0);
 	if ((v = yu_get(d, n, "params")))
 		parse_params(d, v, st);
 	if ((v = yu_get(d, n, "limits")))
@@ -495,6 +545,7 @@ void seq_free_steps(seq_step *steps, size_t n)
 		for (j = 0; j < st->n_sweep; j++) {
 			free(st->sweep[j].name);
 			free(st->sweep[j].values);
+			free(st->sweep[j].value_locs);
 		}
 		free(st->sweep);
 		for (j = 0; j < st->n_params; j++) {

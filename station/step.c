@@ -328,7 +328,8 @@ static int log_point(run_ctx *cx, size_t step_idx, const run_op *op,
 
 /* The sweep's odometer: the first point, then each next one in sweep
  * order (the last variable varies fastest); point_next is 0 after the
- * last point. */
+ * last point. The zip variables lead the sweep (seq_steps.c) and turn as
+ * one digit, the slowest: all take their i-th value together. */
 static void point_set(run_point *pt)
 {
 	for (size_t i = 0; i < pt->st->n_sweep; i++)
@@ -345,6 +346,17 @@ static void point_first(run_point *pt, const seq_step *st)
 static int point_next(run_point *pt)
 {
 	for (size_t k = pt->st->n_sweep; k > 0; k--) {
+		if (pt->st->sweep[k - 1].zip) {
+			/* sweep[0..k-1] are the zip group, of equal lengths */
+			size_t next = pt->idx[0] + 1;
+
+			if (next >= pt->st->sweep[0].n_values)
+				return 0;
+			for (size_t z = 0; z < k; z++)
+				pt->idx[z] = next;
+			point_set(pt);
+			return 1;
+		}
 		if (++pt->idx[k - 1] < pt->st->sweep[k - 1].n_values) {
 			point_set(pt);
 			return 1;
@@ -358,11 +370,9 @@ static int point_next(run_point *pt)
  * memory. */
 static run_point *sweep_points(const seq_step *st, size_t *n)
 {
-	size_t total = 1, p = 0;
+	size_t total = seq_step_points(st), p = 0;
 	run_point pt, *pts;
 
-	for (size_t i = 0; i < st->n_sweep; i++)
-		total *= st->sweep[i].n_values;
 	pts = calloc(total ? total : 1, sizeof(*pts));
 	if (!pts)
 		return NULL;
@@ -456,7 +466,10 @@ static int batch_var(const run_ctx *cx, const seq_step *st, const run_op *op)
 		return -1;
 	for (size_t i = 0; i < st->n_sweep; i++)
 		if (strcmp(st->sweep[i].name, op->batch_var) == 0)
-			return st->sweep[i].n_values > 1 ? (int)i : -1;
+			/* A zipped port pairs with its own wavelength: no two
+			 * points share the rest, so point by point. */
+			return st->sweep[i].n_values > 1 && !st->sweep[i].zip
+				? (int)i : -1;
 	return -1;
 }
 

@@ -299,6 +299,59 @@ static void test_unreadable(void)
 	CU_ASSERT_TRUE(check_case("unreadable", argv, 1, want));
 }
 
+/* `station check` says which files it checked and how each fared, and
+ * --format json gives the same problems, sorted, as one document. */
+static void test_check_files_and_json(void)
+{
+	char lim[700], seq[700], badlim[700], want[8192];
+	char *all[] = {STATION, "check", UNIT_SEQ, "--limits", lim, "--config", cfg,
+		       NULL};
+	char *bad[] = {STATION, "check", seq, "--format", "json", NULL};
+	char *badtext[] = {STATION, "check", UNIT_SEQ, "--limits", badlim, NULL};
+	char *fmt[] = {STATION, "check", seq, "--format", "xml", NULL};
+	int rc;
+
+	snprintf(lim, sizeof(lim), "%s/sequences/limits/elsfp-8-std.yaml",
+		 KGD_SOURCE_DIR);
+	snprintf(seq, sizeof(seq), "%s/sequences/three-mistakes.yaml", CORPUS);
+	snprintf(badlim, sizeof(badlim), "%s/limits/no-unit.yaml", CORPUS);
+	rc = tu_run(all, out, sizeof(out), errbuf, sizeof(errbuf), 30);
+	CU_ASSERT_EQUAL(rc, 0);
+	snprintf(want, sizeof(want), "%s: ok (sequence)\n%s: ok (limits)\n"
+		 "%s: ok (config)\n", UNIT_SEQ, lim, cfg);
+	if (strcmp(out, want) != 0)
+		fprintf(stderr, "\n got:\n%s want:\n%s", out, want);
+	CU_ASSERT_STRING_EQUAL(out, want);
+
+	rc = tu_run(badtext, out, sizeof(out), errbuf, sizeof(errbuf), 30);
+	CU_ASSERT_EQUAL(rc, 1);
+	snprintf(want, sizeof(want), "%s: ok (sequence)\n%s: 2 problems (limits)\n",
+		 UNIT_SEQ, badlim);
+	CU_ASSERT_STRING_EQUAL(out, want);
+
+	rc = tu_run(bad, out, sizeof(out), errbuf, sizeof(errbuf), 30);
+	CU_ASSERT_EQUAL(rc, 1);
+	CU_ASSERT_STRING_EQUAL(errbuf, "");
+	snprintf(want, sizeof(want),
+		 "{\"files\": [{\"path\": \"%1$s\", \"role\": \"sequence\", \"problems\": 3}],\n"
+		 " \"problems\": [\n"
+		 "  {\"file\": \"%1$s\", \"line\": 8, \"column\": 41, \"message\": "
+		 "\"1.31: wavelength_nm must be 1000..1700; did you mean 1310 (um -> nm)?\"},\n"
+		 "  {\"file\": \"%1$s\", \"line\": 9, \"column\": 38, \"message\": "
+		 "\"unknown unit 'dbm' (expected one of: dBm, dB, W, mW, uW, nW, nm, A, mA, V, C, ratio, s, count)\"},\n"
+		 "  {\"file\": \"%1$s\", \"line\": 10, \"column\": 5, \"message\": "
+		 "\"unknown operation 'laser.set_current' (role 'laser' is a laser: enable, disable, read, identify)\"}\n"
+		 " ],\n"
+		 " \"ok\": false}\n", seq);
+	if (strcmp(out, want) != 0)
+		fprintf(stderr, "\n got:\n%s want:\n%s", out, want);
+	CU_ASSERT_STRING_EQUAL(out, want);
+
+	rc = tu_run(fmt, out, sizeof(out), errbuf, sizeof(errbuf), 30);
+	CU_ASSERT_EQUAL(rc, 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "--format must be text or json, not 'xml'"));
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("corpus", suite_init, suite_clean);
@@ -308,5 +361,6 @@ int cu_register(void)
 	CU_add_test(s, "malformed station configs", test_configs);
 	CU_add_test(s, "bad command lines", test_cli);
 	CU_add_test(s, "unreadable file", test_unreadable);
+	CU_add_test(s, "check: files checked, --format json", test_check_files_and_json);
 	return 0;
 }

@@ -32,6 +32,7 @@ static struct {
 	int abort_at_read;         /* set the abort flag at this read (1-based) */
 	volatile sig_atomic_t *abort_flag;
 	int laser_on, enables, disables;
+	double laser_step_w;       /* laser k reads 2 mW + k * this */
 	int sync_lost_lane;
 	double ber;
 	char idn[64];
@@ -98,7 +99,7 @@ static int la_enable(void *h, int ch, int on, kgd_err *e)
 static int la_read(void *h, int ch, drv_laser_reading *r, kgd_err *e)
 {
 	(void)h; (void)e;
-	r->power_w = 2e-3;                 /* 3.01 dBm */
+	r->power_w = 2e-3 + ch * fk.laser_step_w;   /* 3.01 dBm */
 	r->wavelength_nm = 1300.0 + ch;
 	r->bias_a = 0.060;
 	r->temperature_c = 45.0;
@@ -606,6 +607,57 @@ static void test_sweep_and_multi_value_logging(void)
 	seq_free(s);
 }
 
+/* zip pairs port k with wavelength k; reference_match pairs the loss
+ * step's port k with the laser's channel k (sharing no variable, every
+ * port would take channel 4's reading, and check refuses it). */
+static void test_zip_and_reference_match(void)
+{
+	seq_sequence *s = load(HEAD
+		"roles: [laser, pm]\n"
+		"main:\n"
+		"  - step: laser.read\n"
+		"    name: lasers\n"
+		"    sweep: {channel: 1..4}\n"
+		"    limits: {power: {low: -10, high: 10, unit: dBm}}\n"
+		"  - step: pm.optical_power\n"
+		"    name: zipped\n"
+		"    zip: {port: 1..3, wavelength_nm: [1301.0, 1302.5, 1304.0]}\n"
+		"    limits: {low: -50, high: 50, unit: dBm}\n"
+		"  - step: pm.insertion_loss\n"
+		"    name: loss\n"
+		"    sweep: {port: 1..4}\n"
+		"    params: {reference_step: lasers/power, reference_match: port=channel}\n"
+		"    limits: {low: -50, high: 50, unit: dB}\n"
+		"bins: {1: {name: PASS, pass: true}}\n");
+	lot l = {0};
+	char buf[512];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(seq_step_points(seq_step_at(s, 1)), 3);
+	fake_reset();
+	fk.laser_step_w = 1e-3;
+	for (int p = 1; p <= 4; p++)
+		fk.dbm[p] = -p;
+	CU_ASSERT_EQUAL(run_units(&l, s, one, 1, 0, NULL), KGD_OK);
+	q_text(&l, "SELECT group_concat(coords, ' ') FROM (SELECT coords FROM "
+		   "measurement WHERE step = 'zipped' ORDER BY seq_no)", buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf,
+		"{\"port\":1,\"wavelength_nm\":1301} {\"port\":2,\"wavelength_nm\":1302.5} "
+		"{\"port\":3,\"wavelength_nm\":1304}");
+	/* loss at port k = laser k's power (2 + k mW) in dBm + k */
+	for (int p = 1; p <= 4; p++) {
+		char sql[256];
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM measurement WHERE "
+			 "step = 'loss' AND coords = '{\"port\":%d}' AND "
+			 "abs(value - %.9f) < 1e-6", p,
+			 10.0 * log10((2e-3 + p * 1e-3) * 1e3) + p);
+		CU_ASSERT_EQUAL(q(&l, sql), 1);
+	}
+	lot_close(&l);
+	seq_free(s);
+}
+
 static void test_limits_file_override(void)
 {
 	seq_sequence *s = load(laser_seq);
@@ -814,16 +866,16 @@ static void test_per_point_limits_lint(void)
 		"    sweep: {channel: 1..4}\n"
 		"    limits:\n"
 		"      wavelength: {per: port, low: [1, 2, 3, 4], unit: nm}\n"   /* 9 */
-		"      power: {per: channel, low: [1, 2, 3], high: [5, 5, 5, 5, 5]}\n"
+		"      power: {per: channel, low: [1, 2, 3], high: [5, 5, 5, 5, 5], unit: dBm}\n"
 		"  - step: pm.optical_power\n"
 		"    name: grid\n"
 		"    sweep: {port: 1..2, wavelength_nm: [1301.0, 1302.5]}\n"
-		"    limits: {per: wavelength_nm, high: [1, 2, 3]}\n");       /* 14 */
+		"    limits: {per: wavelength_nm, high: [1, 2, 3], unit: dBm}\n"); /* 14 */
 	const char *lpath = write_tmp("per-bad-limits.yaml",
 		"limits: x\n"
 		"steps:\n"
-		"  lasers/bias: {per: lane, low: [1, 2, 3, 4]}\n"
-		"  grid: {per: port, high: [1, 2, 3, 4]}\n");
+		"  lasers/bias: {per: lane, low: [1, 2, 3, 4], unit: mA}\n"
+		"  grid: {per: port, high: [1, 2, 3, 4], unit: dBm}\n");
 
 	CU_ASSERT_EQUAL_FATAL(seq_load(seq, &s, &err), KGD_OK);
 	CU_ASSERT_EQUAL_FATAL(seq_limset_load(lpath, &lim, &err), KGD_OK);
@@ -887,7 +939,7 @@ static void test_lint_reports_every_problem(void)
 	msgs[0] = '\0';
 	CU_ASSERT_EQUAL(run_lint(s, NULL, collect, msgs, &err), KGD_ERR_PARSE);
 	snprintf(want, sizeof(want),
-		 "%1$s:6:5: unknown operation 'pm.frobnicate' (operations: optical_power, insertion_loss, configure, ber, enable, disable, read, identify, wait, prompt)\n"
+		 "%1$s:6:5: unknown operation 'pm.frobnicate' (role 'pm' is a power-meter: optical_power, insertion_loss, identify)\n"
 		 "%1$s:8:13: operation 'optical_power' has no sweep variable 'lane'\n"
 		 "%1$s:9:14: param averaging_s must be a number, not 'fast'\n"
 		 "%1$s:9:33: operation 'optical_power' has no parameter 'colour'\n"
@@ -1127,6 +1179,46 @@ static void test_wafer_abort_and_resume(void)
 	seq_free(s);
 }
 
+/* The ranges column of the operations table: every sweep variable and
+ * numeric param of every operation declares its plausible values, so a
+ * new operation without them fails here, not on a wafer. */
+static void test_ops_declare_ranges(void)
+{
+	CU_ASSERT_TRUE(run_n_ops() >= 10);
+	for (size_t i = 0; i < run_n_ops(); i++) {
+		const run_op *op = run_op_at(i);
+
+		for (int k = 0; k < RUN_MAX_SWEEP && op->sweep_vars[k]; k++) {
+			const run_range *r = run_op_range(op, op->sweep_vars[k]);
+
+			if (!r)
+				fprintf(stderr, "\n  %s: no range for sweep variable %s",
+					op->name, op->sweep_vars[k]);
+			CU_ASSERT_TRUE(r && r->lo < r->hi);
+		}
+		for (int k = 0; k < RUN_MAX_PARAMS && op->params[k].name; k++) {
+			const run_range *r = run_op_range(op, op->params[k].name);
+
+			if (op->params[k].type != RUN_P_NUMBER)
+				continue;
+			if (!r)
+				fprintf(stderr, "\n  %s: no range for param %s", op->name,
+					op->params[k].name);
+			CU_ASSERT_TRUE(r && r->lo < r->hi);
+		}
+		/* and nothing else: a range names what the operation takes */
+		for (int k = 0; k < RUN_MAX_RANGES && op->ranges[k].name; k++) {
+			const char *name = op->ranges[k].name;
+			int known = run_op_param(op, name) != NULL;
+
+			for (int j = 0; j < RUN_MAX_SWEEP && op->sweep_vars[j]; j++)
+				known |= strcmp(op->sweep_vars[j], name) == 0;
+			CU_ASSERT_TRUE(known);
+		}
+	}
+	CU_ASSERT_PTR_NULL(run_op_at(run_n_ops()));
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("runner", suite_init, suite_clean);
@@ -1149,5 +1241,7 @@ int cu_register(void)
 	CU_add_test(s, "resume units exactly once", test_resume_units_exactly_once);
 	CU_add_test(s, "wafer process", test_wafer_process);
 	CU_add_test(s, "wafer abort and resume", test_wafer_abort_and_resume);
+	CU_add_test(s, "ops table: every number has a range", test_ops_declare_ranges);
+	CU_add_test(s, "zip sweeps and reference_match", test_zip_and_reference_match);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

@@ -120,7 +120,8 @@ static void test_good_file(void)
 	CU_ASSERT_FALSE(st->limits.has_low);
 	CU_ASSERT_TRUE(st->limits.has_high);
 	CU_ASSERT_DOUBLE_EQUAL(st->limits.high, 1.0e-12, 0.0);
-	CU_ASSERT_STRING_EQUAL(st->limits.unit, "");
+	CU_ASSERT_STRING_EQUAL(st->limits.unit, "ratio");
+	CU_ASSERT_TRUE(st->limits.has_unit);
 	CU_ASSERT_EQUAL(st->retry, 2);
 	CU_ASSERT_EQUAL(st->fail_bin, 7);
 	CU_ASSERT_EQUAL(st->fail_continue, 0);
@@ -281,7 +282,7 @@ static void test_err_unknown_key(void)
 {
 	expect_error("unknown_key.yaml", KGD_ERR_PARSE,
 		     "5:5: unknown key 'limit' in step (expected one of: step, name, "
-		     "sweep, params, limits, on_fail, retry, skip_if)");
+		     "sweep, zip, params, limits, on_fail, retry, skip_if)");
 }
 
 static void test_err_duplicate_key(void)
@@ -316,7 +317,7 @@ static void test_err_unknown_unit(void)
 {
 	expect_error("unknown_unit.yaml", KGD_ERR_PARSE,
 		     "5:31: unknown unit 'dbm' (expected one of: dBm, dB, W, mW, uW, "
-		     "nW, nm, A, mA, V, C, ratio, s, \"\")");
+		     "nW, nm, A, mA, V, C, ratio, s, count)");
 }
 
 static void test_err_unknown_bin(void)
@@ -409,7 +410,7 @@ static void test_check_reports_all(void)
 		"9:12: retry must be between 0 and 10, not 11",
 		"10:5: duplicate step name 'pm.optical_power' (first at 6:5)",
 		"11:5: unknown key 'color' in step (expected one of: step, name, "
-		"sweep, params, limits, on_fail, retry, skip_if)",
+		"sweep, zip, params, limits, on_fail, retry, skip_if)",
 		"12:20: on_fail bin 1 is a pass bin",
 		"12:33: on_fail continue must be true, false, yes, no, on or off, not 'maybe'",
 		"13:5: missing required key 'step'",
