@@ -206,6 +206,74 @@ static void test_planted_outlier(void)
 	free(before);
 }
 
+/* ---- the reports of the screened lot ------------------------------------ */
+
+static void test_report_after_screen(void)
+{
+	const char *db = path_in("pat.db"), *out = path_in("rep");
+	char py[700], html[700], stdout_buf[4096], errbuf[8192], *csv;
+	char *argv[] = {STATION, "report", "--db", (char *)db, "--out",
+			(char *)out, "--html", "--stdf", (char *)path_in("stdf"),
+			NULL};
+	char *twice[] = {STATION, "report", "--db", (char *)db, "--db",
+			 (char *)path_in("gdbn.db"), "--out", (char *)out, NULL};
+	char *pyargv[] = {"/usr/bin/python3", py, html, dir, NULL};
+	int rc;
+
+	rc = tu_run(argv, stdout_buf, sizeof(stdout_buf), errbuf,
+		    sizeof(errbuf), 60);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(stdout_buf, "report.html"));
+	/* pre- and post-screen yield: one planted die per wafer */
+	csv = tu_slurp(path_in("rep/yield.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, ",screened_passed,"
+				      "screened_yield_pct\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nP,64,59,5,92.19,,59,92.19,0,0,"
+				      "57,89.06\n"));
+	free(csv);
+	csv = tu_slurp(path_in("rep/pat_limits.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "lot,wafer,step,name,coords,n,"
+				      "median,robust_sigma,k,pat_low,pat_high,"
+				      "spec_low,spec_high,outliers,"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nP,P-W01,port_power,,"));
+	free(csv);
+	/* the manifest lists every file, report.html and pat_limits.csv too */
+	csv = tu_slurp(path_in("rep/report.sha256"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "  report.html\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "  pat_limits.csv\n"));
+	free(csv);
+	/* STDF: final bins, read back against the database and the screen */
+	snprintf(py, sizeof(py), "%s/tests/stdf_read.py", KGD_SOURCE_DIR);
+	{
+		char *sargv[] = {"/usr/bin/python3", py,
+				 (char *)path_in("stdf/P_P-W01.stdf"), "--db",
+				 (char *)db, "--lot", "P", "--wafer", "P-W01",
+				 NULL};
+
+		rc = tu_run(sargv, stdout_buf, sizeof(stdout_buf), errbuf,
+			    sizeof(errbuf), 60);
+		if (rc)
+			fprintf(stderr, "\n%s%s", stdout_buf, errbuf);
+		CU_ASSERT_EQUAL(rc, 0);
+	}
+	/* real Chromium: no console message, a screenshot that is not blank */
+	snprintf(py, sizeof(py), "%s/tests/test_report_html.py", KGD_SOURCE_DIR);
+	snprintf(html, sizeof(html), "%s/rep/report.html", dir);
+	rc = tu_run(pyargv, stdout_buf, sizeof(stdout_buf), errbuf,
+		    sizeof(errbuf), 120);
+	fprintf(stderr, "\n%s%s", stdout_buf, rc ? errbuf : "");
+	CU_ASSERT_EQUAL(rc, 0);
+	/* two databases: refused, naming both, nothing written */
+	rc = tu_run(twice, stdout_buf, sizeof(stdout_buf), errbuf,
+		    sizeof(errbuf), 60);
+	CU_ASSERT_EQUAL(rc, 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "--db given twice"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "gdbn.db"));
+}
+
 /* ---- GDBN on hand-made maps --------------------------------------------- */
 
 /* One die of a hand-made map: pass or fail by the map's character. */
@@ -386,6 +454,8 @@ int cu_register(void)
 	if (!s)
 		return -1;
 	CU_add_test(s, "planted outlier, independent PAT, rerun", test_planted_outlier);
+	CU_add_test(s, "yield, pat_limits, STDF, report.html in Chromium",
+		    test_report_after_screen);
 	CU_add_test(s, "GDBN ring, 5x5, edge, corner", test_gdbn_maps);
 	CU_add_test(s, "bad screen configs", test_bad_config);
 	return 0;
