@@ -6,8 +6,8 @@
  * for a lot on it exactly as `station run` would, writes the reports, and
  * stops the simulator; a wafer lot ends screened (`station screen`: DPAT +
  * GDBN, one planted outlier die per wafer) with report.html. The flagship
- * flow is the default: TeraPHY wafer sort (wafer process, prober + power meter + BERT) on a reduced die grid so it
- * finishes in seconds. For the unit products (elsfp, fiber) the demo plays
+ * flow is the default: TeraPHY wafer sort (wafer process, prober + power
+ * meter + BERT) on a reduced die grid so it finishes in seconds. For the unit products (elsfp, fiber) the demo plays
  * the operator: before each part it tells the simulator which unit is now
  * in the fixture (:SIMulate:DUT), over its own connection, the way a person
  * would swap the module.
