@@ -4,7 +4,8 @@
  * Invariant: discovery is best effort and side-effect free. It opens no
  * serial port, and a USB device it cannot open (permissions) is still
  * reported, just without its serial number; only running out of memory
- * or a failing enumeration API is an error.
+ * or a failing enumeration API is an error, and that error belongs to its
+ * own enumeration: one failing never hides what the other found.
  */
 #include "scan.h"
 #include "usbtmc.h"
@@ -19,9 +20,16 @@ static int scan_serial(xport_scan_cb cb, void *user, kgd_err *err)
 	struct sp_port **ports = NULL;
 	enum sp_return r = sp_list_ports(&ports);
 
-	if (r != SP_OK)
-		return kgd_err_set(err, r == SP_ERR_MEM ? KGD_ERR_NOMEM : KGD_ERR_IO,
-				   "scan: cannot list serial ports");
+	if (r != SP_OK) {
+		char *why = r == SP_ERR_FAIL ? sp_last_error_message() : NULL;
+		int rc = kgd_err_set(err, r == SP_ERR_MEM ? KGD_ERR_NOMEM : KGD_ERR_IO,
+				     "cannot list serial ports (libserialport: %s)",
+				     why ? why : r == SP_ERR_MEM ? "out of memory"
+						  : "enumeration failed");
+
+		sp_free_error_message(why);
+		return rc;
+	}
 	for (size_t i = 0; ports[i]; i++) {
 		struct sp_port *p = ports[i];
 		const char *name = sp_get_port_name(p), *desc, *sn = NULL;
@@ -75,11 +83,16 @@ static int scan_usbtmc(xport_scan_cb cb, void *user, kgd_err *err)
 	libusb_device **list = NULL;
 	ssize_t n;
 
-	(void)err;
 	/* No USB at all (no /dev/bus/usb in a container): nothing attached. */
 	if (libusb_init(&ctx) != 0)
 		return KGD_OK;
 	n = libusb_get_device_list(ctx, &list);
+	if (n < 0) {
+		libusb_exit(ctx);
+		return kgd_err_set(err, n == LIBUSB_ERROR_NO_MEM ? KGD_ERR_NOMEM : KGD_ERR_IO,
+				   "cannot list USB devices (libusb: %s)",
+				   libusb_strerror((int)n));
+	}
 	for (ssize_t i = 0; i < n; i++) {
 		struct libusb_device_descriptor dd;
 		libusb_device_handle *h = NULL;
@@ -113,20 +126,28 @@ static int scan_usbtmc(xport_scan_cb cb, void *user, kgd_err *err)
 		cb(&d, user);
 	}
 	/* An empty list (n == 0) is still an allocation. */
-	if (n >= 0)
-		libusb_free_device_list(list, 1);
+	libusb_free_device_list(list, 1);
 	libusb_exit(ctx);
 	return KGD_OK;
 }
 
-int xport_scan(xport_scan_cb cb, void *user, kgd_err *err)
+int xport_scan(xport_scan_cb cb, xport_scan_fail_cb fail, void *user, kgd_err *err)
 {
-	int rc;
+	static const char *const kinds[2] = {"serial", "usbtmc"};
+	int (*const run[2])(xport_scan_cb, void *, kgd_err *) = {scan_serial, scan_usbtmc};
+	kgd_err why[2];
+	int rc[2];
 
 	if (!cb)
 		return kgd_err_set(err, KGD_ERR_ARG, "xport_scan: NULL callback");
-	rc = scan_serial(cb, user, err);
-	if (rc)
-		return rc;
-	return scan_usbtmc(cb, user, err);
+	for (int i = 0; i < 2; i++) {
+		kgd_err_clear(&why[i]);
+		rc[i] = run[i](cb, user, &why[i]);
+		if (rc[i] && fail)
+			fail(kinds[i], why[i].msg, user);
+	}
+	if (rc[0] && rc[1])
+		return kgd_err_set(err, rc[0], "scan: no enumeration worked: %s; %s",
+				   why[0].msg, why[1].msg);
+	return KGD_OK;
 }

@@ -20,9 +20,15 @@ typedef struct xport_scan_dev {
 
 typedef void (*xport_scan_cb)(const xport_scan_dev *dev, void *user);
 
+/* One enumeration ("serial" or "usbtmc") that could not run, and why. */
+typedef void (*xport_scan_fail_cb)(const char *kind, const char *why, void *user);
+
 /* Report each serial port (libserialport) and USBTMC device (libusb) to cb.
- * A machine with none (or with no USB access at all, as in a container)
- * never calls cb and returns KGD_OK. */
-int xport_scan(xport_scan_cb cb, void *user, kgd_err *err);
+ * The two enumerations are independent: one that fails is reported to
+ * fail (may be NULL) and the other still runs. A machine with no devices
+ * (or with no USB access at all, as in a container) never calls cb.
+ * KGD_OK when at least one enumeration ran; otherwise the error names
+ * both failures. */
+int xport_scan(xport_scan_cb cb, xport_scan_fail_cb fail, void *user, kgd_err *err);
 
 #endif

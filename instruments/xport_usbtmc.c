@@ -14,7 +14,9 @@
  * Invariant: after a timeout or the station's abort the device's bulk
  * pipes are left in a known state (INITIATE_ABORT_BULK_IN/OUT and their
  * CHECK_*_STATUS), so the next command is not answered with the stale reply
- * of the abandoned one. Bulk transfers are submitted asynchronously and
+ * of the abandoned one; an endpoint the device halted (STALL) is cleared
+ * with CLEAR_HALT before the error goes up, so the next command (or the
+ * station's reopen) finds the pipe usable. Bulk transfers are submitted asynchronously and
  * waited for in slices (usbtmc_bulk), so an abort cancels one within a
  * slice, whatever the instrument's timeout.
  */
@@ -181,8 +183,10 @@ static int usbtmc_open(xport *x, const struct xport_uri *u, kgd_err *err)
 	libusb_set_auto_detach_kernel_driver(t->h, 1);
 	r = libusb_claim_interface(t->h, t->ifnum);
 	if (r != 0) {
-		rc = kgd_err_set(err, KGD_ERR_IO, "%s: cannot claim interface %d: %s",
-				 x->uri, t->ifnum, libusb_strerror(r));
+		rc = kgd_err_set(err, KGD_ERR_IO, "%s: cannot claim interface %d: %s%s",
+				 x->uri, t->ifnum, libusb_strerror(r),
+				 r == LIBUSB_ERROR_BUSY
+				 ? " (another process has the instrument open)" : "");
 		goto error;
 	}
 	if (t->in_maxpkt <= 0)
@@ -332,6 +336,19 @@ static int usbtmc_bulk(xport *x, struct usbtmc_impl *t, unsigned char ep,
 	return r;
 }
 
+/* The device halted ep (a STALL handshake): clear it, as USB 2.0 9.4.5
+ * asks of the host, and report the transfer as failed. */
+static int usbtmc_stalled(xport *x, struct usbtmc_impl *t, unsigned char ep,
+			  kgd_err *err)
+{
+	int r = libusb_clear_halt(t->h, ep);
+
+	return kgd_err_set(err, KGD_ERR_IO, "%s: bulk-%s endpoint 0x%02x stalled (%s)",
+			   x->uri, ep & LIBUSB_ENDPOINT_IN ? "IN" : "OUT", ep,
+			   r == 0 ? "cleared with CLEAR_HALT"
+				  : libusb_strerror(r));
+}
+
 static int usbtmc_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms,
 			kgd_err *err)
 {
@@ -365,6 +382,8 @@ static int usbtmc_write(xport *x, const uint8_t *buf, size_t len, int timeout_ms
 		}
 		if (r == LIBUSB_ERROR_NO_DEVICE)
 			return kgd_err_set(err, KGD_ERR_CLOSED, "%s: device unplugged", x->uri);
+		if (r == LIBUSB_ERROR_PIPE)
+			return usbtmc_stalled(x, t, t->ep_out, err);
 		if (r != 0 || (size_t)sent != msg_len)
 			return kgd_err_set(err, KGD_ERR_IO, "%s: bulk-OUT: %s", x->uri,
 					   r ? libusb_strerror(r) : "short write");
@@ -381,6 +400,7 @@ static int usbtmc_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 	struct usbtmc_in st;
 	uint8_t req[USBTMC_HEADER_SIZE];
 	int n, r, rc;
+	unsigned char ep = t->ep_out;
 
 	/* Keep room to append the terminator (see the end of this function). */
 	if (cap <= x->term_len)
@@ -397,6 +417,7 @@ static int usbtmc_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 			return KGD_ERR_TIMEOUT;
 		t->btag = usbtmc_next_btag(t->btag);
 		usbtmc_build_request_in(req, t->btag, (uint32_t)cap, -1);
+		ep = t->ep_out;
 		r = usbtmc_bulk(x, t, t->ep_out, req, sizeof(req), &n, deadline);
 		if (r == LIBUSB_ERROR_TIMEOUT || r == USBTMC_ABORTED) {
 			usbtmc_abort_out(t, t->btag);
@@ -408,6 +429,7 @@ static int usbtmc_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 			goto usb_error;
 		usbtmc_in_begin(&st, t->btag);
 		while (!usbtmc_in_done(&st)) {
+			ep = t->ep_in;
 			r = usbtmc_bulk(x, t, t->ep_in, t->io, (int)t->io_cap, &n,
 					deadline);
 			if (r == LIBUSB_ERROR_TIMEOUT || r == USBTMC_ABORTED) {
@@ -445,6 +467,8 @@ static int usbtmc_read_some(xport *x, uint8_t *buf, size_t cap, size_t *got,
 usb_error:
 	if (r == LIBUSB_ERROR_NO_DEVICE)
 		return kgd_err_set(err, KGD_ERR_CLOSED, "%s: device unplugged", x->uri);
+	if (r == LIBUSB_ERROR_PIPE)
+		return usbtmc_stalled(x, t, ep, err);
 	return kgd_err_set(err, KGD_ERR_IO, "%s: bulk transfer: %s", x->uri,
 			   libusb_strerror(r));
 }

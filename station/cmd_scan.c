@@ -1,9 +1,13 @@
 /*
  * station/cmd_scan.c - `station scan`: what is attached, and the URI to put
  * in station.yaml for each. Finding nothing is a normal answer (exit 0).
+ * The serial and USB enumerations stand alone: one that fails is named on
+ * stderr after the list of what the other found, and the exit is 0 as
+ * long as one of them ran (1 only when both failed).
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "scan.h"
@@ -18,12 +22,20 @@ static void help(void)
 "List serial ports (libserialport) and USBTMC instruments (libusb), each\n"
 "with the URI to paste into a station config's instruments: section.\n"
 "Serial URIs carry a default baud rate; set the instrument's own.\n"
-"Exit 0, also when nothing is found.\n");
+"An enumeration that cannot run is named on stderr; the other still lists.\n"
+"Exit 0 when at least one enumeration ran (also when nothing is found),\n"
+"1 when both failed.\n");
 }
+
+struct scan_tally {
+	int count;        /* devices listed */
+	int failed;       /* enumerations that could not run */
+	char why[2][KGD_ERR_MSG_MAX + 16];
+};
 
 static void print_dev(const xport_scan_dev *d, void *user)
 {
-	int *count = user;
+	int *count = &((struct scan_tally *)user)->count;
 
 	if (!*count)
 		printf("%-7s %-45s %-9s %s\n", "kind", "uri", "vid:pid", "description");
@@ -36,6 +48,15 @@ static void print_dev(const xport_scan_dev *d, void *user)
 	(*count)++;
 }
 
+/* Kept until the list is out, so stderr does not cut into the table. */
+static void note_failure(const char *kind, const char *why, void *user)
+{
+	struct scan_tally *t = user;
+
+	if (t->failed < 2)
+		snprintf(t->why[t->failed++], sizeof(t->why[0]), "%s: %s", kind, why);
+}
+
 int cmd_scan(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -43,7 +64,8 @@ int cmd_scan(int argc, char **argv)
 		{0, 0, 0, 0},
 	};
 	kgd_err err;
-	int ch, count = 0;
+	struct scan_tally t = {0};
+	int ch, rc;
 
 	optind = 1;
 	opterr = 0;
@@ -57,9 +79,15 @@ int cmd_scan(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage("scan", "unexpected argument '%s'", argv[optind]);
 	kgd_err_clear(&err);
-	if (xport_scan(print_dev, &count, &err))
+	rc = xport_scan(print_dev, note_failure, &t, &err);
+	if (!t.count && !rc)
+		printf("no %s found\n", t.failed == 0 ? "serial ports or USBTMC instruments"
+				       : strncmp(t.why[0], "serial", 6) == 0 ? "USBTMC instruments"
+				       : "serial ports");
+	fflush(stdout);
+	if (rc)
 		return cli_fail(&err);
-	if (!count)
-		printf("no serial ports or USBTMC instruments found\n");
+	for (int i = 0; i < t.failed; i++)
+		fprintf(stderr, "station: scan: %s\n", t.why[i]);
 	return CLI_OK;
 }

@@ -463,10 +463,10 @@ static void test_scan(void)
 	int n = 0;
 
 	kgd_err_clear(&err);
-	CU_ASSERT_EQUAL(xport_scan(scan_count, &n, &err), KGD_OK);
+	CU_ASSERT_EQUAL(xport_scan(scan_count, NULL, &n, &err), KGD_OK);
 	CU_ASSERT_STRING_EQUAL(err.msg, "");
 	CU_ASSERT(n >= 0);
-	CU_ASSERT_EQUAL(xport_scan(NULL, NULL, &err), KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(xport_scan(NULL, NULL, NULL, &err), KGD_ERR_ARG);
 }
 
 int cu_register(void)

@@ -120,6 +120,16 @@ int sim_endpoint_open(sim_endpoint *e)
 	return 0;
 }
 
+void sim_endpoint_adopt_pty(sim_endpoint *e, int master, int slave, const char *path)
+{
+	close(e->master);
+	close(e->slave);
+	e->master = master;
+	e->slave = slave;
+	e->clients[0].fd = master;
+	snprintf(e->pty_path, sizeof(e->pty_path), "%s", path);
+}
+
 void sim_endpoint_close(sim_endpoint *e)
 {
 	for (int i = 0; e->clients && i < e->n_clients; i++) {

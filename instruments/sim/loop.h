@@ -69,6 +69,9 @@ typedef struct sim_endpoint {
 
 /* Open the endpoint's listener (ephemeral 127.0.0.1 port) or pty. 0 / -1. */
 int sim_endpoint_open(sim_endpoint *e);
+/* Serve a pty opened elsewhere (master, an open slave; both now owned by
+ * e) instead of the endpoint's own, named path in its URI. */
+void sim_endpoint_adopt_pty(sim_endpoint *e, int master, int slave, const char *path);
 void sim_endpoint_close(sim_endpoint *e);
 /* Its URI as the station config names it. */
 void sim_endpoint_uri(const sim_endpoint *e, char *buf, size_t cap);

@@ -11,7 +11,10 @@
  *  - the --config-out file appears whole or not at all (written to .tmp,
  *    then renamed), and only once every instrument listens, so a reader
  *    that sees it can connect at once;
- *  - SIGINT/SIGTERM close every socket and the pty and exit 0.
+ *  - SIGINT/SIGTERM close every socket and the pty and exit 0;
+ *  - with --usb the pm100 is a USB device on a umockdev testbed (usbfs.c)
+ *    whose directory is removed at exit, and a command given after "--"
+ *    runs under that testbed; we exit with its status when it ends.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +33,7 @@
 #include "pm_scpi.h"
 #include "prober.h"
 #include "station.h"
+#include "usb_station.h"
 
 enum { EP_PM, EP_PM100, EP_BERT, EP_PROBER, EP_LASER, EP_COUNT };
 
@@ -56,6 +60,11 @@ struct options {
 	int n_faults[EP_COUNT];
 	int fail_dies[SIM_PROBER_MAX_FAIL][2];
 	int n_fail_dies;
+	/* --usb: the pm100 as an emulated USB device */
+	int usb;
+	usbtmc_dev usb_dev;        /* faults and max_transfer only */
+	const char *usb_log;
+	char **cmd;                /* after "--", or NULL */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -102,6 +111,17 @@ static void usage(FILE *f)
 		"                           more on every port (up to 4; for the PAT screen)\n"
 		"  --ground-truth           print every part's defects and expected bin as CSV\n"
 		"                           and exit\n"
+		"  --usb                    USB instruments on a umockdev testbed: the pm100 as\n"
+		"                           a Thorlabs PM100D (usbtmc://1313:8078/" USBFS_SERIAL "),\n"
+		"                           the laser behind a USB-serial adapter (" USBSERIAL_NODE ",\n"
+		"                           0403:6001); the config names the URIs and the testbed\n"
+		"  --usb-fault KIND[:after=N]  stall, btag, short, zlp or unplug at the reply\n"
+		"                           to USB command N+1, nak-out at that command\n"
+		"                           (repeatable)\n"
+		"  --usb-max-transfer N     at most N reply bytes per Bulk-IN transfer\n"
+		"  --usb-log PATH           log the USBTMC class requests and faults\n"
+		"  -- CMD [ARG...]          (with --usb) run CMD under the testbed; exit with\n"
+		"                           its status when it ends\n"
 		"  --help                   this text\n"
 		"\n"
 		"Without --config-out, prints 'listening <role> <uri>' lines on stdout.\n"
@@ -204,7 +224,8 @@ enum {
 	OPT_STATS_OUT, OPT_PRODUCT, OPT_LOT, OPT_LASERS, OPT_DIE, OPT_LATENCY,
 	OPT_FAULT, OPT_SEED, OPT_UNITS, OPT_WAFERS, OPT_FIBERS, OPT_EDGE_MM,
 	OPT_PM_PORTS, OPT_TIME_SCALE, OPT_LIFETIME_S, OPT_LATENCY_MS,
-	OPT_FAULT_NO_REPLY_AFTER, OPT_OUTLIER,
+	OPT_FAULT_NO_REPLY_AFTER, OPT_USB, OPT_USB_FAULT, OPT_USB_MAX_TRANSFER,
+	OPT_USB_LOG, OPT_OUTLIER,
 };
 
 static const struct option long_options[] = {
@@ -229,6 +250,10 @@ static const struct option long_options[] = {
 	{"lifetime-s", required_argument, NULL, OPT_LIFETIME_S},
 	{"latency-ms", required_argument, NULL, OPT_LATENCY_MS},
 	{"fault-no-reply-after", required_argument, NULL, OPT_FAULT_NO_REPLY_AFTER},
+	{"usb", no_argument, NULL, OPT_USB},
+	{"usb-fault", required_argument, NULL, OPT_USB_FAULT},
+	{"usb-max-transfer", required_argument, NULL, OPT_USB_MAX_TRANSFER},
+	{"usb-log", required_argument, NULL, OPT_USB_LOG},
 	{"outlier", required_argument, NULL, OPT_OUTLIER},
 	{NULL, 0, NULL, 0},
 };
@@ -278,6 +303,11 @@ static int set_option(int opt, const char *v, struct options *o)
 		return parse_latency(v, o);
 	case OPT_FAULT:
 		return parse_fault(v, o);
+	case OPT_USB_FAULT:
+		return usbtmc_dev_add_fault(&o->usb_dev, v);
+	case OPT_USB_LOG:
+		o->usb_log = v;
+		return 0;
 	}
 	/* The rest are numbers in a range (a NaN is in none). */
 	if (parse_num(v, &d))
@@ -303,6 +333,8 @@ static int set_option(int opt, const char *v, struct options *o)
 			o->latency_s[r] = d / 1000.0;
 	else if (opt == OPT_FAULT_NO_REPLY_AFTER && d >= 0)
 		add_fault(o, EP_PM, SIM_FAULT_NO_REPLY, (long)d);
+	else if (opt == OPT_USB_MAX_TRANSFER && d >= 1 && d <= 4096)
+		o->usb_dev.max_transfer = (size_t)d;
 	else
 		return -1;
 	return 0;
@@ -329,6 +361,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			add_fault(o, EP_PM, SIM_FAULT_GARBAGE, 0);
 		} else if (opt == OPT_GROUND_TRUTH) {
 			o->ground_truth = 1;
+		} else if (opt == OPT_USB) {
+			o->usb = 1;
 		} else if (opt == '?' || opt == ':') {
 			fprintf(stderr, "kgd-vstation: %s: unknown option or missing value\n",
 				argv[at]);
@@ -340,9 +374,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		}
 		at = optind;
 	}
+	/* getopt consumed a "--": what follows is the command to run. */
+	if (optind < argc && o->usb && optind > 1 && strcmp(argv[optind - 1], "--") == 0) {
+		o->cmd = argv + optind;
+		return 0;
+	}
 	if (optind < argc) {
-		fprintf(stderr, "kgd-vstation: %s: unknown option or missing value\n",
-			argv[optind]);
+		fprintf(stderr, "kgd-vstation: %s: unknown option or missing value%s\n",
+			argv[optind], o->usb ? "" : " (a command after -- needs --usb)");
+		return -1;
+	}
+	if (o->usb_dev.n_faults && !o->usb) {
+		fprintf(stderr, "kgd-vstation: --usb-fault needs --usb\n");
 		return -1;
 	}
 	return 0;
@@ -365,7 +408,16 @@ static int product_needs(enum sim_product p, int ep)
 	return 0;
 }
 
-static int write_config(const char *path, sim_endpoint *eps, int n)
+/* The URI the config gives endpoint e: the pm100's USB address with --usb. */
+static void config_uri(const sim_endpoint *e, int usb, char *buf, size_t cap)
+{
+	if (usb && e->exec == sim_pm100_execute)
+		snprintf(buf, cap, "usbtmc://%04x:%04x/%s", USBFS_VID, USBFS_PID, USBFS_SERIAL);
+	else
+		sim_endpoint_uri(e, buf, cap);
+}
+
+static int write_config(const char *path, sim_endpoint *eps, int n, int usb)
 {
 	char tmp[4096], uri[128];
 	FILE *f;
@@ -376,11 +428,13 @@ static int write_config(const char *path, sim_endpoint *eps, int n)
 	f = fopen(tmp, "w");
 	if (!f)
 		return -1;
-	fprintf(f, "# written by kgd-vstation; valid while it runs\n"
-		   "station: virtual-1\n"
+	fprintf(f, "# written by kgd-vstation; valid while it runs\n");
+	if (usb)
+		fprintf(f, "# umockdev: %s\n", usbfs_dir());
+	fprintf(f, "station: virtual-1\n"
 		   "instruments:\n");
 	for (int i = 0; i < n; i++) {
-		sim_endpoint_uri(&eps[i], uri, sizeof(uri));
+		config_uri(&eps[i], usb, uri, sizeof(uri));
 		fprintf(f, "  %s: {driver: %s, uri: \"%s\", timeout_ms: %d}\n", eps[i].role,
 			eps[i].driver, uri, eps[i].timeout_ms);
 	}
@@ -405,6 +459,7 @@ int main(int argc, char **argv)
 	struct options o;
 	struct sigaction sa;
 	sim_endpoint eps[EP_COUNT];
+	pid_t child = -1;
 	int n = 0, rc = 1;
 	double deadline;
 
@@ -484,7 +539,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (o.config_out && write_config(o.config_out, eps, n) != 0) {
+	if (o.usb && sim_usb_start(eps, n, &o.usb_dev, o.usb_log) != 0)
+		goto out;
+	if (o.config_out && write_config(o.config_out, eps, n, o.usb) != 0) {
 		fprintf(stderr, "kgd-vstation: cannot write %s: %s\n", o.config_out,
 			strerror(errno));
 		goto out;
@@ -495,19 +552,33 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			char uri[128];
 
-			sim_endpoint_uri(&eps[i], uri, sizeof(uri));
+			config_uri(&eps[i], o.usb, uri, sizeof(uri));
 			printf("listening %s %s\n", eps[i].role, uri);
 		}
+		if (o.usb)
+			printf("umockdev %s\n", usbfs_dir());
 		fflush(stdout);
+	}
+	if (o.cmd) {
+		sigaction(SIGCHLD, &sa, NULL);
+		child = usbfs_spawn(o.cmd);
+		if (child < 0) {
+			fprintf(stderr, "kgd-vstation: cannot start %s: %s\n", o.cmd[0],
+				strerror(errno));
+			goto out;
+		}
 	}
 	sim_loop_run(eps, n, o.time_scale, deadline, &stop_signal);
 	rc = 0;
+	if (child > 0)
+		rc = sim_usb_end_child(child);
 	if (o.stats_out && sim_loop_stats_write(eps, n, o.stats_out)) {
 		fprintf(stderr, "kgd-vstation: cannot write %s: %s\n", o.stats_out,
 			strerror(errno));
 		rc = 1;
 	}
 out:
+	sim_usb_stop();
 	for (int i = 0; i < n; i++) {
 		sim_endpoint_close(&eps[i]);
 		if (eps[i].exec == sim_pm_execute)
