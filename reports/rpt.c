@@ -339,6 +339,7 @@ int rpt_write(const char *db_path, const char *out_dir,
 		{RPT_TESTTIME, "testtime.csv", rpt_testtime},
 		{RPT_INSTRUMENTS, "instruments.csv", rpt_instruments},
 		{RPT_PAT, "pat_limits.csv", rpt_pat_limits},
+		{RPT_TREND, "trend.csv", rpt_trend},
 		{RPT_HTML, "report.html", rpt_html},
 	};
 	rpt_ctx c;

@@ -75,7 +75,9 @@ enum {
 	RPT_INSTRUMENTS = 1 << 9, /* instruments.csv (drivers, identities) */
 	RPT_PAT = 1 << 10,       /* pat_limits.csv (the lot's latest screen) */
 	RPT_HTML = 1 << 11,      /* report.html, standalone (not in ALL_CSV) */
-	RPT_ALL_CSV = ((1 << 7) - 1) | RPT_TESTTIME | RPT_INSTRUMENTS | RPT_PAT,
+	RPT_TREND = 1 << 12,     /* trend.csv (yield per day and station) */
+	RPT_ALL_CSV = ((1 << 7) - 1) | RPT_TESTTIME | RPT_INSTRUMENTS | RPT_PAT
+		      | RPT_TREND,
 };
 
 /* What one rpt_write() did, for the caller to print. */

@@ -122,5 +122,6 @@ int rpt_instruments(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_stdf(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
 int rpt_pat_limits(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_html(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_trend(rpt_ctx *c, const char *path, kgd_err *err);
 
 #endif

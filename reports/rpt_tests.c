@@ -290,8 +290,10 @@ static int tests_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 
 	if (!s)
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-	/* The original report: one row per step, unit and limit pair. */
-	status = collect(c, s, "NULL", 0, err);
+	/* One row per step, value name, unit and limit pair: a step's
+	 * named values (lane_ber and its errors count) are tests of their
+	 * own, named in the last column. */
+	status = collect(c, s, c->m_name, 0, err);
 	for (i = 0; !status && i < s->n; i++) {
 		g = s->all[i];
 		rpt_csv_str(f, 1, g->step);
@@ -312,6 +314,7 @@ static int tests_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 			rpt_csv_empty(f);
 		csv_limit(f, g->n_valid > 0, g->min);
 		csv_limit(f, g->n_valid > 0, g->max);
+		rpt_csv_str(f, 0, g->name);
 		rpt_csv_end_row(f);
 	}
 	set_free(s);
@@ -321,9 +324,10 @@ static int tests_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 
 int rpt_tests(rpt_ctx *c, const char *path, kgd_err *err)
 {
+	/* name last: the first twelve columns are the original tests.csv */
 	static const char *const header[] = {
 		"step", "unit", "low", "high", "n", "n_pass", "n_fail",
-		"n_invalid", "mean", "stdev", "min", "max", NULL,
+		"n_invalid", "mean", "stdev", "min", "max", "name", NULL,
 	};
 
 	return rpt_emit_csv(c, path, header, tests_rows, err);

@@ -1,6 +1,6 @@
 /*
  * reports/rpt_yield.c - yield.csv and bins.csv: counts of selected parts
- * per lot and per wafer.
+ * per lot and per wafer; trend.csv: the same per UTC day and station.
  *
  * Invariant: a lot's row comes first (wafer cell empty: the whole lot),
  * then its wafers' rows in byte order; every count is over temp.sel, one
@@ -133,4 +133,55 @@ int rpt_bins(rpt_ctx *c, const char *path, kgd_err *err)
 	};
 
 	return rpt_emit_csv(c, path, header, bins_rows, err);
+}
+
+/* ---- trend.csv ---------------------------------------------------------- */
+
+static int trend_rows(rpt_ctx *c, FILE *f, kgd_err *err)
+{
+	/* Each part counts once, on the UTC day its counted run started and
+	 * at the station that ran it; a day's row (station empty) first,
+	 * then its stations'. */
+	static const char sql[] =
+		"WITH t AS (SELECT substr(started_at, 1, 10) AS day, station,"
+		"  pre_status, status FROM temp.sel),"
+		" y AS (SELECT day, NULL AS station, pre_status, status FROM t"
+		"  UNION ALL SELECT day, station, pre_status, status FROM t)"
+		" SELECT day, station, count(*), sum(pre_status = 'pass'),"
+		"  sum(status = 'pass') FROM y GROUP BY day, station"
+		" ORDER BY day, station";
+	sqlite3_stmt *st = NULL;
+	long long tested, passed, spassed;
+	int rc, status;
+
+	status = rpt_prepare(c, sql, &st, err);
+	if (status)
+		return status;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		tested = sqlite3_column_int64(st, 2);
+		passed = sqlite3_column_int64(st, 3);
+		spassed = sqlite3_column_int64(st, 4);
+		rpt_csv_col(f, 1, st, 0);
+		rpt_csv_col(f, 0, st, 1);
+		rpt_csv_ll(f, tested);
+		rpt_csv_ll(f, passed);
+		rpt_csv_pct(f, passed, tested);
+		rpt_csv_ll(f, spassed);
+		rpt_csv_pct(f, spassed, tested);
+		rpt_csv_end_row(f);
+	}
+	if (rc != SQLITE_DONE)
+		status = rpt_sql_fail(c, err);
+	sqlite3_finalize(st);
+	return status;
+}
+
+int rpt_trend(rpt_ctx *c, const char *path, kgd_err *err)
+{
+	static const char *const header[] = {
+		"day", "station", "tested", "passed", "yield_pct",
+		"screened_passed", "screened_yield_pct", NULL,
+	};
+
+	return rpt_emit_csv(c, path, header, trend_rows, err);
 }

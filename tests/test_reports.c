@@ -188,7 +188,7 @@ static void test_tests_stats(void)
 {
 	/* header, then rows sorted by step: ber, gain, power */
 	static const char want_start[] = "step,unit,low,high,n,n_pass,n_fail,"
-		"n_invalid,mean,stdev,min,max\nber,";
+		"n_invalid,mean,stdev,min,max,name\nber,";
 	const char *out = in_dir("tests.csv");
 	const char *power, *ber;
 	kgd_err err = { 0 };
@@ -205,19 +205,19 @@ static void test_tests_stats(void)
 	CU_ASSERT(strncmp(csv, want_start, strlen(want_start)) == 0);
 
 	/* one value, no limits: empty cells, shortest round-trip number */
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\ngain,dB,,,1,1,0,0,0.1,,0.1,0.1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\ngain,dB,,,1,1,0,0,0.1,,0.1,0.1,\n"));
 
 	/* the mean of 1, 2, -7, 4, 0.5 is 0.1 exactly as printed */
 	power = line_starting(csv, "power,dBm,-6,3,6,3,3,1,0.1,");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(power);
 	CU_ASSERT(close_to(field_d(power, 9), sqrt(17.55)));
-	CU_ASSERT(line_ends(power, ",-7,4"));
+	CU_ASSERT(line_ends(power, ",-7,4,"));
 
 	ber = line_starting(csv, "ber,,,1e-12,2,1,1,0,");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ber);
 	CU_ASSERT(close_to(field_d(ber, 8), 5.05e-12));
 	CU_ASSERT(close_to(field_d(ber, 9), 9.9e-12 / sqrt(2.0)));
-	CU_ASSERT(line_ends(ber, ",1e-13,1e-11"));
+	CU_ASSERT(line_ends(ber, ",1e-13,1e-11,"));
 	free(csv);
 	CU_ASSERT_FALSE(exists(in_dir("tests.csv.tmp")));
 }
@@ -242,7 +242,7 @@ static void test_empty_db(void)
 	csv = tu_slurp(t, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
 	CU_ASSERT_STRING_EQUAL(csv, "step,unit,low,high,n,n_pass,n_fail,"
-			       "n_invalid,mean,stdev,min,max\n");
+			       "n_invalid,mean,stdev,min,max,name\n");
 	free(csv);
 }
 
@@ -583,9 +583,9 @@ static void test_all_reports_final(void)
 	CU_ASSERT_EQUAL_FATAL(write_to("final", NULL, RPT_ALL_CSV, &sum, &err),
 			      KGD_OK);
 	CU_ASSERT_EQUAL(sum.parts, 13);
-	/* 10 CSVs (instruments.csv since schema 5, pat_limits.csv since 6)
-	 * + 3 wafer pictures */
-	CU_ASSERT_EQUAL(sum.files, 13);
+	/* 11 CSVs (instruments.csv since schema 5, pat_limits.csv since 6,
+	 * trend.csv) + 3 wafer pictures */
+	CU_ASSERT_EQUAL(sum.files, 14);
 	CU_ASSERT_EQUAL(run_py("test_reports_csv.py", wpath("final"), wafer_db,
 			       NULL, NULL, NULL, NULL, NULL, NULL), 0);
 	/* a few numbers by hand, so the checker itself is checked */

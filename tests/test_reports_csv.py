@@ -122,6 +122,26 @@ def main(argv):
     got = [list(r.values()) for r in rows]
     assert got == want, ("yield.csv", got, want)
 
+    # trend.csv: per UTC day the counted run started and its station; a
+    # day's row (station empty) first, then its stations in byte order.
+    for p in parts:
+        p["day"], p["station"] = h.execute(
+            "SELECT substr(r.started_at, 1, 10), st.name FROM run r JOIN"
+            " station st ON st.id = r.station_id WHERE r.id = ?",
+            (p["rid"],)).fetchone()
+    want = []
+    for day in sorted({p["day"] for p in parts}):
+        for st in [None] + sorted({p["station"] for p in parts
+                                   if p["day"] == day}, key=str.encode):
+            ps = [p for p in parts if p["day"] == day and
+                  (st is None or p["station"] == st)]
+            n, ok = len(ps), sum(p["pre"] == "pass" for p in ps)
+            sok = sum(p["status"] == "pass" for p in ps)
+            want.append([day, s(st), str(n), str(ok), pct(ok, n), str(sok),
+                         pct(sok, n)])
+    got = [list(r.values()) for r in load(f"{out}/trend.csv")]
+    assert got == want, ("trend.csv", got, want)
+
     # bins.csv: soft bin names from bin, hard bin names from hard_bin.
     def bin_name(table, seq, num):
         if table not in tables or num is None:
