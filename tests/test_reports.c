@@ -609,10 +609,17 @@ static void test_all_reports_final(void)
 	free(csv);
 	csv = tu_slurp(wpath("final/pareto.csv"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	/* one Pareto per lot, then per wafer, each over its own parts */
 	CU_ASSERT_STRING_EQUAL(csv, "rank,step,first_fail_parts,first_fail_pct,"
-			       "first_fail_cum_pct,any_fail_parts,any_fail_pct\n"
-			       "1,ber,2,15.38,15.38,2,15.38\n"
-			       "2,power,2,15.38,30.77,2,15.38\n");
+			       "first_fail_cum_pct,any_fail_parts,any_fail_pct,"
+			       "lot,wafer\n"
+			       "1,power,2,18.18,18.18,2,18.18,L1,\n"
+			       "2,ber,1,9.09,27.27,1,9.09,L1,\n"
+			       "1,ber,1,11.11,11.11,1,11.11,L1,W1\n"
+			       "2,power,1,11.11,22.22,1,11.11,L1,W1\n"
+			       "1,power,1,50.00,50.00,1,50.00,L1,W2\n"
+			       "1,ber,1,50.00,50.00,1,50.00,L2,\n"
+			       "1,ber,1,50.00,50.00,1,50.00,L2,W1\n");
 	free(csv);
 	csv = tu_slurp(wpath("final/wafermap_L1_W1.svg"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);

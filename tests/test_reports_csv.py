@@ -232,22 +232,34 @@ def main(argv):
         assert close(r["cp"], cp), (k, r["cp"], cp)
         assert close(r["cpk"], cpk), (k, r["cpk"], cpk)
 
-    # pareto.csv (runs without step results: from the measurements)
-    first_fail, any_fail = {}, {}
-    for p in parts:
-        fails = [row[1] for row in meas if row[0] is p and not row[8]]
-        if fails:
-            first_fail[fails[0]] = first_fail.get(fails[0], 0) + 1
-        for st in set(fails):
-            any_fail[st] = any_fail.get(st, 0) + 1
-    want = sorted(any_fail, key=lambda st: (-first_fail.get(st, 0),
-                                            -any_fail[st], st.encode()))
+    # pareto.csv (runs without step results: from the measurements): one
+    # Pareto per lot (wafer empty), then per wafer, each over its parts
     got = load(f"{out}/pareto.csv")
-    assert [r["step"] for r in got] == want, ("pareto", got, want)
-    for r in got:
-        assert int(r["first_fail_parts"]) == first_fail.get(r["step"], 0)
-        assert int(r["any_fail_parts"]) == any_fail[r["step"]]
-        assert r["any_fail_pct"] == pct(any_fail[r["step"]], len(parts))
+    want_rows = []
+    for lot in sorted({p["lot"] for p in parts}):
+        for w in [None] + sorted({p["wafer"] for p in parts
+                                  if p["lot"] == lot and p["wafer"]}):
+            ps = [p for p in parts if p["lot"] == lot and
+                  (w is None or p["wafer"] == w)]
+            first_fail, any_fail = {}, {}
+            for p in ps:
+                fails = [row[1] for row in meas if row[0] is p and not row[8]]
+                if fails:
+                    first_fail[fails[0]] = first_fail.get(fails[0], 0) + 1
+                for st in set(fails):
+                    any_fail[st] = any_fail.get(st, 0) + 1
+            steps = sorted(any_fail, key=lambda st: (-first_fail.get(st, 0),
+                                                     -any_fail[st],
+                                                     st.encode()))
+            cum = 0
+            for rank, st in enumerate(steps, 1):
+                ff = first_fail.get(st, 0)
+                cum += ff
+                want_rows.append([str(rank), st, str(ff), pct(ff, len(ps)),
+                                  pct(cum, len(ps)), str(any_fail[st]),
+                                  pct(any_fail[st], len(ps)), lot, s(w)])
+    got = [list(r.values()) for r in got]
+    assert got == want_rows, ("pareto", got, want_rows)
 
     # parts.csv: one row per part, a value per measurement key
     rows = load(f"{out}/parts.csv")
