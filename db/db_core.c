@@ -50,10 +50,10 @@ static const char *const st_sql[ST_COUNT] = {
 	 * writes a part's rows at commit begins its run then. */
 	[ST_RUN_ADD] = "INSERT INTO run(part_id, sequence_id, station_id,"
 		       " operator_id, product, session_id, limits_id, retest,"
-		       " started_at, status)"
+		       " started_at, status, condition)"
 		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
 		       " (SELECT count(*) FROM run WHERE part_id = ?1),"
-		       " coalesce(" DB_ISO_AT("?8") ", " DB_NOW "), 'aborted')",
+		       " coalesce(" DB_ISO_AT("?8") ", " DB_NOW "), 'aborted', ?9)",
 	[ST_MEAS_ADD] = "INSERT INTO measurement(run_id, seq_no, step, coords,"
 			" value, unit, low, high, pass, name)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -72,9 +72,10 @@ static const char *const st_sql[ST_COUNT] = {
 				 " AND id NOT IN (SELECT session_id FROM lot_lease)",
 	[ST_SESSION_ADD] = "INSERT INTO session(station_id, operator_id, lot_id,"
 			   " sequence_id, limits_id, process, product,"
-			   " started_at, status)"
+			   " started_at, status, software_version,"
+			   " software_build)"
 			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " DB_NOW
-			   ", 'running')",
+			   ", 'running', ?8, ?9)",
 	[ST_SESSION_END] = "UPDATE session SET status = ?1, ended_at = " DB_NOW
 			   " WHERE id = ?2 AND status = 'running'",
 	/* Same sequence sha256, same text, same bins: a second session of a

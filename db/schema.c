@@ -223,7 +223,20 @@ static const char *const migrations[] = {
 	"  identity TEXT,"
 	"  UNIQUE(session_id, role));",
 
-	/* 6: the outlier screen (issue 16, `station screen`): a screen is
+	/* 5 -> 6: the test condition a run was measured under
+	 * (`station run --condition temperature_c=85`), which picked its
+	 * limit set: "temperature_c=85", NULL when none was given. */
+	"ALTER TABLE run ADD COLUMN condition TEXT;",
+
+	/* 7: which build recorded a session (issue 21): the station's
+	 * version (CMake project version) and its build description (`git
+	 * describe --always --dirty` at build time, "unknown" from a tarball).
+	 * NULL: a session from before this migration, or a writer that gave
+	 * none. */
+	"ALTER TABLE session ADD COLUMN software_version TEXT;"
+	"ALTER TABLE session ADD COLUMN software_build TEXT;",
+
+	/* 8: the outlier screen (issue 16, `station screen`): a screen is
 	 * one lot screened with one config (its SHA-256 and text), UNIQUE so
 	 * a rerun replaces its own rows instead of adding; seq orders a
 	 * lot's screens, the highest is the one reports apply. screen_limit:
@@ -287,8 +300,8 @@ static const struct {
 	{ "wafer", 1 }, { "part", 1 }, { "run", 1 }, { "measurement", 1 },
 	{ "limits_set", 2 }, { "session", 2 }, { "bin", 2 },
 	{ "step_result", 2 }, { "hard_bin", 3 }, { "lot_lease", 5 },
-	{ "session_instrument", 5 }, { "screen", 6 }, { "screen_limit", 6 },
-	{ "screen_die", 6 },
+	{ "session_instrument", 5 }, { "screen", 8 }, { "screen_limit", 8 },
+	{ "screen_die", 8 },
 };
 
 #define N_REQUIRED ((int)(sizeof(required_tables) / sizeof(required_tables[0])))

@@ -94,7 +94,7 @@ static int shadow_missing(rpt_ctx *c, kgd_err *err)
 				       " abi_major INTEGER, abi_minor INTEGER,"
 				       " plugin_file TEXT, plugin_sha256 TEXT,"
 				       " identity TEXT)"},
-		/* schema 6: no screen yet */
+		/* schema 8: no screen yet */
 		{"screen", "CREATE TEMP TABLE screen(id INTEGER PRIMARY KEY,"
 			   " lot_id INTEGER, config_sha256 TEXT, config_text"
 			   " TEXT, soft_bin INTEGER, hard_bin INTEGER, seq"

@@ -72,7 +72,7 @@ typedef struct scr_summary {
  * current schema: open it with db_open() first) with cfg. KGD_ERR_NOT_FOUND
  * for an unknown lot or reference lot; KGD_ERR_DB when a station holds
  * the lot's lease (it is still being tested), for a file older than
- * schema 6 and for SQLite failures; each message names the file. */
+ * schema 8 and for SQLite failures; each message names the file. */
 int scr_run(const char *db_path, const char *lot, const scr_config *cfg,
 	    scr_summary *sum, kgd_err *err);
 

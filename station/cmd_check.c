@@ -26,21 +26,23 @@
 #include "runner.h"
 
 /* Short options; the long ones are in the option table below. */
-#define OPTSTRING "c:L:f:h"
+#define OPTSTRING "c:L:f:eK:h"
 #define MAX_FILES 40
 
 static void help(void)
 {
 	printf(
 "usage: station check SEQUENCE [--limits LIMITS.yaml] [--config STATION.yaml]\n"
-"                     [--format text|json]\n\n"
+"                     [--format text|json] [--expand] [--condition VAR=VALUE]\n\n"
 "Validate SEQUENCE: YAML syntax, keys, step kinds and operations, sweep\n"
 "variables and params of each operation and their plausible ranges (a\n"
 "wavelength of 1.31 is a unit slip), limits (a unit on every numeric\n"
 "limit, one the value converts to; low <= high; reachable in that unit),\n"
 "bins, roles, skip_if and reference_step references. With --limits, also\n"
-"the limits file and how it applies to SEQUENCE. With --config, also the\n"
-"fit to that station: every role configured, every driver found in the\n"
+"the limits file and how it applies to SEQUENCE. With a station config\n"
+"(--config, else $KGD_STATION_CONFIG, else " KGD_SYSTEM_CONFIG "\n"
+"for an installed station), also the fit to that station: every role\n"
+"configured, every driver found in the\n"
 "plugin folders and trusted (its name, owner and permissions; checked\n"
 "without loading it), and loaded - only then - to confirm the class the\n"
 "sequence needs. Opens no instrument and writes nothing.\n\n"
@@ -50,6 +52,10 @@ static void help(void)
 "  --format json  one JSON document on stdout instead: {\"files\": [{\"path\",\n"
 "                 \"role\", \"problems\"}], \"problems\": [{\"file\", \"line\",\n"
 "                 \"column\", \"message\"}], \"ok\"} (line and column 0: none)\n"
+"  --condition VAR=VALUE  check the limits file's limit set for it (without:\n"
+"                 every limit set of the file, one after another)\n"
+"  --expand       valid: print SEQUENCE as the station reads it, vars and\n"
+"                 includes expanded (YAML), instead of the files line\n"
 "Exit 0 valid, 1 not.\n");
 }
 
@@ -115,6 +121,12 @@ static void collect(void *user, const char *msg)
 {
 	check_run *cr = user;
 	problem *p;
+
+	/* The limit sets are checked one by one over the same sequence:
+	 * what one pass found, another need not say again. */
+	for (size_t i = 0; i < cr->n; i++)
+		if (strcmp(cr->p[i].whole, msg) == 0)
+			return;
 
 	if (cr->n == cr->cap) {
 		size_t cap = cr->cap ? 2 * cr->cap : 16;
@@ -223,22 +235,49 @@ static void print_text(const check_run *cr, const char *path)
 			cr->n == 1 ? "" : "s");
 }
 
+/* Each limit set of a limits file applied to the sequence and checked,
+ * as a run with --condition VAR=VALUE would. */
+static void check_sets(check_run *cr, const char *path, const char *limits_path,
+		       const seq_limset *lim, const cfg_station *c, kgd_err *err)
+{
+	for (size_t i = 0; i < lim->n_sets; i++) {
+		seq_sequence *s2 = NULL;
+		seq_limset *l2 = NULL;
+		char cond[200];
+		kgd_err e;
+
+		if (!lim->sets[i].value)
+			continue;
+		snprintf(cond, sizeof(cond), "%s=%s", lim->cond_var, lim->sets[i].value);
+		seq_check_load(path, NULL, NULL, &s2, &e);
+		seq_limset_check_load(limits_path, NULL, NULL, &l2, &e);
+		if (s2 && l2 && seq_limset_select(l2, cond, &e) == KGD_OK) {
+			seq_limset_apply(s2, l2, collect, cr, err);
+			run_lint(s2, c, collect, cr, err);
+		}
+		seq_limset_free(l2);
+		seq_free(s2);
+	}
+}
+
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, 0, 'c'},
 		{"limits", required_argument, 0, 'L'},
 		{"format", required_argument, 0, 'f'},
+		{"expand", no_argument, 0, 'e'},
+		{"condition", required_argument, 0, 'K'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
-	const char *config_path = NULL, *limits_path = NULL, *path;
+	const char *config_path = NULL, *limits_path = NULL, *path, *condition = NULL;
 	seq_sequence *s = NULL;
 	seq_limset *lim = NULL;
 	cfg_station *c = NULL;
 	check_run cr;
 	kgd_err err;
-	int ch, json = 0, cfg_ok = 1, rc;
+	int ch, json = 0, expand = 0, cfg_ok = 1, rc;
 	size_t before;
 
 	optind = 1;
@@ -253,6 +292,13 @@ int cmd_check(int argc, char **argv)
 						 optarg);
 			json = strcmp(optarg, "json") == 0;
 			break;
+		case 'e': expand = 1; break;
+		case 'K':
+			if (seq_condition_ok(optarg))
+				return cli_usage("check", "--condition wants VAR=VALUE (e.g. temperature_c=85), not '%s'",
+						 optarg);
+			condition = optarg;
+			break;
 		case 'h': help(); return CLI_OK;
 		default: return cli_bad_option("check", OPTSTRING, opts, argv);
 		}
@@ -266,12 +312,15 @@ int cmd_check(int argc, char **argv)
 	add_file(&cr, path, "sequence");
 	before = cr.n;
 	checked(&cr, seq_check_load(path, collect, &cr, &s, &err), before, &err);
+	for (size_t i = 0; s && i < s->n_files; i++)
+		add_file(&cr, s->files[i], "include");
 	if (limits_path) {
 		add_file(&cr, limits_path, "limits");
 		before = cr.n;
 		checked(&cr, seq_limset_check_load(limits_path, collect, &cr, &lim,
 						   &err), before, &err);
 	}
+	config_path = cli_config_path(config_path);
 	if (config_path) {
 		add_file(&cr, config_path, "config");
 		before = cr.n;
@@ -279,25 +328,37 @@ int cmd_check(int argc, char **argv)
 				  before, &err);
 	}
 	if (s) {
+		kgd_err serr;
+
+		if (lim && condition && seq_limset_select(lim, condition, &serr) != KGD_OK)
+			collect(&cr, serr.msg);
 		if (lim)
 			seq_limset_apply(s, lim, collect, &cr, &err);
 		if (cfg_ok && config_path)
 			cfg_load(config_path, &c, &err);
 		run_lint(s, c, collect, &cr, &err);
+		/* Without --condition, every limit set of the file in turn. */
+		if (lim && !condition && lim->cond_var)
+			check_sets(&cr, path, limits_path, lim, c, &err);
 	}
 	if (cr.nomem) {
 		kgd_err_set(&err, KGD_ERR_NOMEM, "out of memory");
 		rc = cli_fail(&err);
 		goto out;
 	}
-	qsort(cr.p, cr.n, sizeof(*cr.p), by_position);
+	if (cr.n)   /* qsort(NULL, 0, ...) is undefined (UBSan) */
+		qsort(cr.p, cr.n, sizeof(*cr.p), by_position);
 	for (size_t i = 0; i < cr.n; i++)
 		if (cr.p[i].file_no < (int)cr.n_files)
 			cr.files[cr.p[i].file_no].problems++;
 	if (json)
 		print_json(&cr);
-	else
+	else if (!expand || cr.n)
 		print_text(&cr, path);
+	if (expand && !cr.n && seq_print_expanded(path, stdout, &err) != KGD_OK) {
+		rc = cli_fail(&err);
+		goto out;
+	}
 	rc = cr.n ? CLI_ERROR : CLI_OK;
 out:
 	for (size_t i = 0; i < cr.n; i++) {

@@ -40,6 +40,16 @@ static void problem(lint *l, const char *file, seq_loc loc, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A step pulled in by include: is at its own file, which says how it
+	 * came in. */
+	if (loc.file > 0 && file == l->s->path &&
+	    (size_t)loc.file <= l->s->n_files) {
+		size_t used = strlen(msg);
+
+		file = seq_loc_path(l->s, loc);
+		snprintf(msg + used, sizeof(msg) - used, "%s",
+			 l->s->chains[loc.file - 1] ? l->s->chains[loc.file - 1] : "");
+	}
 	diag_at(&l->dg, file, loc.line, loc.column, "%s", msg);
 }
 
@@ -262,6 +272,17 @@ static void lint_param(lint *l, const seq_step *st, size_t idx,
 		lint_ref_sweep(l, st, seq_step_at(s, (size_t)j), p);
 		break;
 	}
+	case RUN_P_PM_ROLE:
+		/* The role is opened like a step's (run_collect_roles), so it
+		 * must be one the sequence declares when it declares any. */
+		if (s->roles && !in_list((const char *const *)s->roles, s->n_roles,
+					 p->value))
+			problem(l, s->path, p->loc, "param %s: role '%.60s' is not in "
+				"roles", p->key, p->value);
+		else if (st->role && strcmp(p->value, st->role) == 0)
+			problem(l, s->path, p->loc, "param %s names the step's own "
+				"role '%.60s'", p->key, p->value);
+		break;
 	default:
 		break;
 	}
@@ -383,6 +404,34 @@ static void lint_limits(lint *l, const seq_step *st, const run_op *op,
 	}
 }
 
+/* skip_if by value: the step measures that value, and the thresholds'
+ * unit is one it converts to (seq_check_skip_if: it runs before). */
+static void lint_skip_value(lint *l, const seq_step *st)
+{
+	const seq_skip_if *sk = &st->skip_if;
+	long j = seq_step_index(l->s, sk->step);
+	const run_op *rop = j >= 0 ? run_find_op(seq_step_at(l->s, (size_t)j)->op) : NULL;
+	const run_value *rv = rop ? run_op_value(rop, sk->value, NULL) : NULL;
+	double dummy;
+
+	if (!rop)
+		return;
+	if (!rv) {
+		problem(l, l->s->path, sk->loc, "skip_if: step '%s' measures no value%s%s%s",
+			sk->step, sk->value ? " '" : "", sk->value ? sk->value : "",
+			sk->value ? "'" : run_op_n_values(rop) > 1 ? " of its own (name one: step/value)" : "");
+		return;
+	}
+	if (!run_unit_convert(1.0, rv->unit, sk->unit, &dummy) ||
+	    (!sk->unit[0] && rv->unit[0]))
+		problem(l, l->s->path, sk->unit_loc,
+			"skip_if: step '%s' measures %s, which cannot be compared in %s (unit: %s%s)",
+			sk->step, rv->unit[0] ? rv->unit : "a count",
+			sk->unit[0] ? sk->unit : "count",
+			strchr(run_unit_choices(rv->unit), ',') ? "one of " : "",
+			run_unit_choices(rv->unit));
+}
+
 static void lint_step(lint *l, const seq_step *st, size_t idx)
 {
 	const seq_sequence *s = l->s;
@@ -430,7 +479,8 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 		if (i == s->n_roles)
 			problem(l, s->path, st->loc, "role '%s' is not in roles", st->role);
 	}
-	if (st->role && strcmp(st->role, "prober") == 0)
+	if (st->role && strcmp(st->role, "prober") == 0 &&
+	    op->klass != DRV_CLASS_PROBER)
 		problem(l, s->path, st->loc,
 			"the prober is driven by the wafer process, not by steps");
 	if (op->unit_only && s->process != SEQ_PROCESS_UNIT)
@@ -481,10 +531,20 @@ static void lint_step(lint *l, const seq_step *st, size_t idx)
 	    !seq_step_param(st, "reference_step"))
 		problem(l, s->path, seq_step_param(st, "reference_match")->loc,
 			"reference_match needs reference_step");
+	for (i = 0; i < RUN_MAX_PARAMS && op->params[i].name; i++)
+		if (op->params[i].type == RUN_P_PM_ROLE &&
+		    !seq_step_param(st, op->params[i].name))
+			problem(l, s->path, st->loc, "step '%s' needs param %s (the "
+				"power meter's role)", st->name, op->params[i].name);
+	if (run_op_derive(op) && op->sweep_vars[0] && st->n_sweep == 0)
+		problem(l, s->path, st->loc, "step '%s' needs sweep %s: its derived "
+			"values come from the sweep", st->name, op->sweep_vars[0]);
 	if (op->kind == RUN_KIND_PROMPT && !seq_step_param(st, "text"))
 		problem(l, s->path, st->loc, "step '%s' needs param text", st->name);
 	if (strcmp(op->name, "wait") == 0 && !seq_step_param(st, "seconds"))
 		problem(l, s->path, st->loc, "step '%s' needs param seconds", st->name);
+	if (st->skip_if.when == SEQ_SKIP_IF_VALUE && st->skip_if.step)
+		lint_skip_value(l, st);
 	if (st->has_limits)
 		lint_limits(l, st, op, &st->limits);
 	for (i = 0; i < st->n_vlimits; i++)

@@ -8,6 +8,7 @@
 #include "run_int.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -146,6 +147,28 @@ int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
 	return 0;
 }
 
+size_t run_step_points(const run_call *c, const char *value, const char *var,
+		       double *x, double *y, size_t cap)
+{
+	const seq_step *st = seq_step_at(c->cx->s, c->step_idx);
+	size_t k = SIZE_MAX, n = 0;
+
+	for (size_t i = 0; i < st->n_sweep; i++)
+		if (strcmp(st->sweep[i].name, var) == 0)
+			k = i;
+	if (k == SIZE_MAX)
+		return 0;
+	for (size_t i = 0; i < c->cx->part.n_recs && n < cap; i++) {
+		const run_rec *r = &c->cx->part.recs[i];
+
+		if (r->step != c->step_idx || !r->value || strcmp(r->value, value))
+			continue;
+		x[n] = r->vals[k];
+		y[n++] = r->native;
+	}
+	return n;
+}
+
 /* ---- units --------------------------------------------------------------- */
 
 int run_unit_convert(double v, const char *from, const char *to, double *out)
@@ -153,6 +176,8 @@ int run_unit_convert(double v, const char *from, const char *to, double *out)
 	static const struct { const char *unit, *base; double per_base; } fam[] = {
 		{"W", "W", 1.0}, {"mW", "W", 1e3}, {"uW", "W", 1e6},
 		{"nW", "W", 1e9}, {"A", "A", 1.0}, {"mA", "A", 1e3},
+		{"uA", "A", 1e6}, {"nA", "A", 1e9}, {"V", "V", 1.0},
+		{"mV", "V", 1e3},
 	};
 	int f = -1, t = -1;
 
@@ -198,6 +223,9 @@ int run_unit_span(const char *unit, double *lo, double *hi)
 		{"dBm", -100, 40}, {"dB", -100, 100}, {"nm", 1000, 1700},
 		{"A", 0, 2}, {"mA", 0, 2000}, {"V", -100, 100}, {"C", -60, 200},
 		{"ratio", 0, 1}, {"s", 0, 86400}, {"", 0, INFINITY},
+		{"uA", 0, 2e6}, {"nA", 0, 2e9}, {"mV", -1e5, 1e5},
+		{"ohm", 0, 1e6}, {"W/A", 0, 10}, {"A/W", 0, 10},
+		{"%", 0, 1000}, {"nm/mW", -10, 10}, {"um", -1e4, 1e4},
 	};
 
 	for (size_t i = 0; i < sizeof(span) / sizeof(span[0]); i++)

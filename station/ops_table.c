@@ -72,6 +72,46 @@ static const run_op run_ops[] = {
 	{"prompt", -1, RUN_KIND_PROMPT, NO_VALUES, {NULL},
 	 {{"text", RUN_P_STRING}, {"expect", RUN_P_STRING}}, run_op_prompt, 1,
 	 NULL, NULL, NULL, {{NULL, 0, 0, NULL, 0}}},
+	/* LIV: per point of current_ma (mA) the light on the meter's port
+	 * and the SMU's voltage; once per sweep the derived values
+	 * (ops_smu.c from analysis.c), each a row with its own limits. */
+	{"liv", DRV_CLASS_SMU, RUN_KIND_NUMERIC,
+	 {{"power", "W"}, {"voltage", "V"}, {"threshold", "A"},
+	  {"slope_efficiency", "W/A"}, {"kink", "%"},
+	  {"series_resistance", "ohm"}}, {"current_ma"},
+	 {{"meter", RUN_P_PM_ROLE}, {"port", RUN_P_NUMBER},
+	  {"wavelength_nm", RUN_P_NUMBER}, {"v_limit", RUN_P_NUMBER}},
+	 run_op_smu_liv, 0, NULL, NULL, NULL,
+	 {{"current_ma", 0, 2000, "mA", 0}, R_PORT, R_WAVELENGTH,
+	  {"v_limit", 0.1, 210, "V", 0}}},
+	{"dark_current", DRV_CLASS_SMU, RUN_KIND_NUMERIC, {{NULL, "A"}}, {NULL},
+	 {{"reverse_v", RUN_P_NUMBER}, {"i_limit", RUN_P_NUMBER}},
+	 run_op_smu_dark_current, 0, NULL, NULL, NULL,
+	 {{"reverse_v", 0, 210, "V", 0}, {"i_limit", 1e-9, 1.05, "A", 0}}},
+	{"off", DRV_CLASS_SMU, RUN_KIND_ACTION, NO_VALUES, {NULL}, {{NULL, 0}},
+	 run_op_smu_off, 0, NULL, NULL, NULL, {{NULL, 0, 0, NULL, 0}}},
+	/* Fiber alignment on the prober's positioner against a monitor port
+	 * (ops_align.c): spiral, hill climb, parabola; the result's values. */
+	{"align", DRV_CLASS_PROBER, RUN_KIND_NUMERIC,
+	 {{"peak_power", "W"}, {"coupling_loss", "dB"}, {"offset_x", "um"},
+	  {"offset_y", "um"}, {"offset", "um"}, {"moves", ""}, {"time", "s"}},
+	 {NULL},
+	 {{"meter", RUN_P_PM_ROLE}, {"port", RUN_P_NUMBER},
+	  {"wavelength_nm", RUN_P_NUMBER}, {"averaging_s", RUN_P_NUMBER},
+	  {"reference_dbm", RUN_P_NUMBER}, {"coarse_step_um", RUN_P_NUMBER},
+	  {"coarse_radius_um", RUN_P_NUMBER}, {"tolerance_um", RUN_P_NUMBER},
+	  {"budget_s", RUN_P_NUMBER}},
+	 run_op_prober_align, 0, NULL, NULL, NULL,
+	 {R_PORT, R_WAVELENGTH, R_AVERAGING, {"reference_dbm", -60, 40, "dBm", 0},
+	  {"coarse_step_um", 0.1, 20, "um", 0},
+	  {"coarse_radius_um", 0, 50, "um", 0},
+	  {"tolerance_um", 0.001, 10, "um", 0}, {"budget_s", 0.01, 600, "s", 0}}},
+};
+
+/* Operations with derived values: from which value on, and the function
+ * that computes them from the sweep's points. */
+static const run_derive run_derives[] = {
+	{"liv", 2, run_derive_smu_liv},
 };
 
 #define N_OPS (sizeof(run_ops) / sizeof(run_ops[0]))
@@ -82,6 +122,21 @@ const run_op *run_find_op(const char *name)
 		if (strcmp(run_ops[i].name, name) == 0)
 			return &run_ops[i];
 	return NULL;
+}
+
+const run_derive *run_op_derive(const run_op *op)
+{
+	for (size_t i = 0; op && i < sizeof(run_derives) / sizeof(run_derives[0]); i++)
+		if (strcmp(run_derives[i].op, op->name) == 0)
+			return &run_derives[i];
+	return NULL;
+}
+
+int run_value_derived(const run_op *op, int vi)
+{
+	const run_derive *d = run_op_derive(op);
+
+	return d && vi >= d->first;
 }
 
 const char *run_op_names(void)

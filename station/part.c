@@ -42,6 +42,7 @@ void run_fill_info(const run_ctx *cx, db_run_info *info)
 	info->seq_text = cx->s->text;
 	info->product = cx->s->product;
 	info->session_id = cx->sum->session_id;
+	info->condition = cx->o->condition;
 	if (cx->o->limits) {
 		info->limits_sha256 = cx->o->limits->sha256;
 		info->limits_text = cx->o->limits->text;

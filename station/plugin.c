@@ -23,8 +23,11 @@
 #ifndef KGD_PLUGIN_BUILD_DIR
 #define KGD_PLUGIN_BUILD_DIR "plugins"
 #endif
-#ifndef KGD_PLUGIN_INSTALL_DIR
-#define KGD_PLUGIN_INSTALL_DIR "/usr/local/lib/kgd-station/plugins"
+/* The installed plugin folder, relative to the folder of the running
+ * program (the install's bin/): the tree may be installed or moved
+ * anywhere, so nothing absolute is compiled in (issue 21). */
+#ifndef KGD_BIN_TO_PLUGINS
+#define KGD_BIN_TO_PLUGINS "../lib/kgd-station/plugins"
 #endif
 
 int drv_name_valid(const char *name)
@@ -66,6 +69,39 @@ int drv_plugin_build_tree(void)
 #endif
 }
 
+const char *drv_plugin_installed_dir(void)
+{
+	static char dir[PATH_MAX];
+	char exe[PATH_MAX], joined[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (dir[0])
+		return dir;
+	/* /proc/self/exe is the program's file with every link resolved, so
+	 * a symlink to bin/station in /usr/local/bin still finds the tree it
+	 * belongs to. Without it, a relative folder: locate refuses it. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	slash = NULL;
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+	}
+	if (!slash) {
+		snprintf(dir, sizeof(dir), "%s", KGD_BIN_TO_PLUGINS);
+		return dir;
+	}
+	*slash = '\0';
+	if (snprintf(joined, sizeof(joined), "%s/%s", exe, KGD_BIN_TO_PLUGINS) >=
+	    (int)sizeof(joined))
+		joined[0] = '\0';   /* too long a path: no folder, "not found" */
+	/* Shown to people and recorded with sessions: without "bin/..". A
+	 * folder that is not there stays as joined, and is reported so. */
+	if (!realpath(joined, dir))
+		snprintf(dir, sizeof(dir), "%s", joined);
+	return dir;
+}
+
 size_t drv_plugin_dirs(const char *const *extra, size_t n_extra,
 		       const char **dirs, size_t max_dirs)
 {
@@ -77,7 +113,7 @@ size_t drv_plugin_dirs(const char *const *extra, size_t n_extra,
 	size_t n = 0;
 
 	if (n < max_dirs)
-		dirs[n++] = build ? KGD_PLUGIN_BUILD_DIR : KGD_PLUGIN_INSTALL_DIR;
+		dirs[n++] = build ? KGD_PLUGIN_BUILD_DIR : drv_plugin_installed_dir();
 	for (size_t i = 0; i < n_extra && n < max_dirs; i++)
 		dirs[n++] = extra[i];
 	if (build && env && *env && strlen(env) < sizeof(env_copy)) {
@@ -200,6 +236,7 @@ const char *drv_class_name(int klass)
 	case DRV_CLASS_BERT: return "bert";
 	case DRV_CLASS_PROBER: return "prober";
 	case DRV_CLASS_LASER: return "laser";
+	case DRV_CLASS_SMU: return "smu";
 	}
 	return "unknown";
 }
@@ -227,6 +264,9 @@ struct op_row {
 /* BERT 1.1: one gate on several lanes; configure_lanes without the gate
  * operations, or a gate_start nobody can read, is a broken driver. */
 #define BERT_MULTILANE "multi-lane"
+/* Prober 1.2: a positioner that moves but cannot say where it is (or the
+ * reverse) cannot align. */
+#define PROBER_FIBER "fiber positioner"
 
 static const struct op_row pm_rows[] = {
 	REQ(drv_pm_ops, set_wavelength),
@@ -254,12 +294,22 @@ static const struct op_row prober_rows[] = {
 	REQ(drv_prober_ops, unload_wafer),
 	OPT(drv_prober_ops, current_die),
 	OPT(drv_prober_ops, die_count),
+	OPT_SINCE(drv_prober_ops, fiber_move, 2, PROBER_FIBER),
+	OPT_SINCE(drv_prober_ops, fiber_position, 2, PROBER_FIBER),
 };
 static const struct op_row laser_rows[] = {
 	REQ(drv_laser_ops, channels),
 	REQ(drv_laser_ops, enable),
 	REQ(drv_laser_ops, read),
 	OPT(drv_laser_ops, serial),
+};
+/* 1.2: the class is new, so its own operations are required of it; the
+ * rows' minor keeps an older plugin's table from being read at all. */
+static const struct op_row smu_rows[] = {
+	{"source_current", offsetof(drv_smu_ops, source_current), 1, 2, NULL},
+	{"source_voltage", offsetof(drv_smu_ops, source_voltage), 1, 2, NULL},
+	{"measure", offsetof(drv_smu_ops, measure), 1, 2, NULL},
+	{"output", offsetof(drv_smu_ops, output), 1, 2, NULL},
 };
 
 #undef REQ
@@ -278,6 +328,7 @@ static const struct class_row classes[] = {
 	CLASS(DRV_CLASS_BERT, bert_rows),
 	CLASS(DRV_CLASS_PROBER, prober_rows),
 	CLASS(DRV_CLASS_LASER, laser_rows),
+	CLASS(DRV_CLASS_SMU, smu_rows),
 };
 #undef CLASS
 
@@ -297,6 +348,8 @@ static const void *class_table(const drv_descriptor *d)
 	case DRV_CLASS_BERT: return d->bert;
 	case DRV_CLASS_PROBER: return d->prober;
 	case DRV_CLASS_LASER: return d->laser;
+	/* The slot exists only in 1.2 descriptors. */
+	case DRV_CLASS_SMU: return d->abi_minor >= 2 ? d->smu : NULL;
 	}
 	return NULL;
 }
@@ -380,7 +433,7 @@ static int check_class_ops(const drv_descriptor *d, const char *path,
 	if (!c)
 		return kgd_err_set(err, KGD_ERR_ABI,
 			"%s: driver '%s' has unknown class %d (ABI %d.%d knows "
-			"power-meter 1, bert 2, prober 3, laser 4)", path, d->name,
+			"power-meter 1, bert 2, prober 3, laser 4, smu 5)", path, d->name,
 			d->klass, DRV_ABI_MAJOR, DRV_ABI_MINOR);
 	table = class_table(d);
 	if (!table)
@@ -454,6 +507,7 @@ int drv_plugin_load(const char *path, drv_plugin **out, kgd_err *err)
 	}
 	p->dl = dl;
 	p->desc = d;
+	p->timing = dlsym(dl, KGD_DRIVER_TIMING_SYMBOL);  /* optional */
 	memcpy(p->sha256, hex, sizeof(p->sha256));
 	*out = p;
 	return KGD_OK;

@@ -41,7 +41,7 @@ static run_need *need_add(run_need *out, size_t *n, const char *name,
 
 size_t run_collect_roles(const seq_sequence *s, run_need *out)
 {
-	seq_loc first = {1, 1};
+	seq_loc first = {1, 1, 0};
 	size_t n = 0;
 	run_need *r;
 
@@ -64,6 +64,18 @@ size_t run_collect_roles(const seq_sequence *s, run_need *out)
 		if (r && op && op->klass > 0 && r->klass == 0) {
 			r->klass = op->klass;
 			r->why = st->name;
+		}
+		/* Roles a param names (an LIV's power meter) are opened too. */
+		for (size_t k = 0; op && k < st->n_params; k++) {
+			const run_param *rp = run_op_param(op, st->params[k].key);
+
+			if (!rp || rp->type != RUN_P_PM_ROLE)
+				continue;
+			r = need_add(out, &n, st->params[k].value, st->params[k].loc);
+			if (r && r->klass == 0) {
+				r->klass = DRV_CLASS_POWER_METER;
+				r->why = st->name;
+			}
 		}
 	}
 	return n;

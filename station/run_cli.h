@@ -15,6 +15,8 @@
 typedef struct run_cli_args {
 	const char *seq_path;
 	const char *limits_path;       /* NULL: the sequence's own limits */
+	const char *condition;         /* --condition VAR=VALUE, NULL: none */
+	int dry_run;                   /* --dry-run: walk, open nothing */
 	const char *config_path;
 	const char *db_path;
 	const char *lot;
@@ -37,6 +39,12 @@ typedef struct run_cli_args {
 	run_insert_fn insert;          /* see run_opts */
 	void *insert_user;
 	run_summary summary;           /* filled on return */
+	/* The operator's view (issue 15). */
+	const char *ui_spec;           /* --ui [ADDR:]PORT, NULL: no page */
+	int ui_control;                /* --ui-control: abort and answers */
+	int assume_yes;                /* --yes */
+	int argc;                      /* the command as given, for the */
+	char **argv;                   /* resume command after an abort */
 } run_cli_args;
 
 /* Load, validate, open, run, print the summary. Returns a CLI exit code.

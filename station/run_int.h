@@ -34,11 +34,12 @@
 #include "kgd/driver.h"
 #include "plugin.h"
 #include "runner.h"
+#include "live.h"
 
 #define RUN_MAX_SWEEP 8
 #define RUN_MAX_ROLES 16
-#define RUN_MAX_VALUES 6
-#define RUN_MAX_PARAMS 8
+#define RUN_MAX_VALUES 8
+#define RUN_MAX_PARAMS 12
 /* Points one batch call measures at most: ports of a power meter, lanes
  * of a BERT. */
 #define RUN_MAX_BATCH 64
@@ -81,6 +82,7 @@ typedef enum run_ptype {
 	RUN_P_BOOL,        /* on/off (yu_bool_word) */
 	RUN_P_REGEX,       /* a POSIX extended regex */
 	RUN_P_STEPREF,     /* step[/value] measured earlier: an optical power */
+	RUN_P_PM_ROLE,     /* another role the step also uses: a power meter */
 } run_ptype;
 
 typedef struct run_param {
@@ -118,6 +120,8 @@ typedef struct run_point {
 typedef struct run_call {
 	run_ctx *cx;
 	run_role *r;                  /* NULL for built-in steps */
+	run_role *meter;              /* the role a RUN_P_PM_ROLE param names
+	                                 (an LIV's power meter), else NULL */
 	const seq_step *st;
 	const run_point *pt;
 	double v[RUN_MAX_VALUES];     /* out: in the op's value order, native */
@@ -125,6 +129,7 @@ typedef struct run_call {
 	char text[256];               /* out: string read (identity, answer) */
 	int rc;                       /* out (batch only): this point's status */
 	kgd_err ierr;                 /* out (batch only): and its message */
+	size_t step_idx;              /* derive: the step whose points to read */
 } run_call;
 
 typedef int (*run_exec_fn)(run_call *c, kgd_err *err);
@@ -153,6 +158,18 @@ typedef struct run_op {
 	/* The plausible range of each sweep variable and numeric param. */
 	run_range ranges[RUN_MAX_RANGES];
 } run_op;
+
+/* Derived values of an operation (ops_table.c's second table): its
+ * values[first..] are computed once, after the whole sweep measured
+ * without error, from the points the step remembered (run_step_points),
+ * into c->v at their indices; c->text gets the JSON the rows carry as
+ * coords (which points they came from). A value the points cannot
+ * support is NAN. */
+typedef struct run_derive {
+	const char *op;
+	int first;                    /* index of the first derived value */
+	run_exec_fn derive;
+} run_derive;
 
 /* A value measured earlier in the part, for references (insertion loss). */
 typedef struct run_rec {
@@ -240,11 +257,17 @@ struct run_ctx {
 	unsigned errors_in_row;       /* parts in a row in the error bin */
 	run_committer *committer;     /* wafer process: the commit thread
 	                                 (run_commit.c), NULL = commit inline */
+	run_live *live;               /* the live state both views read
+	                                 (progress.c, live.h) */
 };
 
 /* ---- ops.c: the operations table, params, units ---------------------- */
 
 const run_op *run_find_op(const char *name);
+/* The operation's derived values, or NULL when it has none; whether value
+ * vi is one of them. */
+const run_derive *run_op_derive(const run_op *op);
+int run_value_derived(const run_op *op, int vi);
 /* Every operation name, comma-separated, for messages. */
 const char *run_op_names(void);
 /* The operations a role of class klass can run (its class's and those of
@@ -295,6 +318,12 @@ int run_reference(const run_ctx *cx, const char *ref, const run_point *pt,
 const char *run_reference_var(const seq_step *st, const char *ref_var,
 			      char *buf, size_t cap);
 
+/* The points step c->step_idx logged for value `value` in this part, in
+ * sweep order: sweep variable `var` into x[] and the native value into
+ * y[], at most cap; returns how many. */
+size_t run_step_points(const run_call *c, const char *value, const char *var,
+		       double *x, double *y, size_t cap);
+
 /* Operation functions (ops_*.c). */
 int run_op_pm_optical_power(run_call *c, kgd_err *err);
 int run_op_pm_insertion_loss(run_call *c, kgd_err *err);
@@ -308,6 +337,11 @@ int run_can_batch_bert(const run_role *r);
 int run_op_laser_enable(run_call *c, kgd_err *err);
 int run_op_laser_disable(run_call *c, kgd_err *err);
 int run_op_laser_read(run_call *c, kgd_err *err);
+int run_op_smu_liv(run_call *c, kgd_err *err);
+int run_derive_smu_liv(run_call *c, kgd_err *err);
+int run_op_smu_dark_current(run_call *c, kgd_err *err);
+int run_op_smu_off(run_call *c, kgd_err *err);
+int run_op_prober_align(run_call *c, kgd_err *err);
 int run_op_identify(run_call *c, kgd_err *err);
 int run_op_wait(run_call *c, kgd_err *err);
 int run_op_prompt(run_call *c, kgd_err *err);
@@ -418,12 +452,41 @@ typedef struct run_process {
 extern const run_process run_process_unit;
 extern const run_process run_process_wafer;
 
-/* ---- progress.c: the operator's terminal (a sink) ---------------------- */
+/* ---- progress.c: the live state and the operator's terminal (a sink) --- */
 
+/* The lot begins (identity, the sequence's bins). */
+void run_progress_lot(run_ctx *cx);
+/* One part of the lot's earlier sessions, its latest run (db_lot_results'
+ * callback; user is the run_live). */
+int run_progress_seed(void *user, const char *wafer, const char *serial,
+		      int x, int y, const char *status, int soft_bin);
+/* The parts the lot is expected to have, for the time left (0: unknown). */
+void run_progress_total(run_ctx *cx, size_t total);
+/* A wafer loaded: w_total dies (0: unknown), slots_left wafers to go
+ * counting this one (for the time left). */
+void run_progress_wafer(run_ctx *cx, const char *wafer, int slot,
+			size_t w_total, size_t slots_left);
+/* A wafer's summary line (both views). */
+void run_progress_wafer_end(run_ctx *cx);
+/* A part begins (also one that will be untested); a retest is noticed. */
+void run_progress_begin(run_ctx *cx, const db_run_info *info);
+/* The step and sweep point in flight (pt NULL: all points of a batch). */
+void run_progress_point(run_ctx *cx, const seq_step *st, const run_point *pt);
+/* A part skipped as already tested (--resume). */
+void run_progress_skip(run_ctx *cx);
 void run_progress_part(run_ctx *cx, const char *where, size_t done,
 		       size_t total);
 void run_progress_note(run_ctx *cx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void run_progress_end(run_ctx *cx);
+/* The lot's parts and passes, earlier sessions included. */
+void run_progress_lot_counts(run_ctx *cx, size_t *parts, size_t *passed);
+/* Ask the operator (terminal, or the page with --ui-control: the first
+ * answer wins); the answer, trimmed, in ans. KGD_ERR_ABORTED on abort,
+ * KGD_ERR_IO when the input ended. */
+int run_progress_ask(run_ctx *cx, const char *text, const char *expect,
+		     char *ans, size_t cap, kgd_err *err);
+/* A yes/no question: 1 yes, 0 anything else, or the error status. */
+int run_progress_confirm(run_ctx *cx, const char *question, kgd_err *err);
 
 #endif

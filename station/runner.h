@@ -67,6 +67,8 @@ typedef struct run_opts {
 	int resume;                   /* skip parts the lot already has a
 	                                 committed run for (db_part_tested) */
 	const seq_limset *limits;     /* identity of the applied limits file */
+	const char *condition;        /* --condition VAR=VALUE, stored with
+	                                 every run; NULL: none */
 	FILE *progress;               /* live progress; NULL = quiet */
 	int progress_tty;             /* one updating line instead of lines */
 	FILE *prompt_in, *prompt_out; /* operator prompts; NULL: stdin/stderr */
@@ -84,6 +86,13 @@ typedef struct run_opts {
 	                                 lanes at once (KGD_NO_BATCH) */
 	int no_parallel;              /* run the branches of a parallel block
 	                                 one after another (KGD_NO_PARALLEL) */
+	struct run_live *live;        /* the live state (live.h) the terminal
+	                                 and the page show; NULL: run_lot keeps
+	                                 its own */
+	int interactive;              /* an operator can answer at the terminal
+	                                 (stdin is a tty) */
+	int assume_yes;               /* --yes: a prober wafer id naming another
+	                                 lot is warned about, not asked */
 } run_opts;
 
 typedef struct run_summary {
@@ -94,6 +103,10 @@ typedef struct run_summary {
 	int n_interrupted;            /* earlier sessions found interrupted */
 	int64_t session_id;
 	char last_fail[256];          /* last failure reason, "" if none */
+	size_t lot_parts, lot_passed; /* the lot's parts by their latest run,
+	                                 earlier sessions included */
+	char cell[256];               /* where the cell was left when the lot
+	                                 stopped early: probes, wafer, part */
 } run_summary;
 
 /* Check the sequence (with its limits applied) against what the sequencer
@@ -108,6 +121,12 @@ int run_lint(const seq_sequence *s, const cfg_station *c,
 
 /* run_lint without a report callback: the first problem in err. */
 int run_validate(const seq_sequence *s, const cfg_station *c, kgd_err *err);
+
+/* `station run --dry-run`: validate as a run does, load the drivers
+ * (opening no instrument), and print to out each step of one part with
+ * its driver, sweep size and estimated time, then the part's total
+ * (run_dry.c). */
+int run_dry(const seq_sequence *s, const cfg_station *c, FILE *out, kgd_err *err);
 
 /* Validate, load the drivers and open every instrument the sequence uses.
  * Errors name the instrument URI. *out owns it all; run_station_close(). */

@@ -21,7 +21,7 @@
 
 static const char *const root_keys[] = {
 	"sequence", "version", "product", "process", "roles", "setup", "main",
-	"cleanup", "bins", "hard_bins", NULL
+	"cleanup", "bins", "hard_bins", "vars", "include", NULL
 };
 static const char *const bin_keys[] = { "name", "pass", "hard", NULL };
 static const char *const hard_bin_keys[] = { "name", "pass", NULL };
@@ -220,6 +220,36 @@ static void parse_root(yu_doc *d, const yaml_node_t *root, seq_sequence *s)
 	seq_check_skip_if(d, s);
 }
 
+/* The text a run keeps of a sequence with include: the file's bytes,
+ * then each included file's after a marker line naming it, so the digest
+ * covers the sequence as expanded from exactly these files. A sequence
+ * without includes keeps its bytes as they are. */
+static int with_includes(yu_doc *d)
+{
+	size_t len = d->len;
+	char *text, *w;
+
+	if (!d->n_files)
+		return 0;
+	for (size_t i = 0; i < d->n_files; i++)
+		len += strlen(d->files[i].path) + 32 + d->files[i].len;
+	text = malloc(len + 1);
+	if (!text)
+		return -1;
+	memcpy(text, d->text, d->len);
+	w = text + d->len;
+	for (size_t i = 0; i < d->n_files; i++) {
+		w += sprintf(w, "\n# ---- include: %s ----\n", d->files[i].path);
+		memcpy(w, d->files[i].text ? d->files[i].text : "", d->files[i].len);
+		w += d->files[i].len;
+	}
+	*w = '\0';
+	free(d->text);
+	d->text = text;
+	d->len = (size_t)(w - text);
+	return 0;
+}
+
 /* The walker behind seq_load (out set), seq_check (out NULL) and
  * seq_check_load (partial: *out gets what could be read even when there
  * were problems). */
@@ -239,6 +269,15 @@ static int seq_parse(const char *path, yu_report_fn report, void *user,
 	s = yu_calloc(&d, 1, sizeof(*s));
 	if (s) {
 		s->path = yu_strdup(&d, path);
+		seq_expand(&d);
+		if (d.n_files) {
+			s->files = yu_calloc(&d, d.n_files, sizeof(*s->files));
+			s->chains = yu_calloc(&d, d.n_files, sizeof(*s->chains));
+			for (size_t i = 0; s->files && s->chains && i < d.n_files; i++) {
+				s->chains[i] = yu_strdup(&d, d.files[i].chain);
+				s->files[s->n_files++] = yu_strdup(&d, d.files[i].path);
+			}
+		}
 		root = yu_root(&d);
 		if (root)
 			parse_root(&d, root, s);
@@ -253,6 +292,10 @@ static int seq_parse(const char *path, yu_report_fn report, void *user,
 	 * compiler too. */
 	if (status != KGD_OK || !out || !s)
 		goto out;
+	if (with_includes(&d) != 0) {
+		status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	if (seq_sha256_hex(d.text, d.len, s->sha256) != 0) {
 		status = kgd_err_set(err, KGD_ERR_UNSUPPORTED,
 				     "%s: cannot compute SHA-256 (OpenSSL)", path);
@@ -319,6 +362,12 @@ void seq_free(seq_sequence *s)
 	}
 	free(s->blocks);
 	free(s->text);
+	for (i = 0; i < s->n_files; i++) {
+		free(s->files[i]);
+		free(s->chains[i]);
+	}
+	free(s->files);
+	free(s->chains);
 	free(s);
 }
 

@@ -29,10 +29,13 @@
 #define KGD_SEQ_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "kgd/status.h"
 
 typedef struct seq_loc {
 	int line, column;  /* 1-based, as an editor shows them */
+	int file;          /* 0: the sequence file; k: included file k
+	                      (seq_loc_path) */
 } seq_loc;
 
 /* One sweep variable: its name and the values it takes, in order.
@@ -82,12 +85,27 @@ typedef enum seq_skip_when {
 	SEQ_SKIP_NEVER = 0,
 	SEQ_SKIP_IF_FAILED = 1,   /* skip when <step> failed (or erred) */
 	SEQ_SKIP_IF_PASSED = 2,   /* skip when <step> passed */
+	SEQ_SKIP_IF_VALUE = 3,    /* skip when a value <step> measured is
+	                             above / below a threshold */
 } seq_skip_when;
+
+/* What skip_if: {step: S, value: max, above: 3.0, unit: dBm} compares. */
+typedef enum seq_skip_agg {
+	SEQ_AGG_MAX = 1, SEQ_AGG_MIN, SEQ_AGG_MEAN, SEQ_AGG_LAST,
+} seq_skip_agg;
 
 typedef struct seq_skip_if {
 	seq_skip_when when;
 	char *step;        /* name of an earlier step */
 	seq_loc loc;
+	/* SEQ_SKIP_IF_VALUE: */
+	char *value;       /* value name of a multi-value step ("S/power");
+	                      NULL: the step's own */
+	seq_skip_agg agg;  /* over every valid value the step measured */
+	int has_above, has_below;
+	double above, below;  /* skip when agg > above or agg < below */
+	char unit[16];     /* of the thresholds (the limits' units) */
+	seq_loc unit_loc;
 } seq_skip_if;
 
 typedef struct seq_step {
@@ -155,10 +173,19 @@ typedef struct seq_sequence {
 	char **roles;        /* the roles: header; NULL when absent */
 	seq_loc *role_locs;
 	size_t n_roles;
-	char *text;          /* the file's bytes, NUL-terminated */
+	char *text;          /* the file's bytes, NUL-terminated; with
+	                        include:, followed by each included file's
+	                        (seq_include.c), so the run keeps them all */
 	size_t text_len;
 	char sha256[65];     /* hex SHA-256 of text */
+	char **files;        /* included files, files[k - 1] is file k */
+	char **chains;       /* and how each came in: " (included from
+	                        seq.yaml:5:11)" */
+	size_t n_files;
 } seq_sequence;
+
+/* The file a position is in: s->path or an included file. */
+const char *seq_loc_path(const seq_sequence *s, seq_loc loc);
 
 /* Parse and validate the file at path. On error, err->msg is
  * "path:line:column: message" and *out is untouched. On success *out owns
@@ -187,6 +214,10 @@ size_t seq_step_points(const seq_step *st);
  * seq_free(). */
 int seq_check_load(const char *path, void (*report)(void *user, const char *msg),
 		   void *user, seq_sequence **out, kgd_err *err);
+
+/* Print the sequence at path as YAML with its vars and includes
+ * expanded (`station check --expand`): what the loader reads. */
+int seq_print_expanded(const char *path, FILE *out, kgd_err *err);
 
 /* Look a parameter up; NULL if absent. */
 const seq_param *seq_step_param(const seq_step *st, const char *key);
@@ -227,6 +258,16 @@ const seq_limits *seq_limits_at(const seq_limits *l, size_t i, seq_limits *out);
  * A key is a step name, or step/value for one value of a multi-value step;
  * an entry replaces that step's (value's) limits as a whole.
  */
+/* One limit set of a limits file's by_condition: its condition value
+ * ("85" of temperature_c: 85) and its entries (as seq_limset's). */
+typedef struct seq_limset_set {
+	char *value;
+	seq_loc loc;
+	seq_limits *entries;
+	char **steps;
+	size_t n;
+} seq_limset_set;
+
 typedef struct seq_limset {
 	char *path;
 	char *name;
@@ -239,6 +280,11 @@ typedef struct seq_limset {
 	char *text;
 	size_t text_len;
 	char sha256[65];
+	/* by_condition: {VAR: {VALUE: {step: limits, ...}, ...}} */
+	char *cond_var;       /* NULL: the file has no limit sets */
+	seq_loc cond_loc;
+	seq_limset_set *sets;
+	size_t n_sets;
 } seq_limset;
 
 /* Parse a limits file (format above). Errors as for seq_load. *out owns
@@ -254,6 +300,16 @@ int seq_limset_check_load(const char *path,
 			  void (*report)(void *user, const char *msg), void *user,
 			  seq_limset **out, kgd_err *err);
 void seq_limset_free(seq_limset *l);
+
+/* Pick the limit set of condition "VAR=VALUE" (NULL: none given): its
+ * entries join l's after the common ones, so they win where both name a
+ * step. A file with sets needs a condition that names its variable and
+ * one of its values (numbers compare as numbers); a file without sets
+ * takes any condition (it is only recorded with the run). */
+int seq_limset_select(seq_limset *l, const char *condition, kgd_err *err);
+/* A condition as the command line gives it: VAR=VALUE, VAR [a-z0-9_]+,
+ * VALUE a number or a name. 0 if well-formed. */
+int seq_condition_ok(const char *condition);
 
 /* Override s's limits with l's entries. Every problem (a step the
  * sequence does not have, a sequence or product that does not match) goes

@@ -17,9 +17,16 @@
 
 seq_loc seq_loc_of(const yaml_node_t *n)
 {
-	seq_loc loc = { (int)n->start_mark.line + 1, (int)n->start_mark.column + 1 };
+	seq_loc loc = { (int)n->start_mark.line + 1, (int)n->start_mark.column + 1,
+			(int)yu_mark_file(n->start_mark) };
 
 	return loc;
+}
+
+const char *seq_loc_path(const seq_sequence *s, seq_loc loc)
+{
+	return loc.file >= 1 && (size_t)loc.file <= s->n_files
+		? s->files[loc.file - 1] : s->path;
 }
 
 const seq_bin *seq_bin_in(const seq_bin *bins, size_t n, long number)
@@ -43,6 +50,7 @@ yaml_mark_t seq_mark_of(seq_loc loc)
 
 	m.line = loc.line > 0 ? (size_t)loc.line - 1 : 0;
 	m.column = loc.column > 0 ? (size_t)loc.column - 1 : 0;
+	m.index = loc.file > 0 ? YU_FILE_MARK(loc.file) : 0;
 	return m;
 }
 

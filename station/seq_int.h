@@ -20,6 +20,10 @@ const seq_bin *seq_find_bin(const seq_sequence *s, long number);
 /* Hex SHA-256 of a file's bytes (OpenSSL); -1 if it cannot be computed. */
 int seq_sha256_hex(const char *data, size_t len, char hex[65]);
 
+/* seq_include.c: include: and vars: expanded in d's tree (every problem
+ * recorded in d); after it the tree holds no $var and no use: item. */
+int seq_expand(yu_doc *d);
+
 /* seq_steps.c */
 void seq_parse_steps(yu_doc *d, const yaml_node_t *root, const char *key,
 		     int required, seq_sequence *s, size_t base,

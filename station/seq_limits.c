@@ -23,14 +23,15 @@ static const char *const limit_keys[] = {
 	"low", "high", "unit", "inclusive", "per", NULL
 };
 static const char *const limset_keys[] = {
-	"limits", "sequence", "product", "steps", NULL
+	"limits", "sequence", "product", "steps", "by_condition", NULL
 };
 /* Limits are stored with their unit; a unit outside this list is most
  * likely a typo ("dbm") that would make results incomparable. "count"
  * (a number of errors) is stored as "", the unit counts are logged in. */
 static const char *const units[] = {
 	"dBm", "dB", "W", "mW", "uW", "nW", "nm", "A", "mA", "V", "C", "ratio",
-	"s", "count", NULL
+	"s", "count", "uA", "nA", "mV", "ohm", "W/A", "A/W", "%", "nm/mW",
+	"um", NULL
 };
 
 static void parse_unit(yu_doc *d, const yaml_node_t *n, seq_limits *lim)
@@ -252,39 +253,25 @@ void seq_free_limits(seq_limits *l)
 
 /* ---- limits files -------------------------------------------------------- */
 
-static void parse_limset(yu_doc *d, const yaml_node_t *root, seq_limset *l)
+/* A steps: map of a limits file (or of one of its sets): each key a step
+ * or step/value, each value a limits map. */
+static void parse_entries(yu_doc *d, const yaml_node_t *steps,
+			  seq_limits **entries, char ***names, size_t *n)
 {
 	const yaml_node_pair_t *pair;
-	yaml_node_t *v, *steps;
 	size_t count;
 
-	if (yu_expect(d, root, YAML_MAPPING_NODE, "a limits file") != 0)
-		return;
-	yu_check_keys(d, root, "limits file", limset_keys);
-	if ((v = yu_require(d, root, "limits")))
-		l->name = yu_string(d, v, "limits");
-	if ((v = yu_get(d, root, "sequence"))) {
-		l->sequence = yu_string(d, v, "sequence");
-		l->sequence_loc = seq_loc_of(v);
-	}
-	if ((v = yu_get(d, root, "product"))) {
-		l->product = yu_string(d, v, "product");
-		l->product_loc = seq_loc_of(v);
-	}
-	steps = yu_require(d, root, "steps");
-	if (!steps || yu_expect(d, steps, YAML_MAPPING_NODE, "steps") != 0)
-		return;
 	yu_check_keys(d, steps, "steps", NULL);  /* repeated entries */
 	count = (size_t)(steps->data.mapping.pairs.top -
 			 steps->data.mapping.pairs.start);
-	l->entries = yu_calloc(d, count + 1, sizeof(*l->entries));
-	l->steps = yu_calloc(d, count + 1, sizeof(*l->steps));
-	if (!l->entries || !l->steps)
+	*entries = yu_calloc(d, count + 1, sizeof(**entries));
+	*names = yu_calloc(d, count + 1, sizeof(**names));
+	if (!*entries || !*names)
 		return;
 	for (pair = steps->data.mapping.pairs.start;
 	     pair < steps->data.mapping.pairs.top; pair++) {
 		yaml_node_t *k = yu_node(d, pair->key);
-		seq_limits *lim = &l->entries[l->n];
+		seq_limits *lim = &(*entries)[*n];
 		char *key, *slash;
 
 		if (k->type != YAML_SCALAR_NODE)
@@ -303,10 +290,95 @@ static void parse_limset(yu_doc *d, const yaml_node_t *root, seq_limset *l)
 					   key);
 			}
 		}
-		l->steps[l->n++] = key;
+		(*names)[(*n)++] = key;
 		seq_parse_limits_map(d, yu_node(d, pair->value), lim);
 		lim->loc = seq_loc_of(k);
 	}
+}
+
+/* Condition values compare as numbers when both are ("85" == "85.0"). */
+static int same_value(const char *a, const char *b)
+{
+	double x, y;
+
+	if (yu_parse_double(a, &x) == 0 && yu_parse_double(b, &y) == 0)
+		return x == y;
+	return strcmp(a, b) == 0;
+}
+
+/* by_condition: {VAR: {VALUE: {entries}, ...}}: one variable. */
+static void parse_sets(yu_doc *d, const yaml_node_t *n, seq_limset *l)
+{
+	const yaml_node_pair_t *pair;
+	yaml_node_t *k, *sets;
+	size_t count;
+
+	if (yu_expect(d, n, YAML_MAPPING_NODE, "by_condition") != 0)
+		return;
+	if (n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
+		yu_problem(d, n->start_mark,
+			   "by_condition names one condition variable (e.g. temperature_c)");
+		return;
+	}
+	k = yu_node(d, n->data.mapping.pairs.start[0].key);
+	sets = yu_node(d, n->data.mapping.pairs.start[0].value);
+	l->cond_var = yu_string(d, k, "condition variable");
+	l->cond_loc = seq_loc_of(k);
+	if (l->cond_var && !yu_is_name(l->cond_var))
+		yu_problem(d, k->start_mark, "bad condition variable '%.60s': expected [a-z0-9_]+",
+			   l->cond_var);
+	if (yu_expect(d, sets, YAML_MAPPING_NODE, "limit sets (VALUE: {step: limits})") != 0)
+		return;
+	yu_check_keys(d, sets, "limit sets", NULL);  /* repeated values */
+	count = (size_t)(sets->data.mapping.pairs.top - sets->data.mapping.pairs.start);
+	l->sets = yu_calloc(d, count + 1, sizeof(*l->sets));
+	if (!l->sets)
+		return;
+	for (pair = sets->data.mapping.pairs.start; pair < sets->data.mapping.pairs.top;
+	     pair++) {
+		yaml_node_t *vk = yu_node(d, pair->key), *vv = yu_node(d, pair->value);
+		seq_limset_set *set = &l->sets[l->n_sets];
+
+		if (vk->type != YAML_SCALAR_NODE)
+			continue;
+		set->value = yu_strdup(d, (const char *)vk->data.scalar.value);
+		set->loc = seq_loc_of(vk);
+		for (size_t i = 0; set->value && i < l->n_sets; i++)
+			if (l->sets[i].value && same_value(l->sets[i].value, set->value))
+				yu_problem(d, vk->start_mark,
+					   "limit set %.60s repeats %.60s (first at %d:%d)",
+					   set->value, l->sets[i].value, l->sets[i].loc.line,
+					   l->sets[i].loc.column);
+		l->n_sets++;
+		if (yu_expect(d, vv, YAML_MAPPING_NODE, "a limit set (step: limits)") == 0)
+			parse_entries(d, vv, &set->entries, &set->steps, &set->n);
+	}
+}
+
+static void parse_limset(yu_doc *d, const yaml_node_t *root, seq_limset *l)
+{
+	yaml_node_t *v, *steps;
+
+	if (yu_expect(d, root, YAML_MAPPING_NODE, "a limits file") != 0)
+		return;
+	yu_check_keys(d, root, "limits file", limset_keys);
+	if ((v = yu_require(d, root, "limits")))
+		l->name = yu_string(d, v, "limits");
+	if ((v = yu_get(d, root, "sequence"))) {
+		l->sequence = yu_string(d, v, "sequence");
+		l->sequence_loc = seq_loc_of(v);
+	}
+	if ((v = yu_get(d, root, "product"))) {
+		l->product = yu_string(d, v, "product");
+		l->product_loc = seq_loc_of(v);
+	}
+	/* Sets alone will do: every limit may depend on the condition. */
+	steps = yu_get(d, root, "by_condition") ? yu_get(d, root, "steps")
+						 : yu_require(d, root, "steps");
+	if (steps && yu_expect(d, steps, YAML_MAPPING_NODE, "steps") == 0)
+		parse_entries(d, steps, &l->entries, &l->steps, &l->n);
+	if ((v = yu_get(d, root, "by_condition")))
+		parse_sets(d, v, l);
 }
 
 static int limset_parse(const char *path, yu_report_fn report, void *user,
@@ -387,6 +459,17 @@ void seq_limset_free(seq_limset *l)
 	}
 	free(l->entries);
 	free(l->steps);
+	for (i = 0; i < l->n_sets; i++) {
+		for (size_t j = 0; j < l->sets[i].n; j++) {
+			seq_free_limits(&l->sets[i].entries[j]);
+			free(l->sets[i].steps[j]);
+		}
+		free(l->sets[i].entries);
+		free(l->sets[i].steps);
+		free(l->sets[i].value);
+	}
+	free(l->sets);
+	free(l->cond_var);
 	free(l->path);
 	free(l->name);
 	free(l->sequence);
@@ -491,3 +574,72 @@ int seq_limset_apply(seq_sequence *s, const seq_limset *l,
 	return a.status;
 }
 
+
+int seq_condition_ok(const char *condition)
+{
+	const char *eq = condition ? strchr(condition, '=') : NULL;
+	char var[64];
+	double num;
+
+	if (!eq || (size_t)(eq - condition) >= sizeof(var))
+		return -1;
+	snprintf(var, sizeof(var), "%.*s", (int)(eq - condition), condition);
+	return yu_is_name(var) &&
+	       (yu_parse_double(eq + 1, &num) == 0 || yu_is_name(eq + 1)) ? 0 : -1;
+}
+
+
+int seq_limset_select(seq_limset *l, const char *condition, kgd_err *err)
+{
+	char values[256];
+	const char *eq;
+	seq_limset_set *set = NULL;
+	size_t used = 0, n;
+	seq_limits *entries;
+	char **steps;
+
+	if (!l->cond_var)
+		return KGD_OK;  /* no sets: the condition is only recorded */
+	values[0] = '\0';
+	for (size_t i = 0; i < l->n_sets && used < sizeof(values); i++)
+		used += (size_t)snprintf(values + used, sizeof(values) - used, "%s%s",
+					 i ? ", " : "", l->sets[i].value ? l->sets[i].value : "?");
+	eq = condition ? strchr(condition, '=') : NULL;
+	if (!eq)
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s:%d:%d: the limits are set by %s (%s): pick one with --condition %s=VALUE",
+				   l->path, l->cond_loc.line, l->cond_loc.column, l->cond_var,
+				   values, l->cond_var);
+	if (strlen(l->cond_var) != (size_t)(eq - condition) ||
+	    strncmp(condition, l->cond_var, strlen(l->cond_var)) != 0)
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s:%d:%d: the limits are set by %s, not by '%.*s'",
+				   l->path, l->cond_loc.line, l->cond_loc.column, l->cond_var,
+				   (int)(eq - condition), condition);
+	for (size_t i = 0; i < l->n_sets && !set; i++)
+		if (l->sets[i].value && same_value(l->sets[i].value, eq + 1))
+			set = &l->sets[i];
+	if (!set)
+		return kgd_err_set(err, KGD_ERR_ARG,
+				   "%s:%d:%d: no limit set for %s=%s (sets: %s)", l->path,
+				   l->cond_loc.line, l->cond_loc.column, l->cond_var, eq + 1,
+				   values);
+	/* The set's entries go after the common ones: applied later, they
+	 * win. They move (the set keeps none). */
+	n = l->n + set->n;
+	entries = realloc(l->entries, (n + 1) * sizeof(*entries));
+	if (entries)
+		l->entries = entries;
+	steps = entries ? realloc(l->steps, (n + 1) * sizeof(*steps)) : NULL;
+	if (steps)
+		l->steps = steps;
+	if (!entries || !steps)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+	if (set->n) {  /* an empty set has no arrays to copy from */
+		memcpy(l->entries + l->n, set->entries, set->n * sizeof(*entries));
+		memcpy(l->steps + l->n, set->steps, set->n * sizeof(*steps));
+	}
+	l->n = n;
+	set->n = 0;
+	return KGD_OK;
+}

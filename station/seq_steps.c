@@ -25,7 +25,9 @@ static const char *const step_keys[] = {
 	"step", "name", "sweep", "zip", "params", "limits", "on_fail", "retry",
 	"skip_if", NULL
 };
-static const char *const skip_keys[] = { "failed", "passed", NULL };
+static const char *const skip_keys[] = {
+	"failed", "passed", "step", "value", "above", "below", "unit", NULL
+};
 static const char *const fail_keys[] = { "bin", "continue", NULL };
 
 /* ---- steps --------------------------------------------------------------- */
@@ -245,6 +247,48 @@ static void parse_params(yu_doc *d, const yaml_node_t *n, seq_step *st)
 	}
 }
 
+/* skip_if: {step: S[/VALUE], value: max|min|mean|last, above: X, below: Y,
+ * unit: U}: skip when what S measured crosses a threshold. */
+static void parse_skip_value(yu_doc *d, const yaml_node_t *n, seq_step *st)
+{
+	static const char *const aggs[] = { "max", "min", "mean", "last", NULL };
+	seq_skip_if *sk = &st->skip_if;
+	yaml_node_t *v = yu_get(d, n, "step");
+	char *slash;
+
+	sk->when = SEQ_SKIP_IF_VALUE;
+	sk->step = yu_string(d, v, "skip_if step");
+	sk->loc = seq_loc_of(v);
+	if (sk->step && (slash = strchr(sk->step, '/'))) {
+		*slash = '\0';
+		sk->value = yu_strdup(d, slash + 1);
+	}
+	if ((v = yu_require(d, n, "value")) &&
+	    yu_expect(d, v, YAML_SCALAR_NODE, "skip_if value") == 0) {
+		for (int i = 0; aggs[i]; i++)
+			if (strcmp((const char *)v->data.scalar.value, aggs[i]) == 0)
+				sk->agg = (seq_skip_agg)(i + 1);
+		if (!sk->agg)
+			yu_problem(d, v->start_mark,
+				   "skip_if value must be max, min, mean or last, not '%.60s'",
+				   v->data.scalar.value);
+	}
+	if ((v = yu_get(d, n, "above")))
+		sk->has_above = yu_double(d, v, "skip_if above", &sk->above) == 0;
+	if ((v = yu_get(d, n, "below")))
+		sk->has_below = yu_double(d, v, "skip_if below", &sk->below) == 0;
+	if (!yu_get(d, n, "above") && !yu_get(d, n, "below"))
+		yu_problem(d, n->start_mark, "skip_if by value needs 'above', 'below' or both");
+	if ((v = yu_require(d, n, "unit"))) {
+		char *u = yu_string(d, v, "skip_if unit");
+
+		sk->unit_loc = seq_loc_of(v);
+		if (u)
+			snprintf(sk->unit, sizeof(sk->unit), "%s", strcmp(u, "count") == 0 ? "" : u);
+		free(u);
+	}
+}
+
 static void parse_skip_if(yu_doc *d, const yaml_node_t *n, seq_step *st)
 {
 	yaml_node_t *f, *p, *v;
@@ -254,9 +298,13 @@ static void parse_skip_if(yu_doc *d, const yaml_node_t *n, seq_step *st)
 	yu_check_keys(d, n, "skip_if", skip_keys);
 	f = yu_get(d, n, "failed");
 	p = yu_get(d, n, "passed");
-	if ((f != NULL) == (p != NULL)) {
+	if (yu_get(d, n, "step") && !f && !p) {
+		parse_skip_value(d, n, st);
+		return;
+	}
+	if ((f != NULL) == (p != NULL) || yu_get(d, n, "step")) {
 		yu_problem(d, n->start_mark,
-			   "skip_if needs exactly one of 'failed' or 'passed'");
+			   "skip_if needs exactly one of 'failed', 'passed' or 'step' (with value and above/below)");
 		return;
 	}
 	v = f ? f : p;
@@ -499,8 +547,7 @@ void seq_check_step_names(yu_doc *d, const seq_sequence *s)
 		for (j = 0; a->name && j < i; j++) {
 			b = seq_step_at(s, j);
 			if (b->name && strcmp(a->name, b->name) == 0) {
-				m.line = (size_t)a->loc.line - 1;
-				m.column = (size_t)a->loc.column - 1;
+				m = seq_mark_of(a->loc);
 				yu_problem(d, m, "duplicate step name '%.60s' (first at %d:%d)",
 					   a->name, b->loc.line, b->loc.column);
 				break;
@@ -558,6 +605,7 @@ void seq_free_steps(seq_step *steps, size_t n)
 			seq_free_limits(&st->vlimits[j]);
 		free(st->vlimits);
 		free(st->skip_if.step);
+		free(st->skip_if.value);
 	}
 	free(steps);
 }

@@ -211,9 +211,12 @@ static int judge(const run_op *op, const run_call *call)
 		return call->matched;
 	for (int i = 0; i < nv; i++) {
 		seq_limits at;
-		const seq_limits *lim = point_limits(call->st, op->values[i].name,
-						     call->pt, &at);
+		const seq_limits *lim;
 		double v = NAN;
+
+		if (run_value_derived(op, i))
+			continue;   /* judged once, after the sweep */
+		lim = point_limits(call->st, op->values[i].name, call->pt, &at);
 
 		run_unit_convert(call->v[i], op->values[i].unit,
 				 lim && lim->unit[0] ? lim->unit : op->values[i].unit,
@@ -226,11 +229,20 @@ static int judge(const run_op *op, const run_call *call)
 
 static void call_init(run_call *c, run_ctx *cx, const run_point *pt)
 {
+	const run_op *op = run_find_op(pt->st->op);
+
 	memset(c, 0, sizeof(*c));
 	c->cx = cx;
 	c->r = run_find_role(cx->rs, pt->st->role);
 	c->st = pt->st;
 	c->pt = pt;
+	/* A second instrument the step reads (lint checked its class). */
+	for (size_t i = 0; op && i < pt->st->n_params; i++) {
+		const run_param *rp = run_op_param(op, pt->st->params[i].key);
+
+		if (rp && rp->type == RUN_P_PM_ROLE)
+			c->meter = run_find_role(cx->rs, pt->st->params[i].value);
+	}
 }
 
 /* Measure one point on its own, with the step's retries: an attempt that
@@ -275,13 +287,15 @@ static int log_point(run_ctx *cx, size_t step_idx, const run_op *op,
 		for (int i = 0; i < nv; i++) {
 			int vpass;
 
+			if (run_value_derived(op, i))
+				continue;
 			if (log_value(cx, st, op, i, call, ok, coords, &vpass))
 				return -1;
 			if (ok && remember(&cx->part, step_idx, &op->values[i],
 					   call->pt, call->v[i]))
 				return -1;
+			(*n_logged)++;
 		}
-		*n_logged += (size_t)nv;
 	} else if (op->kind != RUN_KIND_ACTION &&
 		   (op->kind == RUN_KIND_MATCH || seq_step_param(st, "expect"))) {
 		/* A string judged: 1 matched, 0 not; the string rides in coords. */
@@ -525,6 +539,7 @@ static int step_points(run_ctx *cx, size_t idx, const run_op *op,
 			return KGD_OK;
 		}
 		call_init(&call, cx, &pt);
+		run_progress_point(cx, pt.st, &pt);
 		rc = cut_by_sibling(cx, measure_point(cx, op, &call, 0, err), o);
 		if (rc || o->cut)
 			return rc;
@@ -550,6 +565,7 @@ static int step_batched(run_ctx *cx, size_t idx, const run_op *op, size_t bvar,
 		rc = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	run_progress_point(cx, st, NULL);
 	rc = cut_by_sibling(cx, measure_batched(cx, op, bvar, pts, calls, have, n,
 						err), o);
 	for (size_t p = 0; rc == KGD_OK && p < n; p++) {
@@ -568,6 +584,89 @@ out:
 	return rc;
 }
 
+/* The derived values of a step whose sweep measured without error: one
+ * call of op->derive over the remembered points, then each value logged
+ * as a measurement of the step with its own limits and unit, its coords
+ * the derive's account of which points it used (the raw points are the
+ * step's rows before it). They fold into the step like a point does. */
+static int step_derive(run_ctx *cx, size_t idx, const run_op *op,
+		       step_outcome *o, kgd_err *err)
+{
+	const seq_step *st = seq_step_at(cx->s, idx);
+	run_point pt;
+	run_call call;
+	int ok, pass = 1;
+
+	point_first(&pt, st);
+	call_init(&call, cx, &pt);
+	call.step_idx = idx;
+	for (int i = 0; i < RUN_MAX_VALUES; i++)
+		call.v[i] = NAN;
+	kgd_err_clear(&call.ierr);
+	call.rc = run_op_derive(op)->derive(&call, &call.ierr);
+	if (call.rc == KGD_ERR_ABORTED)
+		return kgd_err_set(err, call.rc, "%s", call.ierr.msg);
+	ok = call.rc == KGD_OK;
+	for (int i = 0; i < run_op_n_values(op); i++) {
+		int vpass;
+
+		if (!run_value_derived(op, i))
+			continue;
+		if (log_value(cx, st, op, i, &call, ok, ok ? call.text : "", &vpass) ||
+		    (ok && remember(&cx->part, idx, &op->values[i], &pt, call.v[i])))
+			return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+		o->n_logged++;
+		pass = pass && vpass;
+	}
+	if (!ok) {
+		if (cx->part.verdict != RUN_ERROR) {
+			cx->part.err_role = call.r;
+			cx->part.err_status = call.rc;
+		}
+		part_error(&cx->part, st, "", call.ierr.msg);
+		o->status = RUN_ST_ERROR;
+	} else if (!pass) {
+		run_part_fail(&cx->part, st);
+		if (o->status < RUN_ST_FAIL)
+			o->status = RUN_ST_FAIL;
+	}
+	return KGD_OK;
+}
+
+/* skip_if: {step, value, above/below, unit}: the max (min, mean, last)
+ * of every valid value the step measured in this part, in the skip_if's
+ * unit, past a threshold. No value (the step did not run, or measured
+ * nothing valid): not skipped - as a step that did not run neither
+ * passed nor failed. */
+static int skip_by_value(const run_ctx *cx, const seq_step *st)
+{
+	const seq_skip_if *sk = &st->skip_if;
+	long j = seq_step_index(cx->s, sk->step);
+	double agg = 0, v;
+	size_t n = 0;
+
+	for (size_t i = 0; j >= 0 && i < cx->part.n_recs; i++) {
+		const run_rec *r = &cx->part.recs[i];
+
+		if (r->step != (size_t)j || (r->value == NULL) != (sk->value == NULL) ||
+		    (sk->value && strcmp(r->value, sk->value) != 0) ||
+		    !run_unit_convert(r->native, r->unit, sk->unit, &v) || isnan(v))
+			continue;
+		if (n == 0 || sk->agg == SEQ_AGG_LAST ||
+		    (sk->agg == SEQ_AGG_MAX && v > agg) ||
+		    (sk->agg == SEQ_AGG_MIN && v < agg))
+			agg = sk->agg == SEQ_AGG_MEAN ? agg + v : v;
+		else if (sk->agg == SEQ_AGG_MEAN)
+			agg += v;
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	if (sk->agg == SEQ_AGG_MEAN)
+		agg /= (double)n;
+	return (sk->has_above && agg > sk->above) || (sk->has_below && agg < sk->below);
+}
+
 int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 {
 	const seq_step *st = seq_step_at(cx->s, idx);
@@ -577,7 +676,12 @@ int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 	double started;
 	run_row *row;
 
-	if (st->skip_if.when != SEQ_SKIP_NEVER) {
+	if (st->skip_if.when == SEQ_SKIP_IF_VALUE) {
+		if (skip_by_value(cx, st)) {
+			cx->part.status[idx] = RUN_ST_SKIPPED;
+			return KGD_OK;
+		}
+	} else if (st->skip_if.when != SEQ_SKIP_NEVER) {
 		int other = cx->part.status[seq_step_index(cx->s, st->skip_if.step)];
 		int failed = other == RUN_ST_FAIL || other == RUN_ST_ERROR;
 		int passed = other == RUN_ST_PASS;
@@ -593,6 +697,9 @@ int run_step(run_ctx *cx, size_t idx, int *stop, kgd_err *err)
 	bvar = batch_var(cx, st, op);
 	rc = bvar >= 0 ? step_batched(cx, idx, op, (size_t)bvar, &o, err)
 		       : step_points(cx, idx, op, &o, err);
+	if (rc == KGD_OK && run_op_derive(op) && !o.cut && o.status != RUN_ST_ERROR &&
+	    !run_stopped(cx))
+		rc = step_derive(cx, idx, op, &o, err);
 	if (rc)
 		return rc;
 	if (run_aborted(cx))

@@ -55,6 +55,7 @@ static void report_msg(yu_doc *d, int status, yaml_mark_t m, const char *msg)
 		return;
 	}
 	d->msgs[d->n_msgs].status = status;
+	d->msgs[d->n_msgs].file = yu_mark_file(m);
 	d->msgs[d->n_msgs].line = m.line;
 	d->msgs[d->n_msgs].column = m.column;
 	d->msgs[d->n_msgs].order = d->n_msgs;
@@ -66,6 +67,8 @@ static int msg_cmp(const void *a, const void *b)
 {
 	const yu_msg *x = a, *y = b;
 
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
 	if (x->column != y->column)
@@ -79,14 +82,43 @@ void yu_problem(yu_doc *d, yaml_mark_t m, const char *fmt, ...)
 	va_list ap;
 	int off;
 
-	off = snprintf(msg, sizeof(msg), "%s:%zu:%zu: ", d->path,
+	size_t k = yu_mark_file(m);
+
+	off = snprintf(msg, sizeof(msg), "%s:%zu:%zu: ", yu_mark_path(d, m),
 		       (size_t)m.line + 1, (size_t)m.column + 1);
 	if (off < 0 || (size_t)off >= sizeof(msg))
 		off = 0;
 	va_start(ap, fmt);
 	vsnprintf(msg + off, sizeof(msg) - (size_t)off, fmt, ap);
 	va_end(ap);
+	/* A problem in an included file says how it got in. */
+	if (k >= 1 && k <= d->n_files && d->files[k - 1].chain) {
+		size_t used = strlen(msg);
+
+		snprintf(msg + used, sizeof(msg) - used, "%s", d->files[k - 1].chain);
+	}
 	report_msg(d, KGD_ERR_PARSE, m, msg);
+}
+
+const char *yu_mark_path(const yu_doc *d, yaml_mark_t m)
+{
+	size_t k = yu_mark_file(m);
+
+	return k >= 1 && k <= d->n_files ? d->files[k - 1].path : d->path;
+}
+
+void yu_adopt(yu_doc *d, yu_doc *from, size_t file, const char *chain)
+{
+	for (size_t i = 0; i < from->n_msgs; i++) {
+		char msg[1200];
+		yaml_mark_t m = { YU_FILE_MARK(file), from->msgs[i].line,
+				  from->msgs[i].column };
+
+		snprintf(msg, sizeof(msg), "%s%s", from->msgs[i].text, chain);
+		report_msg(d, from->msgs[i].status, m, msg);
+	}
+	if (from->nomem)
+		d->nomem = 1;
 }
 
 static int read_file(yu_doc *d)
@@ -328,6 +360,14 @@ void yu_close(yu_doc *d)
 	d->loaded = 0;
 	free(d->text);
 	d->text = NULL;
+	for (i = 0; i < d->n_files; i++) {
+		free(d->files[i].path);
+		free(d->files[i].chain);
+		free(d->files[i].text);
+	}
+	free(d->files);
+	d->files = NULL;
+	d->n_files = 0;
 }
 
 int yu_status(yu_doc *d)

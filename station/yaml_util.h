@@ -26,9 +26,29 @@ typedef void (*yu_report_fn)(void *user, const char *msg);
 
 typedef struct yu_msg {
 	int status;
-	size_t line, column, order;  /* sort key: file position, then found */
+	size_t file, line, column, order;  /* sort key: file (0: this one,
+	                                      k: included file k), position,
+	                                      then found */
 	char *text;
 } yu_msg;
+
+/* A file whose nodes were copied into this document (include:, see
+ * seq_include.c): nodes from it carry YU_FILE_MARK(k) in their marks'
+ * index, so problems at them name it. */
+typedef struct yu_file {
+	char *path;
+	char *chain;          /* " (included from a.yaml:3:12)" */
+	char *text;           /* its bytes (owned) */
+	size_t len;
+} yu_file;
+
+#define YU_FILE_BIT ((size_t)1 << 62)
+#define YU_FILE_MARK(k) (YU_FILE_BIT | (size_t)(k))
+/* The included file (1-based) a mark is in; 0: the document's own. */
+static inline size_t yu_mark_file(yaml_mark_t m)
+{
+	return (m.index & YU_FILE_BIT) ? (m.index & ~YU_FILE_BIT) : 0;
+}
 
 typedef struct yu_doc {
 	const char *path;     /* borrowed, for messages */
@@ -42,6 +62,8 @@ typedef struct yu_doc {
 	int nomem;            /* an allocation failed: the result is unusable */
 	yu_msg *msgs;         /* problems not yet handed out, see yu_status() */
 	size_t n_msgs, cap_msgs, n_flushed;
+	yu_file *files;       /* included files, files[k - 1] is file k */
+	size_t n_files;
 } yu_doc;
 
 /* Read path and parse it as exactly one YAML document. Refused before
@@ -63,6 +85,11 @@ yaml_node_t *yu_root(yu_doc *d);
 /* Record a problem at mark m (see the invariant above). */
 void yu_problem(yu_doc *d, yaml_mark_t m, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The path of the file mark m is in (d's own or an included one). */
+const char *yu_mark_path(const yu_doc *d, yaml_mark_t m);
+/* Move the problems of another document (an included file, opened
+ * without a report callback) into d, each followed by chain. */
+void yu_adopt(yu_doc *d, yu_doc *from, size_t file, const char *chain);
 
 /* Hand the problems recorded so far to the report callback in file order,
  * put the first in the kgd_err, and return the status a loader returns:

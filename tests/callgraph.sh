@@ -99,10 +99,10 @@ check db kgd_db "db.c" "schema.c db_lease.c" "db_check.c" "db_core.c"
 # station/'s sequencer and loaders (kgd_station_core): the layers of
 # docs/ARCHITECTURE.md, "The sequencer's layers". The subcommands enter it
 # at several files (seq_load, cfg_load, run_lint, run_lot, ...), so no front.
-check station kgd_station_core "-" "lot.c" \
+check station kgd_station_core "-" "lot.c run_dry.c" \
 	"proc_unit.c proc_wafer.c lint.c" "part.c" "step.c" "rig.c" \
-	"ops_table.c" "ops_pm.c ops_bert.c ops_laser.c ops_misc.c" "ops.c" \
-	"run_commit.c progress.c cfg.c screen_cfg.c" "plugin.c" "seq.c" "seq_steps.c" \
+	"ops_table.c" "ops_pm.c ops_bert.c ops_laser.c ops_misc.c ops_smu.c ops_align.c" "ops.c analysis.c" \
+	"run_commit.c progress.c live_json.c cfg.c screen_cfg.c" "live_tally.c" "plugin.c" "seq.c" "seq_include.c" "seq_steps.c" \
 	"seq_limits.c" "seq_core.c" "yaml_scalar.c ident.c" "yaml_util.c" \
 	"diag.c"
 check reports kgd_reports "rpt.c" \

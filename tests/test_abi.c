@@ -45,8 +45,9 @@ static void test_good_plugin_loads(void)
 	CU_ASSERT_STRING_EQUAL(p->desc->name, "abi-good");
 	drv_plugin_ops(p, ops, sizeof(ops));
 	CU_ASSERT_STRING_EQUAL(ops, "open close identify configure measure");
-	/* A 1.1 BERT without the multi-lane group gates lane by lane. */
-	CU_ASSERT_EQUAL(p->desc->abi_minor, 1);
+	/* A BERT of this minor without the multi-lane group gates lane by
+	 * lane. */
+	CU_ASSERT_EQUAL(p->desc->abi_minor, DRV_ABI_MINOR);
 	CU_ASSERT_EQUAL(drv_plugin_bert_multilane(p), 0);
 	drv_plugin_unload(p);
 }
@@ -54,7 +55,7 @@ static void test_good_plugin_loads(void)
 static void test_wrong_major(void)
 {
 	expect_refused("abi-wrong-major", KGD_ERR_ABI,
-		       "plugin built for driver ABI 2.0, station speaks 1.1");
+		       "plugin built for driver ABI 2.0, station speaks 1.2");
 }
 
 static void test_missing_symbol(void)
@@ -72,8 +73,8 @@ static void test_missing_operation(void)
 static void test_unknown_class(void)
 {
 	expect_refused("abi-unknown-class", KGD_ERR_ABI,
-		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.1 "
-		       "knows power-meter 1, bert 2, prober 3, laser 4)");
+		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.2 "
+		       "knows power-meter 1, bert 2, prober 3, laser 4, smu 5)");
 }
 
 /* One or two of the three 1.1 operations is a broken driver: a caller
@@ -149,13 +150,15 @@ static void test_real_drivers_load(void)
 		 "set_wavelength_ports", 0},
 		{"mpi-sentio", DRV_CLASS_PROBER, "open close identify load_wafer "
 		 "step_first step_next step_to contact separate bin_die "
-		 "unload_wafer current_die die_count", 0},
+		 "unload_wafer current_die die_count fiber_move fiber_position", 0},
 		{"thorlabs-pm100", DRV_CLASS_POWER_METER, "open close identify "
 		 "set_wavelength read_power set_averaging read_power_all", 0},
 		{"jbert-n4903b", DRV_CLASS_BERT, "open close identify configure "
 		 "measure output configure_lanes gate_start gate_read", 1},
 		{"elsfp-cmis", DRV_CLASS_LASER, "open close identify channels "
 		 "enable read serial", 0},
+		{"keithley-24xx", DRV_CLASS_SMU, "open close identify "
+		 "source_current source_voltage measure output", 0},
 	};
 	const char *dirs[] = {KGD_PLUGIN_BUILD_DIR};
 
@@ -189,10 +192,10 @@ static void test_station_plugins_lists_reasons(void)
 	rc = tu_run(argv, out, sizeof(out), errb, sizeof(errb), 30);
 	unsetenv("KGD_PLUGIN_PATH");
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(strstr(out, "OK       abi-good             bert         1.1   "
+	CU_ASSERT(strstr(out, "OK       abi-good             bert         1.2   "
 			 DIR "/abi-good.so") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-wrong-major.so: plugin built "
-			 "for driver ABI 2.0, station speaks 1.1\n") != NULL);
+			 "for driver ABI 2.0, station speaks 1.2\n") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-partial-multilane.so: driver "
 			 "'abi-partial-multilane' sets only part of the multi-lane "
 			 "operations") != NULL);

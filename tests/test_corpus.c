@@ -87,7 +87,8 @@ static void expand(char *text, size_t cap, const char *file, const char *seq)
 		{"@FILE@", file}, {"@SEQ@", seq ? seq : UNIT_SEQ},
 		{"@WSEQ@", WAFER_SEQ}, {"@CFG@", cfg}, {"@DB@", db},
 		{"@DIR@", folder}, {"@MISSING@", missing}, {"@EMPTY@", empty},
-		{"@BINARY@", binary},
+		{"@BINARY@", binary}, {"@CORPUS@", CORPUS},
+		{"@SRC@", KGD_SOURCE_DIR},
 	};
 	char *tmp = malloc(cap);
 
@@ -338,7 +339,7 @@ static void test_check_files_and_json(void)
 		 "  {\"file\": \"%1$s\", \"line\": 8, \"column\": 41, \"message\": "
 		 "\"1.31: wavelength_nm must be 1000..1700; did you mean 1310 (um -> nm)?\"},\n"
 		 "  {\"file\": \"%1$s\", \"line\": 9, \"column\": 38, \"message\": "
-		 "\"unknown unit 'dbm' (expected one of: dBm, dB, W, mW, uW, nW, nm, A, mA, V, C, ratio, s, count)\"},\n"
+		 "\"unknown unit 'dbm' (expected one of: dBm, dB, W, mW, uW, nW, nm, A, mA, V, C, ratio, s, count, uA, nA, mV, ohm, W/A, A/W, %%, nm/mW, um)\"},\n"
 		 "  {\"file\": \"%1$s\", \"line\": 10, \"column\": 5, \"message\": "
 		 "\"unknown operation 'laser.set_current' (role 'laser' is a laser: enable, disable, read, identify)\"}\n"
 		 " ],\n"
@@ -352,6 +353,70 @@ static void test_check_files_and_json(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "--format must be text or json, not 'xml'"));
 }
 
+/* --expand prints what the station reads: vars and includes expanded. */
+static void test_check_expand(void)
+{
+	char seq[700];
+	char *argv[] = {STATION, "check", seq, "--expand", NULL};
+
+	snprintf(seq, sizeof(seq), "%s/sequences/include-ok.yaml", CORPUS);
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 30), 0);
+	CU_ASSERT_STRING_EQUAL(out,
+		"sequence: x\nversion: 1\nprocess: unit\nroles: [pm]\nmain:\n"
+		"- step: pm.optical_power\n  name: port_power\n"
+		"  zip: {port: 1..4, wavelength_nm: [1301.00, 1302.12, 1303.24, 1304.36]}\n"
+		"  limits: {low: -3.0, high: 6.0, unit: dBm}\n"
+		"- step: pm.optical_power\n  name: one_port\n"
+		"  sweep: {port: 1, wavelength_nm: 1310.0}\n"
+		"  limits: {low: -3.0, high: 6.0, unit: dBm}\n"
+		"bins:\n  1: {name: PASS, pass: true}\n  5: {name: POWER}\n");
+	/* a sequence with problems: the problems, no YAML */
+	snprintf(seq, sizeof(seq), "%s/sequences/var-unknown.yaml", CORPUS);
+	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 30), 1);
+	CU_ASSERT_PTR_NULL(strstr(out, "sequence: x"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(errbuf, "unknown var '$gird'"));
+}
+
+/* --dry-run: one part walked against the configured drivers (the corpus
+ * config's instruments are at a port nothing listens on: nothing is
+ * opened), the estimate from their declared timing; nothing written. */
+static void test_dry_run(void)
+{
+	char want[4096], pm100[700];
+	char *argv[] = {STATION, "run", UNIT_SEQ, "--config", cfg, "--db", db,
+			"--lot", "L", "--dry-run", NULL};
+	char *one_port[] = {STATION, "run", UNIT_SEQ, "--config", pm100, "--dry-run",
+			    NULL};
+	static const char pm100_cfg[] =
+		"station: corpus\ninstruments:\n"
+		"  pm: {driver: thorlabs-pm100, uri: \"tcp://127.0.0.1:1\"}\n"
+		"  laser: {driver: elsfp-cmis, uri: \"tcp://127.0.0.1:1\"}\n";
+
+	CU_ASSERT_TRUE(check_case("dry-run", argv, 0, ""));
+	snprintf(want, sizeof(want),
+		 "dry run of %s on %s, one part (no instrument opened, nothing written)\n"
+		 "  list     step                 operation              driver             points   estimate\n"
+		 "  setup    adapter_id           laser.identify         elsfp-cmis              1    0.000 s\n"
+		 "  setup    laser.enable         laser.enable           elsfp-cmis              1    0.005 s\n"
+		 "  setup    thermal_settle       wait                   -                       1    0.050 s\n"
+		 "  main     laser                laser.read             elsfp-cmis              8    0.160 s\n"
+		 "  main     port_power           pm.optical_power       keysight-n774x          8    0.020 s\n"
+		 "                                (all-port read: 1 reads of 8 ports)\n"
+		 "  cleanup  laser.disable        laser.disable          elsfp-cmis              1    0.005 s\n"
+		 "per part: 6 steps, 20 points, about 0.240 s (retries not counted)\n",
+		 UNIT_SEQ, cfg);
+	if (strcmp(out, want) != 0)
+		fprintf(stderr, "\n got:\n%s want:\n%s", out, want);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	/* a one-port meter (thorlabs-pm100 declares 1 port) cannot take 8 */
+	snprintf(pm100, sizeof(pm100), "%s/pm100.yaml", dir);
+	write_bytes(pm100, pm100_cfg, sizeof(pm100_cfg) - 1);
+	snprintf(want, sizeof(want),
+		 "station: %s:50:13: port 2: driver 'thorlabs-pm100' of role 'pm' declares port 1..1\n",
+		 UNIT_SEQ);
+	CU_ASSERT_TRUE(check_case("dry-run pm100", one_port, 1, want));
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("corpus", suite_init, suite_clean);
@@ -362,5 +427,7 @@ int cu_register(void)
 	CU_add_test(s, "bad command lines", test_cli);
 	CU_add_test(s, "unreadable file", test_unreadable);
 	CU_add_test(s, "check: files checked, --format json", test_check_files_and_json);
+	CU_add_test(s, "check --expand", test_check_expand);
+	CU_add_test(s, "run --dry-run", test_dry_run);
 	return 0;
 }

@@ -623,7 +623,7 @@ static void test_migration_4_to_5(void)
 	CU_ASSERT_EQUAL_FATAL(db_open(file, &d, &err), KGD_OK);
 	snprintf(bak, sizeof(bak), "%s.v4.bak", file);
 	CU_ASSERT_STRING_EQUAL(db_backup_path(d), bak);
-	CU_ASSERT_EQUAL(q(file, "PRAGMA user_version"), db_schema_version());
+	CU_ASSERT_EQUAL(q(file, "PRAGMA user_version"), db_schema_version());  /* 5 and on */
 	CU_ASSERT_EQUAL(q(bak, "PRAGMA user_version"), 4);
 	CU_ASSERT_EQUAL(q(file, "SELECT count(*) FROM sqlite_master WHERE name IN"
 			  " ('lot_lease', 'session_instrument')"), 2);

@@ -215,11 +215,11 @@ static const drv_laser_ops laser_ops = {la_channels, la_enable, la_read, NULL};
 
 static drv_descriptor descs[3] = {
 	{1, 1, "fake-pm", "", DRV_CLASS_POWER_METER, f_open, f_close, f_identify,
-	 &pm_ops_all, NULL, NULL, NULL},
+	 &pm_ops_all, NULL, NULL, NULL, NULL},
 	{1, 1, "fake-bert", "", DRV_CLASS_BERT, f_open, f_close, f_identify,
-	 NULL, &bert_ops_11, NULL, NULL},
+	 NULL, &bert_ops_11, NULL, NULL, NULL},
 	{1, 1, "fake-laser", "", DRV_CLASS_LASER, f_open, f_close, f_identify,
-	 NULL, NULL, NULL, &laser_ops},
+	 NULL, NULL, NULL, &laser_ops, NULL},
 };
 static drv_plugin plugins[3];
 static cfg_instrument insts[3] = {

@@ -31,6 +31,8 @@
 #define ELSFP16_SEQ SEQ_DIR "elsfp16-module.yaml"
 #define ELSFP16_STD SEQ_DIR "limits/elsfp-16-std.yaml"
 #define FIBER_SEQ SEQ_DIR "fiber-attach.yaml"
+#define LIV_SEQ SEQ_DIR "elsfp-liv.yaml"
+#define LIV_STD SEQ_DIR "limits/elsfp-8-liv.yaml"
 #define FIBER_STD SEQ_DIR "limits/fiber-16-std.yaml"
 #define TIME_SCALE "0.0002"
 /* Readings carry 0.02 dB of noise (6 sigma 0.12 dB); a part whose
@@ -325,6 +327,99 @@ static void test_fiber_equals_truth(void)
 	check_lot(&ls, &fiber_std, &l, "fiber.db");
 }
 
+/* A derived value of one laser's LIV step of the part with this serial;
+ * NAN when there is not exactly one. */
+static double liv_value(sqlite3 *h, const char *serial, int laser, const char *name)
+{
+	sqlite3_stmt *st;
+	char step[16];
+	double v = NAN;
+	int rows = 0;
+
+	snprintf(step, sizeof(step), "liv_%d", laser);
+	if (sqlite3_prepare_v2(h, "SELECT m.value FROM measurement m JOIN run r ON "
+			       "m.run_id = r.id JOIN part p ON r.part_id = p.id WHERE "
+			       "p.serial = ?1 AND m.step = ?2 AND m.name = ?3", -1, &st,
+			       NULL) != SQLITE_OK)
+		return NAN;
+	sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		v = sqlite3_column_double(st, 0);
+		rows++;
+	}
+	sqlite3_finalize(st);
+	return rows == 1 ? v : NAN;
+}
+
+/* The LIV screen (elsfp-liv.yaml): every module's bin is the truth's LIV
+ * bin (a kinked, weak or drifting laser fails it), and every laser's
+ * derived values are the model's: threshold and series resistance of
+ * its L-I-V law, a kink of the planted slope drop on the kinked laser
+ * and none elsewhere. The raw points are logged beside them. */
+static void test_elsfp_liv_equals_truth(void)
+{
+	const lot_spec ls = {"elsfp", "EL1", "3", "24", "8"};
+	const lot_files files = {LIV_SEQ, LIV_STD, NULL, NULL};
+	sim_limits l;
+	sim_model m;
+	sqlite3 *h;
+	char db[700];
+	int kinked = 0, bad = 0;
+
+	sim_limits_defaults(&l);
+	l.liv = 1;
+	check_lot(&ls, &files, &l, "elsfp-liv.db");
+	snprintf(db, sizeof(db), "%s/elsfp-liv.db", dir);
+	CU_ASSERT_EQUAL_FATAL(model_init(&ls, &m), 0);
+	/* 21 points x (power, voltage) + 4 derived values per laser. */
+	CU_ASSERT_EQUAL(db_ll(db, "SELECT count(*) FROM measurement WHERE step "
+			       "LIKE 'liv_%' AND coords LIKE '{\"current_ma\":%'"),
+			24LL * 8 * 21 * 2);
+	CU_ASSERT_EQUAL(db_ll(db, "SELECT count(*) FROM measurement WHERE name IN "
+			       "('threshold', 'slope_efficiency', 'kink', "
+			       "'series_resistance') AND coords LIKE '{\"points\":21,%'"),
+			24LL * 8 * 4);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL),
+			      SQLITE_OK);
+	for (int u = 0; u < m.p.units; u++) {
+		char serial[64];
+		int k = sim_unit_kinked_laser(&m, u);
+
+		sim_unit_serial(&m, u, serial, sizeof(serial));
+		kinked += k > 0;
+		for (int laser = 1; laser <= 8; laser++) {
+			sim_liv law;
+			double ith = liv_value(h, serial, laser, "threshold");
+			double rs = liv_value(h, serial, laser, "series_resistance");
+			double kink = liv_value(h, serial, laser, "kink");
+
+			sim_laser_liv(&m, u, laser, &law);
+			if (laser == k) {
+				/* The slope drops by kink_slope_drop (40 %). */
+				if (!(fabs(kink - 100 * m.p.kink_slope_drop) < 5)) {
+					fprintf(stderr, "\n  %s laser %d: kink %g %%, planted "
+						"%g %%", serial, laser, kink,
+						100 * m.p.kink_slope_drop);
+					bad++;
+				}
+				continue;
+			}
+			if (!(fabs(ith - law.ith_a * 1e3) < 0.2) ||
+			    !(fabs(rs - law.rs_ohm) < 0.05) || !(kink < 10)) {
+				fprintf(stderr, "\n  %s laser %d: threshold %g mA (model "
+					"%g), rs %g ohm (model %g), kink %g %%", serial,
+					laser, ith, law.ith_a * 1e3, rs, law.rs_ohm, kink);
+				bad++;
+			}
+		}
+	}
+	sqlite3_close(h);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_TRUE(kinked > 0);
+}
+
 /* ---- station demo --product elsfp|fiber ---------------------------------- */
 
 /* Values a measuring step logs per sweep point (docs/SEQUENCES.md, step
@@ -450,6 +545,8 @@ int cu_register(void)
 		    test_elsfp_mixed_equals_truth);
 	CU_add_test(s, "fiber attach: every assembly's bins = truth",
 		    test_fiber_equals_truth);
+	CU_add_test(s, "ELSFP-8 LIV screen: bins and derived values = truth",
+		    test_elsfp_liv_equals_truth);
 	CU_add_test(s, "demo --product elsfp: rows, bins, yield.csv", test_demo_elsfp);
 	CU_add_test(s, "demo --product fiber: rows, bins, yield.csv", test_demo_fiber);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;

@@ -474,7 +474,7 @@ static int build_wafer_db(const char *path)
 		rc = -1;
 	else if (sqlite3_exec(h, bins, NULL, NULL, NULL) != SQLITE_OK)
 		rc = -1;
-	/* a screen (station screen, schema 6) rejects L1/W1 die (1,0), a
+	/* a screen (station screen, schema 8) rejects L1/W1 die (1,0), a
 	 * pass: every report but yield.csv's pre-screen columns shows it
 	 * failed with bins 9/90 */
 	if (!rc && sqlite3_exec(h, "INSERT INTO screen(lot_id, config_sha256,"

@@ -174,17 +174,17 @@ static int pr_bin(void *h, drv_die d, int bin, kgd_err *e)
 static int pr_unload(void *h, kgd_err *e) { (void)h; (void)e; fk.unloaded++; return 0; }
 static int pr_count(void *h, int *n, kgd_err *e) { (void)h; (void)e; *n = fk.n_map; return 0; }
 static const drv_prober_ops prober_ops = {pr_load, pr_first, pr_next, pr_to,
-	pr_contact, pr_separate, pr_bin, pr_unload, NULL, pr_count};
+	pr_contact, pr_separate, pr_bin, pr_unload, NULL, pr_count, NULL, NULL};
 
 static const drv_descriptor descs[] = {
 	{1, 0, "fake-pm", "", DRV_CLASS_POWER_METER, f_open, f_close, f_identify,
-	 &pm_ops, NULL, NULL, NULL},
+	 &pm_ops, NULL, NULL, NULL, NULL},
 	{1, 0, "fake-laser", "", DRV_CLASS_LASER, f_open, f_close, f_identify,
-	 NULL, NULL, NULL, &laser_ops},
+	 NULL, NULL, NULL, &laser_ops, NULL},
 	{1, 0, "fake-bert", "", DRV_CLASS_BERT, f_open, f_close, f_identify,
-	 NULL, &bert_ops, NULL, NULL},
+	 NULL, &bert_ops, NULL, NULL, NULL},
 	{1, 0, "fake-prober", "", DRV_CLASS_PROBER, f_open, f_close, f_identify,
-	 NULL, NULL, &prober_ops, NULL},
+	 NULL, NULL, &prober_ops, NULL, NULL},
 };
 static drv_plugin plugins[4];
 static cfg_instrument insts[4] = {
@@ -702,6 +702,103 @@ static void test_limits_file_override(void)
 	lot_close(&l);
 	seq_free(s);
 	seq_limset_free(lim);
+}
+
+/* Limits by condition: --condition temperature_c=85 picks the 85 set
+ * over the common entries, and every run stores the condition. */
+static void test_limits_by_condition(void)
+{
+	seq_sequence *s = load(laser_seq);
+	seq_limset *lim = NULL;
+	kgd_err err;
+	const char *path = write_tmp("cond-limits.yaml",
+		"limits: by-temp\n"
+		"steps:\n"
+		"  lasers/smsr: {low: 15, unit: dB}\n"
+		"by_condition:\n"
+		"  temperature_c:\n"
+		"    25: {lasers/bias: {low: 40, high: 80, unit: mA}}\n"
+		"    85: {lasers/bias: {low: 61, high: 95, unit: mA}}\n");
+	lot l = {0};
+	run_station *rs;
+	run_opts o = {0};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(seq_limset_load(path, &lim, &err), KGD_OK);
+	CU_ASSERT_EQUAL(seq_limset_select(lim, NULL, &err), KGD_ERR_ARG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ":5:3: the limits are set by temperature_c (25, 85): pick one with --condition temperature_c=VALUE"));
+	CU_ASSERT_EQUAL(seq_limset_select(lim, "temperature_c=40", &err), KGD_ERR_ARG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no limit set for temperature_c=40 (sets: 25, 85)"));
+	CU_ASSERT_EQUAL(seq_limset_select(lim, "voltage=1", &err), KGD_ERR_ARG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "the limits are set by temperature_c, not by 'voltage'"));
+	CU_ASSERT_EQUAL_FATAL(seq_limset_select(lim, "temperature_c=85.0", &err), KGD_OK);
+	CU_ASSERT_EQUAL_FATAL(seq_limset_apply(s, lim, NULL, NULL, &err), KGD_OK);
+	CU_ASSERT_EQUAL(run_lint(s, NULL, NULL, NULL, &err), KGD_OK);
+	fake_reset();
+	snprintf(l.db_path, sizeof(l.db_path), "%s/cond.db", dir);
+	CU_ASSERT_EQUAL_FATAL(db_open(l.db_path, &l.d, &err), KGD_OK);
+	rs = fake_station();
+	o.lot = "LOT1";
+	o.serials = one;
+	o.n_serials = 1;
+	o.limits = lim;
+	o.condition = "temperature_c=85.0";
+	CU_ASSERT_EQUAL(run_lot(rs, s, &station, l.d, &o, &l.sum, &err), KGD_OK);
+	free(rs);
+	/* bias 60 mA fails the 85 C set (61..95); SMSR 20 passes the common 15 */
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM measurement WHERE name = 'bias' "
+			  "AND low = 61 AND high = 95 AND pass = 0"), 4);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM measurement WHERE name = 'smsr' "
+			  "AND low = 15 AND pass = 1"), 4);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM run WHERE condition = 'temperature_c=85.0'"), 1);
+	lot_close(&l);
+	seq_free(s);
+	seq_limset_free(lim);
+}
+
+/* skip_if on a value: the max port power of an earlier step above a
+ * threshold skips the step; below it, the step runs. */
+static void test_skip_if_value(void)
+{
+	seq_sequence *s = load(HEAD
+		"roles: [pm]\n"
+		"main:\n"
+		"  - step: pm.optical_power\n"
+		"    name: port_power\n"
+		"    sweep: {port: 1..3}\n"
+		"    limits: {low: -50, high: 50, unit: dBm}\n"
+		"    on_fail: {continue: true}\n"
+		"  - step: pm.optical_power\n"
+		"    name: hot_check\n"
+		"    sweep: {port: 1}\n"
+		"    skip_if: {step: port_power, value: max, above: 3.0, unit: dBm}\n"
+		"    limits: {low: -50, high: 50, unit: dBm}\n"
+		"  - step: pm.optical_power\n"
+		"    name: dim_check\n"
+		"    sweep: {port: 1}\n"
+		"    skip_if: {step: port_power, value: mean, below: 0.5, unit: mW}\n"
+		"    limits: {low: -50, high: 50, unit: dBm}\n"
+		"bins: {1: {name: PASS, pass: true}}\n");
+	lot l = {0};
+	static const char *const two[] = {"SN1", "SN2"};
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	fake_reset();
+	fk.dbm[1] = 0.0;
+	fk.dbm[2] = 4.0;     /* max 4 dBm > 3: hot_check skipped */
+	fk.dbm[3] = -10.0;   /* mean (1 + 2.51 + 0.1) / 3 = 1.2 mW: dim_check runs */
+	CU_ASSERT_EQUAL(run_units(&l, s, two, 1, 0, NULL), KGD_OK);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM step_result WHERE step = 'hot_check'"), 0);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM step_result WHERE step = 'dim_check' AND status = 'pass'"), 1);
+	/* (a skipped step leaves no step result) */
+	fk.dbm[1] = -30.0;
+	fk.dbm[2] = 0.0;     /* max 0 dBm: hot_check runs */
+	fk.dbm[3] = -20.0;   /* mean (0.001 + 1 + 0.01) / 3 = 0.34 mW: dim_check skipped */
+	CU_ASSERT_EQUAL(run_units(&l, s, two + 1, 1, 0, NULL), KGD_OK);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM step_result WHERE step = 'hot_check' AND status = 'pass'"), 1);
+	CU_ASSERT_EQUAL(q(&l, "SELECT count(*) FROM step_result WHERE step = 'dim_check'"), 1);  /* SN1's only */
+	lot_close(&l);
+	seq_free(s);
 }
 
 static void collect(void *user, const char *msg)
@@ -1243,5 +1340,7 @@ int cu_register(void)
 	CU_add_test(s, "wafer abort and resume", test_wafer_abort_and_resume);
 	CU_add_test(s, "ops table: every number has a range", test_ops_declare_ranges);
 	CU_add_test(s, "zip sweeps and reference_match", test_zip_and_reference_match);
+	CU_add_test(s, "limits by condition", test_limits_by_condition);
+	CU_add_test(s, "skip_if on a value", test_skip_if_value);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "seq.h"
+#include "seq_int.h"
 #include "testutil.h"
 
 #define SEQ_DATA KGD_SOURCE_DIR "/tests/data/seq/"
@@ -317,7 +317,8 @@ static void test_err_unknown_unit(void)
 {
 	expect_error("unknown_unit.yaml", KGD_ERR_PARSE,
 		     "5:31: unknown unit 'dbm' (expected one of: dBm, dB, W, mW, uW, "
-		     "nW, nm, A, mA, V, C, ratio, s, count)");
+		     "nW, nm, A, mA, V, C, ratio, s, count, uA, nA, mV, ohm, W/A, A/W, "
+		     "%, nm/mW, um)");
 }
 
 static void test_err_unknown_bin(void)
@@ -540,6 +541,41 @@ static void test_check_good_and_missing(void)
 	collected_free(&c);
 }
 
+/* The digest of a sequence with include: covers every included file: the
+ * kept text is the file's bytes, then each included file's. */
+static void test_include_digest(void)
+{
+	char path[1024], lib[1024], sha[65];
+	seq_sequence *s = NULL;
+	kgd_err err;
+	char *main_text, *lib_text;
+
+	snprintf(path, sizeof(path), "%s/sequences/teraphy-kgd-parallel.yaml", KGD_SOURCE_DIR);
+	snprintf(lib, sizeof(lib), "%s/sequences/lib/teraphy-16.yaml", KGD_SOURCE_DIR);
+	CU_ASSERT_EQUAL_FATAL(seq_load(path, &s, &err), KGD_OK);
+	main_text = tu_slurp(path, NULL);
+	lib_text = tu_slurp(lib, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(main_text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(lib_text);
+	CU_ASSERT_EQUAL(s->n_files, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s->files[0], "sequences/lib/teraphy-16.yaml"));
+	CU_ASSERT_EQUAL(strncmp(s->text, main_text, strlen(main_text)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s->text, "# ---- include: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s->text, lib_text));
+	CU_ASSERT_EQUAL(s->text_len, strlen(s->text));
+	CU_ASSERT_EQUAL(seq_sha256_hex(s->text, s->text_len, sha), 0);
+	CU_ASSERT_STRING_EQUAL(s->sha256, sha);
+	CU_ASSERT_NOT_EQUAL(seq_sha256_hex(main_text, strlen(main_text), sha), -1);
+	CU_ASSERT_STRING_NOT_EQUAL(s->sha256, sha);  /* not the file alone */
+	/* the grid came from the library, the cleanup and bins too */
+	CU_ASSERT_EQUAL(s->main[0].sweep[1].n_values, 16);
+	CU_ASSERT_EQUAL(s->n_cleanup, 1);
+	CU_ASSERT_EQUAL(s->n_bins, 5);
+	free(main_text);
+	free(lib_text);
+	seq_free(s);
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("seq", NULL, NULL);
@@ -571,5 +607,6 @@ int cu_register(void)
 	CU_add_test(s, "per-point limits: every rule's message", test_per_point_limits_errors);
 	CU_add_test(s, "seq_check good file and missing file",
 		    test_check_good_and_missing);
+	CU_add_test(s, "include: the digest covers every file", test_include_digest);
 	return 0;
 }

@@ -124,7 +124,9 @@ static void test_config_roles(void)
 	for (int i = 0; i < wafer_vs.n_roles; i++)
 		if (strcmp(wafer_vs.roles[i].name, "prober") == 0)
 			CU_ASSERT_STRING_EQUAL(wafer_vs.roles[i].driver, "mpi-sentio");
-	CU_ASSERT_EQUAL(elsfp_vs.n_roles, 2);
+	/* pm, laser and the SMUs of the eight lasers (smu1..smu8). */
+	CU_ASSERT_EQUAL(elsfp_vs.n_roles, 10);
+	CU_ASSERT_PTR_NOT_NULL(tu_vstation_uri(&elsfp_vs, "smu8"));
 	CU_ASSERT(strncmp(tu_vstation_uri(&elsfp_vs, "laser"), "serial:///dev/pts/", 18) == 0);
 }
 

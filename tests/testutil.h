@@ -33,7 +33,7 @@ char *tu_slurp(const char *path, size_t *len);
 
 /* ---- the virtual station ------------------------------------------------ */
 
-#define TU_VSTATION_MAX_ROLES 8
+#define TU_VSTATION_MAX_ROLES 16
 
 typedef struct tu_vstation_role {
 	char name[16];     /* pm, pm100, bert, prober, laser */

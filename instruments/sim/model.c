@@ -92,6 +92,17 @@ void sim_model_defaults(sim_model_params *p)
 	p->temp_sigma_c = 0.3;
 	p->smsr_db = 45.0;
 	p->smsr_sigma_db = 1.0;
+	p->ith_ma = 8.0;
+	p->ith_sigma_ma = 0.5;
+	p->rs_ohm = 4.0;
+	p->rs_sigma_ohm = 0.2;
+	p->kinked_laser_fraction = 0.12;
+	p->kink_slope_drop = 0.4;
+	p->liv_noise = 2e-4;
+	p->fiber_align = 0;
+	p->coupler_sigma_um = 0.4;
+	p->planted_um = 3.0;
+	p->mode_radius_um = 5.0;
 
 	p->fibers = 16;
 	p->fiber_ref_dbm = 0.0;
@@ -112,6 +123,18 @@ void sim_limits_defaults(sim_limits *l)
 	l->laser_power_low_dbm = -3.0;
 	l->laser_power_high_dbm = 6.0;
 	l->fiber_loss_max_db = 2.5;
+	l->liv = 0;
+	l->ith_low_ma = 3.0;
+	l->ith_high_ma = 14.0;
+	l->slope_low_w_a = 0.009;
+	l->kink_max_pct = 20.0;
+	l->rs_low_ohm = 2.0;
+	l->rs_high_ohm = 7.0;
+	l->align = 0;
+	l->align_port = 1;
+	l->align_nm = 1309.96;
+	l->align_ref_dbm = 4.0;
+	l->align_loss_max_db = 10.0;
 }
 
 /* ---- generator ------------------------------------------------------------ */
@@ -206,6 +229,7 @@ static const char *const product_names[] = {"elsfp", "teraphy", "fiber"};
 static const char *const defect_names[SIM_DEFECT_COUNT] = {
 	"none", "dead-port", "weak-wavelength", "high-ber-lane", "shorted",
 	"scratch", "weak-laser", "drifting-laser", "misaligned-fiber",
+	"kinked-laser",
 };
 
 const char *sim_product_name(enum sim_product p)
@@ -551,7 +575,7 @@ double sim_module_temp_c(const sim_model *m, int unit)
 
 /* Noise-free power of a laser at reading number `sample` (a drifting laser
  * drops with every reading), dBm. */
-static double laser_mean_dbm(const sim_model *m, int unit, int laser, uint64_t sample)
+double sim_laser_mean_dbm(const sim_model *m, int unit, int laser, uint64_t sample)
 {
 	const sim_model_params *p = &m->p;
 	uint64_t u = (uint64_t)unit, l = (uint64_t)laser;
@@ -573,7 +597,7 @@ void sim_laser_read(const sim_model *m, int unit, int laser, uint64_t sample,
 	const sim_model_params *p = &m->p;
 	uint64_t u = (uint64_t)unit, l = (uint64_t)laser;
 
-	out->power_dbm = laser_mean_dbm(m, unit, laser, sample)
+	out->power_dbm = sim_laser_mean_dbm(m, unit, laser, sample)
 			 + p->noise_sigma_db * gauss_at(m->key, TAG_NOISE, u, l + 1000, sample);
 	out->wavelength_nm = laser_grid_nm(m, unit, laser)
 			     + p->wl_sigma_nm * (gauss_at(m->key, TAG_LWL, u, 0, 0)
@@ -656,6 +680,18 @@ int sim_truth_die(const sim_model *m, const sim_limits *l, int slot, int col, in
 	t->power_pass = t->min_dbm >= l->die_power_low_dbm && t->max_dbm <= l->die_power_high_dbm;
 	t->ber_pass = t->max_ber <= l->die_ber_max;
 	t->expected_bin = !t->power_pass ? 5 : !t->ber_pass ? 7 : 1;
+	sim_die_coupler(m, slot, col, row, &t->coupler_x_um, &t->coupler_y_um);
+	{
+		int k = sim_grid_index(m, l->align_nm);
+
+		t->align_pass = k >= 0 && l->align_port >= 1 &&
+				l->align_port <= p->die_ports &&
+				sim_die_mean_dbm(m, slot, col, row, l->align_port, k) >=
+				l->align_ref_dbm - l->align_loss_max_db;
+	}
+	/* The aligned screen: alignment first (bin 4), then power. */
+	if (l->align)
+		t->expected_bin = !t->align_pass ? 4 : !t->power_pass ? 5 : 1;
 	return 0;
 }
 
@@ -672,7 +708,7 @@ int sim_truth_unit(const sim_model *m, const sim_limits *l, int unit, sim_truth 
 		double dbm;
 
 		if (m->p.product == SIM_PRODUCT_ELSFP) {
-			dbm = laser_mean_dbm(m, unit, c, 0);
+			dbm = sim_laser_mean_dbm(m, unit, c, 0);
 		} else {
 			double loss = sim_fiber_loss_db(m, unit, c);
 
@@ -689,6 +725,13 @@ int sim_truth_unit(const sim_model *m, const sim_limits *l, int unit, sim_truth 
 		t->power_pass = t->max_loss_db <= l->fiber_loss_max_db;
 	t->ber_pass = 1;
 	t->expected_bin = t->power_pass ? 1 : 5;
+	if (m->p.product == SIM_PRODUCT_ELSFP) {
+		t->kinked = sim_unit_kinked_laser(m, unit);
+		t->liv_pass = sim_truth_liv(m, l, unit);
+		/* The LIV screen (elsfp-liv.yaml) bins on LIV alone. */
+		if (l->liv)
+			t->expected_bin = t->liv_pass ? 1 : 6;
+	}
 	return 0;
 }
 
@@ -717,16 +760,21 @@ int sim_truth_write_csv(const sim_model *m, const sim_limits *l, FILE *f)
 			}
 		}
 	} else {
+		/* The LIV columns come last, so readers by position keep
+		 * their columns; expected_liv_bin is the bin of the LIV screen. */
 		fprintf(f, "lot,unit,serial,channels,defect,defect_channel,min_dbm,max_dbm,"
-			   "max_loss_db,power_pass,expected_bin\n");
+			   "max_loss_db,power_pass,expected_bin,kinked_laser,liv_pass,"
+			   "expected_liv_bin\n");
 		for (int u = 0; u < p->units; u++) {
 			char serial[48];
 
 			sim_unit_serial(m, u, serial, sizeof(serial));
 			sim_truth_unit(m, l, u, &t);
-			fprintf(f, "%s,%d,%s,%d,%s,%d,%.4f,%.4f,%.4f,%d,%d\n", p->lot, u, serial,
+			fprintf(f, "%s,%d,%s,%d,%s,%d,%.4f,%.4f,%.4f,%d,%d,%d,%d,%d\n", p->lot, u, serial,
 				t.channels, sim_defect_name(t.defect), t.where, t.min_dbm,
-				t.max_dbm, t.max_loss_db, t.power_pass, t.expected_bin);
+				t.max_dbm, t.max_loss_db, t.power_pass, t.expected_bin,
+				t.kinked, t.liv_pass,
+				p->product == SIM_PRODUCT_ELSFP ? (t.liv_pass ? 1 : 6) : 0);
 		}
 	}
 	return ferror(f) ? -1 : 0;

@@ -44,6 +44,8 @@ enum sim_defect {
 	SIM_DEFECT_WEAK_LASER,        /* module: one laser far low */
 	SIM_DEFECT_DRIFTING_LASER,    /* module: one laser low and dropping per sample */
 	SIM_DEFECT_MISALIGNED_FIBER,  /* assembly: one fiber with > 3.5 dB extra loss */
+	SIM_DEFECT_KINKED_LASER,      /* module: one laser's L-I kinks (its own draw,
+	                                 beside the others: sim_unit_kinked_laser) */
 	SIM_DEFECT_COUNT
 };
 
@@ -89,6 +91,20 @@ typedef struct sim_model_params {
 	int fibers;
 	double fiber_ref_dbm, coupling_db, assembly_sigma_db, fiber_sigma_db;
 	double misaligned_fraction, misalign_min_db, misalign_max_db;
+	/* ELSFP lasers driven by a source-measure unit (liv.c): threshold,
+	 * series resistance, a kinked laser per module (an independent draw:
+	 * the power at nominal bias is unchanged, so it shows only in LIV),
+	 * the slope drop above its kink and the relative reading noise. */
+	double ith_ma, ith_sigma_ma, rs_ohm, rs_sigma_ohm;
+	double kinked_laser_fraction, kink_slope_drop, liv_noise;
+	/* TeraPHY fiber alignment (align.c), opt-in (--fiber-align): each
+	 * die's grating couplers sit off the positioner's nominal spot by a
+	 * seeded placement error (coupler_sigma_um per axis; one die per
+	 * wafer, sim_planted_die, off by planted_um), and the light coupled is
+	 * the Gaussian mode overlap exp(-d^2 / w^2) of the fiber's offset d
+	 * from them, w = mode_radius_um. Off: the fiber sits on every coupler. */
+	int fiber_align;
+	double coupler_sigma_um, planted_um, mode_radius_um;
 } sim_model_params;
 
 /* The default limits the example sequences use (docs/VIRTUAL_STATION.md). */
@@ -98,6 +114,17 @@ typedef struct sim_limits {
 	double ber_rate_gbps;
 	double laser_power_low_dbm, laser_power_high_dbm;
 	double fiber_loss_max_db;
+	/* The LIV screen (sequences/elsfp-liv.yaml, its limits file): with
+	 * liv set, a module's expected bin is 6 when any laser fails one. */
+	int liv;
+	double ith_low_ma, ith_high_ma, slope_low_w_a, kink_max_pct;
+	double rs_low_ohm, rs_high_ohm;
+	/* The aligned screen (sequences/teraphy-align.yaml): with align set,
+	 * a die whose monitor port (align_port at align_nm) cannot reach
+	 * align_ref_dbm - align_loss_max_db at the optimum bins 4, else as
+	 * its power says (5), BER untested. */
+	int align, align_port;
+	double align_nm, align_ref_dbm, align_loss_max_db;
 } sim_limits;
 
 typedef struct sim_model {
@@ -121,7 +148,13 @@ typedef struct sim_truth {
 	double max_loss_db;       /* fiber: worst coupling loss */
 	double max_ber;           /* die: worst true lane BER; 1.0 = no sync */
 	int power_pass, ber_pass;
-	int expected_bin;   /* 1 PASS, 5 OPTICAL_POWER (or COUPLING_LOSS), 7 BER */
+	int expected_bin;   /* 1 PASS, 5 OPTICAL_POWER (or COUPLING_LOSS), 7 BER;
+	                       with sim_limits.liv: 1 PASS, 6 LIV */
+	int kinked;         /* ELSFP: the laser with a kink, 1-based; 0 none */
+	int liv_pass;       /* ELSFP: every laser inside the LIV limits */
+	double coupler_x_um, coupler_y_um; /* die: the coupler's placement
+	                       error (the optimum is the origin plus it) */
+	int align_pass;     /* die: the monitor port reaches the align limit */
 } sim_truth;
 
 /* Fill p with the documented defaults (ELSFP, seed 1, lot LOT1, 25 units). */
@@ -179,6 +212,38 @@ typedef struct sim_laser {
 void sim_laser_read(const sim_model *m, int unit, int laser, uint64_t sample,
 		    sim_laser *out);
 double sim_module_temp_c(const sim_model *m, int unit);
+/* Noise-free power of laser 1..lasers at its nominal bias at reading
+ * `sample` (a drifting laser drops per reading), dBm. */
+double sim_laser_mean_dbm(const sim_model *m, int unit, int laser, uint64_t sample);
+/* ---- LIV: a laser driven by a source-measure unit (liv.c) --------------- */
+/* The laser of module `unit` whose L-I curve kinks, 1-based; 0: none. */
+int sim_unit_kinked_laser(const sim_model *m, int unit);
+/* A laser's L-I-V law: threshold, slope below/above the kink current, the
+ * kink current (+inf: none), series resistance. */
+typedef struct sim_liv {
+	double ith_a, slope_w_a, kink_a, slope2_w_a, rs_ohm;
+} sim_liv;
+void sim_laser_liv(const sim_model *m, int unit, int laser, sim_liv *out);
+/* Optical power (W, noise-free) and forward voltage (V) at `amps`. */
+double sim_liv_power_w(const sim_liv *l, double amps);
+double sim_liv_volts(const sim_liv *l, double amps);
+/* The current a forward voltage drives (inverse of sim_liv_volts), A. */
+double sim_liv_amps(const sim_liv *l, double volts);
+/* 1 when every laser of `unit` lies inside l's LIV limits (noise-free). */
+int sim_truth_liv(const sim_model *m, const sim_limits *l, int unit);
+/* ---- fiber alignment (align.c) ------------------------------------------ */
+/* The positioner's frame: NanoCube micrometres, nominal spot at 50, 50. */
+#define SIM_FIBER_ORIGIN_UM 50.0
+/* Route index of the die of wafer `slot` whose coupler is off by
+ * planted_um; -1 without the alignment model. */
+int sim_planted_die(const sim_model *m, int slot);
+/* The die's coupler placement error, um (0, 0 without the model). */
+void sim_die_coupler(const sim_model *m, int slot, int col, int row, double *ex,
+		     double *ey);
+/* Fraction of the light coupled with the fiber at (x, y) in the
+ * positioner's frame: 1 without the model. */
+double sim_die_coupling(const sim_model *m, int slot, int col, int row, double x,
+			double y);
 /* Fiber 1..fibers: noise-free coupling loss, dB. */
 double sim_fiber_loss_db(const sim_model *m, int unit, int fiber);
 

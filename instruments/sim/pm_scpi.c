@@ -71,7 +71,14 @@ static double light_w(sim_pm *pm, int i, uint64_t sample)
 		k = sim_grid_index(m, pm->wl_m[i] * 1e9);
 		if (k < 0 || i + 1 > m->p.die_ports)
 			return m->p.dark_w;
-		return sim_die_power_w(m, slot, col, row, i + 1, k, sample);
+		return sim_die_power_w(m, slot, col, row, i + 1, k, sample) *
+		       sim_die_coupling(m, slot, col, row, st->fiber_x, st->fiber_y);
+	}
+	{
+		double smu_w = sim_station_smu_light_w(st, i + 1, sample);
+
+		if (smu_w >= 0)
+			return smu_w + m->p.dark_w;
 	}
 	if (m->p.product == SIM_PRODUCT_ELSFP && !sim_station_laser_on(st, i + 1))
 		return m->p.dark_w;

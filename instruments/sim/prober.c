@@ -19,6 +19,7 @@
 #define T_STEP_PER_MM 0.002
 #define T_CONTACT 0.03
 #define T_SEPARATE 0.02
+#define T_NANOCUBE 0.005   /* a piezo move of a few um, settled */
 
 enum {
 	E_OK = 0, E_UNKNOWN = 1, E_NO_WAFER = 2, E_NO_DIE = 3, E_NOT_AT_DIE = 4,
@@ -312,7 +313,64 @@ static void c_sim_get_bin(sim_prober *p, const char *args)
 		snprintf(p->msg, sizeof(p->msg), "%d", *bin_at(p, slot, col, row));
 }
 
+/* siph:move_nanocube_xy <probe>,x,y: the SiPh positioner, 0..100 um per
+ * axis; replies the position reached. One positioner (East) here. */
+static int fiber_probe(sim_prober *p, const char *args, const char **rest)
+{
+	size_t n = strcspn(args, ",");
+
+	if (n == 0 || (strncasecmp(args, "East", n) != 0 && strncasecmp(args, "E", n) != 0)) {
+		fail(p, E_PARAM, "unknown SiPh probe (East only)");
+		return -1;
+	}
+	*rest = args[n] == ',' ? args + n + 1 : args + n;
+	return 0;
+}
+
+static void c_nanocube_move(sim_prober *p, const char *args)
+{
+	const char *rest;
+	double x, y;
+
+	if (fiber_probe(p, args, &rest))
+		return;
+	if (sscanf(rest, "%lf , %lf", &x, &y) != 2) {
+		fail(p, E_PARAM, "expected probe,x,y");
+		return;
+	}
+	if (!(x >= 0 && x <= 100 && y >= 0 && y <= 100)) {
+		fail(p, E_PARAM, "NanoCube position out of range 0..100 um");
+		return;
+	}
+	p->st->fiber_x = x;
+	p->st->fiber_y = y;
+	p->busy_s += T_NANOCUBE;
+	snprintf(p->msg, sizeof(p->msg), "%.4f,%.4f", x, y);
+}
+
+static void c_nanocube_get(sim_prober *p, const char *args)
+{
+	const char *rest;
+
+	if (fiber_probe(p, args, &rest))
+		return;
+	snprintf(p->msg, sizeof(p->msg), "%.4f,%.4f", p->st->fiber_x, p->st->fiber_y);
+}
+
+static void c_move_origin(sim_prober *p, const char *args)
+{
+	const char *rest;
+
+	if (fiber_probe(p, args, &rest))
+		return;
+	p->st->fiber_x = p->st->fiber_y = SIM_FIBER_ORIGIN_UM;
+	p->busy_s += T_NANOCUBE;
+}
+
 static const struct prober_cmd commands[] = {
+	{"siph:move_nanocube_xy", c_nanocube_move},
+	{"siph:get_nanocube_xy", c_nanocube_get},
+	{"siph:move_origin", c_move_origin},
 	{"*rcs", c_rcs},
 	{"select_module", c_select_module},
 	{"loader:load_wafer", c_load},

@@ -14,7 +14,27 @@ int sim_station_select(sim_station *st, long n)
 	 * as the example sequences expect. */
 	st->low_power = 0;
 	st->tx_disable = 0;
+	for (int i = 0; i < SIM_MAX_PORTS; i++) {
+		st->smu_on[i] = 0;
+		st->smu_a[i] = 0;
+	}
 	return 0;
+}
+
+double sim_station_smu_light_w(const sim_station *st, int lane, uint64_t sample)
+{
+	const sim_model *m = &st->model;
+	uint64_t s;
+	sim_liv l;
+
+	if (m->p.product != SIM_PRODUCT_ELSFP || lane < 1 || lane > SIM_MAX_PORTS ||
+	    lane > sim_unit_channels(m, st->dut) || !st->smu_on[lane - 1])
+		return -1;
+	sim_laser_liv(m, st->dut, lane, &l);
+	s = sim_hash(m->key, 0x4c495652 /* "LIVR" */, (uint64_t)st->dut,
+		     (uint64_t)lane, sample);
+	return sim_liv_power_w(&l, st->smu_a[lane - 1]) *
+	       (1.0 + m->p.liv_noise * sim_gauss(&s));
 }
 
 int sim_station_die(const sim_station *st, int *slot, int *col, int *row)

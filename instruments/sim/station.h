@@ -28,6 +28,14 @@ typedef struct sim_station {
 	/* the ELSFP module in the fixture (reset when the DUT changes) */
 	int low_power;            /* LowPwrRequestSW */
 	uint16_t tx_disable;      /* bit n-1: lane n off */
+	/* the source-measure units wired to the module's lasers (smu.c):
+	 * while SMU n's output is on, laser n emits what its L-I law gives at
+	 * smu_a[n-1], whatever the module's own enable says */
+	int smu_on[SIM_MAX_PORTS];
+	double smu_a[SIM_MAX_PORTS];
+	/* the prober's fiber positioner (NanoCube um; origin 50, 50): what
+	 * the power meter sees of a die is its coupling there (align.c) */
+	double fiber_x, fiber_y;
 } sim_station;
 
 /* Select unit n as the part under test (0..units-1); its module starts
@@ -37,6 +45,9 @@ int sim_station_select(sim_station *st, long n);
 /* The die the probes touch: 1 with slot/col/row filled, or 0. */
 int sim_station_die(const sim_station *st, int *slot, int *col, int *row);
 
+/* Power of laser `lane` (1-based) while its SMU drives it, W with the
+ * reading noise of reading `sample`; -1 when no SMU drives it. */
+double sim_station_smu_light_w(const sim_station *st, int lane, uint64_t sample);
 /* Laser `lane` (1-based) of the module in the fixture emits. */
 int sim_station_laser_on(const sim_station *st, int lane);
 

@@ -32,10 +32,13 @@
 #include "model.h"
 #include "pm_scpi.h"
 #include "prober.h"
+#include "smu.h"
 #include "station.h"
 #include "usb_station.h"
 
-enum { EP_PM, EP_PM100, EP_BERT, EP_PROBER, EP_LASER, EP_COUNT };
+/* SMUs 1..8 drive the ELSFP module's lasers 1..8 (smu.h). */
+enum { EP_PM, EP_PM100, EP_BERT, EP_PROBER, EP_LASER, EP_SMU1,
+       EP_SMU8 = EP_SMU1 + SIM_SMU_MAX - 1, EP_COUNT };
 
 static const struct {
 	const char *role, *driver;
@@ -46,6 +49,14 @@ static const struct {
 	[EP_BERT] = {"bert", "jbert-n4903b", 5000},
 	[EP_PROBER] = {"prober", "mpi-sentio", 15000},
 	[EP_LASER] = {"laser", "elsfp-cmis", 2000},
+	[EP_SMU1] = {"smu1", "keithley-24xx", 2000},
+	[EP_SMU1 + 1] = {"smu2", "keithley-24xx", 2000},
+	[EP_SMU1 + 2] = {"smu3", "keithley-24xx", 2000},
+	[EP_SMU1 + 3] = {"smu4", "keithley-24xx", 2000},
+	[EP_SMU1 + 4] = {"smu5", "keithley-24xx", 2000},
+	[EP_SMU1 + 5] = {"smu6", "keithley-24xx", 2000},
+	[EP_SMU1 + 6] = {"smu7", "keithley-24xx", 2000},
+	[EP_SMU8] = {"smu8", "keithley-24xx", 2000},
 };
 
 struct options {
@@ -82,7 +93,8 @@ static void usage(FILE *f)
 		"pty) over one seeded model of a lot. docs/VIRTUAL_STATION.md has it all.\n"
 		"\n"
 		"  --product P              teraphy (wafer process: pm, pm100, bert, prober),\n"
-		"                           elsfp (unit: pm, laser; default), fiber (unit: pm, pm100)\n"
+		"                           elsfp (unit: pm, laser, smu1..smu8; default), fiber\n"
+		"                           (unit: pm, pm100)\n"
 		"  --seed N                 model seed (default 1)\n"
 		"  --lot ID                 lot id (default LOT1); wafer ids are <lot>-W<slot>\n"
 		"  --wafers N               wafers in the cassette, slots 1..N (default 2)\n"
@@ -109,6 +121,9 @@ static void usage(FILE *f)
 		"                           their union (CSV; for bench_wafer)\n"
 		"  --outlier C,R,DB         plant an outlier: die (C,R) of every wafer reads DB dB\n"
 		"                           more on every port (up to 4; for the PAT screen)\n"
+		"  --fiber-align            teraphy: each die's couplers sit off the nominal\n"
+		"                           fiber spot (seeded, one die per wafer by 3 um);\n"
+		"                           the fiber must be aligned (siph:move_nanocube_xy)\n"
 		"  --ground-truth           print every part's defects and expected bin as CSV\n"
 		"                           and exit\n"
 		"  --usb                    USB instruments on a umockdev testbed: the pm100 as\n"
@@ -225,7 +240,7 @@ enum {
 	OPT_FAULT, OPT_SEED, OPT_UNITS, OPT_WAFERS, OPT_FIBERS, OPT_EDGE_MM,
 	OPT_PM_PORTS, OPT_TIME_SCALE, OPT_LIFETIME_S, OPT_LATENCY_MS,
 	OPT_FAULT_NO_REPLY_AFTER, OPT_USB, OPT_USB_FAULT, OPT_USB_MAX_TRANSFER,
-	OPT_USB_LOG, OPT_OUTLIER,
+	OPT_USB_LOG, OPT_OUTLIER, OPT_FIBER_ALIGN,
 };
 
 static const struct option long_options[] = {
@@ -255,6 +270,7 @@ static const struct option long_options[] = {
 	{"usb-max-transfer", required_argument, NULL, OPT_USB_MAX_TRANSFER},
 	{"usb-log", required_argument, NULL, OPT_USB_LOG},
 	{"outlier", required_argument, NULL, OPT_OUTLIER},
+	{"fiber-align", no_argument, NULL, OPT_FIBER_ALIGN},
 	{NULL, 0, NULL, 0},
 };
 
@@ -363,6 +379,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->ground_truth = 1;
 		} else if (opt == OPT_USB) {
 			o->usb = 1;
+		} else if (opt == OPT_FIBER_ALIGN) {
+			o->model.fiber_align = 1;
 		} else if (opt == '?' || opt == ':') {
 			fprintf(stderr, "kgd-vstation: %s: unknown option or missing value\n",
 				argv[at]);
@@ -405,6 +423,8 @@ static int product_needs(enum sim_product p, int ep)
 	case EP_LASER:
 		return p == SIM_PRODUCT_ELSFP;
 	}
+	if (ep >= EP_SMU1 && ep <= EP_SMU8)
+		return p == SIM_PRODUCT_ELSFP;
 	return 0;
 }
 
@@ -474,6 +494,7 @@ int main(int argc, char **argv)
 	}
 	sim_limits_defaults(&st.limits);
 	st.time_scale = o.time_scale;
+	st.fiber_x = st.fiber_y = SIM_FIBER_ORIGIN_UM;
 	if (o.ground_truth)
 		return sim_truth_write_csv(&st.model, &st.limits, stdout) ? 1 : 0;
 	deadline = sim_now() + o.lifetime_s;
@@ -526,6 +547,10 @@ int main(int argc, char **argv)
 			e->inst = sim_elsfp_new(&st);
 			e->exec = sim_elsfp_execute;
 			e->is_pty = 1;
+			break;
+		default:   /* EP_SMU1..EP_SMU8 */
+			e->inst = sim_smu_new(&st, r - EP_SMU1 + 1);
+			e->exec = sim_smu_execute;
 			break;
 		}
 		if (!e->inst) {
@@ -591,6 +616,8 @@ out:
 			sim_prober_free(eps[i].inst);
 		else if (eps[i].exec == sim_elsfp_execute)
 			sim_elsfp_free(eps[i].inst);
+		else if (eps[i].exec == sim_smu_execute)
+			sim_smu_free(eps[i].inst);
 	}
 	return rc;
 }

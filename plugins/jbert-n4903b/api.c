@@ -376,3 +376,7 @@ DRV_STD_SCPI_DRIVER(&jbert_info, struct jbert_handle, jbert_setup,
 		    .name = JBERT_DRIVER, .klass = DRV_CLASS_BERT, .bert = &bert_ops,
 		    .description = "Keysight J-BERT N4903A/B, 16 lanes by suffix "
 				   "(SCPI over TCP)");
+
+/* For `station run --dry-run` (kgd/driver.h, optional): LAN SCPI, ~20 ms an exchange; reading the counts ~20 ms after the gate; lanes: as fitted. */
+__attribute__((visibility("default")))
+const drv_timing kgd_driver_timing = {0.02, 0.02, 0};

@@ -173,3 +173,7 @@ DRV_STD_SCPI_DRIVER(&n774x_info, struct n774x_handle, n774x_setup,
 		    .name = N774X_DRIVER, .klass = DRV_CLASS_POWER_METER, .pm = &pm_ops,
 		    .description = "Keysight N7744A/N7745A/N774xC/N7747-8 multiport and "
 				   "816x optical power meters (SCPI)");
+
+/* For `station run --dry-run` (kgd/driver.h, optional): LAN SCPI, one exchange ~5 ms; a single-port read ~10 ms besides averaging; ports: as many as its modules. */
+__attribute__((visibility("default")))
+const drv_timing kgd_driver_timing = {0.005, 0.01, 0};

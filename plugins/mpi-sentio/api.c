@@ -207,6 +207,52 @@ static int sentio_die_count(void *handle, int *n, kgd_err *err)
 	return KGD_OK;
 }
 
+/* "x,y" of a NanoCube reply into the two numbers. */
+static int fiber_reply(struct sentio_handle *h, const char *what, const char *msg,
+		       double *x, double *y, kgd_err *err)
+{
+	char *end;
+
+	*x = strtod(msg, &end);
+	if (end != msg && *end == ',') {
+		const char *p = end + 1;
+
+		*y = strtod(p, &end);
+		if (end != p && (*end == '\0' || *end == '\r' || *end == '\n'))
+			return KGD_OK;
+	}
+	return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s: %s: expected 'x,y', got "
+			   "'%.60s'", xport_uri(h->dev.x), what, msg);
+}
+
+/* The NanoCube's range: a target outside it is refused here rather than
+ * by the prober after the step has started. */
+static int sentio_fiber_move(void *handle, double x, double y, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+	char msg[SENTIO_MSG_MAX];
+	double nx, ny;
+	int rc;
+
+	if (!(x >= 0 && x <= 100 && y >= 0 && y <= 100))
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: fiber_move: %g, %g um is "
+				   "outside the NanoCube's 0..100 um", xport_uri(h->dev.x),
+				   x, y);
+	rc = sentio_exchange(h->dev.x, h->model, SENTIO_CMD_FIBER_MOVE, msg,
+			     sizeof(msg), NULL, NULL, err, x, y);
+	return rc ? rc : fiber_reply(h, "siph:move_nanocube_xy", msg, &nx, &ny, err);
+}
+
+static int sentio_fiber_position(void *handle, double *x, double *y, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+	char msg[SENTIO_MSG_MAX];
+	int rc = sentio_exchange(h->dev.x, h->model, SENTIO_CMD_FIBER_POS, msg,
+				 sizeof(msg), NULL, NULL, err);
+
+	return rc ? rc : fiber_reply(h, "siph:get_nanocube_xy", msg, x, y, err);
+}
+
 static const drv_prober_ops prober_ops = {
 	.load_wafer = sentio_load_wafer,
 	.step_first = sentio_step_first,
@@ -218,8 +264,14 @@ static const drv_prober_ops prober_ops = {
 	.unload_wafer = sentio_unload_wafer,
 	.current_die = sentio_current_die,
 	.die_count = sentio_die_count,
+	.fiber_move = sentio_fiber_move,
+	.fiber_position = sentio_fiber_position,
 };
 
 DRV_STD_DRIVER(SENTIO_DRIVER, struct sentio_handle, sentio_setup,
 	       .klass = DRV_CLASS_PROBER, .prober = &prober_ops,
 	       .description = "MPI wafer probers under SENTIO remote control (TCP 35555)");
+
+/* For `station run --dry-run` (kgd/driver.h, optional): the prober: moves are the wafer process's, not steps'. */
+__attribute__((visibility("default")))
+const drv_timing kgd_driver_timing = {0.05, 0, 0};

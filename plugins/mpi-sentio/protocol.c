@@ -30,6 +30,9 @@ static const sentio_cmdset cmds_sentio = {
 		[SENTIO_CMD_SEPARATE] = {"move_chuck_separation", 0},
 		[SENTIO_CMD_SET_BIN] = {"map:bins:set_bin %d,%d,%d", 0},
 		[SENTIO_CMD_UNLOAD_WAFER] = {"loader:unload_wafer", 120000},
+		/* SiPh: the East positioner's NanoCube, 0..100 um per axis. */
+		[SENTIO_CMD_FIBER_MOVE] = {"siph:move_nanocube_xy East,%.4f,%.4f", 0},
+		[SENTIO_CMD_FIBER_POS] = {"siph:get_nanocube_xy East", 0},
 	},
 };
 

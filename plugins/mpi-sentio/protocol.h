@@ -39,6 +39,8 @@ enum sentio_cmd {
 	SENTIO_CMD_SEPARATE,     /* (none) */
 	SENTIO_CMD_SET_BIN,      /* int bin, int col, int row */
 	SENTIO_CMD_UNLOAD_WAFER, /* (none) */
+	SENTIO_CMD_FIBER_MOVE,   /* double x, double y (um) -> x,y */
+	SENTIO_CMD_FIBER_POS,    /* (none) -> x,y */
 	SENTIO_CMD_COUNT
 };
 

@@ -119,3 +119,7 @@ DRV_STD_SCPI_DRIVER(&pm100_info, struct pm100_handle, pm100_setup,
 		    .name = PM100_DRIVER, .klass = DRV_CLASS_POWER_METER, .pm = &pm_ops,
 		    .description = "Thorlabs PM100D/PM100USB/PM100A/PM101/PM400 "
 				   "power meters (SCPI, USBTMC)");
+
+/* For `station run --dry-run` (kgd/driver.h, optional): USBTMC, ~10 ms an exchange; a read ~50 ms (its own averaging of 100 samples); one port. */
+__attribute__((visibility("default")))
+const drv_timing kgd_driver_timing = {0.01, 0.05, 1};

@@ -2,8 +2,9 @@
  * kgd/driver.h - the driver plugin ABI (installed; the one header a plugin
  * writer needs besides kgd/xport.h and kgd/scpi.h).
  *
- * A driver is a shared object that exports exactly one symbol,
- * KGD_DRIVER_SYMBOL, a const drv_descriptor. The station dlopen()s the file,
+ * A driver is a shared object that exports one symbol,
+ * KGD_DRIVER_SYMBOL, a const drv_descriptor (and optionally
+ * KGD_DRIVER_TIMING_SYMBOL, a const drv_timing: see the end). The station dlopen()s the file,
  * looks the symbol up, and refuses the plugin when abi_major differs from the
  * station's DRV_ABI_MAJOR or when an operation its class requires is NULL.
  * Minor versions only add optional operations at the end of a table, so a
@@ -34,9 +35,13 @@ extern "C" {
 
 /* 1.0: the first table of every class. 1.1: drv_bert_ops gains
  * configure_lanes, gate_start and gate_read (one gate on several lanes);
- * drv_pm_ops gains set_wavelength_ports (the set-up of an all-port read). */
+ * drv_pm_ops gains set_wavelength_ports (the set-up of an all-port read).
+ * 1.2: the source-measure unit class (DRV_CLASS_SMU, drv_smu_ops) and its
+ * table pointer at the end of drv_descriptor, read only from 1.2 plugins;
+ * drv_prober_ops gains fiber_move and fiber_position (the optical
+ * positioner). */
 #define DRV_ABI_MAJOR 1
-#define DRV_ABI_MINOR 1
+#define DRV_ABI_MINOR 2
 
 /* Name of the exported descriptor symbol. */
 #define KGD_DRIVER_SYMBOL "kgd_driver"
@@ -46,6 +51,7 @@ enum drv_class {
 	DRV_CLASS_BERT = 2,
 	DRV_CLASS_PROBER = 3,
 	DRV_CLASS_LASER = 4,
+	DRV_CLASS_SMU = 5,          /* ABI 1.2 */
 };
 
 /* Optical power meter. Ports are 1-based as on the front panel. */
@@ -131,6 +137,13 @@ typedef struct drv_prober_ops {
 	int (*current_die)(void *h, drv_die *die, kgd_err *err);
 	/* Optional. Number of dies in the test map, for progress. */
 	int (*die_count)(void *h, int *n, kgd_err *err);
+	/* ABI 1.2, optional (both or none): the optical positioner of a
+	 * silicon-photonics prober - the fiber (array) above the die's grating
+	 * couplers - in its own frame, micrometres (MPI SENTIO's NanoCube:
+	 * 0..100 on each axis, its origin at 50, 50). fiber_move goes to x, y
+	 * and returns once there; fiber_position reads where it is. */
+	int (*fiber_move)(void *h, double x_um, double y_um, kgd_err *err);
+	int (*fiber_position)(void *h, double *x_um, double *y_um, kgd_err *err);
 } drv_prober_ops;
 
 /* External laser source module (ELSFP): lasers are 1-based channels. */
@@ -152,6 +165,25 @@ typedef struct drv_laser_ops {
 	int (*serial)(void *h, char *buf, size_t cap, kgd_err *err);
 } drv_laser_ops;
 
+/* Source-measure unit (ABI 1.2): one source/measure channel wired to one
+ * device (a laser diode, a photodiode, a heater). Sign convention as on
+ * the instrument: current flowing out of HI is positive. */
+typedef struct drv_smu_ops {
+	/* Required. Source `amps` with the voltage limited to +-v_limit
+	 * (compliance), measuring voltage; switches the output on. */
+	int (*source_current)(void *h, double amps, double v_limit, kgd_err *err);
+	/* Required. Source `volts` with the current limited to +-i_limit,
+	 * measuring current; switches the output on. */
+	int (*source_voltage)(void *h, double volts, double i_limit, kgd_err *err);
+	/* Required. One reading at the terminals of what is sourced now:
+	 * voltage and current (the sourced quantity as the instrument reads
+	 * it back). A reading in compliance is a reading, not an error; the
+	 * instrument's overflow value (9.9E37) is KGD_ERR_OVERRANGE. */
+	int (*measure)(void *h, double *volts, double *amps, kgd_err *err);
+	/* Required. Output on or off (off: the device is left unbiased). */
+	int (*output)(void *h, int on, kgd_err *err);
+} drv_smu_ops;
+
 typedef struct drv_descriptor {
 	uint16_t abi_major;       /* DRV_ABI_MAJOR the plugin was built with */
 	uint16_t abi_minor;
@@ -172,7 +204,27 @@ typedef struct drv_descriptor {
 	const drv_bert_ops *bert;
 	const drv_prober_ops *prober;
 	const drv_laser_ops *laser;
+	/* ABI 1.2: absent from older plugins' descriptors, never read there. */
+	const drv_smu_ops *smu;
 } drv_descriptor;
+
+/* Optional, outside the ABI's versioned tables: how long the
+ * instrument takes, for `station run --dry-run`'s estimate (it opens
+ * nothing). A driver that has it exports, besides KGD_DRIVER_SYMBOL, a
+ * const drv_timing named KGD_DRIVER_TIMING_SYMBOL; a driver without it
+ * loads as before and the estimate says it assumed defaults. Being a
+ * symbol of its own, it needs no ABI version, so it goes with any minor
+ * (and adds nothing to a class's operation table). */
+#define KGD_DRIVER_TIMING_SYMBOL "kgd_driver_timing"
+
+typedef struct drv_timing {
+	double command_s;   /* one command and its reply (or a settle the
+	                       driver waits for after a setting) */
+	double read_s;      /* one reading, besides the averaging or gate
+	                       time the sequence asks for */
+	int channels;       /* ports / lanes / laser channels the instrument
+	                       has; 0: unknown (the sweep ranges apply) */
+} drv_timing;
 
 #ifdef __cplusplus
 }

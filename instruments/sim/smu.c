@@ -1,0 +1,254 @@
+/*
+ * instruments/sim/smu.c - the simulated Keithley 2400 (see smu.h).
+ */
+#include "smu.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* One reading at 1 PLC (50 Hz) plus the source settling: what a point of
+ * a sweep costs on the real instrument. */
+#define SMU_READ_S 0.022
+
+struct sim_smu {
+	sim_scpi scpi;
+	sim_station *st;
+	int lane;
+	double busy_s;
+	int source_curr;     /* 1: sourcing current, 0: voltage */
+	double i_level, v_level;
+	double v_prot, i_prot;
+	int output;
+	int dut;             /* the module the state belongs to */
+};
+
+/* The module changed (sim_station_select clears the fixture's drive):
+ * a new part starts with the output off. */
+static void follow_dut(sim_smu *smu)
+{
+	if (smu->dut != smu->st->dut) {
+		smu->dut = smu->st->dut;
+		smu->output = 0;
+	}
+}
+
+/* What the terminals show now, compliance applied; drives the laser. */
+static void operate(sim_smu *smu, double *v, double *i)
+{
+	sim_station *st = smu->st;
+	sim_liv l;
+
+	sim_laser_liv(&st->model, st->dut, smu->lane, &l);
+	if (smu->source_curr) {
+		*i = smu->i_level;
+		*v = sim_liv_volts(&l, *i);
+		if (fabs(*v) > smu->v_prot) {
+			*v = copysign(smu->v_prot, *v);
+			*i = sim_liv_amps(&l, *v);
+		}
+	} else {
+		*v = smu->v_level;
+		*i = sim_liv_amps(&l, *v);
+		if (fabs(*i) > smu->i_prot) {
+			*i = copysign(smu->i_prot, *i);
+			*v = sim_liv_volts(&l, *i);
+		}
+	}
+	if (smu->lane <= SIM_MAX_PORTS) {
+		st->smu_on[smu->lane - 1] = smu->output;
+		st->smu_a[smu->lane - 1] = smu->output ? *i : 0.0;
+	}
+}
+
+static void reset(sim_smu *smu)
+{
+	smu->source_curr = 0;
+	smu->i_level = smu->v_level = 0;
+	smu->v_prot = 21.0;
+	smu->i_prot = 105e-6;
+	smu->output = 0;
+}
+
+static void sync_output(sim_smu *smu)
+{
+	double v, i;
+
+	operate(smu, &v, &i);
+}
+
+static void q_idn(const sim_scpi_call *c, sim_buf *out)
+{
+	sim_scpi_reply(c->s, out, SIM_SMU_IDN);
+}
+
+static void s_rst(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	reset(c->inst);
+	sync_output(c->inst);
+}
+
+static void s_func(const sim_scpi_call *c, sim_buf *out)
+{
+	sim_smu *smu = c->inst;
+
+	(void)out;
+	if (!c->params || !*c->params)
+		SIM_ERR_MISSING(c->s);
+	else if (strncasecmp(c->params, "CURR", 4) == 0)
+		smu->source_curr = 1;
+	else if (strncasecmp(c->params, "VOLT", 4) == 0)
+		smu->source_curr = 0;
+	else
+		SIM_ERR_ILLEGAL(c->s);
+	sync_output(smu);
+}
+
+static void q_func(const sim_scpi_call *c, sim_buf *out)
+{
+	sim_scpi_reply(c->s, out, "%s", ((sim_smu *)c->inst)->source_curr ? "CURR" : "VOLT");
+}
+
+/* A level or limit within the 2400's ranges (1.05 A, 210 V). */
+static int level(const sim_scpi_call *c, double max, double *dst)
+{
+	double v;
+
+	if (sim_scpi_number(c->s, c->params, NULL, &v))
+		return -1;
+	if (fabs(v) > max) {
+		SIM_ERR_RANGE(c->s);
+		return -1;
+	}
+	*dst = v;
+	return 0;
+}
+
+static void s_curr(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	if (level(c, 1.05, &((sim_smu *)c->inst)->i_level) == 0)
+		sync_output(c->inst);
+}
+
+static void s_volt(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	if (level(c, 210, &((sim_smu *)c->inst)->v_level) == 0)
+		sync_output(c->inst);
+}
+
+static void s_vprot(const sim_scpi_call *c, sim_buf *out)
+{
+	sim_smu *smu = c->inst;
+
+	(void)out;
+	if (level(c, 210, &smu->v_prot) == 0)
+		smu->v_prot = fabs(smu->v_prot);
+}
+
+static void s_iprot(const sim_scpi_call *c, sim_buf *out)
+{
+	sim_smu *smu = c->inst;
+
+	(void)out;
+	if (level(c, 1.05, &smu->i_prot) == 0)
+		smu->i_prot = fabs(smu->i_prot);
+}
+
+static void s_nop(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)c;
+	(void)out;
+}
+
+static void s_elem(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	/* The driver's one format; any other would change the reply. */
+	if (!c->params || strcasecmp(c->params, "VOLT,CURR") != 0)
+		SIM_ERR_ILLEGAL(c->s);
+}
+
+static void s_outp(const sim_scpi_call *c, sim_buf *out)
+{
+	sim_smu *smu = c->inst;
+
+	(void)out;
+	if (sim_scpi_bool(c->s, c->params, &smu->output) == 0)
+		sync_output(smu);
+}
+
+static void q_outp(const sim_scpi_call *c, sim_buf *out)
+{
+	sim_scpi_reply(c->s, out, "%d", ((sim_smu *)c->inst)->output);
+}
+
+static void q_read(const sim_scpi_call *c, sim_buf *out)
+{
+	sim_smu *smu = c->inst;
+	double v, i;
+
+	if (!smu->output) {
+		sim_scpi_error(c->s, 803, "Output disabled");
+		return;
+	}
+	smu->busy_s += SMU_READ_S;
+	operate(smu, &v, &i);
+	if (c->s->fx->garbage)
+		sim_scpi_reply(c->s, out, "#?garbage");
+	else if (c->s->fx->overrange)
+		sim_scpi_reply(c->s, out, "+9.910000E+37,+9.910000E+37");
+	else
+		sim_scpi_reply(c->s, out, "%+.6E,%+.6E", v, i);
+}
+
+static const sim_scpi_cmd commands[] = {
+	{"*IDN", NULL, q_idn},
+	{"*RST", s_rst, NULL},
+	{"[SOURce]:FUNCtion[:MODE]", s_func, q_func},
+	{"[SOURce]:CURRent[:LEVel][:IMMediate][:AMPLitude]", s_curr, NULL},
+	{"[SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", s_volt, NULL},
+	{"[SENSe]:FUNCtion[:ON]", s_nop, NULL},
+	{"[SENSe]:VOLTage[:DC]:PROTection[:LEVel]", s_vprot, NULL},
+	{"[SENSe]:CURRent[:DC]:PROTection[:LEVel]", s_iprot, NULL},
+	{"FORMat:ELEMents[:SENSe]", s_elem, NULL},
+	{"OUTPut[:STATe]", s_outp, q_outp},
+	{"READ", NULL, q_read},
+};
+
+sim_smu *sim_smu_new(sim_station *st, int lane)
+{
+	sim_smu *smu = calloc(1, sizeof(*smu));
+
+	if (!smu)
+		return NULL;
+	smu->st = st;
+	smu->lane = lane;
+	smu->dut = st->dut;
+	smu->scpi.st = st;
+	smu->scpi.inst = smu;
+	reset(smu);
+	return smu;
+}
+
+void sim_smu_free(sim_smu *smu)
+{
+	free(smu);
+}
+
+int sim_smu_execute(void *inst, const char *line, const sim_fx *fx, sim_buf *out,
+		    double *busy_s)
+{
+	sim_smu *smu = inst;
+	int rc;
+
+	smu->busy_s = 0;
+	follow_dut(smu);
+	rc = sim_scpi_execute(&smu->scpi, commands, sizeof(commands) / sizeof(commands[0]),
+			      line, fx, out);
+	*busy_s = smu->busy_s;
+	return rc;
+}

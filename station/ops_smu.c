@@ -1,0 +1,143 @@
+/*
+ * station/ops_smu.c - source-measure-unit operations of the sequencer: a
+ * laser's LIV (current from the SMU, light from a power meter, voltage
+ * from the SMU) with its derived values, a photodiode's dark current at a
+ * reverse bias, and switching the output off.
+ *
+ * The LIV's derived values (threshold, slope efficiency, kink, series
+ * resistance) come from analysis.c over exactly the points the step
+ * logged, so every derived row can be recomputed from the rows before it.
+ * Invariant: an LIV leaves the SMU's output off after its last point; a
+ * sweep cut short by an error leaves that to the sequence's cleanup.
+ */
+#include "run_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "analysis.h"
+
+#define LIV_MAX_POINTS 512
+
+static const drv_smu_ops *smu_of(const run_call *c)
+{
+	return c->r->plugin->desc->smu;
+}
+
+/* The last point of the step's sweep: every variable at its last value. */
+static int last_point(const run_point *pt)
+{
+	for (size_t i = 0; i < pt->st->n_sweep; i++)
+		if (pt->idx[i] + 1 < pt->st->sweep[i].n_values)
+			return 0;
+	return 1;
+}
+
+/* The power meter the param `meter` names (step.c found it, lint checked
+ * its class), open. */
+static run_role *meter_of(const run_call *c, kgd_err *err)
+{
+	if (!c->meter || !c->meter->h) {
+		kgd_err_set(err, KGD_ERR_ARG, "step '%s': power meter role '%s' is "
+			    "not open", c->st->name,
+			    run_param_str(c->st, "meter", "?"));
+		return NULL;
+	}
+	return c->meter;
+}
+
+/* One LIV point: source the sweep's current (mA), read the voltage, read
+ * the light on the meter's port; v[0] power (W), v[1] voltage (V). */
+int run_op_smu_liv(run_call *c, kgd_err *err)
+{
+	const drv_smu_ops *smu = smu_of(c);
+	run_role *pm = meter_of(c, err);
+	double ma = 0, volts, amps, watts, nm;
+	int port = (int)run_param_num(c->st, "port", 1), rc;
+
+	if (!pm)
+		return KGD_ERR_ARG;
+	run_point_get(c->pt, "current_ma", &ma);
+	if (c->pt->idx[0] == 0 && (nm = run_param_num(c->st, "wavelength_nm", 0)) > 0) {
+		rc = pm->plugin->desc->pm->set_wavelength(pm->h, port, nm, err);
+		if (rc)
+			return rc;
+	}
+	rc = smu->source_current(c->r->h, ma * 1e-3,
+				 run_param_num(c->st, "v_limit", 3.0), err);
+	if (rc == KGD_OK)
+		rc = smu->measure(c->r->h, &volts, &amps, err);
+	if (rc == KGD_OK)
+		rc = pm->plugin->desc->pm->read_power(pm->h, port, &watts, err);
+	if (rc)
+		return rc;
+	c->v[0] = watts;
+	c->v[1] = volts;
+	/* The laser goes dark once its curve is taken. */
+	if (last_point(c->pt))
+		return smu->output(c->r->h, 0, err);
+	return KGD_OK;
+}
+
+/* threshold (A), slope_efficiency (W/A), kink (%), series_resistance
+ * (ohm) at v[2..5] from the logged power and voltage points. */
+int run_derive_smu_liv(run_call *c, kgd_err *err)
+{
+	double *buf = malloc(4 * LIV_MAX_POINTS * sizeof(*buf));
+	double *i_a, *p_w, *v_v, *i2;
+	size_t n, nv;
+	anl_liv r;
+
+	if (!buf)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+	i_a = buf;
+	p_w = buf + LIV_MAX_POINTS;
+	v_v = buf + 2 * LIV_MAX_POINTS;
+	i2 = buf + 3 * LIV_MAX_POINTS;
+	n = run_step_points(c, "power", "current_ma", i_a, p_w, LIV_MAX_POINTS);
+	nv = run_step_points(c, "voltage", "current_ma", i2, v_v, LIV_MAX_POINTS);
+	for (size_t k = 0; k < n; k++)
+		i_a[k] *= 1e-3;
+	anl_liv_fit(i_a, p_w, nv == n ? v_v : NULL, n, &r);
+	c->v[2] = r.ith_a;
+	c->v[3] = r.slope_w_a;
+	c->v[4] = r.kink_pct;
+	c->v[5] = r.rs_ohm;
+	if (r.lasing)
+		snprintf(c->text, sizeof(c->text),
+			 "{\"points\":%zu,\"fit_ma\":[%.10g,%.10g]}",
+			 n, i_a[r.fit_first] * 1e3,
+			 i_a[r.fit_first + r.fit_n - 1] * 1e3);
+	else
+		snprintf(c->text, sizeof(c->text),
+			 "{\"points\":%zu,\"lasing\":false}", n);
+	free(buf);
+	return KGD_OK;
+}
+
+/* A reverse bias of param reverse_v volts (given positive) with a current
+ * limit (i_limit, A); v[0] the magnitude of the current (A), so a limit
+ * "high: 10 nA" means what it says whatever the instrument's sign. */
+int run_op_smu_dark_current(run_call *c, kgd_err *err)
+{
+	const drv_smu_ops *smu = smu_of(c);
+	double volts, amps;
+	int rc;
+
+	rc = smu->source_voltage(c->r->h, -run_param_num(c->st, "reverse_v", 1.0),
+				 run_param_num(c->st, "i_limit", 1e-3), err);
+	if (rc == KGD_OK)
+		rc = smu->measure(c->r->h, &volts, &amps, err);
+	if (rc == KGD_OK)
+		rc = smu->output(c->r->h, 0, err);
+	if (rc)
+		return rc;
+	c->v[0] = fabs(amps);
+	return KGD_OK;
+}
+
+int run_op_smu_off(run_call *c, kgd_err *err)
+{
+	return smu_of(c)->output(c->r->h, 0, err);
+}
