@@ -5,7 +5,8 @@
 --
 --  kgd_station: what a station's login may do - insert results, read
 --    the central schema version and its OWN sync state (row-level
---    security on sync_batch). It cannot read, update or delete results.
+--    security on sync_batch, and on the key columns of the screen
+--    versions it sent). It cannot read, update or delete results.
 --  kgd_analyst: read everything, change nothing.
 --
 -- Logins are members of one of them, with a password set by the DBA
@@ -29,6 +30,11 @@ GRANT INSERT ON station, operator, sequence, limits_set, lot, wafer, part,
 	session, session_end, bin, hard_bin, session_instrument, run,
 	step_result, measurement, sync_batch TO kgd_station;
 GRANT SELECT ON sync_batch TO kgd_station;
+-- The outlier screens (central schema 3): a station inserts each version
+-- of a screen and may see which versions it sent - those key columns of
+-- its own rows only - to send none twice.
+GRANT INSERT ON screen, screen_limit, screen_die TO kgd_station;
+GRANT SELECT (src, id, screened_at, by_role) ON screen TO kgd_station;
 
 ALTER TABLE sync_batch ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS sync_batch_station ON sync_batch;
@@ -39,3 +45,11 @@ CREATE POLICY sync_batch_analyst ON sync_batch FOR SELECT TO kgd_analyst
 	USING (true);
 
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO kgd_analyst;
+
+ALTER TABLE screen ENABLE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS screen_station ON screen;
+CREATE POLICY screen_station ON screen TO kgd_station
+	USING (by_role = current_user) WITH CHECK (by_role = current_user);
+DROP POLICY IF EXISTS screen_analyst ON screen;
+CREATE POLICY screen_analyst ON screen FOR SELECT TO kgd_analyst
+	USING (true);

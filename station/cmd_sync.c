@@ -25,11 +25,13 @@ static void help(void)
 "usage: station sync --db RESULTS.db --to SERVER [--batch N] [-q]\n\n"
 "Send everything committed in RESULTS.db that the central PostgreSQL\n"
 "server has not got yet: sessions, parts, runs, measurements, step\n"
-"results, limits, sequences, bins and what measured. COPY in batches of\n"
-"whole runs (--batch measurements per server transaction, default\n"
-"200000); an upload cut anywhere resumes where the server's last commit\n"
-"left it, never sending a row twice. A part still being tested is not\n"
-"in the file yet and is not sent.\n\n"
+"results, limits, sequences, bins, what measured and the lot's outlier\n"
+"screens (station screen; a rescreen is sent as a new version). COPY in\n"
+"batches of whole runs (--batch measurements per server transaction,\n"
+"default 200000); an upload cut anywhere resumes where the server's last\n"
+"commit left it, never sending a row twice. A part still being tested is\n"
+"not in the file yet and is not sent. A screen goes after the runs it\n"
+"judged.\n\n"
 "SERVER is a postgresql:// URL, a libpq key=value string or a service\n"
 "name (pg_service.conf). Never put a password in it: libpq reads it from\n"
 "~/.pgpass (PGPASSFILE), the service file or PGPASSWORD. sslmode and the\n"
@@ -92,22 +94,24 @@ int cmd_sync(int argc, char **argv)
 	if (pgs_sync(db_path, target, &o, &st, &err))
 		return cli_fail(&err);
 	if (verbose) {
-		if (st.batches == 0)
+		if (st.batches == 0 && st.screens == 0)
 			printf("%s: nothing new for %s\n", db_path, st.server);
 		else
 			printf("%s -> %s: %lld parts tested (runs), %lld "
-			       "measurements, %lld rows in %lld batch%s\n", db_path,
-			       st.server, st.runs, st.measurements, st.rows,
-			       st.batches, st.batches == 1 ? "" : "es");
+			       "measurements, %lld screen%s, %lld rows in %lld "
+			       "batch%s\n", db_path, st.server, st.runs,
+			       st.measurements, st.screens,
+			       st.screens == 1 ? "" : "s", st.rows, st.batches,
+			       st.batches == 1 ? "" : "es");
 	}
 	return CLI_OK;
 }
 
 int sync_report_from_db(const char *target, const char *out_dir,
-			const char *stdf_dir, const rpt_options *opt,
+			const char *stdf_dir, const rpt_options *opt, int html,
 			int verbose)
 {
-	char dir[] = "/tmp/kgd-report-XXXXXX", path[64];
+	char dir[] = "/tmp/kgd-report-XXXXXX";
 	const char *tmp = getenv("TMPDIR");
 	char *d = NULL;
 	pgs_filter f = { 0 };
@@ -151,7 +155,8 @@ int sync_report_from_db(const char *target, const char *out_dir,
 				printf("pulled %lld parts tested (runs), %lld "
 				       "measurements from %s\n", st.runs,
 				       st.measurements, st.server);
-			rc = report_cli_opts(p, out_dir, stdf_dir, opt, verbose);
+			rc = report_cli_html(p, out_dir, stdf_dir, opt, html,
+					     verbose);
 		}
 		unlink(p);
 		snprintf(p, n, "%s/pulled.db-wal", base);
@@ -161,7 +166,6 @@ int sync_report_from_db(const char *target, const char *out_dir,
 		free(p);
 		rmdir(base);
 	}
-	(void)path;
 	free(d);
 	return rc;
 }

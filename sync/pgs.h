@@ -4,8 +4,8 @@
  *
  * The SQLite file stays the station's record of truth: testing never
  * waits for the server. What is committed in the file (sessions, parts,
- * runs, measurements, step results, limits sets, sequences, bins and
- * what measured) is copied to the server with COPY, one server
+ * runs, measurements, step results, limits sets, sequences, bins, what
+ * measured, and the lot's outlier screens) is copied to the server with COPY, one server
  * transaction per batch of runs; each batch also records, on the server
  * and in the same transaction, how far this file got (sync_batch), so an
  * upload cut anywhere - server stopped, station killed - resumes exactly
@@ -36,6 +36,8 @@ typedef struct pgs_stats {
 	long long runs;           /* runs sent */
 	long long measurements;   /* measurements sent */
 	long long batches;        /* server transactions committed */
+	long long screens;        /* screen versions sent (each its own
+	                             transaction, not in batches) */
 	char server[256];         /* the server, as messages name it */
 } pgs_stats;
 

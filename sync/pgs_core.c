@@ -293,3 +293,87 @@ int pgs_sqlite_fail(sqlite3 *h, const char *path, kgd_err *err,
 	return kgd_err_set(err, KGD_ERR_DB, "%s: %s: %s", path, what,
 			   h ? sqlite3_errmsg(h) : "cannot open");
 }
+
+int pgs_copy_stmt(pgs_conn *c, pgs_buf *b, const char *table,
+		  const char *cols, const char *prefix, sqlite3_stmt *st,
+		  const char *path, long long *n, kgd_err *err)
+{
+	PGresult *r = NULL;
+	pgs_buf sql = { 0 };
+	size_t plen = strlen(prefix);
+	int status = KGD_OK, rc, ncol = sqlite3_column_count(st);
+
+	*n = 0;
+	b->len = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == 0) {
+			/* COPY starts with the first row: an empty range
+			 * costs no round trip. */
+			if (pgs_buf_printf(&sql, "COPY %s (%s) FROM STDIN", table,
+					   cols)) {
+				status = kgd_err_set(err, KGD_ERR_NOMEM,
+						     "out of memory");
+				goto out;
+			}
+			r = PQexec(c->pg, sql.p);
+			if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
+				status = pgs_fail(c, r, err, "COPY %s", table);
+				goto out;
+			}
+			PQclear(r);
+			r = NULL;
+		}
+		if (pgs_buf_add(b, prefix, plen)) {
+			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		for (int i = 0; i < ncol; i++)
+			if (pgs_buf_add(b, "\t", 1) || pgs_copy_value(b, st, i)) {
+				status = kgd_err_set(err, KGD_ERR_NOMEM,
+						     "out of memory");
+				goto out;
+			}
+		if (pgs_buf_add(b, "\n", 1)) {
+			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		(*n)++;
+		if (b->len >= PGS_COPY_CHUNK) {
+			if (PQputCopyData(c->pg, b->p, (int)b->len) != 1) {
+				status = pgs_fail(c, NULL, err, "sending rows");
+				goto out;
+			}
+			b->len = 0;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		status = pgs_sqlite_fail(sqlite3_db_handle(st), path, err,
+					 "reading");
+		goto out;
+	}
+	if (*n == 0)
+		goto out;
+	if ((b->len && PQputCopyData(c->pg, b->p, (int)b->len) != 1) ||
+	    PQputCopyEnd(c->pg, NULL) != 1) {
+		status = pgs_fail(c, NULL, err, "COPY %s", table);
+		goto out;
+	}
+	r = PQgetResult(c->pg);
+	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		status = pgs_fail(c, r, err, "COPY %s", table);
+		goto out;
+	}
+out:
+	if (status && *n && c->pg && PQtransactionStatus(c->pg) == PQTRANS_ACTIVE) {
+		/* End a COPY cut short so the connection can roll back. */
+		PGresult *x;
+
+		PQputCopyEnd(c->pg, "upload stopped");
+		while ((x = PQgetResult(c->pg)) != NULL)
+			PQclear(x);
+	}
+	b->len = 0;
+	PQclear(r);
+	pgs_buf_free(&sql);
+	return status;
+}

@@ -5,6 +5,7 @@
  *
  * Layers (tests/callgraph.sh): pgs.c (the front: all of pgs.h) calls
  * pgs_up.c (upload) and pgs_pull.c (report pull), which call
+ * pgs_screen.c (the outlier screens, sent by version), which calls
  * pgs_schema.c (the central schema and its migrations), which calls
  * pgs_core.c (connections, errors, COPY text).
  *
@@ -46,6 +47,12 @@ extern const char *const pgs_tables[PGS_N_TABLES];
 #define PGS_FIRST_RUN_TABLE 11
 #define PGS_T_SESSION 7
 
+/* The outlier screens (station screen), which a rescreen rewrites in
+ * the file: sent whole, one version at a time (pgs_screen.c), never by
+ * id marks. */
+#define PGS_N_SCREEN 3
+extern const char *const pgs_screen_tables[PGS_N_SCREEN];
+
 /* ---- pgs_core.c ---------------------------------------------------------- */
 
 /* Connect to target (a postgresql:// URL, a key=value conninfo string, or
@@ -76,6 +83,17 @@ void pgs_buf_free(pgs_buf *b);
  * 17 significant digits, text with \\, \t, \n, \r escaped). */
 int pgs_copy_value(pgs_buf *b, sqlite3_stmt *st, int col);
 
+/* COPY every row st (prepared and bound) yields into table: the
+ * destination columns cols, each row prefix (COPY text fields already
+ * escaped, tab-separated, e.g. the file's uuid) then st's columns. No
+ * row: no COPY at all. b is the send buffer (sent every PGS_COPY_CHUNK
+ * bytes). *n counts the rows; on failure a COPY in progress is ended so
+ * the caller can roll back. path names the file in a read error. */
+#define PGS_COPY_CHUNK (1 << 20)
+int pgs_copy_stmt(pgs_conn *c, pgs_buf *b, const char *table,
+		  const char *cols, const char *prefix, sqlite3_stmt *st,
+		  const char *path, long long *n, kgd_err *err);
+
 /* Decode one COPY text field in place (the inverse of the escapes);
  * returns 1 when the field is \N (NULL). */
 int pgs_copy_unescape(char *field);
@@ -100,6 +118,17 @@ int pgs_schema_ready(pgs_conn *c, kgd_err *err);
  * sent). */
 int pgs_schema_columns(pgs_conn *c, sqlite3 *h, const char *path,
 		       const char *table, char **cols, kgd_err *err);
+
+/* ---- pgs_screen.c -------------------------------------------------------- */
+
+/* Send each screen of the file (h, src: its uuid) whose current version
+ * the server has not got, each in its own server transaction with its
+ * limit and die rows; a screen that judged a run the server has not got
+ * (above runs_sent) waits for a later upload. b: the COPY buffer.
+ * *screens and *rows count what was sent. */
+int pgs_screen_up(pgs_conn *c, sqlite3 *h, const char *path, const char *src,
+		  long long runs_sent, pgs_buf *b, long long *screens,
+		  long long *rows, kgd_err *err);
 
 /* ---- pgs_up.c / pgs_pull.c ----------------------------------------------- */
 

@@ -16,6 +16,9 @@
  *    sources: the first one seen keeps its id, the others point at it.
  *  - A session's end (session_end) replaces what the session row said
  *    when it was first sent.
+ *  - Of each screen, only the version sent last (the file's current
+ *    one when it was sent) is pulled; its limit and die rows get new ids
+ *    (nothing refers to them; a rescreen may have reused the old ones).
  */
 #include "pgs_int.h"
 #include "db.h"
@@ -35,6 +38,8 @@ typedef struct pull_table {
 	const char *nk;            /* natural key columns (dedupe), or NULL */
 	pull_ref refs[6];
 	const char *where;         /* the selection with a filter */
+	const char *always;        /* the selection, filter or not */
+	int renumber;              /* ids made anew (nothing refers to them) */
 } pull_table;
 
 #define T_STATION 0
@@ -46,13 +51,20 @@ typedef struct pull_table {
 #define T_PART 6
 #define T_SESSION 7
 #define T_RUN 11
+#define T_SCREEN PGS_N_TABLES
+#define N_PULL (PGS_N_TABLES + PGS_N_SCREEN)
 
 #define SEL_RUN "(SELECT src, id FROM _sel_run)"
 #define SEL_SES "(SELECT src, id FROM _sel_session)"
 #define REF_OF(col) "(SELECT src, " col " FROM run WHERE (src, id) IN " SEL_RUN \
 	" UNION SELECT src, " col " FROM session WHERE (src, id) IN " SEL_SES ")"
 
-static const pull_table tables[PGS_N_TABLES] = {
+/* The current version of each screen of the selected lots (_cur_screen):
+ * its limits, and its dies for the selected runs. */
+#define CUR_SCREEN(id) "(t.src, t." id ", t.screened_at) IN (SELECT src, id," \
+	" screened_at FROM _cur_screen)"
+
+static const pull_table tables[N_PULL] = {
 	[0] = { "name host", { { 0 } }, "(t.src, t.id) IN " REF_OF("station_id") },
 	[1] = { "name", { { 0 } }, "(t.src, t.id) IN " REF_OF("operator_id") },
 	[2] = { "sha256", { { 0 } }, "(t.src, t.id) IN " REF_OF("sequence_id") },
@@ -81,7 +93,25 @@ static const pull_table tables[PGS_N_TABLES] = {
 		 "(t.src, t.id) IN " SEL_RUN },
 	[12] = { NULL, { { "run_id", T_RUN } }, "(t.src, t.run_id) IN " SEL_RUN },
 	[13] = { NULL, { { "run_id", T_RUN } }, "(t.src, t.run_id) IN " SEL_RUN },
+	/* Two files that screened one lot with one config: the first
+	 * file's screen stands, the other's rows are left out (UNIQUE in
+	 * the file, and one lot has one current screen). */
+	[T_SCREEN] = { "lot_id config_sha256", { { "lot_id", T_LOT } }, NULL,
+		       CUR_SCREEN("id"), 0 },
+	[T_SCREEN + 1] = { NULL, { { "screen_id", T_SCREEN },
+			   { "wafer_id", T_WAFER } }, NULL,
+			   CUR_SCREEN("screen_id"), 1 },
+	[T_SCREEN + 2] = { NULL, { { "screen_id", T_SCREEN },
+			   { "part_id", T_PART }, { "run_id", T_RUN } },
+			   "(t.src, t.run_id) IN " SEL_RUN,
+			   CUR_SCREEN("screen_id"), 1 },
 };
+
+static const char *tname(int t)
+{
+	return t < PGS_N_TABLES ? pgs_tables[t]
+				: pgs_screen_tables[t - PGS_N_TABLES];
+}
 
 #define MAX_COLS 32
 
@@ -91,9 +121,9 @@ typedef struct pull {
 	const char *path;
 	int n_src;
 	int filtered;
-	long long *off[PGS_N_TABLES];     /* per source: id shift */
-	long long *maxid[PGS_N_TABLES];   /* per source: largest id */
-	long long **map[PGS_N_TABLES];    /* per source, old id -> new id
+	long long *off[N_PULL];           /* per source: id shift */
+	long long *maxid[N_PULL];         /* per source: largest id */
+	long long **map[N_PULL];          /* per source, old id -> new id
 	                                     (merged tables only) */
 	pgs_stats *st;
 } pull;
@@ -120,14 +150,14 @@ static int read_sources(pull *p, kgd_err *err)
 		return status;
 	p->n_src = atoi(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	for (int t = 0; t < PGS_N_TABLES; t++) {
+	for (int t = 0; t < N_PULL; t++) {
 		p->off[t] = calloc((size_t)p->n_src + 1, sizeof(long long));
 		p->maxid[t] = calloc((size_t)p->n_src + 1, sizeof(long long));
 		p->map[t] = calloc((size_t)p->n_src + 1, sizeof(long long *));
 		if (!p->off[t] || !p->maxid[t] || !p->map[t])
 			return nomem(err);
 		snprintf(sql, sizeof(sql), "SELECT s.rank, max(t.id) FROM %s t JOIN"
-			 " _src s USING (src) GROUP BY s.rank", pgs_tables[t]);
+			 " _src s USING (src) GROUP BY s.rank", tname(t));
 		status = pgs_exec(p->c, sql, 1, &r, "reading sizes", err);
 		if (status)
 			return status;
@@ -200,6 +230,18 @@ static int select_parts(pull *p, const pgs_filter *f, kgd_err *err)
 				  " session_id IS NOT NULL AND (src, id) IN (SELECT"
 				  " src, id FROM _sel_run)", 0, NULL,
 				  "selecting sessions", err);
+	/* Each screen's version sent last, for the lots pulled. */
+	if (!status)
+		status = pgs_exec(p->c, p->filtered ?
+				  "CREATE TEMP TABLE _cur_screen AS SELECT DISTINCT"
+				  " ON (src, id) src, id, screened_at FROM screen"
+				  " WHERE (src, lot_id) IN (SELECT src, lot_id FROM"
+				  " part WHERE (src, id) IN (SELECT src, id FROM"
+				  " _sel_part)) ORDER BY src, id, sent_at DESC" :
+				  "CREATE TEMP TABLE _cur_screen AS SELECT DISTINCT"
+				  " ON (src, id) src, id, screened_at FROM screen"
+				  " ORDER BY src, id, sent_at DESC", 0, NULL,
+				  "selecting screens", err);
 	return status;
 }
 
@@ -213,7 +255,7 @@ typedef struct col {
 /* The columns pulled: the new file's columns that the server has. */
 static int table_cols(pull *p, int t, col *cols, int *n, kgd_err *err)
 {
-	const char *prm[1] = { pgs_tables[t] };
+	const char *prm[1] = { tname(t) };
 	PGresult *r = NULL;
 	sqlite3_stmt *st = NULL;
 	char sql[128];
@@ -227,7 +269,7 @@ static int table_cols(pull *p, int t, col *cols, int *n, kgd_err *err)
 	if (status)
 		return status;
 	snprintf(sql, sizeof(sql), "SELECT name FROM pragma_table_info('%s')"
-		 " ORDER BY cid", pgs_tables[t]);
+		 " ORDER BY cid", tname(t));
 	if (sqlite3_prepare_v2(p->h, sql, -1, &st, NULL) != SQLITE_OK) {
 		status = pgs_sqlite_fail(p->h, p->path, err, "reading the schema");
 		goto out;
@@ -295,6 +337,23 @@ static int bind_field(sqlite3_stmt *st, int i, const col *c, char *f, int null,
 	return sqlite3_bind_text(st, i, f, -1, SQLITE_TRANSIENT);
 }
 
+/* A limit or die row of a screen that another file's screen of the same
+ * lot and config stood in for: left out with it. */
+static int merged_screen(pull *p, int t, const col *cols, int n,
+			 char *const *fields, int k)
+{
+	if (t <= T_SCREEN || t >= N_PULL)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(cols[i].name, "screen_id")) {
+			long long old = strtoll(fields[i + 1], NULL, 10);
+
+			return new_id(p, T_SCREEN, k, old) !=
+			       old + p->off[T_SCREEN][k];
+		}
+	return 0;
+}
+
 static int pull_table_rows(pull *p, int t, kgd_err *err)
 {
 	col cols[MAX_COLS];
@@ -309,8 +368,8 @@ static int pull_table_rows(pull *p, int t, kgd_err *err)
 	if (status)
 		return status;
 	pgs_buf_printf(&sel, "COPY (SELECT s.rank");
-	pgs_buf_printf(&ins, "INSERT INTO %s (", pgs_tables[t]);
-	pgs_buf_printf(&find, "SELECT id FROM %s WHERE true", pgs_tables[t]);
+	pgs_buf_printf(&ins, "INSERT INTO %s (", tname(t));
+	pgs_buf_printf(&find, "SELECT id FROM %s WHERE true", tname(t));
 	for (int i = 0; i < n; i++) {
 		if (t == T_SESSION && (!strcmp(cols[i].name, "ended_at") ||
 				       !strcmp(cols[i].name, "status")))
@@ -322,13 +381,17 @@ static int pull_table_rows(pull *p, int t, kgd_err *err)
 		if (cols[i].nk)
 			pgs_buf_printf(&find, " AND %s IS ?%d", cols[i].name, ++nk_n);
 	}
-	pgs_buf_printf(&sel, " FROM %s t JOIN _src s USING (src)", pgs_tables[t]);
+	pgs_buf_printf(&sel, " FROM %s t JOIN _src s USING (src)", tname(t));
 	if (t == T_SESSION)
 		pgs_buf_printf(&sel, " LEFT JOIN session_end e ON e.src = t.src AND"
 			       " e.session_id = t.id");
-	if (p->filtered)
-		pgs_buf_printf(&sel, " WHERE %s", tables[t].where);
-	pgs_buf_printf(&sel, " ORDER BY s.rank, t.id) TO STDOUT");
+	pgs_buf_printf(&sel, " WHERE true");
+	if (p->filtered && tables[t].where)
+		pgs_buf_printf(&sel, " AND %s", tables[t].where);
+	if (tables[t].always)
+		pgs_buf_printf(&sel, " AND %s", tables[t].always);
+	pgs_buf_printf(&sel, " ORDER BY s.rank, %st.id) TO STDOUT",
+		       tables[t].renumber ? "t.screen_id, " : "");
 	pgs_buf_printf(&ins, ") VALUES (");
 	for (int i = 0; i < n; i++)
 		pgs_buf_printf(&ins, "%s?%d", i ? ", " : "", i + 1);
@@ -344,7 +407,7 @@ static int pull_table_rows(pull *p, int t, kgd_err *err)
 	}
 	r = PQexec(p->c->pg, sel.p);
 	if (!r || PQresultStatus(r) != PGRES_COPY_OUT) {
-		status = pgs_fail(p->c, r, err, "reading %s", pgs_tables[t]);
+		status = pgs_fail(p->c, r, err, "reading %s", tname(t));
 		goto out;
 	}
 	PQclear(r);
@@ -357,7 +420,7 @@ static int pull_table_rows(pull *p, int t, kgd_err *err)
 		if (len == -1)
 			break;
 		if (len < 0) {
-			status = pgs_fail(p->c, NULL, err, "reading %s", pgs_tables[t]);
+			status = pgs_fail(p->c, NULL, err, "reading %s", tname(t));
 			goto out;
 		}
 		if (len > 0 && line[len - 1] == '\n')
@@ -374,17 +437,24 @@ static int pull_table_rows(pull *p, int t, kgd_err *err)
 		if (nf != n + 1) {
 			status = kgd_err_set(err, KGD_ERR_DB, "%s: reading %s: %d "
 					     "fields, expected %d", p->c->label,
-					     pgs_tables[t], nf, n + 1);
+					     tname(t), nf, n + 1);
 			goto out;
 		}
 		k = atoi(fields[0]);
 		if (k < 0 || k >= p->n_src)
 			k = 0;
+		if (merged_screen(p, t, cols, n, fields, k)) {
+			PQfreemem(line);
+			line = NULL;
+			continue;
+		}
 		for (int i = 0; i < n; i++) {
 			char *f = fields[i + 1];
 			int null = pgs_copy_unescape(f);
 
-			if (cols[i].ref == -2) {
+			if (cols[i].ref == -2 && tables[t].renumber) {
+				sqlite3_bind_null(si, i + 1);
+			} else if (cols[i].ref == -2) {
 				old = strtoll(f, NULL, 10);
 				nid = old + p->off[t][k];
 				sqlite3_bind_int64(si, i + 1, nid);
@@ -414,7 +484,7 @@ static int pull_table_rows(pull *p, int t, kgd_err *err)
 		}
 		if (sqlite3_step(si) != SQLITE_DONE) {
 			status = pgs_sqlite_fail(p->h, p->path, err, "writing");
-			kgd_err_prefix(err, "pulling %s: ", pgs_tables[t]);
+			kgd_err_prefix(err, "pulling %s: ", tname(t));
 			goto out;
 		}
 		sqlite3_reset(si);
@@ -422,7 +492,7 @@ static int pull_table_rows(pull *p, int t, kgd_err *err)
 	}
 	r = PQgetResult(p->c->pg);
 	if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		status = pgs_fail(p->c, r, err, "reading %s", pgs_tables[t]);
+		status = pgs_fail(p->c, r, err, "reading %s", tname(t));
 		goto out;
 	}
 	p->st->rows += rows;
@@ -481,7 +551,7 @@ int pgs_pull_run(pgs_conn *c, const char *out_path, const pgs_filter *f,
 		status = pgs_sqlite_fail(p.h, out_path, err, "writing");
 		goto out;
 	}
-	for (int t = 0; t < PGS_N_TABLES && !status; t++)
+	for (int t = 0; t < N_PULL && !status; t++)
 		status = pull_table_rows(&p, t, err);
 	if (!status && sqlite3_exec(p.h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		status = pgs_sqlite_fail(p.h, out_path, err, "writing");
@@ -489,7 +559,7 @@ out:
 	if (c->pg)
 		PQclear(PQexec(c->pg, "ROLLBACK"));
 	sqlite3_close(p.h);
-	for (int t = 0; t < PGS_N_TABLES; t++) {
+	for (int t = 0; t < N_PULL; t++) {
 		for (int k = 0; p.map[t] && k < p.n_src; k++)
 			free(p.map[t][k]);
 		free(p.map[t]);

@@ -30,6 +30,10 @@ const char *const pgs_tables[PGS_N_TABLES] = {
 	"run", "step_result", "measurement",
 };
 
+const char *const pgs_screen_tables[PGS_N_SCREEN] = {
+	"screen", "screen_limit", "screen_die",
+};
+
 static const char *const migrations[] = {
 	/* 1: the station file's schema 6, keyed by (src, id). No foreign
 	 * keys: rows arrive in batches that keep references pointing at
@@ -110,6 +114,39 @@ static const char *const migrations[] = {
 	 * a session. NULL for sessions of older files, as in the file. */
 	"ALTER TABLE session ADD COLUMN software_version text;"
 	"ALTER TABLE session ADD COLUMN software_build text;",
+	/* 3: the station file's schema 8 (issue 16): the outlier screens.
+	 * Unlike the rest, a screen is rewritten in the file when the lot
+	 * is screened again (its limit and die rows replaced, ids reused),
+	 * so the server keeps every version it was sent, keyed by the
+	 * screen's screened_at, and never changes one: the current version
+	 * of a screen is the one sent last (sent_at; view screen_current).
+	 * by_role lets a station role see which versions it sent
+	 * (db/pg_roles.sql), as in sync_batch. */
+	"CREATE TABLE screen(src uuid NOT NULL, id bigint NOT NULL,"
+	"  lot_id bigint NOT NULL, config_sha256 text NOT NULL,"
+	"  config_text text NOT NULL, soft_bin integer NOT NULL,"
+	"  hard_bin integer NOT NULL, seq integer NOT NULL,"
+	"  result_sha256 text NOT NULL, screened_at text NOT NULL,"
+	"  sent_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	"  by_role name NOT NULL DEFAULT current_user,"
+	"  PRIMARY KEY (src, id, screened_at));"
+	"CREATE TABLE screen_limit(src uuid NOT NULL, screened_at text NOT NULL,"
+	"  id bigint NOT NULL, screen_id bigint NOT NULL, method text NOT NULL,"
+	"  wafer_id bigint, step text NOT NULL, name text, coords text,"
+	"  n integer NOT NULL, median double precision,"
+	"  robust_sigma double precision, k double precision NOT NULL,"
+	"  pat_low double precision, pat_high double precision,"
+	"  spec_low double precision, spec_high double precision,"
+	"  outliers integer NOT NULL, screened integer NOT NULL, note text,"
+	"  PRIMARY KEY (src, screen_id, screened_at, id));"
+	"CREATE TABLE screen_die(src uuid NOT NULL, screened_at text NOT NULL,"
+	"  id bigint NOT NULL, screen_id bigint NOT NULL, part_id bigint NOT NULL,"
+	"  run_id bigint NOT NULL, soft_bin integer NOT NULL,"
+	"  hard_bin integer NOT NULL, reason text NOT NULL,"
+	"  PRIMARY KEY (src, screen_id, screened_at, id));"
+	"CREATE INDEX screen_die_run ON screen_die(src, run_id);"
+	"CREATE VIEW screen_current AS SELECT DISTINCT ON (src, id) * FROM screen"
+	"  ORDER BY src, id, sent_at DESC;",
 };
 
 #define PGS_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

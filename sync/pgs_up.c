@@ -19,6 +19,8 @@
  *  - One upload of a file to a server at a time: a session advisory
  *    lock on the file's uuid; a second one is refused.
  *  - The file's data is only read; only sync_mark is written.
+ *  - The outlier screens, which a rescreen rewrites, go last and by
+ *    version, not by marks (pgs_screen.c).
  */
 #include "pgs_int.h"
 #include "db.h"
@@ -28,7 +30,6 @@
 #include <string.h>
 
 #define PGS_BATCH_ROWS 200000
-#define PGS_COPY_CHUNK (1 << 20)
 #define PGS_BUSY_MS 10000
 
 /* "session_end": the highest session id below which every session has
@@ -128,38 +129,28 @@ out:
 	return status;
 }
 
-static int flush_copy(up *u, int force, kgd_err *err)
-{
-	if (!force && u->buf.len < PGS_COPY_CHUNK)
-		return KGD_OK;
-	if (u->buf.len && PQputCopyData(u->c->pg, u->buf.p, (int)u->buf.len) != 1)
-		return pgs_fail(u->c, NULL, err, "sending rows");
-	u->buf.len = 0;
-	return KGD_OK;
-}
-
-/* COPY the rows of select (columns u->cols[t], in order) into table t;
- * *n counts them. */
+/* COPY the rows of table t whose where column is in (lo, hi] (columns
+ * u->cols[t], in order); *n counts them. */
 static int copy_rows(up *u, int t, const char *where, long long lo,
 		     long long hi, long long *n, kgd_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	PGresult *r = NULL;
-	pgs_buf sql = { 0 };
-	int status = KGD_OK, rc, ncol;
+	pgs_buf sql = { 0 }, dest = { 0 };
+	int status = KGD_OK;
 
 	*n = 0;
-	if (pgs_buf_printf(&sql, "SELECT %s FROM %s WHERE %s > ?1 AND %s <= ?2"
-			   " ORDER BY %s%s", u->cols[t], pgs_tables[t], where,
-			   where, where, strcmp(where, "id") ? ", id" : "")) {
-		status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if (!strcmp(pgs_tables[t], "measurement")) {
-		sql.len = 0;
+	if (!strcmp(pgs_tables[t], "measurement"))
 		pgs_buf_printf(&sql, "SELECT %s FROM measurement WHERE run_id > ?1"
 			       " AND run_id <= ?2 ORDER BY run_id, seq_no",
 			       u->cols[t]);
+	else
+		pgs_buf_printf(&sql, "SELECT %s FROM %s WHERE %s > ?1 AND %s <= ?2"
+			       " ORDER BY %s%s", u->cols[t], pgs_tables[t], where,
+			       where, where, strcmp(where, "id") ? ", id" : "");
+	pgs_buf_printf(&dest, "src, %s", u->cols[t]);
+	if (!sql.p || !dest.p) {
+		status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+		goto out;
 	}
 	if (sqlite3_prepare_v2(u->h, sql.p, -1, &st, NULL) != SQLITE_OK) {
 		status = pgs_sqlite_fail(u->h, u->path, err, "reading");
@@ -167,73 +158,14 @@ static int copy_rows(up *u, int t, const char *where, long long lo,
 	}
 	sqlite3_bind_int64(st, 1, lo);
 	sqlite3_bind_int64(st, 2, hi);
-	ncol = sqlite3_column_count(st);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == 0) {
-			sql.len = 0;
-			pgs_buf_printf(&sql, "COPY %s (src, %s) FROM STDIN",
-				       pgs_tables[t], u->cols[t]);
-			r = PQexec(u->c->pg, sql.p);
-			if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
-				status = pgs_fail(u->c, r, err, "COPY %s",
-						  pgs_tables[t]);
-				goto out;
-			}
-			PQclear(r);
-			r = NULL;
-		}
-		if (pgs_buf_add(&u->buf, u->src, strlen(u->src))) {
-			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		for (int i = 0; i < ncol; i++)
-			if (pgs_buf_add(&u->buf, "\t", 1) ||
-			    pgs_copy_value(&u->buf, st, i)) {
-				status = kgd_err_set(err, KGD_ERR_NOMEM,
-						     "out of memory");
-				goto out;
-			}
-		if (pgs_buf_add(&u->buf, "\n", 1)) {
-			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		(*n)++;
-		status = flush_copy(u, 0, err);
-		if (status)
-			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		status = pgs_sqlite_fail(u->h, u->path, err, "reading");
-		goto out;
-	}
-	if (*n) {
-		status = flush_copy(u, 1, err);
-		if (status)
-			goto out;
-		if (PQputCopyEnd(u->c->pg, NULL) != 1) {
-			status = pgs_fail(u->c, NULL, err, "COPY %s", pgs_tables[t]);
-			goto out;
-		}
-		r = PQgetResult(u->c->pg);
-		if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-			status = pgs_fail(u->c, r, err, "COPY %s", pgs_tables[t]);
-			goto out;
-		}
+	status = pgs_copy_stmt(u->c, &u->buf, pgs_tables[t], dest.p, u->src, st,
+			       u->path, n, err);
+	if (!status)
 		u->st->rows += *n;
-	}
 out:
-	if (status && *n && u->c->pg &&
-	    PQtransactionStatus(u->c->pg) == PQTRANS_ACTIVE) {
-		/* End a COPY cut short so the connection can roll back. */
-		PQputCopyEnd(u->c->pg, "upload stopped");
-		PGresult *x;
-		while ((x = PQgetResult(u->c->pg)) != NULL)
-			PQclear(x);
-	}
-	u->buf.len = 0;
-	PQclear(r);
 	sqlite3_finalize(st);
 	pgs_buf_free(&sql);
+	pgs_buf_free(&dest);
 	return status;
 }
 
@@ -474,17 +406,22 @@ int pgs_up_run(pgs_conn *c, const char *db_path, const pgs_options *o,
 	if (!dims && u.bound[PGS_FIRST_RUN_TABLE] <= r0) {
 		/* Nothing new; bring the file's marks up to the server's. */
 		status = local_marks(&u, u.mark, err);
-		goto out;
+	} else {
+		do {
+			r1 = r0;
+			if (u.bound[PGS_FIRST_RUN_TABLE] > r0)
+				status = batch_end(&u, r0, batch_rows, &r1, err);
+			if (!status)
+				status = one_batch(&u, first, r0, r1, err);
+			first = 0;
+			r0 = r1;
+		} while (!status && r0 < u.bound[PGS_FIRST_RUN_TABLE]);
 	}
-	do {
-		r1 = r0;
-		if (u.bound[PGS_FIRST_RUN_TABLE] > r0)
-			status = batch_end(&u, r0, batch_rows, &r1, err);
-		if (!status)
-			status = one_batch(&u, first, r0, r1, err);
-		first = 0;
-		r0 = r1;
-	} while (!status && r0 < u.bound[PGS_FIRST_RUN_TABLE]);
+	/* The screens last: only after the runs they judged. */
+	if (!status)
+		status = pgs_screen_up(c, u.h, db_path, u.src,
+				       u.mark[PGS_FIRST_RUN_TABLE], &u.buf,
+				       &st->screens, &st->rows, err);
 out:
 	if (locked && c->pg)
 		PQclear(PQexecParams(c->pg, "SELECT pg_advisory_unlock("

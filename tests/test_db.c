@@ -1190,7 +1190,11 @@ static void test_migration_from_v3(void)
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM session WHERE"
 			      " software_version IS NULL AND software_build IS NULL"),
 			q_int(path, "SELECT count(*) FROM session"));
-	/* schema 8: the file has its own identity for the central server,
+	/* schema 8: the screen tables, empty for an old lot */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+			      " AND name IN ('screen', 'screen_limit', 'screen_die')"), 3);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM screen"), 0);
+	/* schema 9: the file has its own identity for the central server,
 	 * and nothing is marked as sent yet */
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sync_source"
 			      " WHERE length(uuid) = 32"), 1);

@@ -217,7 +217,8 @@ static void compare_reports(const char *a, const char *b)
 {
 	static const char *const files[] = { "yield.csv", "bins.csv",
 		"pareto.csv", "tests.csv", "teststats.csv", "wafermap.csv",
-		"parts.csv", "testtime.csv", "instruments.csv" };
+		"parts.csv", "testtime.csv", "instruments.csv",
+		"pat_limits.csv" };
 	char pa[900], pb[900];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -225,6 +226,87 @@ static void compare_reports(const char *a, const char *b)
 		snprintf(pb, sizeof(pb), "%s/%s", b, files[i]);
 		CU_ASSERT_TRUE(same_file(pa, pb));
 	}
+}
+
+/* The file's screens on the server: each screen's current version, with
+ * as many limit and die rows as the file holds. */
+static void expect_same_screens(const char *db_path, const char *src)
+{
+	char sql[400];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM screen_current WHERE %s",
+		 src);
+	CU_ASSERT_EQUAL(pgu_q(&srv, sql), sq(db_path, "SELECT count(*) FROM screen"));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM screen_limit l JOIN"
+		 " screen_current c ON c.src = l.src AND c.id = l.screen_id AND"
+		 " c.screened_at = l.screened_at WHERE c.%s", src);
+	CU_ASSERT_EQUAL(pgu_q(&srv, sql),
+			sq(db_path, "SELECT count(*) FROM screen_limit"));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM screen_die d JOIN"
+		 " screen_current c ON c.src = d.src AND c.id = d.screen_id AND"
+		 " c.screened_at = d.screened_at WHERE c.%s", src);
+	CU_ASSERT_EQUAL(pgu_q(&srv, sql),
+			sq(db_path, "SELECT count(*) FROM screen_die"));
+}
+
+static void report_both(const char *db_path, const char *local,
+			const char *central)
+{
+	char *l[] = { STATION, "report", "-q", "--db", (char *)db_path, "--out",
+		      (char *)local, NULL };
+	char *c[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+		      "--out", (char *)central, NULL };
+
+	CU_ASSERT_EQUAL(tu_run(l, out, sizeof(out), errbuf, sizeof(errbuf), 60), 0);
+	CU_ASSERT_EQUAL(tu_run(c, out, sizeof(out), errbuf, sizeof(errbuf), 60), 0);
+	compare_reports(local, central);
+}
+
+/* The lot screened again (issue 16's station screen rewrites a screen in
+ * the file): a second config B, then the demo's config A again, which
+ * makes A the lot's current screen once more (its seq above B's). The
+ * sync sends B and A's new version; the server keeps A's first version
+ * too, and the reports from the server apply A's newest, as the file's
+ * do. A server that kept A's first version as current would apply B. */
+static void rescreen_and_report(const char *db_path, const char *demo,
+				const char *src)
+{
+	static const char cfg_b[] = "soft_bin: 91\nhard_bin: 9\n"
+		"min_samples: 20\ndpat:\n  k: 3\n  tests: all\n";
+	char a[700], b[700], sql[300];
+	FILE *f;
+
+	snprintf(a, sizeof(a), "%s/screen.yaml", demo);
+	snprintf(b, sizeof(b), "%s/screen-b.yaml", demo);
+	f = fopen(b, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(cfg_b, f);
+	fclose(f);
+	{
+		char *sb[] = { STATION, "screen", "-q", "--db", (char *)db_path,
+			       "--lot", "DEMO1", "--config", b, NULL };
+		char *sa[] = { STATION, "screen", "-q", "--db", (char *)db_path,
+			       "--lot", "DEMO1", "--config", a, NULL };
+
+		CU_ASSERT_EQUAL(tu_run(sb, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 60), 0);
+		CU_ASSERT_EQUAL(tu_run(sa, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 60), 0);
+	}
+	/* the demo screened once; now two screens, A current again */
+	CU_ASSERT_EQUAL(sq(db_path, "SELECT count(*) FROM screen"), 2);
+	CU_ASSERT_EQUAL(sq(db_path, "SELECT soft_bin FROM screen ORDER BY seq"
+			   " DESC LIMIT 1"), 90);
+	CU_ASSERT_EQUAL(sync_as(db_path, srv.conninfo, 60), 0);
+	expect_in(out, " 2 screens,");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM screen WHERE %s", src);
+	CU_ASSERT_EQUAL(pgu_q(&srv, sql), 3);
+	expect_same_screens(db_path, src);
+	/* again: nothing new */
+	CU_ASSERT_EQUAL(sync_as(db_path, srv.conninfo, 60), 0);
+	expect_in(out, "nothing new");
+	CU_ASSERT_EQUAL(pgu_q(&srv, sql), 3);
+	report_both(db_path, in_dir("rep-rescreen-local"), in_dir("rep-rescreen-pg"));
 }
 
 /* A real lot (the demo's wafer sort on the virtual station): sent once,
@@ -244,6 +326,12 @@ static void test_sync_and_report(void)
 	expect_in(out, "parts tested (runs)");
 	src_of(db_path, src, sizeof(src));
 	expect_same_counts(db_path, src);
+	/* the demo screens its lot (issue 16): a screen that rejected dies,
+	 * sent whole */
+	CU_ASSERT_EQUAL(sq(db_path, "SELECT count(*) FROM screen"), 1);
+	CU_ASSERT(sq(db_path, "SELECT count(*) FROM screen_die") > 0);
+	expect_in(out, " 1 screen,");
+	expect_same_screens(db_path, src);
 	CU_ASSERT_EQUAL(pgu_q(&srv, "SELECT count(*) FROM session_end"), 1);
 	/* the file's schema 7 travels: the build that recorded the session */
 	CU_ASSERT_EQUAL(pgu_q(&srv, "SELECT count(*) FROM session WHERE"
@@ -297,6 +385,7 @@ static void test_sync_and_report(void)
 				       sizeof(errbuf), 60), 1);
 		expect_in(errbuf, "NO-SUCH-LOT");
 	}
+	rescreen_and_report(db_path, demo, src);
 }
 
 /* The server stops (immediate: as a crash) in the middle of an upload and
