@@ -558,10 +558,39 @@ static void test_roles_and_refusals(void)
 	CU_ASSERT_EQUAL(pgu_q(&srv, "SELECT count(*) FROM run WHERE station_id IN"
 			      " (SELECT id FROM station WHERE name = 'cell-r')"), 0);
 
-	/* the station's own role: it sends */
+	/* the station's own role: it sends, a screen of the lot too (made by
+	 * hand here: the generated lot has no wafers to screen) */
+	{
+		sqlite3 *h = NULL;
+
+		CU_ASSERT_EQUAL_FATAL(sqlite3_open(db_path, &h), SQLITE_OK);
+		CU_ASSERT_EQUAL(sqlite3_exec(h,
+			"INSERT INTO screen(lot_id, config_sha256, config_text,"
+			" soft_bin, hard_bin, seq, result_sha256, screened_at)"
+			" SELECT id, 'c0ffee', 'soft_bin: 90', 90, 9, 1, 'beef',"
+			" '2026-12-05T03:00:00.000Z' FROM lot;"
+			"INSERT INTO screen_limit(screen_id, method, step, n, k,"
+			" screened) VALUES (1, 'spat', 'insertion_loss', 20, 6, 1);"
+			"INSERT INTO screen_die(screen_id, part_id, run_id, soft_bin,"
+			" hard_bin, reason) SELECT 1, part_id, max(id), 90, 9, 'spat'"
+			" FROM run GROUP BY part_id ORDER BY part_id LIMIT 1;",
+			NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(h);
+	}
 	CU_ASSERT_EQUAL(sync_env(db_path, pgu_conninfo(&srv, "st1", ci, sizeof(ci)),
 				 "Stat1onPw", errp), 0);
 	expect_same_counts(db_path, src);
+	expect_same_screens(db_path, src);
+	/* it sees which screen versions it sent, and sends none twice */
+	CU_ASSERT_EQUAL(sync_env(db_path, pgu_conninfo(&srv, "st1", ci, sizeof(ci)),
+				 "Stat1onPw", errp), 0);
+	{
+		char sql[300];
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM screen WHERE %s",
+			 src);
+		CU_ASSERT_EQUAL(pgu_q(&srv, sql), 1);
+	}
 	{
 		PGconn *c;
 		PGresult *r;
@@ -579,6 +608,12 @@ static void test_roles_and_refusals(void)
 		expect_in(PQresultErrorMessage(r), "permission denied");
 		PQclear(r);
 		r = PQexec(c, "SELECT count(*) FROM measurement");
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_FATAL_ERROR);
+		PQclear(r);
+		r = PQexec(c, "SELECT config_text FROM screen");
+		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_FATAL_ERROR);
+		PQclear(r);
+		r = PQexec(c, "DELETE FROM screen_die");
 		CU_ASSERT_EQUAL(PQresultStatus(r), PGRES_FATAL_ERROR);
 		PQclear(r);
 		/* its own sync state only */
