@@ -517,8 +517,10 @@ int db_session_begin(db *d, const db_session_info *info, int64_t *session_id,
 						    VAL_INT(ids.sequence),
 						    VAL_ID(ids.limits),
 						    VAL_TEXT(info->process),
-						    VAL_TEXT(info->product) },
-				    7, "inserting the session", err);
+						    VAL_TEXT(info->product),
+						    VAL_TEXT(info->software_version),
+						    VAL_TEXT(info->software_build) },
+				    9, "inserting the session", err);
 	if (!status) {
 		sid = sqlite3_last_insert_rowid(d->h);
 		status = db_lease_take(d, ids.lot, sid, info->station, err);
@@ -650,5 +652,47 @@ int db_part_tested(db *d, const char *lot, const char *wafer,
 			    "runs of the part", &id, err);
 	if (!status)
 		*tested = id != 0;
+	return status;
+}
+
+/* ---- the lot so far ------------------------------------------------------ */
+
+int db_lot_results(db *d, const char *lot, db_part_fn fn, void *user,
+		   kgd_err *err)
+{
+	static const char sql[] =
+		"SELECT w.name, p.serial, p.die_x, p.die_y, r.status, r.soft_bin"
+		" FROM (SELECT part_id, max(id) AS last_id FROM run"
+		"       GROUP BY part_id) pr"
+		" JOIN run r ON r.id = pr.last_id"
+		" JOIN part p ON p.id = pr.part_id"
+		" JOIN lot l ON l.id = p.lot_id"
+		" LEFT JOIN wafer w ON w.id = p.wafer_id"
+		" WHERE l.name = ?1 ORDER BY r.id";
+	sqlite3_stmt *st = NULL;
+	int rc, status = KGD_OK;
+
+	if (!d || !lot || !fn)
+		return kgd_err_set(err, KGD_ERR_ARG, "db_lot_results: needs a lot");
+	if (sqlite3_prepare_v2(d->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(d->h, d->path, err, "reading lot %s", lot);
+	sqlite3_bind_text(st, 1, lot, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *status_text = (const char *)sqlite3_column_text(st, 4);
+
+		if (fn(user, (const char *)sqlite3_column_text(st, 0),
+		       (const char *)sqlite3_column_text(st, 1),
+		       sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+		       status_text ? status_text : DB_STATUS_ERROR,
+		       sqlite3_column_type(st, 5) == SQLITE_NULL
+		       ? -1 : sqlite3_column_int(st, 5))) {
+			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		status = db_fail(d->h, d->path, err, "reading lot %s", lot);
+out:
+	sqlite3_finalize(st);
 	return status;
 }

@@ -216,6 +216,9 @@ typedef struct db_session_info {
 	/* Added in schema 5: what measured the lot, one per role. */
 	const db_instrument *instruments;
 	size_t n_instruments;
+	/* Added in schema 6: the build that recorded the session (the
+	 * station's version and `git describe` at build time); NULL: none. */
+	const char *software_version, *software_build;
 } db_session_info;
 
 /* Begin a session in its own transaction (refused while a run is open),
@@ -283,5 +286,17 @@ int db_step_result_add_timed(db *d, int64_t run_id, const char *step,
  * never an overwrite. */
 int db_part_tested(db *d, const char *lot, const char *wafer,
 		   const char *serial, int x, int y, int *tested, kgd_err *err);
+
+/* ---- the lot so far (issue 15) ------------------------------------------ */
+
+/* Each part of the lot with its latest committed run, in run order - what
+ * the reports count by default: fn(user, wafer (NULL: unit process),
+ * serial (may be NULL for dies), x, y, status, soft_bin (-1: none)). A
+ * non-zero return from fn stops the walk and becomes KGD_ERR_NOMEM. Read
+ * only; a lot the file does not have is no parts. */
+typedef int (*db_part_fn)(void *user, const char *wafer, const char *serial,
+			  int x, int y, const char *status, int soft_bin);
+int db_lot_results(db *d, const char *lot, db_part_fn fn, void *user,
+		   kgd_err *err);
 
 #endif

@@ -72,9 +72,10 @@ static const char *const st_sql[ST_COUNT] = {
 				 " AND id NOT IN (SELECT session_id FROM lot_lease)",
 	[ST_SESSION_ADD] = "INSERT INTO session(station_id, operator_id, lot_id,"
 			   " sequence_id, limits_id, process, product,"
-			   " started_at, status)"
+			   " started_at, status, software_version,"
+			   " software_build)"
 			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, " DB_NOW
-			   ", 'running')",
+			   ", 'running', ?8, ?9)",
 	[ST_SESSION_END] = "UPDATE session SET status = ?1, ended_at = " DB_NOW
 			   " WHERE id = ?2 AND status = 'running'",
 	/* Same sequence sha256, same text, same bins: a second session of a

@@ -226,6 +226,14 @@ static const char *const migrations[] = {
 	 * (`station run --condition temperature_c=85`), which picked its
 	 * limit set: "temperature_c=85", NULL when none was given. */
 	"ALTER TABLE run ADD COLUMN condition TEXT;",
+
+	/* 7: which build recorded a session (issue 21): the station's
+	 * version (CMake project version) and its build description (`git
+	 * describe --always --dirty` at build time, "unknown" from a tarball).
+	 * NULL: a session from before this migration, or a writer that gave
+	 * none. */
+	"ALTER TABLE session ADD COLUMN software_version TEXT;"
+	"ALTER TABLE session ADD COLUMN software_build TEXT;",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

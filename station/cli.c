@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 
 #include "cli.h"
 #include "kgd/xport.h"
+#include "plugin.h"
+#include "version.h"
 
 void cli_error(const char *fmt, ...)
 {
@@ -97,6 +100,51 @@ const char *cli_exe_dir(void)
 		return ".";
 	dir[n] = '\0';
 	return dirname(dir);
+}
+
+/* ---- deployment ------------------------------------------------------- */
+
+#ifndef KGD_SOURCE_DIR
+#define KGD_SOURCE_DIR "."
+#endif
+#ifndef KGD_BIN_TO_DATA
+#define KGD_BIN_TO_DATA "../share/kgd-station"
+#endif
+
+const char *cli_config_path(const char *given)
+{
+	const char *env = getenv("KGD_STATION_CONFIG");
+
+	if (given)
+		return given;
+	if (env && *env)
+		return env;
+	if (!drv_plugin_build_tree() && access(KGD_SYSTEM_CONFIG, F_OK) == 0)
+		return KGD_SYSTEM_CONFIG;
+	return NULL;
+}
+
+const char *cli_data_dir(void)
+{
+	static char dir[PATH_MAX];
+	char joined[PATH_MAX];
+
+	if (drv_plugin_build_tree())
+		return KGD_SOURCE_DIR;
+	if (dir[0])
+		return dir;
+	if (snprintf(joined, sizeof(joined), "%s/%s", cli_exe_dir(),
+		     KGD_BIN_TO_DATA) >= (int)sizeof(joined))
+		joined[0] = '\0';
+	if (!realpath(joined, dir))
+		snprintf(dir, sizeof(dir), "%s", joined);
+	return dir;
+}
+
+void cli_print_version(FILE *f)
+{
+	fprintf(f, "station %s (build %s)\n", kgd_version_number,
+		kgd_version_build);
 }
 
 /* ---- signals ------------------------------------------------------------ */

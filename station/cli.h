@@ -12,6 +12,7 @@
 #define KGD_CLI_H
 
 #include <signal.h>
+#include <stdio.h>
 #include "kgd/status.h"
 
 enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2, CLI_ABORTED = 130 };
@@ -44,6 +45,27 @@ int cli_parse_uint(const char *s, unsigned long max, unsigned long *out);
 
 /* Folder holding the running executable (for finding kgd-vstation). */
 const char *cli_exe_dir(void);
+
+/* ---- deployment (README "Deploying to a station PC") ------------------ */
+
+#ifndef KGD_SYSTEM_CONFIG
+#define KGD_SYSTEM_CONFIG "/etc/kgd-station/station.yaml"
+#endif
+
+/* The station config a command uses, first found: given (--config), then
+ * $KGD_STATION_CONFIG when set and not empty, then KGD_SYSTEM_CONFIG when
+ * that file exists - for an installed station only: a program of the build
+ * tree (tests) never picks up the PC's own config. NULL: none. */
+const char *cli_config_path(const char *given);
+
+/* The folder holding the example sequences/ (and their limits/): the
+ * source tree's for a build-tree station, else the installed data folder
+ * beside the program (<bin>/../share/kgd-station). */
+const char *cli_data_dir(void);
+
+/* "station 0.1.0 (build 44fa0c4-dirty)\n" on f: `station --version`, and
+ * the last line of every --help. */
+void cli_print_version(FILE *f);
 
 /* ---- signals (docs/SEQUENCES.md, "Signals") ----------------------------
  *

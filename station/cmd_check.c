@@ -39,8 +39,10 @@ static void help(void)
 "wavelength of 1.31 is a unit slip), limits (a unit on every numeric\n"
 "limit, one the value converts to; low <= high; reachable in that unit),\n"
 "bins, roles, skip_if and reference_step references. With --limits, also\n"
-"the limits file and how it applies to SEQUENCE. With --config, also the\n"
-"fit to that station: every role configured, every driver found in the\n"
+"the limits file and how it applies to SEQUENCE. With a station config\n"
+"(--config, else $KGD_STATION_CONFIG, else " KGD_SYSTEM_CONFIG "\n"
+"for an installed station), also the fit to that station: every role\n"
+"configured, every driver found in the\n"
 "plugin folders and trusted (its name, owner and permissions; checked\n"
 "without loading it), and loaded - only then - to confirm the class the\n"
 "sequence needs. Opens no instrument and writes nothing.\n\n"
@@ -318,6 +320,7 @@ int cmd_check(int argc, char **argv)
 		checked(&cr, seq_limset_check_load(limits_path, collect, &cr, &lim,
 						   &err), before, &err);
 	}
+	config_path = cli_config_path(config_path);
 	if (config_path) {
 		add_file(&cr, config_path, "config");
 		before = cr.n;
@@ -343,7 +346,8 @@ int cmd_check(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto out;
 	}
-	qsort(cr.p, cr.n, sizeof(*cr.p), by_position);
+	if (cr.n)   /* qsort(NULL, 0, ...) is undefined (UBSan) */
+		qsort(cr.p, cr.n, sizeof(*cr.p), by_position);
 	for (size_t i = 0; i < cr.n; i++)
 		if (cr.p[i].file_no < (int)cr.n_files)
 			cr.files[cr.p[i].file_no].problems++;

@@ -34,10 +34,9 @@
 /* Short options; the long ones are in the option table below. */
 #define OPTSTRING "p:w:L:o:n:s:S:qh"
 
-#ifndef KGD_SOURCE_DIR
-#define KGD_SOURCE_DIR "."
-#endif
-#define SEQ_DIR KGD_SOURCE_DIR "/sequences/"
+/* The products' files, under cli_data_dir(): the source tree's for a
+ * build-tree station, the installed ones beside an installed station. */
+#define SEQ_DIR "sequences/"
 #define DEMO_SIM_LIFETIME_S "900"
 #define DEMO_SIM_START_S 10
 /* A 40 x 40 mm "die" leaves 32 sites per 300 mm wafer: a whole lot in
@@ -206,6 +205,7 @@ int cmd_demo(int argc, char **argv)
 	unsigned long units = 12, seed = 1, wafers = 2;
 	int *slots = NULL;
 	char out[4096], config_path[4200], db_path[4200], lot[64];
+	char prod_seq[4200], prod_limits[4200];
 	demo_sim sim = {0};
 	cfg_station *c = NULL;
 	run_cli_args a = {0};
@@ -247,10 +247,16 @@ int cmd_demo(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage("demo", "unexpected argument '%s'", argv[optind]);
 	/* The product's limits belong to the product's sequence only. */
-	if (!limits_path && !seq_path)
-		limits_path = prod->limits;
-	if (!seq_path)
-		seq_path = prod->sequence;
+	if (!limits_path && !seq_path) {
+		snprintf(prod_limits, sizeof(prod_limits), "%s/%s", cli_data_dir(),
+			 prod->limits);
+		limits_path = prod_limits;
+	}
+	if (!seq_path) {
+		snprintf(prod_seq, sizeof(prod_seq), "%s/%s", cli_data_dir(),
+			 prod->sequence);
+		seq_path = prod_seq;
+	}
 	if (make_out_dir(out, sizeof(out), out_arg))
 		return CLI_ERROR;
 	snprintf(config_path, sizeof(config_path), "%s/station.yaml", out);

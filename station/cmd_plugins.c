@@ -31,18 +31,19 @@ static void help(void)
 "as REJECTED with the reason. The station speaks driver ABI %d.%d and\n"
 "accepts any minor of major %d.\n\n"
 "Plugin search path, in order (a run takes the first <driver>.so found):\n"
-"  1. the station's own plugins: the installed plugin folder\n"
-"     (%s),\n"
+"  1. the station's own plugins: the installed plugin folder beside this\n"
+"     program (%s),\n"
 "     or for a station run from its build tree that build's plugins/\n"
-"  2. plugin_path: [folders] from the station config (--config):\n"
+"  2. plugin_path: [folders] from the station config (--config, else\n"
+"     $KGD_STATION_CONFIG, else " KGD_SYSTEM_CONFIG "):\n"
 "     they add drivers, they never shadow the station's own\n"
 "  3. $KGD_PLUGIN_PATH, colon-separated folders - build-tree stations\n"
 "     only (tests, benchmarks); an installed station ignores it\n"
 "A file or folder that anyone but root or this user owns or may write\n"
 "is refused before it is loaded (docs/GUARANTEES.md).\n"
-"Here that is, without a config:\n",
+"Here that is, without plugin_path:\n",
 	       DRV_ABI_MAJOR, DRV_ABI_MINOR, DRV_ABI_MAJOR,
-	       KGD_PLUGIN_INSTALL_DIR);
+	       drv_plugin_installed_dir());
 	for (size_t i = 0; i < n; i++)
 		printf("  %s\n", dirs[i]);
 	printf("\nExit 0 if at least one plugin loads, 1 otherwise.\n");
@@ -79,6 +80,7 @@ int cmd_plugins(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("plugins", "unexpected argument '%s'", argv[optind]);
+	config_path = cli_config_path(config_path);
 	if (config_path && cfg_load(config_path, &c, &err))
 		return cli_fail(&err);
 	n_dirs = drv_plugin_dirs(c ? (const char *const *)c->plugin_path : NULL,

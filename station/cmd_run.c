@@ -24,7 +24,7 @@
 #include "run_cli.h"
 
 /* Short options; the long ones are in the option table below. */
-#define OPTSTRING "c:d:l:s:n:o:L:w:S:D:rqhE:C:T:"
+#define OPTSTRING "c:d:l:s:n:o:L:w:S:D:rqhE:C:T:y"
 /* Long-only options. */
 #define OPT_CONDITION 1001
 #define OPT_DRY_RUN 1002
@@ -32,17 +32,19 @@
 static void help(void)
 {
 	printf(
-"usage: station run SEQUENCE --config STATION.yaml --db RESULTS.db --lot LOT\n"
+"usage: station run SEQUENCE [--config STATION.yaml] --db RESULTS.db --lot LOT\n"
 "                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
 "                   [--max-errors N] [--contact-retries N] [--trace FILE]\n"
 "                   [--condition VAR=VALUE]\n"
+"                   [--ui [ADDR:]PORT [--ui-control]] [--yes]\n"
 "       station run SEQUENCE --config STATION.yaml --dry-run [--limits L] [--condition C]\n"
 "                   unit process:  [--serial SN]... | [--units N]\n"
 "                   wafer process: [--wafers N | --slots S,S,...] [--dies X,Y;X,Y...]\n\n"
 "Test a lot of parts with SEQUENCE on the instruments STATION.yaml names,\n"
 "writing every measurement, limit and verdict to RESULTS.db (created if\n"
 "missing). Each part is committed when its verdict is known.\n\n"
-"  -c, --config FILE    station config: role -> driver + URI\n"
+"  -c, --config FILE    station config: role -> driver + URI (default:\n"
+"                       $KGD_STATION_CONFIG, else " KGD_SYSTEM_CONFIG ")\n"
 "  -d, --db FILE        results database (SQLite)\n"
 "  -l, --lot LOT        lot name\n"
 "  -L, --limits FILE    limits file overriding the sequence's limits\n"
@@ -52,7 +54,6 @@ static void help(void)
 "  -S, --slots LIST     cassette slots, e.g. 1,3,4\n"
 "  -D, --dies LIST      only these dies of each wafer, e.g. \"3,4;-2,7\" (retest)\n"
 "  -r, --resume         skip parts the lot already has a committed run for\n"
-"  -o, --operator NAME  operator (default: $USER)\n"
 "      --max-errors N   stop the lot after N parts in a row in the error bin\n"
 "                       (instrument errors; default 3, 0: never stop)\n"
 "      --contact-retries N  wafer: contact again N times after the prober\n"
@@ -62,6 +63,15 @@ static void help(void)
 "                       FILE (created or truncated), one line each: time,\n"
 "                       role, URI, > or <, the bytes (default: $KGD_TRACE;\n"
 "                       --trace '' turns that off)\n"
+"      --ui [ADDR:]PORT serve the station page (live wafer map, bins, yield,\n"
+"                       prompts, why the lot stopped) on ADDR (default\n"
+"                       127.0.0.1) port PORT (0: any free); the URL is printed\n"
+"      --ui-control     the page may also answer prompts and abort the lot,\n"
+"                       with the token printed at start (as SIGINT)\n"
+"  -y, --yes            test wafers whose prober id names another lot without\n"
+"                       asking (a warning is still printed)\n"
+"  -o, --operator NAME  operator id; on a terminal it is asked for when not\n"
+"                       given ($USER the default answer), elsewhere $USER\n"
 "  -q, --quiet          no progress lines, no prompt texts\n"
 "      --condition VAR=VALUE  the test condition (e.g. temperature_c=85):\n"
 "                       picks the limits file's limit set for it and is\n"
@@ -176,6 +186,9 @@ int cmd_run(int argc, char **argv)
 		/* long only (issue 18) */
 		{"condition", required_argument, 0, OPT_CONDITION},
 		{"dry-run", no_argument, 0, OPT_DRY_RUN},
+		{"ui", required_argument, 0, 'U'},
+		{"ui-control", no_argument, 0, 'K'},
+		{"yes", no_argument, 0, 'y'},
 		{0, 0, 0, 0},
 	};
 	run_cli_args a = {0};
@@ -262,6 +275,9 @@ int cmd_run(int argc, char **argv)
 		}
 		case 'q': a.quiet = 1; break;
 		case 'T': trace_path = optarg; break;
+		case 'U': a.ui_spec = optarg; break;
+		case 'K': a.ui_control = 1; break;
+		case 'y': a.assume_yes = 1; break;
 		case 'h': rc = CLI_OK; help(); goto out;
 		case OPT_CONDITION:
 			if (seq_condition_ok(optarg) || strlen(optarg) > 64) {
@@ -290,12 +306,17 @@ int cmd_run(int argc, char **argv)
 		cli_usage("run", "give --wafers or --slots, not both");
 		goto out;
 	}
-	if (optind != argc - 1)
+	if (a.ui_control && !a.ui_spec)
+		cli_usage("run", "--ui-control needs --ui [ADDR:]PORT");
+	else if (optind != argc - 1)
 		cli_usage("run", "give exactly one SEQUENCE file");
-	else if (a.dry_run && !a.config_path)
+	else if (a.dry_run && !(a.config_path = cli_config_path(a.config_path)))
 		cli_usage("run", "--dry-run needs --config (the drivers it walks against)");
-	else if (!a.dry_run && (!a.config_path || !a.db_path || !a.lot))
-		cli_usage("run", "--config, --db and --lot are required");
+	else if (!a.dry_run && (!a.db_path || !a.lot))
+		cli_usage("run", "--db and --lot are required");
+	else if (!a.dry_run && !(a.config_path = cli_config_path(a.config_path)))
+		cli_usage("run", "no station config: give --config, set "
+			  "$KGD_STATION_CONFIG or install " KGD_SYSTEM_CONFIG);
 	else if (units && n_serials)
 		cli_usage("run", "give --serial or --units, not both");
 	else {
@@ -308,6 +329,8 @@ int cmd_run(int argc, char **argv)
 		a.n_slots = n_slots;
 		a.dies = dies;
 		a.n_dies = n_dies;
+		a.argc = argc;
+		a.argv = argv;
 		/* Around the whole run, so the opening exchanges and the close's
 		 * (outputs off) are traced too; a file that cannot be created
 		 * stops the run before anything is opened. */

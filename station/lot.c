@@ -7,6 +7,7 @@
  * keeps.
  */
 #include "run_int.h"
+#include "version.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +64,15 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	run_ctx cx = {0};
 	const run_process *proc = s->process == SEQ_PROCESS_WAFER
 					  ? &run_process_wafer : &run_process_unit;
+	run_live *own = NULL;
 	kgd_err e2;
 	int rc;
 
 	memset(sum, 0, sizeof(*sum));
+	cx.live = o->live;
+	if (!cx.live && !(cx.live = own = run_live_new(o->progress,
+						       o->progress_tty)))
+		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 	cx.rs = rs;
 	cx.s = s;
 	cx.c = c;
@@ -80,8 +86,10 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	 * table doubles as the hard one. */
 	n_hard = s->hard_bins ? s->n_hard_bins : s->n_bins;
 	bins = calloc(s->n_bins + n_hard + 1, sizeof(*bins));
-	if (!bins)
+	if (!bins) {
+		run_live_free(own);
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < s->n_bins; i++)
 		bins[i] = (db_bin){s->bins[i].number, s->bins[i].name,
 				   s->bins[i].pass,
@@ -120,10 +128,18 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	}
 	si.instruments = inst;
 	si.n_instruments = rs->n_roles;
+	si.software_version = kgd_version_number;
+	si.software_build = kgd_version_build;
 	rc = db_session_begin(d, &si, &sum->session_id, &sum->n_interrupted, err);
 	free(bins);
-	if (rc)
+	if (rc) {
+		run_live_free(own);
 		return rc;
+	}
+	/* The lot's earlier sessions count: its yield, bins and map are the
+	 * lot's from the first part on (--resume, a retest). */
+	run_progress_lot(&cx);
+	rc = db_lot_results(d, o->lot, run_progress_seed, cx.live, err);
 	if (sum->n_interrupted)
 		run_progress_note(&cx, "%d interrupted session%s found in the results "
 				  "database (marked interrupted)%s",
@@ -133,7 +149,7 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 	/* Wafer sort commits each die on a thread while the prober moves to
 	 * the next (run_commit.c); the last commit is known before the
 	 * session ends. */
-	if (s->process == SEQ_PROCESS_WAFER && !o->no_overlap)
+	if (!rc && s->process == SEQ_PROCESS_WAFER && !o->no_overlap)
 		rc = run_commit_open(&cx, err);
 	if (!rc)
 		rc = proc->run(&cx, err);
@@ -151,6 +167,8 @@ int run_lot(run_station *rs, const seq_sequence *s, const cfg_station *c,
 		run_commit_close(&cx);
 	}
 	run_progress_end(&cx);
+	run_progress_lot_counts(&cx, &sum->lot_parts, &sum->lot_passed);
+	run_live_free(own);
 	run_part_free(&cx.part);
 
 	kgd_err_clear(&e2);

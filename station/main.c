@@ -29,9 +29,23 @@ static void usage(FILE *f)
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "  %-8s %s\n", "version",
+		"print the version and build (also --version)");
 	fprintf(f, "\n`station <command> --help` describes each command.\n"
 		   "exit codes: 0 done, 1 error, 2 bad command line, 130 aborted\n"
 		   "(SIGINT, SIGTERM, SIGHUP, SIGQUIT, or SIGPIPE: stdout closed)\n");
+	cli_print_version(f);
+}
+
+/* Did the command line ask a subcommand for its --help? Then its text
+ * ends with the version line, whichever command it is (one added later
+ * too). "--" ends the options, as getopt has it. */
+static int asks_help(int argc, char **argv)
+{
+	for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -50,9 +64,20 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return CLI_OK;
 	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		cli_print_version(stdout);
+		return CLI_OK;
+	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			int rc = commands[i].fn(argc - 1, argv + 1);
+
+			if (rc == CLI_OK && asks_help(argc, argv)) {
+				printf("\n");
+				cli_print_version(stdout);
+			}
+			return rc;
+		}
 	cli_error("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return CLI_USAGE;

@@ -2,7 +2,8 @@
  * station/ops_misc.c - operations without a measurement class: match an
  * instrument's identity, wait, ask the operator.
  *
- * A prompt reads one line from the prompt input (stdin by default). End of
+ * A prompt reads one line from the prompt input (stdin by default), or
+ * takes the station page's answer when that came first. End of
  * input with no answer (a script, --quiet with nothing piped) is an error
  * of the step - the part gets the error bin, never a pass - because a
  * check nobody made must not look like one that passed.
@@ -48,30 +49,15 @@ int run_op_wait(run_call *c, kgd_err *err)
 
 int run_op_prompt(run_call *c, kgd_err *err)
 {
-	const run_opts *o = c->cx->o;
-	FILE *in = o->prompt_in ? o->prompt_in : stdin;
-	FILE *out = o->prompt_out ? o->prompt_out : stderr;
 	const char *expect = run_param_str(c->st, "expect", NULL);
-	size_t n;
+	int rc;
 
-	if (o->progress) {
-		fprintf(out, "\n%s%s%s: ", run_param_str(c->st, "text", ""),
-			expect ? " [" : "", expect ? expect : "");
-		if (expect)
-			fputc(']', out);
-		fflush(out);
-	}
-	if (!fgets(c->text, sizeof(c->text), in)) {
-		if (run_aborted(c->cx) || errno == EINTR)
-			return kgd_err_set(err, KGD_ERR_ABORTED, "aborted at a prompt");
-		return kgd_err_set(err, KGD_ERR_IO,
-				   "no operator answer to '%s' (input ended)",
-				   run_param_str(c->st, "text", ""));
-	}
-	n = strlen(c->text);
-	while (n && (c->text[n - 1] == '\n' || c->text[n - 1] == '\r' ||
-		     c->text[n - 1] == ' '))
-		c->text[--n] = '\0';
+	/* The terminal or, with --ui-control, the station page: the first
+	 * answer wins (progress.c). */
+	rc = run_progress_ask(c->cx, run_param_str(c->st, "text", ""), expect,
+			      c->text, sizeof(c->text), err);
+	if (rc)
+		return rc;
 	if (!expect)
 		c->matched = 1;
 	else

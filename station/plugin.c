@@ -23,8 +23,11 @@
 #ifndef KGD_PLUGIN_BUILD_DIR
 #define KGD_PLUGIN_BUILD_DIR "plugins"
 #endif
-#ifndef KGD_PLUGIN_INSTALL_DIR
-#define KGD_PLUGIN_INSTALL_DIR "/usr/local/lib/kgd-station/plugins"
+/* The installed plugin folder, relative to the folder of the running
+ * program (the install's bin/): the tree may be installed or moved
+ * anywhere, so nothing absolute is compiled in (issue 21). */
+#ifndef KGD_BIN_TO_PLUGINS
+#define KGD_BIN_TO_PLUGINS "../lib/kgd-station/plugins"
 #endif
 
 int drv_name_valid(const char *name)
@@ -66,6 +69,39 @@ int drv_plugin_build_tree(void)
 #endif
 }
 
+const char *drv_plugin_installed_dir(void)
+{
+	static char dir[PATH_MAX];
+	char exe[PATH_MAX], joined[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (dir[0])
+		return dir;
+	/* /proc/self/exe is the program's file with every link resolved, so
+	 * a symlink to bin/station in /usr/local/bin still finds the tree it
+	 * belongs to. Without it, a relative folder: locate refuses it. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	slash = NULL;
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+	}
+	if (!slash) {
+		snprintf(dir, sizeof(dir), "%s", KGD_BIN_TO_PLUGINS);
+		return dir;
+	}
+	*slash = '\0';
+	if (snprintf(joined, sizeof(joined), "%s/%s", exe, KGD_BIN_TO_PLUGINS) >=
+	    (int)sizeof(joined))
+		joined[0] = '\0';   /* too long a path: no folder, "not found" */
+	/* Shown to people and recorded with sessions: without "bin/..". A
+	 * folder that is not there stays as joined, and is reported so. */
+	if (!realpath(joined, dir))
+		snprintf(dir, sizeof(dir), "%s", joined);
+	return dir;
+}
+
 size_t drv_plugin_dirs(const char *const *extra, size_t n_extra,
 		       const char **dirs, size_t max_dirs)
 {
@@ -77,7 +113,7 @@ size_t drv_plugin_dirs(const char *const *extra, size_t n_extra,
 	size_t n = 0;
 
 	if (n < max_dirs)
-		dirs[n++] = build ? KGD_PLUGIN_BUILD_DIR : KGD_PLUGIN_INSTALL_DIR;
+		dirs[n++] = build ? KGD_PLUGIN_BUILD_DIR : drv_plugin_installed_dir();
 	for (size_t i = 0; i < n_extra && n < max_dirs; i++)
 		dirs[n++] = extra[i];
 	if (build && env && *env && strlen(env) < sizeof(env_copy)) {

@@ -39,8 +39,9 @@ int drv_name_valid(const char *name);
 
 /* The folders searched for "<driver>.so", in this order (a run takes the
  * first <driver>.so found):
- *  1. the station's own plugins: the installed plugin folder; for a
- *     program running from the build tree (drv_plugin_build_tree) the
+ *  1. the station's own plugins: the installed plugin folder beside the
+ *     program (drv_plugin_installed_dir); for a program running from the
+ *     build tree (drv_plugin_build_tree) the
  *     build's plugin folder instead - a build never mixes with an
  *     installed set;
  *  2. the extra folders given (the station config's plugin_path), in
@@ -53,6 +54,12 @@ size_t drv_plugin_dirs(const char *const *extra, size_t n_extra,
 
 /* 1 when the running program sits in the build tree's bin/ folder. */
 int drv_plugin_build_tree(void);
+
+/* The installed plugin folder of the running program: <its folder>/
+ * ../lib/kgd-station/plugins (as installed, resolved when it exists), so
+ * an installed tree moved anywhere still finds its own drivers. Static
+ * storage. */
+const char *drv_plugin_installed_dir(void);
 
 /* May path be loaded? Resolves it (real receives the resolved path, cap
  * >= PATH_MAX) and refuses, naming the file or folder at fault: a file

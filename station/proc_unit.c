@@ -22,6 +22,7 @@ static int proc_unit(run_ctx *cx, kgd_err *err)
 	const run_opts *o = cx->o;
 	run_summary *sum = cx->sum;
 
+	run_progress_total(cx, o->serials ? o->n_serials : 0);
 	for (size_t i = 0;; i++) {
 		db_run_info info;
 		const char *serial;
@@ -32,8 +33,13 @@ static int proc_unit(run_ctx *cx, kgd_err *err)
 			serial = i < o->n_serials ? o->serials[i] : NULL;
 		else if (!o->next)
 			serial = NULL;
-		else if ((rc = o->next(o->next_user, &serial, err)) != KGD_OK)
-			return rc;
+		else {
+			/* The serial prompt on a line of its own, after the last
+			 * part's line. */
+			run_progress_end(cx);
+			if ((rc = o->next(o->next_user, &serial, err)) != KGD_OK)
+				return rc;
+		}
 		if (!serial)
 			return KGD_OK;
 		/* The lists were checked where they came in; this is the
@@ -52,6 +58,7 @@ static int proc_unit(run_ctx *cx, kgd_err *err)
 				return rc;
 			if (tested) {
 				sum->skipped++;
+				run_progress_skip(cx);
 				continue;
 			}
 		}
@@ -65,10 +72,14 @@ static int proc_unit(run_ctx *cx, kgd_err *err)
 		run_fill_info(cx, &info);
 		info.serial = serial;
 		cx->part_index = i;
+		run_progress_begin(cx, &info);
 		rc = run_part_exec(cx, &info, err);
-		if (rc == KGD_ERR_ABORTED)
+		if (rc == KGD_ERR_ABORTED) {
+			snprintf(sum->cell, sizeof(sum->cell), "part %s is still in "
+				 "the fixture; cleanup ran (outputs off)", serial);
 			return kgd_err_set(err, rc, "aborted while testing %s; its "
 					   "results were discarded", serial);
+		}
 		if (rc)
 			return rc;
 		rc = run_part_commit(cx, err);

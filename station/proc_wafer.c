@@ -25,6 +25,7 @@
 #include "run_int.h"
 #include "ident.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,10 @@ typedef struct wafer_walk {
 	run_role *pr;
 	const drv_prober_ops *ops;
 	char wafer[128];
+	int slot;
+	size_t slots_left;      /* this wafer's and the ones after it */
+	int lot_confirmed;      /* the operator said yes to a wafer id
+	                           naming another lot */
 	size_t done, total;
 	struct die_set *seen;   /* dies the route reached on this wafer */
 } wafer_walk;
@@ -92,6 +97,7 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 	info.die_x = die.x;
 	info.die_y = die.y;
 	info.has_xy = 1;
+	run_progress_begin(cx, &info);
 	/* The previous die's commit (run_commit.c) must be known before this
 	 * die is contacted: a failed commit stops the lot with the probes up,
 	 * and never are two dies' results in flight. */
@@ -117,7 +123,13 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 		 * the prober's reply waited for even after a signal. */
 		kgd_err_clear(&e2);
 		xport_abort_suspend(1);
-		w->ops->separate(w->pr->h, &e2);
+		if (w->ops->separate(w->pr->h, &e2) == KGD_OK)
+			snprintf(cx->sum->cell, sizeof(cx->sum->cell), "probes up "
+				 "(separated) at die (%d,%d)", die.x, die.y);
+		else
+			snprintf(cx->sum->cell, sizeof(cx->sum->cell), "lifting the "
+				 "probes at die (%d,%d) FAILED (%.120s): check the "
+				 "prober before anything else", die.x, die.y, e2.msg);
 		xport_abort_suspend(0);
 		if (rc == KGD_ERR_ABORTED)
 			kgd_err_set(err, rc, "aborted at wafer %s die (%d,%d); the "
@@ -195,10 +207,14 @@ static int walk_wafer(wafer_walk *w, kgd_err *err)
 	} else if (w->ops->die_count && w->ops->die_count(w->pr->h, &n, err) == 0) {
 		w->total = (size_t)n;
 	}
+	run_progress_wafer(w->cx, w->wafer, w->slot, w->total, w->slots_left);
 	for (size_t k = 0;; k++) {
-		if (run_aborted(w->cx))
+		if (run_aborted(w->cx)) {
+			snprintf(w->cx->sum->cell, sizeof(w->cx->sum->cell),
+				 "probes up (between dies)");
 			return kgd_err_set(err, KGD_ERR_ABORTED,
 				"aborted at wafer %s before its next die", w->wafer);
+		}
 		if (o->dies) {
 			if (k == o->n_dies)
 				return KGD_OK;
@@ -210,6 +226,7 @@ static int walk_wafer(wafer_walk *w, kgd_err *err)
 			if (tested) {
 				w->cx->sum->skipped++;
 				w->done++;
+				run_progress_skip(w->cx);
 				continue;
 			}
 			rc = w->ops->step_to(w->pr->h, die, err);
@@ -230,6 +247,7 @@ static int walk_wafer(wafer_walk *w, kgd_err *err)
 			if (tested) {
 				w->cx->sum->skipped++;
 				w->done++;
+				run_progress_skip(w->cx);
 				continue;
 			}
 		}
@@ -255,6 +273,51 @@ static int check_wafer_id(wafer_walk *w, kgd_err *err)
 	return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s", why);
 }
 
+/* Wafer ids name their lot ("<lot>-W07", SEMI style): one that does not
+ * begin with --lot is another lot's wafer in the cassette, or the wrong
+ * --lot. Warned about; on a terminal the operator confirms it once for
+ * the lot (or --yes); a no puts the wafer back and stops the lot before
+ * any of its dies. Without a terminal nobody can answer: the warning is
+ * in the log and the lot goes on, as before. */
+static int check_wafer_lot(wafer_walk *w, kgd_err *err)
+{
+	run_ctx *cx = w->cx;
+	const run_opts *o = cx->o;
+	size_t n = strlen(o->lot);
+	char q[400];
+	kgd_err e2;
+	int rc;
+
+	if (strncmp(w->wafer, o->lot, n) == 0 &&
+	    (w->wafer[n] == '\0' || !isalnum((unsigned char)w->wafer[n])))
+		return KGD_OK;
+	run_progress_note(cx, "warning: the prober's wafer id %s (slot %d) does "
+			  "not name lot %s (--lot)%s", w->wafer, w->slot, o->lot,
+			  o->assume_yes ? "; tested as given (--yes)"
+			  : w->lot_confirmed ? "; tested as confirmed"
+			  : !o->interactive ? "; tested as given (no terminal "
+			  "to confirm)" : "");
+	if (o->assume_yes || w->lot_confirmed || !o->interactive)
+		return KGD_OK;
+	snprintf(q, sizeof(q), "Test wafer %s as lot %s anyway?", w->wafer,
+		 o->lot);
+	rc = run_progress_confirm(cx, q, err);
+	if (rc == 1) {
+		w->lot_confirmed = 1;
+		return KGD_OK;
+	}
+	kgd_err_clear(&e2);
+	snprintf(cx->sum->cell, sizeof(cx->sum->cell), "%s", w->ops->unload_wafer(
+		 w->pr->h, &e2) == KGD_OK ? "no probes down, the wafer unloaded"
+		 : "no probes down; unloading the wafer FAILED");
+	if (rc < 0)
+		return rc;
+	return kgd_err_set(err, KGD_ERR_ARG, "wafer %s (slot %d) does not name "
+			   "lot %s and was not confirmed: none of its dies tested; "
+			   "check the cassette and --lot, or give --yes",
+			   w->wafer, w->slot, o->lot);
+}
+
 static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 {
 	wafer_walk w = {0};
@@ -274,6 +337,8 @@ static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 		if (run_aborted(cx))
 			return kgd_err_set(err, KGD_ERR_ABORTED,
 				"aborted before slot %d", cx->o->slots[i]);
+		w.slot = cx->o->slots[i];
+		w.slots_left = cx->o->n_slots - i;
 		rc = w.ops->load_wafer(w.pr->h, cx->o->slots[i], w.wafer,
 				       sizeof(w.wafer), err);
 		if (rc) {
@@ -299,15 +364,28 @@ static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 		w.seen->n = 0;
 		run_progress_note(cx, "wafer %s (slot %d) loaded", w.wafer,
 				  cx->o->slots[i]);
+		rc = check_wafer_lot(&w, err);
+		if (rc)
+			return rc;
 		rc = walk_wafer(&w, err);
 		if (rc == KGD_ERR_ABORTED) {
+			run_summary *sum = cx->sum;
+			size_t n = strlen(sum->cell);
 			kgd_err e2;
 
 			/* A wafer unload takes seconds on a real prober: not cut
 			 * by the abort that asked for it. */
 			kgd_err_clear(&e2);
 			xport_abort_suspend(1);
-			w.ops->unload_wafer(w.pr->h, &e2);
+			if (w.ops->unload_wafer(w.pr->h, &e2) == KGD_OK)
+				snprintf(sum->cell + n, sizeof(sum->cell) - n,
+					 "%swafer %s unloaded (back in slot %d)",
+					 n ? ", " : "", w.wafer, w.slot);
+			else
+				snprintf(sum->cell + n, sizeof(sum->cell) - n,
+					 "%sunloading wafer %s FAILED (%.80s): it may "
+					 "still be on the chuck", n ? ", " : "",
+					 w.wafer, e2.msg);
 			xport_abort_suspend(0);
 		}
 		if (rc)
@@ -315,6 +393,7 @@ static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 		rc = w.ops->unload_wafer(w.pr->h, err);
 		if (rc)
 			return prober_fail(&w, rc, err, "unload");
+		run_progress_wafer_end(cx);
 	}
 	return KGD_OK;
 }

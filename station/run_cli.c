@@ -16,6 +16,11 @@
 #include "cli.h"
 #include "ident.h"
 #include "kgd/xport.h"
+#include "live.h"
+#include "ui.h"
+
+#include <errno.h>
+#include <sys/random.h>
 
 /* Set by the signal handler (cli_signals_catch); the runner checks it at
  * every safe point and the transports end their waits on it. */
@@ -82,6 +87,102 @@ static int check_names(const run_cli_args *a, const char **operator_name)
 		return cli_usage("run", "$USER: %s; give --operator", why);
 	*operator_name = op;
 	return 0;
+}
+
+/* On a terminal the operator says who they are (unless --operator did):
+ * a login shared by the shift is no operator id. Asked up to three times;
+ * an empty answer takes $USER when there is one. Returns 0 or the exit
+ * code; *op points into buf or the environment. */
+static int ask_operator(const char **op, char *buf, size_t cap)
+{
+	const char *user = getenv("USER");
+	char why[IDENT_WHY_MAX];
+
+	if (user && (!*user || ident_check(IDENT_OPERATOR, user, strlen(user),
+					    why, sizeof(why))))
+		user = NULL;
+	for (int tries = 0; tries < 3; tries++) {
+		size_t n;
+
+		if (user)
+			fprintf(stderr, "operator id [%s]: ", user);
+		else
+			fputs("operator id: ", stderr);
+		fflush(stderr);
+		if (!fgets(buf, (int)cap, stdin))
+			break;
+		n = strcspn(buf, "\r\n");
+		buf[n] = '\0';
+		while (n && buf[n - 1] == ' ')
+			buf[--n] = '\0';
+		if (n == 0 && user) {
+			*op = user;
+			return 0;
+		}
+		if (n && !ident_check(IDENT_OPERATOR, buf, n, why, sizeof(why))) {
+			*op = buf;
+			return 0;
+		}
+		fprintf(stderr, "station run: %s\n", n ? why
+			: "an operator id is required on a terminal");
+	}
+	return cli_usage("run", "no operator id: give --operator ID (required "
+			 "when the station runs on a terminal)");
+}
+
+/* A word as the shell reads it back: as is when plain, else in single
+ * quotes. */
+static void shell_word(FILE *f, const char *w)
+{
+	if (*w && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789_./:=,@%+-") == strlen(w)) {
+		fputs(w, f);
+		return;
+	}
+	fputc('\'', f);
+	for (; *w; w++)
+		if (*w == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*w, f);
+	fputc('\'', f);
+}
+
+/* The command that continues the lot: the one given, with --resume (and
+ * the operator id asked for, so it is not asked again). */
+static void print_resume(FILE *f, const run_cli_args *a, const char *asked_op)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int has_resume = 0;
+
+	/* The binary that ran, by its full path: the command works from any
+	 * shell, PATH or not. */
+	self[n > 0 ? n : 0] = '\0';
+	shell_word(f, n > 0 ? self : "station");
+	fputs(" run", f);
+	for (int i = 1; i < a->argc; i++) {
+		fputc(' ', f);
+		shell_word(f, a->argv[i]);
+		if (!strcmp(a->argv[i], "--resume") || !strcmp(a->argv[i], "-r"))
+			has_resume = 1;
+	}
+	if (asked_op) {
+		fputs(" --operator ", f);
+		shell_word(f, asked_op);
+	}
+	if (!has_resume)
+		fputs(" --resume", f);
+}
+
+/* The page's abort button: the signal handler's path, as SIGINT. */
+static volatile sig_atomic_t ui_abort_asked;
+
+static void ui_abort(void *user)
+{
+	(void)user;
+	__atomic_store_n(&ui_abort_asked, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&abort_requested, 1, __ATOMIC_RELAXED);
 }
 
 /* LOT-0001 .. LOT-N, in one block so one free() releases them. */
@@ -153,11 +254,22 @@ int run_cli(run_cli_args *a)
 	stdin_serials ss = {0};
 	cli_signals sigs;
 	run_opts o = {0};
+	run_live *live = NULL;
+	ui_server *ui = NULL;
+	char op_buf[256], token[33] = "", why[600], next[1400];
+	const char *asked_op = NULL;
 	kgd_err err;
 	int rc, exit_code = check_names(a, &o.operator_name);
 
 	if (exit_code)
 		return exit_code;
+	o.interactive = isatty(0);
+	if (!a->operator_name && o.interactive && !a->dry_run) {
+		exit_code = ask_operator(&o.operator_name, op_buf, sizeof(op_buf));
+		if (exit_code)
+			return exit_code;
+		asked_op = o.operator_name;
+	}
 	exit_code = CLI_ERROR;
 	/* Every signal that ends a run takes the abort path (cli.h), from
 	 * here on: a signal while the instruments open (whose waits it ends,
@@ -183,6 +295,40 @@ int run_cli(run_cli_args *a)
 		exit_code = CLI_USAGE;
 		goto out;
 	}
+	live = run_live_new(a->quiet ? NULL : stdout, isatty(1));
+	if (!live) {
+		cli_error("out of memory");
+		goto out;
+	}
+	if (a->ui_spec) {
+		unsigned char raw[16];
+
+		if (a->ui_control) {
+			if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+				cli_error("--ui-control: no random token: %s",
+					  strerror(errno));
+				goto out;
+			}
+			for (size_t i = 0; i < sizeof(raw); i++)
+				snprintf(token + 2 * i, 3, "%02x", raw[i]);
+			/* Prompts race the page: stdin must hide nothing in a
+			 * buffer from poll() (progress.c). */
+			setvbuf(stdin, NULL, _IONBF, 0);
+		}
+		if (ui_start(a->ui_spec, live, a->ui_control ? token : NULL,
+			     ui_abort, NULL, &ui, &err)) {
+			exit_code = cli_fail(&err);
+			goto out;
+		}
+		run_live_set_ui(live, ui_url(ui), a->ui_control);
+		if (a->ui_control)
+			printf("station page: %s?token=%s (control token %s: it can "
+			       "answer prompts and abort the lot)\n", ui_url(ui),
+			       token, token);
+		else
+			printf("station page: %s\n", ui_url(ui));
+		fflush(stdout);
+	}
 	if (cfg_load(a->config_path, &c, &err) ||
 	    run_station_open(s, c, &rs, &err) || db_open(a->db_path, &d, &err)) {
 		exit_code = cli_fail(&err);
@@ -194,6 +340,8 @@ int run_cli(run_cli_args *a)
 	o.insert_user = a->insert_user;
 	o.progress = a->quiet ? NULL : stdout;
 	o.progress_tty = isatty(1);
+	o.live = live;
+	o.assume_yes = a->assume_yes;
 	o.abort_flag = &abort_requested;
 	o.limits = lim;
 	o.condition = a->condition;
@@ -251,6 +399,12 @@ int run_cli(run_cli_args *a)
 	if (a->summary.tested)
 		printf(", yield %.1f%%", 100.0 * (double)a->summary.passed /
 					 (double)a->summary.tested);
+	/* The lot's yield, its earlier sessions included (--resume, retests:
+	 * each part by its latest run, as `station report` counts it). */
+	if (a->summary.lot_parts != a->summary.tested)
+		printf("; lot yield %.1f%% of %zu parts", a->summary.lot_parts ?
+		       100.0 * (double)a->summary.lot_passed /
+		       (double)a->summary.lot_parts : 0.0, a->summary.lot_parts);
 	if (s->process == SEQ_PROCESS_WAFER)
 		printf(", %zu wafer%s", a->summary.wafers,
 		       a->summary.wafers == 1 ? "" : "s");
@@ -263,10 +417,55 @@ int run_cli(run_cli_args *a)
 		       a->summary.n_interrupted,
 		       a->summary.n_interrupted == 1 ? "" : "s");
 	printf(")\n");
+	/* Not a word before: the first line is the first part's. */
+	if (!o.operator_name)
+		printf("warning: no operator id recorded (no --operator; $USER "
+		       "empty or unset)\n");
 	fflush(stdout);
-	exit_code = rc ? cli_fail(&err) : CLI_OK;
+	if (rc == KGD_ERR_ABORTED && ui_abort_asked && !cli_signal_caught()) {
+		cli_error("aborted from the station page: %s", err.msg);
+		exit_code = CLI_ABORTED;
+	} else {
+		exit_code = rc ? cli_fail(&err) : CLI_OK;
+	}
+	/* What state the cell is in and how to go on: the operator's next
+	 * move, on the terminal and (large) on the page. */
+	snprintf(why, sizeof(why), "%s", rc == KGD_OK ? "the lot is done"
+		 : err.msg);
+	if (rc) {
+		char *cmd = NULL;
+		size_t cmd_len = 0;
+		FILE *mf = open_memstream(&cmd, &cmd_len);
+
+		if (mf) {
+			print_resume(mf, a, asked_op);
+			fclose(mf);
+		}
+		/* On stdout, after the summary: stderr keeps its one line
+		 * saying why. */
+		if (a->summary.cell[0])
+			printf("the cell: %s\n", a->summary.cell);
+		printf("to continue the lot where it stopped: %s\n",
+		       cmd ? cmd : "the same command with --resume");
+		fflush(stdout);
+		snprintf(next, sizeof(next), "%s%s%sTo continue the lot: %s",
+			 a->summary.cell, a->summary.cell[0] ? ". " : "",
+			 rc == KGD_ERR_ABORTED ? "" : "Fix the cause above. ",
+			 cmd ? cmd : "the same command with --resume");
+		free(cmd);
+	} else {
+		snprintf(next, sizeof(next), "Nothing to do: every part has a "
+			 "verdict. `station report` writes the lot's reports.");
+	}
+	run_live_stop(live, rc == KGD_OK ? "complete" : rc == KGD_ERR_ABORTED
+		      ? "aborted" : "error", why, next);
 out:
 	xport_set_abort_flag(NULL);
+	if (live && !run_live_stopped(live))
+		run_live_stop(live, "error", "the station stopped before the lot "
+			      "began (see its terminal)", "");
+	ui_stop(ui);
+	run_live_free(live);
 	free(ss.line);
 	free(generated);
 	db_close(d);

@@ -39,6 +39,12 @@ typedef struct run_cli_args {
 	run_insert_fn insert;          /* see run_opts */
 	void *insert_user;
 	run_summary summary;           /* filled on return */
+	/* The operator's view (issue 15). */
+	const char *ui_spec;           /* --ui [ADDR:]PORT, NULL: no page */
+	int ui_control;                /* --ui-control: abort and answers */
+	int assume_yes;                /* --yes */
+	int argc;                      /* the command as given, for the */
+	char **argv;                   /* resume command after an abort */
 } run_cli_args;
 
 /* Load, validate, open, run, print the summary. Returns a CLI exit code.

@@ -34,6 +34,7 @@
 #include "kgd/driver.h"
 #include "plugin.h"
 #include "runner.h"
+#include "live.h"
 
 #define RUN_MAX_SWEEP 8
 #define RUN_MAX_ROLES 16
@@ -256,6 +257,8 @@ struct run_ctx {
 	unsigned errors_in_row;       /* parts in a row in the error bin */
 	run_committer *committer;     /* wafer process: the commit thread
 	                                 (run_commit.c), NULL = commit inline */
+	run_live *live;               /* the live state both views read
+	                                 (progress.c, live.h) */
 };
 
 /* ---- ops.c: the operations table, params, units ---------------------- */
@@ -449,12 +452,41 @@ typedef struct run_process {
 extern const run_process run_process_unit;
 extern const run_process run_process_wafer;
 
-/* ---- progress.c: the operator's terminal (a sink) ---------------------- */
+/* ---- progress.c: the live state and the operator's terminal (a sink) --- */
 
+/* The lot begins (identity, the sequence's bins). */
+void run_progress_lot(run_ctx *cx);
+/* One part of the lot's earlier sessions, its latest run (db_lot_results'
+ * callback; user is the run_live). */
+int run_progress_seed(void *user, const char *wafer, const char *serial,
+		      int x, int y, const char *status, int soft_bin);
+/* The parts the lot is expected to have, for the time left (0: unknown). */
+void run_progress_total(run_ctx *cx, size_t total);
+/* A wafer loaded: w_total dies (0: unknown), slots_left wafers to go
+ * counting this one (for the time left). */
+void run_progress_wafer(run_ctx *cx, const char *wafer, int slot,
+			size_t w_total, size_t slots_left);
+/* A wafer's summary line (both views). */
+void run_progress_wafer_end(run_ctx *cx);
+/* A part begins (also one that will be untested); a retest is noticed. */
+void run_progress_begin(run_ctx *cx, const db_run_info *info);
+/* The step and sweep point in flight (pt NULL: all points of a batch). */
+void run_progress_point(run_ctx *cx, const seq_step *st, const run_point *pt);
+/* A part skipped as already tested (--resume). */
+void run_progress_skip(run_ctx *cx);
 void run_progress_part(run_ctx *cx, const char *where, size_t done,
 		       size_t total);
 void run_progress_note(run_ctx *cx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void run_progress_end(run_ctx *cx);
+/* The lot's parts and passes, earlier sessions included. */
+void run_progress_lot_counts(run_ctx *cx, size_t *parts, size_t *passed);
+/* Ask the operator (terminal, or the page with --ui-control: the first
+ * answer wins); the answer, trimmed, in ans. KGD_ERR_ABORTED on abort,
+ * KGD_ERR_IO when the input ended. */
+int run_progress_ask(run_ctx *cx, const char *text, const char *expect,
+		     char *ans, size_t cap, kgd_err *err);
+/* A yes/no question: 1 yes, 0 anything else, or the error status. */
+int run_progress_confirm(run_ctx *cx, const char *question, kgd_err *err);
 
 #endif

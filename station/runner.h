@@ -86,6 +86,13 @@ typedef struct run_opts {
 	                                 lanes at once (KGD_NO_BATCH) */
 	int no_parallel;              /* run the branches of a parallel block
 	                                 one after another (KGD_NO_PARALLEL) */
+	struct run_live *live;        /* the live state (live.h) the terminal
+	                                 and the page show; NULL: run_lot keeps
+	                                 its own */
+	int interactive;              /* an operator can answer at the terminal
+	                                 (stdin is a tty) */
+	int assume_yes;               /* --yes: a prober wafer id naming another
+	                                 lot is warned about, not asked */
 } run_opts;
 
 typedef struct run_summary {
@@ -96,6 +103,10 @@ typedef struct run_summary {
 	int n_interrupted;            /* earlier sessions found interrupted */
 	int64_t session_id;
 	char last_fail[256];          /* last failure reason, "" if none */
+	size_t lot_parts, lot_passed; /* the lot's parts by their latest run,
+	                                 earlier sessions included */
+	char cell[256];               /* where the cell was left when the lot
+	                                 stopped early: probes, wafer, part */
 } run_summary;
 
 /* Check the sequence (with its limits applied) against what the sequencer

@@ -635,8 +635,10 @@ int seq_limset_select(seq_limset *l, const char *condition, kgd_err *err)
 		l->steps = steps;
 	if (!entries || !steps)
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-	memcpy(l->entries + l->n, set->entries, set->n * sizeof(*entries));
-	memcpy(l->steps + l->n, set->steps, set->n * sizeof(*steps));
+	if (set->n) {  /* an empty set has no arrays to copy from */
+		memcpy(l->entries + l->n, set->entries, set->n * sizeof(*entries));
+		memcpy(l->steps + l->n, set->steps, set->n * sizeof(*steps));
+	}
 	l->n = n;
 	set->n = 0;
 	return KGD_OK;

@@ -539,6 +539,7 @@ static int step_points(run_ctx *cx, size_t idx, const run_op *op,
 			return KGD_OK;
 		}
 		call_init(&call, cx, &pt);
+		run_progress_point(cx, pt.st, &pt);
 		rc = cut_by_sibling(cx, measure_point(cx, op, &call, 0, err), o);
 		if (rc || o->cut)
 			return rc;
@@ -564,6 +565,7 @@ static int step_batched(run_ctx *cx, size_t idx, const run_op *op, size_t bvar,
 		rc = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	run_progress_point(cx, st, NULL);
 	rc = cut_by_sibling(cx, measure_batched(cx, op, bvar, pts, calls, have, n,
 						err), o);
 	for (size_t p = 0; rc == KGD_OK && p < n; p++) {

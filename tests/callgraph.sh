@@ -102,7 +102,7 @@ check db kgd_db "db.c" "schema.c db_lease.c" "db_check.c" "db_core.c"
 check station kgd_station_core "-" "lot.c run_dry.c" \
 	"proc_unit.c proc_wafer.c lint.c" "part.c" "step.c" "rig.c" \
 	"ops_table.c" "ops_pm.c ops_bert.c ops_laser.c ops_misc.c ops_smu.c ops_align.c" "ops.c analysis.c" \
-	"run_commit.c progress.c cfg.c" "plugin.c" "seq.c" "seq_include.c" "seq_steps.c" \
+	"run_commit.c progress.c live_json.c cfg.c" "live_tally.c" "plugin.c" "seq.c" "seq_include.c" "seq_steps.c" \
 	"seq_limits.c" "seq_core.c" "yaml_scalar.c ident.c" "yaml_util.c" \
 	"diag.c"
 check reports kgd_reports "rpt.c" \

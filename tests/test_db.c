@@ -1182,10 +1182,14 @@ static void test_migration_from_v3(void)
 	db_close(d);
 
 	CU_ASSERT_EQUAL(q_int(path, "PRAGMA user_version"), db_schema_version());
-	CU_ASSERT_EQUAL(db_schema_version(), 6);
+	CU_ASSERT(db_schema_version() >= 7);
 	/* schema 6: the run's condition, NULL for the old runs */
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM run WHERE condition IS NULL"),
 			q_int(path, "SELECT count(*) FROM run"));
+	/* schema 7: no build recorded for the old sessions */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM session WHERE"
+			      " software_version IS NULL AND software_build IS NULL"),
+			q_int(path, "SELECT count(*) FROM session"));
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_integrity_check"
 			      " WHERE integrity_check = 'ok'"), 1);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_foreign_key_check"),
