@@ -222,6 +222,7 @@ static const char *const migrations[] = {
 	"  plugin_sha256 TEXT,"
 	"  identity TEXT,"
 	"  UNIQUE(session_id, role));",
+
 	/* 5 -> 6: the test condition a run was measured under
 	 * (`station run --condition temperature_c=85`), which picked its
 	 * limit set: "temperature_c=85", NULL when none was given. */
@@ -234,6 +235,57 @@ static const char *const migrations[] = {
 	 * none. */
 	"ALTER TABLE session ADD COLUMN software_version TEXT;"
 	"ALTER TABLE session ADD COLUMN software_build TEXT;",
+
+	/* 8: the outlier screen (issue 16, `station screen`): a screen is
+	 * one lot screened with one config (its SHA-256 and text), UNIQUE so
+	 * a rerun replaces its own rows instead of adding; seq orders a
+	 * lot's screens, the highest is the one reports apply. screen_limit:
+	 * the PAT limits used per test (and wafer, for dynamic PAT), with
+	 * screened 0 and a note when a test was not screened (too few
+	 * dies). screen_die: each die the screen rejects, the run it judged
+	 * (a later retest is not covered), its new bins and the reason. The
+	 * run's own bins and measurements are never changed. */
+	"CREATE TABLE screen("
+	"  id INTEGER PRIMARY KEY,"
+	"  lot_id INTEGER NOT NULL REFERENCES lot(id),"
+	"  config_sha256 TEXT NOT NULL,"
+	"  config_text TEXT NOT NULL,"
+	"  soft_bin INTEGER NOT NULL,"
+	"  hard_bin INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  result_sha256 TEXT NOT NULL,"
+	"  screened_at TEXT NOT NULL,"
+	"  UNIQUE(lot_id, config_sha256));"
+	"CREATE TABLE screen_limit("
+	"  id INTEGER PRIMARY KEY,"
+	"  screen_id INTEGER NOT NULL REFERENCES screen(id) ON DELETE CASCADE,"
+	"  method TEXT NOT NULL CHECK (method IN ('dpat','spat')),"
+	"  wafer_id INTEGER REFERENCES wafer(id),"
+	"  step TEXT NOT NULL,"
+	"  name TEXT,"
+	"  coords TEXT,"
+	"  n INTEGER NOT NULL,"
+	"  median REAL,"
+	"  robust_sigma REAL,"
+	"  k REAL NOT NULL,"
+	"  pat_low REAL,"
+	"  pat_high REAL,"
+	"  spec_low REAL,"
+	"  spec_high REAL,"
+	"  outliers INTEGER NOT NULL DEFAULT 0,"
+	"  screened INTEGER NOT NULL CHECK (screened IN (0, 1)),"
+	"  note TEXT);"
+	"CREATE INDEX screen_limit_screen ON screen_limit(screen_id);"
+	"CREATE TABLE screen_die("
+	"  id INTEGER PRIMARY KEY,"
+	"  screen_id INTEGER NOT NULL REFERENCES screen(id) ON DELETE CASCADE,"
+	"  part_id INTEGER NOT NULL REFERENCES part(id),"
+	"  run_id INTEGER NOT NULL REFERENCES run(id),"
+	"  soft_bin INTEGER NOT NULL,"
+	"  hard_bin INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  UNIQUE(screen_id, part_id));"
+	"CREATE INDEX screen_die_run ON screen_die(run_id);",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -248,7 +300,8 @@ static const struct {
 	{ "wafer", 1 }, { "part", 1 }, { "run", 1 }, { "measurement", 1 },
 	{ "limits_set", 2 }, { "session", 2 }, { "bin", 2 },
 	{ "step_result", 2 }, { "hard_bin", 3 }, { "lot_lease", 5 },
-	{ "session_instrument", 5 },
+	{ "session_instrument", 5 }, { "screen", 8 }, { "screen_limit", 8 },
+	{ "screen_die", 8 },
 };
 
 #define N_REQUIRED ((int)(sizeof(required_tables) / sizeof(required_tables[0])))

@@ -94,6 +94,22 @@ static int shadow_missing(rpt_ctx *c, kgd_err *err)
 				       " abi_major INTEGER, abi_minor INTEGER,"
 				       " plugin_file TEXT, plugin_sha256 TEXT,"
 				       " identity TEXT)"},
+		/* schema 8: no screen yet */
+		{"screen", "CREATE TEMP TABLE screen(id INTEGER PRIMARY KEY,"
+			   " lot_id INTEGER, config_sha256 TEXT, config_text"
+			   " TEXT, soft_bin INTEGER, hard_bin INTEGER, seq"
+			   " INTEGER, result_sha256 TEXT, screened_at TEXT)"},
+		{"screen_limit", "CREATE TEMP TABLE screen_limit(id INTEGER"
+				 " PRIMARY KEY, screen_id INTEGER, method TEXT,"
+				 " wafer_id INTEGER, step TEXT, name TEXT,"
+				 " coords TEXT, n INTEGER, median REAL,"
+				 " robust_sigma REAL, k REAL, pat_low REAL,"
+				 " pat_high REAL, spec_low REAL, spec_high REAL,"
+				 " outliers INTEGER, screened INTEGER, note TEXT)"},
+		{"screen_die", "CREATE TEMP TABLE screen_die(id INTEGER PRIMARY"
+			       " KEY, screen_id INTEGER, part_id INTEGER,"
+			       " run_id INTEGER, soft_bin INTEGER, hard_bin"
+			       " INTEGER, reason TEXT)"},
 	};
 	long long n = 0;
 	size_t i;
@@ -128,9 +144,12 @@ static int shadow_missing(rpt_ctx *c, kgd_err *err)
 static const char sel_sql[] =
 	"INSERT INTO temp.sel"
 	" SELECT r.id, p.id, l.name, w.name, p.die_x, p.die_y, p.serial,"
-	"  r.status, r.hard_bin, r.soft_bin, r.sequence_id, r.product,"
+	"  CASE WHEN sd.run_id IS NULL THEN r.status ELSE 'fail' END,"
+	"  coalesce(sd.hard_bin, r.hard_bin), coalesce(sd.soft_bin, r.soft_bin),"
+	"  r.sequence_id, r.product,"
 	"  st.name, op.name, s.name, s.version, r.started_at, r.ended_at,"
-	"  pr.n, fr.status, pr.last_id"
+	"  pr.n, fr.status, pr.last_id, r.status, r.hard_bin, r.soft_bin,"
+	"  sd.reason"
 	" FROM (SELECT part_id, min(id) AS first_id, max(id) AS last_id,"
 	"        count(*) AS n FROM run GROUP BY part_id) pr"
 	" JOIN run r ON r.id = CASE WHEN ?1 THEN pr.first_id ELSE pr.last_id END"
@@ -141,6 +160,11 @@ static const char sel_sql[] =
 	" JOIN sequence s ON s.id = r.sequence_id"
 	" JOIN station st ON st.id = r.station_id"
 	" LEFT JOIN operator op ON op.id = r.operator_id"
+	/* the lot's latest screen, for the very run it judged */
+	" LEFT JOIN (SELECT d.run_id, d.hard_bin, d.soft_bin, d.reason"
+	"  FROM screen_die d JOIN screen x ON x.id = d.screen_id"
+	"  WHERE x.seq = (SELECT max(seq) FROM screen y"
+	"   WHERE y.lot_id = x.lot_id)) sd ON sd.run_id = r.id"
 	" WHERE (?2 IS NULL OR l.name = ?2) AND (?3 IS NULL OR w.name = ?3)"
 	"  AND (?4 IS NULL OR r.product = ?4) AND (?5 IS NULL OR st.name = ?5)"
 	"  AND (?6 IS NULL OR s.version = ?6)"
@@ -161,7 +185,9 @@ static int select_runs(rpt_ctx *c, kgd_err *err)
 		      " soft_bin INTEGER, sequence_id INTEGER, product TEXT,"
 		      " station TEXT, operator TEXT, seq_name TEXT,"
 		      " seq_version INTEGER, started_at TEXT, ended_at TEXT,"
-		      " n_runs INTEGER, first_status TEXT, last_run INTEGER)",
+		      " n_runs INTEGER, first_status TEXT, last_run INTEGER,"
+		      " pre_status TEXT, pre_hard_bin INTEGER,"
+		      " pre_soft_bin INTEGER, screen_reason TEXT)",
 		      err);
 	if (status)
 		return status;
@@ -312,6 +338,9 @@ int rpt_write(const char *db_path, const char *out_dir,
 		{RPT_PARTS, "parts.csv", rpt_parts},
 		{RPT_TESTTIME, "testtime.csv", rpt_testtime},
 		{RPT_INSTRUMENTS, "instruments.csv", rpt_instruments},
+		{RPT_PAT, "pat_limits.csv", rpt_pat_limits},
+		{RPT_TREND, "trend.csv", rpt_trend},
+		{RPT_HTML, "report.html", rpt_html},
 	};
 	rpt_ctx c;
 	char *path = NULL;

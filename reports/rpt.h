@@ -73,7 +73,11 @@ enum {
 	/* Added after STDF took bit 7; the bits keep their values. */
 	RPT_TESTTIME = 1 << 8,   /* testtime.csv (step durations) */
 	RPT_INSTRUMENTS = 1 << 9, /* instruments.csv (drivers, identities) */
-	RPT_ALL_CSV = ((1 << 7) - 1) | RPT_TESTTIME | RPT_INSTRUMENTS,
+	RPT_PAT = 1 << 10,       /* pat_limits.csv (the lot's latest screen) */
+	RPT_HTML = 1 << 11,      /* report.html, standalone (not in ALL_CSV) */
+	RPT_TREND = 1 << 12,     /* trend.csv (yield per day and station) */
+	RPT_ALL_CSV = ((1 << 7) - 1) | RPT_TESTTIME | RPT_INSTRUMENTS | RPT_PAT
+		      | RPT_TREND,
 };
 
 /* What one rpt_write() did, for the caller to print. */

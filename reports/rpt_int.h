@@ -18,7 +18,12 @@
  * units), x, y (NULL for units), serial, status, hard_bin, soft_bin,
  * sequence_id, product, station, operator, seq_name, seq_version,
  * started_at, ended_at, n_runs (all runs of the part), first_status (the
- * status of the part's first run), last_run (the part's latest run id).
+ * status of the part's first run), last_run (the part's latest run id),
+ * pre_status, pre_hard_bin, pre_soft_bin (the run's own verdict and bins)
+ * and screen_reason (why the lot's latest screen rejects the run, NULL if
+ * it does not). status, hard_bin and soft_bin are FINAL: a run the screen
+ * rejects reads 'fail' with the screen's bins, so maps, bins and STDF
+ * show what leaves the fab; yield.csv shows both.
  */
 #ifndef KGD_RPT_INT_H
 #define KGD_RPT_INT_H
@@ -115,5 +120,8 @@ int rpt_parts(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_testtime(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_instruments(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_stdf(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
+int rpt_pat_limits(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_html(rpt_ctx *c, const char *path, kgd_err *err);
+int rpt_trend(rpt_ctx *c, const char *path, kgd_err *err);
 
 #endif

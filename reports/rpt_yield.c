@@ -1,6 +1,6 @@
 /*
  * reports/rpt_yield.c - yield.csv and bins.csv: counts of selected parts
- * per lot and per wafer.
+ * per lot and per wafer; trend.csv: the same per UTC day and station.
  *
  * Invariant: a lot's row comes first (wafer cell empty: the whole lot),
  * then its wafers' rows in byte order; every count is over temp.sel, one
@@ -15,12 +15,13 @@ static int yield_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 	/* A lot row (wafer NULL) plus one row per wafer; NULL sorts first. */
 	static const char sql[] =
 		"WITH y AS ("
-		" SELECT lot, NULL AS wafer, status, first_status, n_runs"
-		"  FROM temp.sel"
-		" UNION ALL SELECT lot, wafer, status, first_status, n_runs"
-		"  FROM temp.sel WHERE wafer IS NOT NULL)"
-		" SELECT lot, wafer, count(*), sum(status = 'pass'),"
-		"  sum(first_status = 'pass'), sum(n_runs > 1), sum(n_runs - 1)"
+		" SELECT lot, NULL AS wafer, pre_status, status, first_status,"
+		"  n_runs FROM temp.sel"
+		" UNION ALL SELECT lot, wafer, pre_status, status, first_status,"
+		"  n_runs FROM temp.sel WHERE wafer IS NOT NULL)"
+		" SELECT lot, wafer, count(*), sum(pre_status = 'pass'),"
+		"  sum(first_status = 'pass'), sum(n_runs > 1), sum(n_runs - 1),"
+		"  sum(status = 'pass')"
 		" FROM y GROUP BY lot, wafer ORDER BY lot, wafer";
 	sqlite3_stmt *st = NULL;
 	long long tested, passed, fp_passed;
@@ -43,6 +44,9 @@ static int yield_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 		rpt_csv_pct(f, fp_passed, tested);
 		rpt_csv_ll(f, sqlite3_column_int64(st, 5));
 		rpt_csv_ll(f, sqlite3_column_int64(st, 6));
+		/* after the screen: equal to passed where none applies */
+		rpt_csv_ll(f, sqlite3_column_int64(st, 7));
+		rpt_csv_pct(f, sqlite3_column_int64(st, 7), tested);
 		rpt_csv_end_row(f);
 	}
 	if (rc != SQLITE_DONE)
@@ -58,7 +62,7 @@ int rpt_yield(rpt_ctx *c, const char *path, kgd_err *err)
 	static const char *const header[] = {
 		"lot", "tested", "passed", "failed", "yield_pct", "wafer",
 		"first_pass_passed", "first_pass_yield_pct", "retested_parts",
-		"retests", NULL,
+		"retests", "screened_passed", "screened_yield_pct", NULL,
 	};
 
 	return rpt_emit_csv(c, path, header, yield_rows, err);
@@ -74,17 +78,20 @@ static int bins_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 	 * different names show the least name in byte order. */
 	static const char sql[] =
 		"WITH x AS ("
-		" SELECT lot, wafer, 'hard' AS kind, hard_bin AS bin, sequence_id"
-		"  FROM temp.sel"
-		" UNION ALL SELECT lot, wafer, 'soft', soft_bin, sequence_id"
-		"  FROM temp.sel),"
-		" y AS (SELECT lot, NULL AS wafer, kind, bin, sequence_id FROM x"
-		" UNION ALL SELECT lot, wafer, kind, bin, sequence_id FROM x"
-		"  WHERE wafer IS NOT NULL),"
+		" SELECT lot, wafer, 'hard' AS kind, hard_bin AS bin, sequence_id,"
+		"  screen_reason IS NOT NULL AS scr FROM temp.sel"
+		" UNION ALL SELECT lot, wafer, 'soft', soft_bin, sequence_id,"
+		"  screen_reason IS NOT NULL FROM temp.sel),"
+		" y AS (SELECT lot, NULL AS wafer, kind, bin, sequence_id, scr"
+		"  FROM x UNION ALL SELECT lot, wafer, kind, bin, sequence_id, scr"
+		"  FROM x WHERE wafer IS NOT NULL),"
 		" t AS (SELECT lot, NULL AS wafer, count(*) AS n FROM temp.sel"
 		"  GROUP BY lot UNION ALL SELECT lot, wafer, count(*) FROM temp.sel"
 		"  WHERE wafer IS NOT NULL GROUP BY lot, wafer)"
-		" SELECT y.lot, y.wafer, y.kind, y.bin, min(b.name), max(b.pass),"
+		/* the screen's bins are in no sequence's table */
+		" SELECT y.lot, y.wafer, y.kind, y.bin, coalesce(min(b.name),"
+		"  CASE WHEN max(y.scr) THEN 'SCREEN_REJECT' END),"
+		"  coalesce(max(b.pass), CASE WHEN max(y.scr) THEN 0 END),"
 		"  count(*), (SELECT n FROM t WHERE t.lot = y.lot AND"
 		"   t.wafer IS y.wafer)"
 		" FROM y LEFT JOIN (SELECT 'soft' AS kind, sequence_id, number,"
@@ -126,4 +133,55 @@ int rpt_bins(rpt_ctx *c, const char *path, kgd_err *err)
 	};
 
 	return rpt_emit_csv(c, path, header, bins_rows, err);
+}
+
+/* ---- trend.csv ---------------------------------------------------------- */
+
+static int trend_rows(rpt_ctx *c, FILE *f, kgd_err *err)
+{
+	/* Each part counts once, on the UTC day its counted run started and
+	 * at the station that ran it; a day's row (station empty) first,
+	 * then its stations'. */
+	static const char sql[] =
+		"WITH t AS (SELECT substr(started_at, 1, 10) AS day, station,"
+		"  pre_status, status FROM temp.sel),"
+		" y AS (SELECT day, NULL AS station, pre_status, status FROM t"
+		"  UNION ALL SELECT day, station, pre_status, status FROM t)"
+		" SELECT day, station, count(*), sum(pre_status = 'pass'),"
+		"  sum(status = 'pass') FROM y GROUP BY day, station"
+		" ORDER BY day, station";
+	sqlite3_stmt *st = NULL;
+	long long tested, passed, spassed;
+	int rc, status;
+
+	status = rpt_prepare(c, sql, &st, err);
+	if (status)
+		return status;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		tested = sqlite3_column_int64(st, 2);
+		passed = sqlite3_column_int64(st, 3);
+		spassed = sqlite3_column_int64(st, 4);
+		rpt_csv_col(f, 1, st, 0);
+		rpt_csv_col(f, 0, st, 1);
+		rpt_csv_ll(f, tested);
+		rpt_csv_ll(f, passed);
+		rpt_csv_pct(f, passed, tested);
+		rpt_csv_ll(f, spassed);
+		rpt_csv_pct(f, spassed, tested);
+		rpt_csv_end_row(f);
+	}
+	if (rc != SQLITE_DONE)
+		status = rpt_sql_fail(c, err);
+	sqlite3_finalize(st);
+	return status;
+}
+
+int rpt_trend(rpt_ctx *c, const char *path, kgd_err *err)
+{
+	static const char *const header[] = {
+		"day", "station", "tested", "passed", "yield_pct",
+		"screened_passed", "screened_yield_pct", NULL,
+	};
+
+	return rpt_emit_csv(c, path, header, trend_rows, err);
 }

@@ -4,9 +4,10 @@
  * Starts the virtual station (kgd-vstation, beside this executable) on
  * 127.0.0.1, lets it write the station config, runs the product's sequence
  * for a lot on it exactly as `station run` would, writes the reports, and
- * stops the simulator. The flagship flow is the default: TeraPHY wafer sort
- * (wafer process, prober + power meter + BERT) on a reduced die grid so it
- * finishes in seconds. For the unit products (elsfp, fiber) the demo plays
+ * stops the simulator; a wafer lot ends screened (`station screen`: DPAT +
+ * GDBN, one planted outlier die per wafer) with report.html. The flagship
+ * flow is the default: TeraPHY wafer sort (wafer process, prober + power
+ * meter + BERT) on a reduced die grid so it finishes in seconds. For the unit products (elsfp, fiber) the demo plays
  * the operator: before each part it tells the simulator which unit is now
  * in the fixture (:SIMulate:DUT), over its own connection, the way a person
  * would swap the module.
@@ -30,6 +31,7 @@
 #include "kgd/scpi.h"
 #include "report_cli.h"
 #include "run_cli.h"
+#include "screen_cli.h"
 
 /* Short options; the long ones are in the option table below. */
 #define OPTSTRING "p:w:L:o:n:s:S:qh"
@@ -44,6 +46,21 @@
  * (BERT gates, chuck moves) run at 1/5000. */
 #define DEMO_DIE "40x40"
 #define DEMO_TIME_SCALE "0.0002"
+/* Die (3,3) of every wafer 1.2 dB bright: inside the spec, some 10-25
+ * robust sigmas above its wafer - what only the screen rejects. */
+#define DEMO_OUTLIER "3,3,1.2"
+/* The demo's screen (docs/REPORTS.md "The outlier screen"). */
+static const char demo_screen_yaml[] =
+	"# written by station demo: the screen it runs after wafer sort\n"
+	"soft_bin: 90\n"
+	"hard_bin: 9\n"
+	"min_samples: 20\n"
+	"dpat:\n"
+	"  k: 6\n"
+	"  tests: all\n"
+	"gdbn:\n"
+	"  neighbourhood: 3x3\n"
+	"  min_bad: 4\n";
 
 /* What the demo runs for each product of the virtual station. */
 static const struct demo_product {
@@ -57,6 +74,26 @@ static const struct demo_product {
 	{"fiber", SEQ_DIR "fiber-attach.yaml", SEQ_DIR "limits/fiber-16-std.yaml", 0},
 };
 
+/* Write the demo's screen config into out and screen the lot with it. */
+static int demo_screen(const char *out, const char *db_path, const char *lot,
+		       scr_summary *sum)
+{
+	char path[4200];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/screen.yaml", out);
+	f = fopen(path, "w");
+	ok = f && fputs(demo_screen_yaml, f) != EOF;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	if (!ok) {
+		cli_error("%s: cannot write: %s", path, strerror(errno));
+		return CLI_ERROR;
+	}
+	return screen_cli(db_path, lot, path, 1, sum);
+}
+
 static void help(void)
 {
 	printf(
@@ -66,9 +103,12 @@ static void help(void)
 "Run a simulated lot on the virtual station, no hardware needed: starts\n"
 "kgd-vstation on 127.0.0.1 with the product's model, runs the product's\n"
 "sequence over the lot, writes the results database and the reports into\n"
-"DIR, and stops the simulator. Default: TeraPHY wafer sort of 2 wafers on a\n"
-"reduced die grid (sequences/teraphy-kgd-parallel.yaml: the optical and\n"
-"electrical screens side by side; well under a minute).\n\n"
+"DIR (report.html too), and stops the simulator. A wafer lot is then\n"
+"screened (DPAT + GDBN, DIR/screen.yaml; one die per wafer is planted as an\n"
+"outlier) and the demo prints the yield before and after the screen.\n"
+"Default: TeraPHY wafer sort of 2 wafers on a reduced die grid\n"
+"(sequences/teraphy-kgd-parallel.yaml: the optical and electrical screens\n"
+"side by side; well under a minute).\n\n"
 "  -p, --product P      teraphy (wafer sort, default), elsfp or fiber (units)\n"
 "  -o, --out DIR        output folder (default: kgd-demo-YYYYMMDD-HHMMSS)\n"
 "  -w, --wafers N       teraphy: wafers in the lot (default 2)\n"
@@ -87,7 +127,8 @@ typedef struct demo_sim {
 
 static int sim_start(demo_sim *sim, const char *config_path,
 		     const char *product, const char *lot, unsigned long seed,
-		     unsigned long units, unsigned long wafers, kgd_err *err)
+		     unsigned long units, unsigned long wafers, int wafers_lot,
+		     kgd_err *err)
 {
 	char exe[4200], seed_s[32], units_s[32], wafers_s[32];
 	struct timespec nap = {0, 20 * 1000 * 1000};
@@ -107,7 +148,11 @@ static int sim_start(demo_sim *sim, const char *config_path,
 		execl(exe, exe, "--product", product, "--lot", lot, "--seed", seed_s,
 		      "--units", units_s, "--wafers", wafers_s, "--die", DEMO_DIE,
 		      "--time-scale", DEMO_TIME_SCALE, "--config-out", config_path,
-		      "--lifetime-s", DEMO_SIM_LIFETIME_S, (char *)NULL);
+		      "--lifetime-s", DEMO_SIM_LIFETIME_S,
+		      /* wafers: one die planted as a PAT outlier (last, so
+		       * the unit products stop the list here) */
+		      wafers_lot ? "--outlier" : (char *)NULL, DEMO_OUTLIER,
+		      (char *)NULL);
 		fprintf(stderr, "station: exec %s: %s\n", exe, strerror(errno));
 		_exit(127);
 	}
@@ -209,6 +254,7 @@ int cmd_demo(int argc, char **argv)
 	demo_sim sim = {0};
 	cfg_station *c = NULL;
 	run_cli_args a = {0};
+	scr_summary scr = {0};
 	kgd_err err;
 	int ch, rc = CLI_ERROR, quiet = 0;
 
@@ -265,7 +311,8 @@ int cmd_demo(int argc, char **argv)
 	unlink(config_path);   /* a stale one would look like a ready simulator */
 
 	kgd_err_clear(&err);
-	if (sim_start(&sim, config_path, prod->name, lot, seed, units, wafers, &err) ||
+	if (sim_start(&sim, config_path, prod->name, lot, seed, units, wafers,
+		      prod->wafer, &err) ||
 	    cfg_load(config_path, &c, &err)) {
 		rc = cli_fail(&err);
 		goto out;
@@ -309,16 +356,28 @@ int cmd_demo(int argc, char **argv)
 		rc = run_cli(&a);
 		cli_trace_stop();
 	}
+	/* Wafer sort ends with the screen: known good means no outliers. */
+	if (rc == CLI_OK && prod->wafer)
+		rc = demo_screen(out, db_path, lot, &scr);
 	if (rc == CLI_OK)
-		rc = report_cli(db_path, out, 1);
-	if (rc == CLI_OK)
-		printf("demo done: %s, %zu %s, yield %.1f%%\n"
-		       "  results database: %s\n  reports:          %s/\n"
-		       "  station config:   %s\n",
+		rc = report_cli_html(db_path, out, NULL, NULL, 1, 1);
+	if (rc == CLI_OK) {
+		printf("demo done: %s, %zu %s, yield %.1f%%\n",
 		       prod->name, a.summary.tested, prod->wafer ? "dies" : "units",
 		       a.summary.tested ? 100.0 * (double)a.summary.passed /
-						  (double)a.summary.tested : 0.0,
-		       db_path, out, config_path);
+						  (double)a.summary.tested : 0.0);
+		if (prod->wafer)
+			printf("  screened (DPAT + GDBN): yield %.1f%% before, "
+			       "%.1f%% after the screen (%lld dies rejected)\n",
+			       scr.tested ? 100.0 * (double)scr.passed /
+			       (double)scr.tested : 0.0,
+			       scr.tested ? 100.0 * (double)(scr.passed -
+			       scr.rejected) / (double)scr.tested : 0.0,
+			       scr.rejected);
+		printf("  results database: %s\n  reports:          %s/\n"
+		       "  lot report:       %s/report.html\n"
+		       "  station config:   %s\n", db_path, out, out, config_path);
+	}
 out:
 	sim_stop(&sim);
 	cfg_free(c);

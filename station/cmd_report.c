@@ -20,7 +20,8 @@
 static void help(void)
 {
 	printf(
-"usage: station report --db RESULTS.db [--out DIR] [--stdf DIR] [filters]\n\n"
+"usage: station report --db RESULTS.db [--out DIR] [--stdf DIR] [--html]\n"
+"                      [filters]\n\n"
 "Write yield reports from RESULTS.db (read-only; the station may be\n"
 "writing it at the same time). With --out (default: the current folder,\n"
 "unless only --stdf is given):\n"
@@ -36,6 +37,11 @@ static void help(void)
 "                 part's time (where a die's seconds go)\n"
 "  instruments.csv  per session and role: driver, ABI, plugin SHA-256 and\n"
 "                 the instrument's identity (what produced the values)\n"
+"  pat_limits.csv the PAT limits of each lot's latest `station screen`\n"
+"With --html also report.html: yield, bins, Pareto, wafer maps, test\n"
+"statistics with histograms and the PAT summary in one standalone file.\n"
+"yield.csv has pre- and post-screen yield; maps, bins and STDF show the\n"
+"final bins (after the screen).\n"
 "With --stdf DIR: one STDF V4 wafer-sort file per wafer, <lot>_<wafer>.stdf.\n"
 "Each set is swapped in whole; its manifest, report.sha256 (stdf.sha256),\n"
 "comes last and lists its files: without it the folder is incomplete.\n\n"
@@ -88,12 +94,20 @@ static int write_set(const char *db_path, const char *dir, const char *manifest,
 int report_cli_opts(const char *db_path, const char *out_dir,
 		    const char *stdf_dir, const rpt_options *opt, int verbose)
 {
+	return report_cli_html(db_path, out_dir, stdf_dir, opt, 0, verbose);
+}
+
+int report_cli_html(const char *db_path, const char *out_dir,
+		    const char *stdf_dir, const rpt_options *opt, int html,
+		    int verbose)
+{
 	rpt_summary sum = { 0, 0 };
 	int rc;
 
 	if (out_dir) {
+		/* report.html is one more file of the set: in its manifest */
 		rc = write_set(db_path, out_dir, "report.sha256", opt,
-			       RPT_ALL_CSV, &sum);
+			       RPT_ALL_CSV | (html ? RPT_HTML : 0u), &sum);
 		if (rc)
 			return rc;
 		if (sum.parts == 0)
@@ -102,6 +116,8 @@ int report_cli_opts(const char *db_path, const char *out_dir,
 		if (verbose) {
 			list_files(out_dir, 0);
 			printf("  %lld parts, %d files\n", sum.parts, sum.files);
+			if (html)
+				printf("  lot report: %s/report.html\n", out_dir);
 		}
 	}
 	if (stdf_dir) {
@@ -128,11 +144,12 @@ int report_cli(const char *db_path, const char *out_dir, int verbose)
 int cmd_report(int argc, char **argv)
 {
 	enum { O_LOT = 256, O_WAFER, O_PRODUCT, O_STATION, O_SEQV, O_FROM,
-	       O_TO, O_FIRST, O_FINAL, O_COORDS, O_STDF };
+	       O_TO, O_FIRST, O_FINAL, O_COORDS, O_STDF, O_HTML };
 	static const struct option opts[] = {
 		{"db", required_argument, 0, 'd'},
 		{"out", required_argument, 0, 'o'},
 		{"stdf", required_argument, 0, O_STDF},
+		{"html", no_argument, 0, O_HTML},
 		{"lot", required_argument, 0, O_LOT},
 		{"wafer", required_argument, 0, O_WAFER},
 		{"product", required_argument, 0, O_PRODUCT},
@@ -150,13 +167,24 @@ int cmd_report(int argc, char **argv)
 	const char *db_path = NULL, *out_dir = NULL, *stdf_dir = NULL;
 	rpt_options opt = { 0 };
 	unsigned long v;
-	int ch, verbose = 1, first = 0, final = 0;
+	int ch, verbose = 1, first = 0, final = 0, html = 0;
 
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': db_path = optarg; break;
+		case 'd':
+			/* Two files used to mean the last one, silently: the
+			 * report of one file under the name of two. */
+			if (db_path && strcmp(db_path, optarg) != 0)
+				return cli_usage("report", "--db given twice "
+						 "('%s', '%s'): a report reads one "
+						 "database; report each file on its "
+						 "own, or copy the lots into one "
+						 "file first", db_path, optarg);
+			db_path = optarg;
+			break;
+		case O_HTML: html = 1; break;
 		case 'o': out_dir = optarg; break;
 		case O_STDF: stdf_dir = optarg; break;
 		case O_LOT: opt.lot = optarg; break;
@@ -188,7 +216,7 @@ int cmd_report(int argc, char **argv)
 		return cli_usage("report", "--first-pass and --final exclude "
 				 "each other");
 	opt.first_pass = first;
-	if (!out_dir && !stdf_dir)
+	if (!out_dir && (!stdf_dir || html))
 		out_dir = ".";
-	return report_cli_opts(db_path, out_dir, stdf_dir, &opt, verbose);
+	return report_cli_html(db_path, out_dir, stdf_dir, &opt, html, verbose);
 }

@@ -19,6 +19,7 @@ static const struct {
 	{"report", cmd_report, "write CSV yield reports from a results database"},
 	{"plugins", cmd_plugins, "list driver plugins with their class, ABI version and operations"},
 	{"scan", cmd_scan, "list serial ports and USBTMC instruments with their URIs"},
+	{"screen", cmd_screen, "screen a sorted lot for outliers (dynamic/static PAT) and bad neighbourhoods (GDBN)"},
 	{"demo", cmd_demo, "run a simulated lot on the virtual station and write its reports"},
 };
 

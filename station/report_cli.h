@@ -17,4 +17,9 @@ int report_cli(const char *db_path, const char *out_dir, int verbose);
 int report_cli_opts(const char *db_path, const char *out_dir,
 		    const char *stdf_dir, const rpt_options *opt, int verbose);
 
+/* The same, and with html also report.html in out_dir's set. */
+int report_cli_html(const char *db_path, const char *out_dir,
+		    const char *stdf_dir, const rpt_options *opt, int html,
+		    int verbose);
+
 #endif

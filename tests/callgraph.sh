@@ -102,10 +102,12 @@ check db kgd_db "db.c" "schema.c db_lease.c" "db_check.c" "db_core.c"
 check station kgd_station_core "-" "lot.c run_dry.c" \
 	"proc_unit.c proc_wafer.c lint.c" "part.c" "step.c" "rig.c" \
 	"ops_table.c" "ops_pm.c ops_bert.c ops_laser.c ops_misc.c ops_smu.c ops_align.c" "ops.c analysis.c" \
-	"run_commit.c progress.c live_json.c cfg.c" "live_tally.c" "plugin.c" "seq.c" "seq_include.c" "seq_steps.c" \
+	"run_commit.c progress.c live_json.c cfg.c screen_cfg.c" "live_tally.c" "plugin.c" "seq.c" "seq_include.c" "seq_steps.c" \
 	"seq_limits.c" "seq_core.c" "yaml_scalar.c ident.c" "yaml_util.c" \
 	"diag.c"
 check reports kgd_reports "rpt.c" \
-	"rpt_yield.c rpt_tests.c rpt_wafer.c rpt_parts.c rpt_time.c rpt_stdf.c rpt_instruments.c" \
+	"rpt_yield.c rpt_tests.c rpt_wafer.c rpt_parts.c rpt_time.c rpt_stdf.c rpt_instruments.c rpt_screen.c rpt_html.c" \
 	"rpt_common.c"
+# screen/ (issue 16): the front scr.c over the arithmetic
+check screen kgd_screen "scr.c" "scr_stat.c"
 exit $status

@@ -136,6 +136,20 @@ def check_db(recs, db, lot, wafer, first_pass):
         f" JOIN lot l ON l.id = p.lot_id JOIN wafer w ON w.id = p.wafer_id"
         f" WHERE l.name = ? AND w.name = ? ORDER BY r.id",
         (lot, wafer)).fetchall()
+    # the lot's latest screen (station screen) gives a rejected run its
+    # bins and a fail: STDF carries the final bins
+    tables = {r[0] for r in h.execute("SELECT name FROM sqlite_master")}
+    if "screen_die" in tables:
+        final = []
+        for run_id, x, y, hb, sb, status in runs:
+            r = h.execute(
+                "SELECT d.hard_bin, d.soft_bin FROM screen_die d JOIN screen"
+                " s ON s.id = d.screen_id WHERE d.run_id = ? AND s.seq ="
+                " (SELECT max(seq) FROM screen t WHERE t.lot_id = s.lot_id)",
+                (run_id,)).fetchone()
+            final.append((run_id, x, y, r[0], r[1], "fail") if r
+                         else (run_id, x, y, hb, sb, status))
+        runs = final
     mir = recs[1]
     assert mir["LOT_ID"] == lot, mir["LOT_ID"]
     assert recs[2]["WAFER_ID"] == wafer

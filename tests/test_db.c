@@ -1182,7 +1182,7 @@ static void test_migration_from_v3(void)
 	db_close(d);
 
 	CU_ASSERT_EQUAL(q_int(path, "PRAGMA user_version"), db_schema_version());
-	CU_ASSERT(db_schema_version() >= 7);
+	CU_ASSERT(db_schema_version() >= 8);
 	/* schema 6: the run's condition, NULL for the old runs */
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM run WHERE condition IS NULL"),
 			q_int(path, "SELECT count(*) FROM run"));
@@ -1190,6 +1190,10 @@ static void test_migration_from_v3(void)
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM session WHERE"
 			      " software_version IS NULL AND software_build IS NULL"),
 			q_int(path, "SELECT count(*) FROM session"));
+	/* schema 8: the screen tables, empty for an old lot */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+			      " AND name IN ('screen', 'screen_limit', 'screen_die')"), 3);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM screen"), 0);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_integrity_check"
 			      " WHERE integrity_check = 'ok'"), 1);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_foreign_key_check"),

@@ -25,7 +25,8 @@ static char known_db[600];
 
 #define QUOTED_LOT "C, \"x\""
 #define YIELD_HEADER "lot,tested,passed,failed,yield_pct,wafer," \
-	"first_pass_passed,first_pass_yield_pct,retested_parts,retests\n"
+	"first_pass_passed,first_pass_yield_pct,retested_parts,retests," \
+	"screened_passed,screened_yield_pct\n"
 
 static const char *in_dir(const char *name)
 {
@@ -137,12 +138,12 @@ static void test_yield_bytes(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
 	CU_ASSERT_STRING_EQUAL(csv,
 		YIELD_HEADER
-		"A,3,2,1,66.67,,1,33.33,1,1\n"
-		"A,3,2,1,66.67,W1,1,33.33,1,1\n"
-		"B,2,0,2,0.00,,0,0.00,0,0\n"
-		"B,2,0,2,0.00,W1,0,0.00,0,0\n"
-		"\"C, \"\"x\"\"\",1,1,0,100.00,,1,100.00,0,0\n"
-		"\"C, \"\"x\"\"\",1,1,0,100.00,W1,1,100.00,0,0\n");
+		"A,3,2,1,66.67,,1,33.33,1,1,2,66.67\n"
+		"A,3,2,1,66.67,W1,1,33.33,1,1,2,66.67\n"
+		"B,2,0,2,0.00,,0,0.00,0,0,0,0.00\n"
+		"B,2,0,2,0.00,W1,0,0.00,0,0,0,0.00\n"
+		"\"C, \"\"x\"\"\",1,1,0,100.00,,1,100.00,0,0,1,100.00\n"
+		"\"C, \"\"x\"\"\",1,1,0,100.00,W1,1,100.00,0,0,1,100.00\n");
 	free(csv);
 	CU_ASSERT_FALSE(exists(in_dir("yield.csv.tmp")));
 }
@@ -187,7 +188,7 @@ static void test_tests_stats(void)
 {
 	/* header, then rows sorted by step: ber, gain, power */
 	static const char want_start[] = "step,unit,low,high,n,n_pass,n_fail,"
-		"n_invalid,mean,stdev,min,max\nber,";
+		"n_invalid,mean,stdev,min,max,name\nber,";
 	const char *out = in_dir("tests.csv");
 	const char *power, *ber;
 	kgd_err err = { 0 };
@@ -204,19 +205,19 @@ static void test_tests_stats(void)
 	CU_ASSERT(strncmp(csv, want_start, strlen(want_start)) == 0);
 
 	/* one value, no limits: empty cells, shortest round-trip number */
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\ngain,dB,,,1,1,0,0,0.1,,0.1,0.1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\ngain,dB,,,1,1,0,0,0.1,,0.1,0.1,\n"));
 
 	/* the mean of 1, 2, -7, 4, 0.5 is 0.1 exactly as printed */
 	power = line_starting(csv, "power,dBm,-6,3,6,3,3,1,0.1,");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(power);
 	CU_ASSERT(close_to(field_d(power, 9), sqrt(17.55)));
-	CU_ASSERT(line_ends(power, ",-7,4"));
+	CU_ASSERT(line_ends(power, ",-7,4,"));
 
 	ber = line_starting(csv, "ber,,,1e-12,2,1,1,0,");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ber);
 	CU_ASSERT(close_to(field_d(ber, 8), 5.05e-12));
 	CU_ASSERT(close_to(field_d(ber, 9), 9.9e-12 / sqrt(2.0)));
-	CU_ASSERT(line_ends(ber, ",1e-13,1e-11"));
+	CU_ASSERT(line_ends(ber, ",1e-13,1e-11,"));
 	free(csv);
 	CU_ASSERT_FALSE(exists(in_dir("tests.csv.tmp")));
 }
@@ -241,7 +242,7 @@ static void test_empty_db(void)
 	csv = tu_slurp(t, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
 	CU_ASSERT_STRING_EQUAL(csv, "step,unit,low,high,n,n_pass,n_fail,"
-			       "n_invalid,mean,stdev,min,max\n");
+			       "n_invalid,mean,stdev,min,max,name\n");
 	free(csv);
 }
 
@@ -370,7 +371,7 @@ static void test_report_beside_writer(void)
 	CU_ASSERT_PTR_NOT_NULL(csv);
 	if (csv)
 		CU_ASSERT_STRING_EQUAL(csv, YIELD_HEADER
-				       "L,1,1,0,100.00,,1,100.00,0,0\n");
+				       "L,1,1,0,100.00,,1,100.00,0,0,1,100.00\n");
 	free(csv);
 	db_close(d);
 }
@@ -473,6 +474,22 @@ static int build_wafer_db(const char *path)
 		rc = -1;
 	else if (sqlite3_exec(h, bins, NULL, NULL, NULL) != SQLITE_OK)
 		rc = -1;
+	/* a screen (station screen, schema 8) rejects L1/W1 die (1,0), a
+	 * pass: every report but yield.csv's pre-screen columns shows it
+	 * failed with bins 9/90 */
+	if (!rc && sqlite3_exec(h, "INSERT INTO screen(lot_id, config_sha256,"
+				" config_text, soft_bin, hard_bin, seq,"
+				" result_sha256, screened_at) SELECT id, 'c', 't',"
+				" 90, 9, 1, 'r', '2025-03-01T00:00:00.000Z' FROM lot"
+				" WHERE name = 'L1';"
+				"INSERT INTO screen_die(screen_id, part_id, run_id,"
+				" soft_bin, hard_bin, reason) SELECT 1, p.id, (SELECT"
+				" max(id) FROM run WHERE part_id = p.id), 90, 9,"
+				" 'dpat power' FROM part p JOIN wafer w ON w.id ="
+				" p.wafer_id JOIN lot l ON l.id = p.lot_id WHERE"
+				" l.name = 'L1' AND w.name = 'W1' AND p.die_x = 1"
+				" AND p.die_y = 0", NULL, NULL, NULL) != SQLITE_OK)
+		rc = -1;
 	/* dates to filter on */
 	if (!rc && sqlite3_exec(h, "UPDATE run SET started_at ="
 				" '2025-01-10T08:00:00.000Z', ended_at ="
@@ -566,16 +583,17 @@ static void test_all_reports_final(void)
 	CU_ASSERT_EQUAL_FATAL(write_to("final", NULL, RPT_ALL_CSV, &sum, &err),
 			      KGD_OK);
 	CU_ASSERT_EQUAL(sum.parts, 13);
-	/* 9 CSVs (instruments.csv since schema 5) + 3 wafer pictures */
-	CU_ASSERT_EQUAL(sum.files, 12);
+	/* 11 CSVs (instruments.csv since schema 5, pat_limits.csv since 6,
+	 * trend.csv) + 3 wafer pictures */
+	CU_ASSERT_EQUAL(sum.files, 14);
 	CU_ASSERT_EQUAL(run_py("test_reports_csv.py", wpath("final"), wafer_db,
 			       NULL, NULL, NULL, NULL, NULL, NULL), 0);
 	/* a few numbers by hand, so the checker itself is checked */
 	csv = tu_slurp(wpath("final/yield.csv"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,11,8,3,72.73,,7,63.64,1,1\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,9,7,2,77.78,W1,6,66.67,1,1\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL2,2,1,1,50.00,W1,1,50.00,0,0\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,11,8,3,72.73,,7,63.64,1,1,7,63.64\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,9,7,2,77.78,W1,6,66.67,1,1,6,66.67\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL2,2,1,1,50.00,W1,1,50.00,0,0,1,50.00\n"));
 	free(csv);
 	csv = tu_slurp(wpath("final/bins.csv"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
@@ -584,19 +602,29 @@ static void test_all_reports_final(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,,hard,,,,1,9.09\n"));
 	/* Hard bins are named from the hard_bin table, not the soft bins. */
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,7,BER_REJECT,0,1,11.11\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,1,KGD,1,7,77.78\n"));
+	/* final bins: the screened die left KGD for the screen's bin 9 */
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,1,KGD,1,6,66.67\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,9,SCREEN_REJECT,0,1,"
+				      "11.11\n"));
 	free(csv);
 	csv = tu_slurp(wpath("final/pareto.csv"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	/* one Pareto per lot, then per wafer, each over its own parts */
 	CU_ASSERT_STRING_EQUAL(csv, "rank,step,first_fail_parts,first_fail_pct,"
-			       "first_fail_cum_pct,any_fail_parts,any_fail_pct\n"
-			       "1,ber,2,15.38,15.38,2,15.38\n"
-			       "2,power,2,15.38,30.77,2,15.38\n");
+			       "first_fail_cum_pct,any_fail_parts,any_fail_pct,"
+			       "lot,wafer\n"
+			       "1,power,2,18.18,18.18,2,18.18,L1,\n"
+			       "2,ber,1,9.09,27.27,1,9.09,L1,\n"
+			       "1,ber,1,11.11,11.11,1,11.11,L1,W1\n"
+			       "2,power,1,11.11,22.22,1,11.11,L1,W1\n"
+			       "1,power,1,50.00,50.00,1,50.00,L1,W2\n"
+			       "1,ber,1,50.00,50.00,1,50.00,L2,\n"
+			       "1,ber,1,50.00,50.00,1,50.00,L2,W1\n");
 	free(csv);
 	csv = tu_slurp(wpath("final/wafermap_L1_W1.svg"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "Lot L1 wafer W1: yield 77.78% "
-				      "(7 of 9 dies pass)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "Lot L1 wafer W1: yield 66.67% "
+				      "(6 of 9 dies pass)"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "70 BER, &quot;lane&quot; (1)"));
 	free(csv);
 }
@@ -614,7 +642,7 @@ static void test_first_pass_and_filters(void)
 			       "--first-pass", NULL, NULL, NULL, NULL, NULL), 0);
 	csv = tu_slurp(wpath("first/yield.csv"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,11,7,4,63.64,,7,63.64,1,1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,11,7,4,63.64,,7,63.64,1,1,6,54.55\n"));
 	free(csv);
 
 	memset(&opt, 0, sizeof(opt));

@@ -84,6 +84,22 @@ def main(argv):
                           serial=serial, status=status, hb=hb, sb=sb, seq=seq,
                           first=rs[0][1], nruns=len(rs)))
 
+    # The lot's latest screen (station screen) rejects runs: those read
+    # 'fail' with the screen's bins in every report but yield.csv's
+    # pre-screen columns.
+    if "screen_die" in tables:
+        for p in parts:
+            p["pre"] = p["status"]
+            r = h.execute(
+                "SELECT d.hard_bin, d.soft_bin FROM screen_die d JOIN screen x"
+                " ON x.id = d.screen_id WHERE d.run_id = ? AND x.seq ="
+                " (SELECT max(seq) FROM screen y WHERE y.lot_id = x.lot_id)",
+                (p["rid"],)).fetchone()
+            if r:
+                p["status"], p["hb"], p["sb"], p["scr"] = "fail", r[0], r[1], 1
+    for p in parts:
+        p.setdefault("pre", p["status"])
+
     def s(v):
         return "" if v is None else str(v)
 
@@ -95,14 +111,36 @@ def main(argv):
                                   if p["lot"] == lot and p["wafer"]}):
             ps = [p for p in parts if p["lot"] == lot and
                   (w is None or p["wafer"] == w)]
-            n, ok = len(ps), sum(p["status"] == "pass" for p in ps)
+            n, ok = len(ps), sum(p["pre"] == "pass" for p in ps)
             fp = sum(p["first"] == "pass" for p in ps)
+            sok = sum(p["status"] == "pass" for p in ps)
             want.append([lot, str(n), str(ok), str(n - ok), pct(ok, n), s(w),
                          str(fp), pct(fp, n),
                          str(sum(p["nruns"] > 1 for p in ps)),
-                         str(sum(p["nruns"] - 1 for p in ps))])
+                         str(sum(p["nruns"] - 1 for p in ps)),
+                         str(sok), pct(sok, n)])
     got = [list(r.values()) for r in rows]
     assert got == want, ("yield.csv", got, want)
+
+    # trend.csv: per UTC day the counted run started and its station; a
+    # day's row (station empty) first, then its stations in byte order.
+    for p in parts:
+        p["day"], p["station"] = h.execute(
+            "SELECT substr(r.started_at, 1, 10), st.name FROM run r JOIN"
+            " station st ON st.id = r.station_id WHERE r.id = ?",
+            (p["rid"],)).fetchone()
+    want = []
+    for day in sorted({p["day"] for p in parts}):
+        for st in [None] + sorted({p["station"] for p in parts
+                                   if p["day"] == day}, key=str.encode):
+            ps = [p for p in parts if p["day"] == day and
+                  (st is None or p["station"] == st)]
+            n, ok = len(ps), sum(p["pre"] == "pass" for p in ps)
+            sok = sum(p["status"] == "pass" for p in ps)
+            want.append([day, s(st), str(n), str(ok), pct(ok, n), str(sok),
+                         pct(sok, n)])
+    got = [list(r.values()) for r in load(f"{out}/trend.csv")]
+    assert got == want, ("trend.csv", got, want)
 
     # bins.csv: soft bin names from bin, hard bin names from hard_bin.
     def bin_name(table, seq, num):
@@ -126,6 +164,9 @@ def main(argv):
                     names = [bin_name(table, p["seq"], b) for p in ps
                              if p[key] == b]
                     names = [x for x in names if x is not None]
+                    if not names and any(p.get("scr") for p in ps
+                                         if p[key] == b):
+                        names = ["SCREEN_REJECT"]
                     want.append((lot, s(w), kind, s(b),
                                  min(names) if names else "", str(n),
                                  pct(n, len(ps))))
@@ -191,22 +232,34 @@ def main(argv):
         assert close(r["cp"], cp), (k, r["cp"], cp)
         assert close(r["cpk"], cpk), (k, r["cpk"], cpk)
 
-    # pareto.csv (runs without step results: from the measurements)
-    first_fail, any_fail = {}, {}
-    for p in parts:
-        fails = [row[1] for row in meas if row[0] is p and not row[8]]
-        if fails:
-            first_fail[fails[0]] = first_fail.get(fails[0], 0) + 1
-        for st in set(fails):
-            any_fail[st] = any_fail.get(st, 0) + 1
-    want = sorted(any_fail, key=lambda st: (-first_fail.get(st, 0),
-                                            -any_fail[st], st.encode()))
+    # pareto.csv (runs without step results: from the measurements): one
+    # Pareto per lot (wafer empty), then per wafer, each over its parts
     got = load(f"{out}/pareto.csv")
-    assert [r["step"] for r in got] == want, ("pareto", got, want)
-    for r in got:
-        assert int(r["first_fail_parts"]) == first_fail.get(r["step"], 0)
-        assert int(r["any_fail_parts"]) == any_fail[r["step"]]
-        assert r["any_fail_pct"] == pct(any_fail[r["step"]], len(parts))
+    want_rows = []
+    for lot in sorted({p["lot"] for p in parts}):
+        for w in [None] + sorted({p["wafer"] for p in parts
+                                  if p["lot"] == lot and p["wafer"]}):
+            ps = [p for p in parts if p["lot"] == lot and
+                  (w is None or p["wafer"] == w)]
+            first_fail, any_fail = {}, {}
+            for p in ps:
+                fails = [row[1] for row in meas if row[0] is p and not row[8]]
+                if fails:
+                    first_fail[fails[0]] = first_fail.get(fails[0], 0) + 1
+                for st in set(fails):
+                    any_fail[st] = any_fail.get(st, 0) + 1
+            steps = sorted(any_fail, key=lambda st: (-first_fail.get(st, 0),
+                                                     -any_fail[st],
+                                                     st.encode()))
+            cum = 0
+            for rank, st in enumerate(steps, 1):
+                ff = first_fail.get(st, 0)
+                cum += ff
+                want_rows.append([str(rank), st, str(ff), pct(ff, len(ps)),
+                                  pct(cum, len(ps)), str(any_fail[st]),
+                                  pct(any_fail[st], len(ps)), lot, s(w)])
+    got = [list(r.values()) for r in got]
+    assert got == want_rows, ("pareto", got, want_rows)
 
     # parts.csv: one row per part, a value per measurement key
     rows = load(f"{out}/parts.csv")

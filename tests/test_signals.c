@@ -535,10 +535,13 @@ static void test_sigxfsz_file_limit(void)
 	CU_ASSERT_EQUAL_FATAL(tu_vstation_start(dir, args, &vs), 0);
 	write_config(cfg, &vs, 5000);
 	CU_ASSERT_TRUE(lasers_on(&vs));
-	/* 512 KiB: the WAL reaches it within a few parts (at schema 5 a
+	/* 384 KiB: the WAL reaches it within a few parts (at schema 5 a
 	 * new file's tables and first session left no room for a part in
-	 * 256 KiB). */
-	pid = start_station(argv, OUT_NULL, NULL, err_path, 512 * 1024);
+	 * 256 KiB). Whether the session's end still fits after the failed
+	 * commit depends on where the limit falls in the WAL's frames: at
+	 * schema 5, 384 KiB left it 'running' and 512 KiB did not; at
+	 * schema 6 (the screen tables) it is the other way round. */
+	pid = start_station(argv, OUT_NULL, NULL, err_path, 384 * 1024);
 	CU_ASSERT_TRUE(pid > 0);
 	if (pid <= 0) {
 		tu_vstation_stop(&vs);

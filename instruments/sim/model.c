@@ -475,6 +475,9 @@ double sim_die_mean_dbm(const sim_model *m, int slot, int col, int row, int port
 		dbm -= p->weak_wl_drop_db;
 	if (d == SIM_DEFECT_SCRATCH)
 		dbm -= p->scratch_drop_db;
+	for (int i = 0; i < p->n_outliers && i < 4; i++)
+		if (p->outlier_col[i] == col && p->outlier_row[i] == row)
+			dbm += p->outlier_db[i];
 	return dbm;
 }
 

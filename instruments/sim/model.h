@@ -71,6 +71,13 @@ typedef struct sim_model_params {
 	       high_ber_fraction;    /* per die, mutually exclusive */
 	double scratch_wafer_fraction, scratch_width_mm; /* per wafer */
 	double weak_wl_drop_db, scratch_drop_db;
+	/* Planted outliers (issue 16, for the PAT screen's tests): die
+	 * (col, row) of every wafer reads outlier_db[i] dB more on every port
+	 * and wavelength - a die far from its wafer yet inside the spec,
+	 * which only a statistical screen rejects. Default: none. */
+	int n_outliers;
+	int outlier_col[4], outlier_row[4];
+	double outlier_db[4];
 
 	/* ELSFP modules */
 	int lasers;                  /* 8, 16, or 0 = mixed (half 16, half 8) */

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,8 @@ static void usage(FILE *f)
 		"  --lifetime-s N           exit by itself after N seconds (default 600)\n"
 		"  --stats-out PATH         at exit, write each instrument's busy time and\n"
 		"                           their union (CSV; for bench_wafer)\n"
+		"  --outlier C,R,DB         plant an outlier: die (C,R) of every wafer reads DB dB\n"
+		"                           more on every port (up to 4; for the PAT screen)\n"
 		"  --fiber-align            teraphy: each die's couplers sit off the nominal\n"
 		"                           fiber spot (seeded, one die per wafer by 3 um);\n"
 		"                           the fiber must be aligned (siph:move_nanocube_xy)\n"
@@ -237,7 +240,7 @@ enum {
 	OPT_FAULT, OPT_SEED, OPT_UNITS, OPT_WAFERS, OPT_FIBERS, OPT_EDGE_MM,
 	OPT_PM_PORTS, OPT_TIME_SCALE, OPT_LIFETIME_S, OPT_LATENCY_MS,
 	OPT_FAULT_NO_REPLY_AFTER, OPT_USB, OPT_USB_FAULT, OPT_USB_MAX_TRANSFER,
-	OPT_USB_LOG, OPT_FIBER_ALIGN,
+	OPT_USB_LOG, OPT_OUTLIER, OPT_FIBER_ALIGN,
 };
 
 static const struct option long_options[] = {
@@ -266,6 +269,7 @@ static const struct option long_options[] = {
 	{"usb-fault", required_argument, NULL, OPT_USB_FAULT},
 	{"usb-max-transfer", required_argument, NULL, OPT_USB_MAX_TRANSFER},
 	{"usb-log", required_argument, NULL, OPT_USB_LOG},
+	{"outlier", required_argument, NULL, OPT_OUTLIER},
 	{"fiber-align", no_argument, NULL, OPT_FIBER_ALIGN},
 	{NULL, 0, NULL, 0},
 };
@@ -294,6 +298,20 @@ static int set_option(int opt, const char *v, struct options *o)
 			return -1;
 		o->model.lasers = atoi(v);  /* "mixed": 0 */
 		return 0;
+	case OPT_OUTLIER: {
+		/* "C,R,DB": die (C, R) of every wafer DB dB brighter */
+		sim_model_params *m = &o->model;
+		char tail;
+
+		if (m->n_outliers >= 4 ||
+		    sscanf(v, "%d,%d,%lf%c", &m->outlier_col[m->n_outliers],
+			   &m->outlier_row[m->n_outliers],
+			   &m->outlier_db[m->n_outliers], &tail) != 3 ||
+		    !isfinite(m->outlier_db[m->n_outliers]))
+			return -1;
+		m->n_outliers++;
+		return 0;
+	}
 	case OPT_DIE:
 		return sscanf(v, "%lfx%lf", &o->model.die_w_mm, &o->model.die_h_mm) == 2
 		       ? 0 : -1;
