@@ -8,6 +8,9 @@
  *    volts then amps);
  *  - sourcing says what is sourced (current or voltage), so a reading's
  *    two numbers are put the right way round; 0 until a level was set;
+ *    output_on says whether a reading can be taken at all, so a measure
+ *    with the output off is refused here instead of waiting out a
+ *    timeout on a :READ? the instrument will not answer;
  *  - a level or a limit beyond the model's ranges is refused before any
  *    byte goes out, so the instrument is never left half set.
  * The transport belongs to the station; close() never closes it.
@@ -21,6 +24,9 @@ struct k24_handle {
 	drv_std_dev dev;          /* first: transport, *IDN?, matched row */
 	const k24_model *model;
 	int sourcing;             /* 0 none yet, 1 current, 2 voltage */
+	int output_on;            /* 1 after a source call, 0 after output off:
+	                             a 2400 with its output off has no reading
+	                             to give (error 803) */
 };
 
 static int k24_setup_op(void *handle, kgd_err *err)
@@ -60,8 +66,10 @@ static int source(struct k24_handle *h, int current, double level,
 	rc = k24_source(h->dev.x, m, current, level, limit, err);
 	if (rc == KGD_OK)
 		rc = k24_output(h->dev.x, m, 1, err);
-	if (rc == KGD_OK)
+	if (rc == KGD_OK) {
 		h->sourcing = current ? 1 : 2;
+		h->output_on = 1;
+	}
 	return rc;
 }
 
@@ -86,14 +94,20 @@ static int k24_measure_op(void *handle, double *volts, double *amps,
 		return kgd_err_set(err, KGD_ERR_ARG, "%s: measure: nothing is "
 				   "sourced yet (source_current or source_voltage "
 				   "first)", xport_uri(h->dev.x));
+	if (!h->output_on)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: measure: the output is off "
+				   "(source again first)", xport_uri(h->dev.x));
 	return k24_read(h->dev.x, h->model, h->sourcing == 1, volts, amps, err);
 }
 
 static int k24_output_op(void *handle, int on, kgd_err *err)
 {
 	struct k24_handle *h = handle;
+	int rc = k24_output(h->dev.x, h->model, on, err);
 
-	return k24_output(h->dev.x, h->model, on, err);
+	/* Unknown after a failed switch: assume off (no reading). */
+	h->output_on = rc == KGD_OK && on && h->sourcing;
+	return rc;
 }
 
 static const drv_smu_ops smu_ops = {
