@@ -98,4 +98,21 @@ int rpt_write(const char *db_path, const char *out_dir,
 int rpt_yield_csv(const char *db_path, const char *out_path, kgd_err *err);
 int rpt_tests_csv(const char *db_path, const char *out_path, kgd_err *err);
 
+/* tests.csv from measurements read elsewhere - `station report --from-db`
+ * streams them from the central server (sync/) instead of copying them
+ * into a file first. The same groups, the same arithmetic in the same
+ * order, so the same bytes as rpt_write(RPT_TESTS) on a file holding the
+ * same rows, PROVIDED the caller feeds exactly the measurements of the
+ * runs the selection rule above picks, in the order the file's report
+ * reads them: the selected runs by run id, each run's by seq_no. low,
+ * high, value: NULL for none. add() fails only for lack of memory. */
+typedef struct rpt_tests_acc rpt_tests_acc;
+int rpt_tests_acc_new(rpt_tests_acc **out, kgd_err *err);
+int rpt_tests_acc_add(rpt_tests_acc *a, const char *step, const char *name,
+		      const char *unit, const double *low, const double *high,
+		      const double *value, int pass, kgd_err *err);
+/* Write tests.csv to out_path (whole or not at all). */
+int rpt_tests_acc_write(rpt_tests_acc *a, const char *out_path, kgd_err *err);
+void rpt_tests_acc_free(rpt_tests_acc *a);
+
 #endif

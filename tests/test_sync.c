@@ -783,6 +783,85 @@ static void timed_end(void)
 	fprintf(stderr, " [%.1f s] ", now_s() - t_start);
 }
 
+/* station report --from-db SERVER --only tests.csv [args] into dir. */
+static int tests_only(const char *dir, const char *a1, const char *a2,
+		      const char *a3)
+{
+	char *argv[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			 "--only", "tests.csv", "--out", (char *)dir, (char *)a1,
+			 (char *)a2, (char *)a3, NULL };
+
+	return tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 120);
+}
+
+static void expect_same_tests(const char *dir_a, const char *dir_b)
+{
+	char pa[900], pb[900];
+
+	snprintf(pa, sizeof(pa), "%s/tests.csv", dir_a);
+	snprintf(pb, sizeof(pb), "%s/tests.csv", dir_b);
+	CU_ASSERT_TRUE(same_file(pa, pb));
+}
+
+/* tests.csv streamed from the server (--only tests.csv: the server picks
+ * the runs, nothing is pulled) against the report of the pulled file, at
+ * the end, with every station file of the suite on the server (several
+ * lots and stations, retests, a screened lot): the same bytes, final and
+ * first pass, with a filter; and a filter that matches nothing fails as
+ * the report does. */
+static void test_tests_streamed(void)
+{
+	const char *demo_db = in_dir("demo/results.db");
+	char *pull[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			 "--out", (char *)in_dir("st-pull"), NULL };
+	char *pull_fp[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			    "--first-pass", "--out", (char *)in_dir("st-pull-fp"),
+			    NULL };
+	char *local[] = { STATION, "report", "-q", "--db", (char *)demo_db,
+			  "--lot", "DEMO1", "--out", (char *)in_dir("st-demo"),
+			  NULL };
+	long long lines;
+
+	CU_ASSERT_EQUAL(tu_run(pull, out, sizeof(out), errbuf, sizeof(errbuf),
+			       120), 0);
+	CU_ASSERT_EQUAL(tests_only(in_dir("st-stream"), NULL, NULL, NULL), 0);
+	expect_same_tests(in_dir("st-pull"), in_dir("st-stream"));
+	CU_ASSERT_EQUAL(tu_run(pull_fp, out, sizeof(out), errbuf, sizeof(errbuf),
+			       120), 0);
+	CU_ASSERT_EQUAL(tests_only(in_dir("st-stream-fp"), "--first-pass", NULL,
+				   NULL), 0);
+	expect_same_tests(in_dir("st-pull-fp"), in_dir("st-stream-fp"));
+	/* retests make first pass and final differ: the test can tell */
+	{
+		char pa[900], pb[900];
+		size_t la = 0, lb = 0;
+		char *x, *y;
+
+		snprintf(pa, sizeof(pa), "%s/tests.csv", in_dir("st-stream"));
+		snprintf(pb, sizeof(pb), "%s/tests.csv", in_dir("st-stream-fp"));
+		x = tu_slurp(pa, &la);
+		y = tu_slurp(pb, &lb);
+		CU_ASSERT(x && y && (la != lb || memcmp(x, y, la) != 0));
+		lines = 0;
+		for (size_t i = 0; x && i < la; i++)
+			lines += x[i] == '\n';
+		CU_ASSERT(lines > 3);
+		free(x);
+		free(y);
+	}
+	/* one lot of one station file, against that file's own report */
+	CU_ASSERT_EQUAL(tu_run(local, out, sizeof(out), errbuf, sizeof(errbuf),
+			       120), 0);
+	CU_ASSERT_EQUAL(tests_only(in_dir("st-stream-demo"), "--lot", "DEMO1",
+				   NULL), 0);
+	expect_same_tests(in_dir("st-demo"), in_dir("st-stream-demo"));
+	/* nothing matches: an error naming the filter, nothing written */
+	CU_ASSERT_EQUAL(tests_only(in_dir("st-none"), "--lot", "NO-SUCH-LOT",
+				   NULL), 1);
+	expect_in(errbuf, "lot=NO-SUCH-LOT");
+	CU_ASSERT_NOT_EQUAL(access(in_dir("st-none/tests.csv"), F_OK), 0);
+}
+
 /* KGD_SYNC_ONLY=<n>: run only the n-th case (1-based), to look at one. */
 int cu_register(void)
 {
@@ -800,6 +879,7 @@ int cu_register(void)
 		  test_run_sync_server_down },
 		{ "kill -9 during a background sync, then --resume",
 		  test_kill9_then_resume },
+		{ "tests.csv streamed from the server", test_tests_streamed },
 	};
 	const char *only = getenv("KGD_SYNC_ONLY");
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("sync", suite_init,
