@@ -606,6 +606,23 @@ static void test_all_reports_final(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,1,KGD,1,6,66.67\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,9,SCREEN_REJECT,0,1,"
 				      "11.11\n"));
+	/* every defined bin, empty ones too (L2 ran a sequence without
+	 * bin tables: only the bins its parts landed in) */
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,soft,50,OPTICAL_POWER,0,0,"
+				      "0.00\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W2,soft,70,\"BER, \"\"lane"
+				      "\"\"\",0,0,0.00\n"));
+	/* the screen's bins on a wafer it rejected nothing on */
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W2,hard,9,SCREEN_REJECT,0,0,"
+				      "0.00\n"));
+	CU_ASSERT_PTR_NULL(strstr(csv, "\nL2,W1,soft,50,"));
+	free(csv);
+	/* parts.csv: key columns carry their unit, [] when none */
+	csv = tu_slurp(wpath("final/parts.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_EQUAL(strncmp(csv, "lot,wafer,x,y,serial,status,hard_bin,"
+				"soft_bin,runs,power@port=1[dBm],"
+				"power@port=2[dBm],ber[]\n", 93), 0);
 	free(csv);
 	csv = tu_slurp(wpath("final/pareto.csv"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
