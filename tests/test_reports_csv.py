@@ -53,6 +53,67 @@ def nearest_rank(xs, pct):
     return xs[max(1, -(-len(xs) * pct // 100)) - 1]
 
 
+def cpk_of(vals, low, high):
+    """Cpk against the limits there are, None without spread or limits."""
+    if len(vals) < 2:
+        return None
+    mean, sd = statistics.fmean(vals), statistics.stdev(vals)
+    if not sd or (low is None and high is None):
+        return None
+    sides = [(high - mean) / (3 * sd)] if high is not None else []
+    sides += [(mean - low) / (3 * sd)] if low is not None else []
+    return min(sides)
+
+
+def check_extra(r, unit, low, high, vs, what):
+    """The appended block of tests.csv and teststats.csv: pass-only
+    statistics, then log10 ones for a ratio test. vs = [(value, pass)]."""
+    def stats(xs):
+        return (statistics.fmean(xs) if xs else None,
+                statistics.stdev(xs) if len(xs) > 1 else None,
+                min(xs) if xs else None, max(xs) if xs else None)
+    pv = [v for v, ok in vs if v is not None and ok]
+    assert int(r["pass_n"]) == len(pv), (what, "pass_n")
+    m, sd, lo, hi = stats(pv)
+    for col, want in (("pass_mean", m), ("pass_stdev", sd),
+                      ("pass_min", lo), ("pass_max", hi)):
+        assert close(r[col], want), (what, col, r[col], want)
+    cp = None
+    if sd and low is not None and high is not None:
+        cp = (high - low) / (6 * sd)
+    assert close(r["pass_cp"], cp), (what, "pass_cp", r["pass_cp"], cp)
+    assert close(r["pass_cpk"], cpk_of(pv, low, high)), (what, "pass_cpk")
+    # ratio: unit "ratio" (any case), or no unit and every valid value
+    # positive, spanning more than three decades
+    vals = [v for v, _ in vs if v is not None]
+    if unit:
+        ratio = unit.lower() == "ratio"
+    else:
+        ratio = bool(vals) and min(vals) > 0 and max(vals) > 1000 * min(vals)
+    assert r["scale"] == ("log10" if ratio else "linear"), (what, r["scale"])
+    cols = ("log10_n", "log10_mean", "log10_stdev", "log10_min",
+            "log10_max", "log10_cpk", "pass_log10_n", "pass_log10_mean",
+            "pass_log10_stdev", "pass_log10_cpk")
+    if not ratio:
+        assert all(r[c] == "" for c in cols), (what, "log10 of linear")
+        return
+    llow = math.log10(low) if low is not None and low > 0 else None
+    lhigh = math.log10(high) if high is not None and high > 0 else None
+    lg = [math.log10(v) for v in vals if v > 0]
+    plg = [math.log10(v) for v in pv if v > 0]
+    m, sd, lo, hi = stats(lg)
+    assert int(r["log10_n"]) == len(lg), (what, "log10_n")
+    for col, want in (("log10_mean", m), ("log10_stdev", sd),
+                      ("log10_min", lo), ("log10_max", hi),
+                      ("log10_cpk", cpk_of(lg, llow, lhigh))):
+        assert close(r[col], want), (what, col, r[col], want)
+    m, sd, _, _ = stats(plg)
+    assert int(r["pass_log10_n"]) == len(plg), (what, "pass_log10_n")
+    for col, want in (("pass_log10_mean", m), ("pass_log10_stdev", sd),
+                      ("pass_log10_cpk", cpk_of(plg, llow, lhigh))):
+        assert close(r[col], want), (what, col, r[col], want)
+
+
 def main(argv):
     out, db = argv[1], argv[2]
     first = "--first-pass" in argv
@@ -249,6 +310,28 @@ def main(argv):
             cpk = min(sides) if sides else None
         assert close(r["cp"], cp), (k, r["cp"], cp)
         assert close(r["cpk"], cpk), (k, r["cpk"], cpk)
+        check_extra(r, k[3], low, high, vs, ("teststats", k))
+
+    # tests.csv: per step, value name, unit and limit pair (no coords)
+    groups = {}
+    for p, step, name, coords, unit, low, high, value, ok, _ in meas:
+        groups.setdefault((step, name, unit or None, low, high),
+                          []).append((value, ok))
+    got = {(r["step"], r["name"] or None, r["unit"] or None,
+            float(r["low"]) if r["low"] else None,
+            float(r["high"]) if r["high"] else None): r
+           for r in load(f"{out}/tests.csv")}
+    assert set(got) == set(groups), ("tests keys", set(got), set(groups))
+    for k, vs in groups.items():
+        r, low, high = got[k], k[3], k[4]
+        vals = [v for v, _ in vs if v is not None]
+        assert int(r["n"]) == len(vs) and int(r["n_pass"]) == sum(
+            1 for _, ok in vs if ok), ("tests", k)
+        assert int(r["n_invalid"]) == len(vs) - len(vals), ("tests", k)
+        assert close(r["mean"], statistics.fmean(vals) if vals else None)
+        assert close(r["stdev"], statistics.stdev(vals)
+                     if len(vals) > 1 else None), ("tests", k)
+        check_extra(r, k[2], low, high, vs, ("tests", k))
 
     # pareto.csv (runs without step results: from the measurements): one
     # Pareto per lot (wafer empty), then per wafer, each over its parts
