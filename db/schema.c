@@ -286,6 +286,25 @@ static const char *const migrations[] = {
 	"  reason TEXT NOT NULL,"
 	"  UNIQUE(screen_id, part_id));"
 	"CREATE INDEX screen_die_run ON screen_die(run_id);",
+
+	/* 9: store-and-forward to a central PostgreSQL server (issue 13).
+	 * sync_source: the file's own identity, made once, at random: the
+	 * server keys every row by it plus the row's local id, so rows of
+	 * two stations never collide and a row sent twice is the same row.
+	 * sync_mark: per server (its own uuid, kgd_meta on the server) and
+	 * table, the highest local id the server has committed; written only
+	 * after the server's COMMIT, so it may lag the server (never lead
+	 * it): the server's own record decides where an upload resumes. */
+	"CREATE TABLE sync_source("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  uuid TEXT NOT NULL);"
+	"INSERT INTO sync_source(id, uuid) VALUES (1, lower(hex(randomblob(16))));"
+	"CREATE TABLE sync_mark("
+	"  server TEXT NOT NULL,"
+	"  tbl TEXT NOT NULL,"
+	"  last_id INTEGER NOT NULL,"
+	"  synced_at TEXT NOT NULL,"
+	"  PRIMARY KEY (server, tbl));",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -301,7 +320,7 @@ static const struct {
 	{ "limits_set", 2 }, { "session", 2 }, { "bin", 2 },
 	{ "step_result", 2 }, { "hard_bin", 3 }, { "lot_lease", 5 },
 	{ "session_instrument", 5 }, { "screen", 8 }, { "screen_limit", 8 },
-	{ "screen_die", 8 },
+	{ "screen_die", 8 }, { "sync_source", 9 }, { "sync_mark", 9 },
 };
 
 #define N_REQUIRED ((int)(sizeof(required_tables) / sizeof(required_tables[0])))

@@ -188,6 +188,35 @@ double anl_resonance_nm(const double *wl_nm, const double *t, size_t n)
 	return -qb / (2 * qa);
 }
 
+double anl_dip_x(const double *x, const double *y, size_t n, double depth_db)
+{
+	size_t m = 0, top = 0;
+	double base, z[3];
+
+	if (n < 3 || !x || !y)
+		return NAN;
+	for (size_t j = 1; j < n; j++) {
+		if (y[j] < y[m])
+			m = j;
+		if (y[j] > y[top])
+			top = j;
+	}
+	base = y[top];
+	if (!(base > 0) || !(y[m] <= base * pow(10.0, -depth_db / 10.0)) || m == 0 ||
+	    m == n - 1)
+		return NAN;
+	for (int k = 0; k < 3; k++) {
+		double d = base - y[m - 1 + k];
+
+		/* A neighbour at the baseline: a dip one point wide, no shape
+		 * to fit; the plain parabola through the three readings. */
+		if (!(d > 0))
+			return anl_resonance_nm(x + m - 1, y + m - 1, 3);
+		z[k] = 1.0 / d;
+	}
+	return anl_resonance_nm(x + m - 1, z, 3);
+}
+
 double anl_shift_nm_per_mw(const double *p_mw, const double *res_nm, size_t n)
 {
 	double x[64], y[64], a, b;

@@ -66,6 +66,16 @@ double anl_responsivity(double i_photo_a, double i_dark_a, double p_opt_w);
  * a minimum at either end of the scan (the resonance is outside it). */
 double anl_resonance_nm(const double *wl_nm, const double *t, size_t n);
 
+/* Where along x a ring's through-port scan y (n >= 3 points, x
+ * increasing: heater power, or wavelength) dips: the lowest point, when it
+ * lies at least depth_db below the scan's highest (its baseline), refined
+ * by the parabola through it and its neighbours of 1 / (baseline - y) - a
+ * Lorentzian dip A / (1 + u^2) below the baseline is exactly a parabola
+ * there, so the vertex is its centre even when the points are spaced a
+ * dip's width apart. NAN with no such dip (a ring that never reaches the
+ * light) or one at either end of the scan. */
+double anl_dip_x(const double *x, const double *y, size_t n, double depth_db);
+
 /* Resonance shift per heater power: the slope of the resonance wavelength
  * against heater power, nm/mW (least squares over the finite points); NAN
  * with fewer than 2 finite points. */

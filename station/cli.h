@@ -24,6 +24,7 @@ int cmd_plugins(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_screen(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 
 /* "station: <msg>" on stderr, one line. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -21,6 +21,8 @@ static void help(void)
 {
 	printf(
 "usage: station report --db RESULTS.db [--out DIR] [--stdf DIR] [--html]\n"
+"                      [filters]\n"
+"       station report --from-db SERVER [--out DIR] [--stdf DIR] [--html]\n"
 "                      [filters]\n\n"
 "Write yield reports from RESULTS.db (read-only; the station may be\n"
 "writing it at the same time). With --out (default: the current folder,\n"
@@ -52,7 +54,12 @@ static void help(void)
 "  --first-pass   each part's first run (retest 0)\n"
 "  --by-coords    teststats.csv: one row per sweep point\n"
 "  -q, --quiet    do not list the files written\n"
-"A filter that matches nothing is an error (exit 1). See docs/REPORTS.md.\n");
+"A filter that matches nothing is an error (exit 1). See docs/REPORTS.md.\n\n"
+"--from-db SERVER: the same set from the fab's central PostgreSQL server\n"
+"(a postgresql:// URL or a libpq service name; `station sync` fills it),\n"
+"across every station that sent its results: the selected parts are\n"
+"pulled into a scratch station file and reported by the same code, so\n"
+"the CSVs are the same bytes as from the station files. docs/CENTRAL_DB.md.\n");
 }
 
 static int make_dir(const char *dir)
@@ -144,12 +151,13 @@ int report_cli(const char *db_path, const char *out_dir, int verbose)
 int cmd_report(int argc, char **argv)
 {
 	enum { O_LOT = 256, O_WAFER, O_PRODUCT, O_STATION, O_SEQV, O_FROM,
-	       O_TO, O_FIRST, O_FINAL, O_COORDS, O_STDF, O_HTML };
+	       O_TO, O_FIRST, O_FINAL, O_COORDS, O_STDF, O_HTML, O_FROM_DB };
 	static const struct option opts[] = {
 		{"db", required_argument, 0, 'd'},
 		{"out", required_argument, 0, 'o'},
 		{"stdf", required_argument, 0, O_STDF},
 		{"html", no_argument, 0, O_HTML},
+		{"from-db", required_argument, 0, O_FROM_DB},
 		{"lot", required_argument, 0, O_LOT},
 		{"wafer", required_argument, 0, O_WAFER},
 		{"product", required_argument, 0, O_PRODUCT},
@@ -165,6 +173,7 @@ int cmd_report(int argc, char **argv)
 		{0, 0, 0, 0},
 	};
 	const char *db_path = NULL, *out_dir = NULL, *stdf_dir = NULL;
+	const char *from_db = NULL;
 	rpt_options opt = { 0 };
 	unsigned long v;
 	int ch, verbose = 1, first = 0, final = 0, html = 0;
@@ -187,6 +196,7 @@ int cmd_report(int argc, char **argv)
 		case O_HTML: html = 1; break;
 		case 'o': out_dir = optarg; break;
 		case O_STDF: stdf_dir = optarg; break;
+		case O_FROM_DB: from_db = optarg; break;
 		case O_LOT: opt.lot = optarg; break;
 		case O_WAFER: opt.wafer = optarg; break;
 		case O_PRODUCT: opt.product = optarg; break;
@@ -210,13 +220,18 @@ int cmd_report(int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage("report", "unexpected argument '%s'", argv[optind]);
-	if (!db_path)
-		return cli_usage("report", "--db is required");
+	if (db_path && from_db)
+		return cli_usage("report", "--db and --from-db exclude each other");
+	if (!db_path && !from_db)
+		return cli_usage("report", "--db or --from-db is required");
 	if (first && final)
 		return cli_usage("report", "--first-pass and --final exclude "
 				 "each other");
 	opt.first_pass = first;
 	if (!out_dir && (!stdf_dir || html))
 		out_dir = ".";
+	if (from_db)
+		return sync_report_from_db(from_db, out_dir, stdf_dir, &opt,
+					   html, verbose);
 	return report_cli_html(db_path, out_dir, stdf_dir, &opt, html, verbose);
 }

@@ -36,7 +36,7 @@ static void help(void)
 "                   [--limits LIMITS.yaml] [--operator NAME] [--resume] [--quiet]\n"
 "                   [--max-errors N] [--contact-retries N] [--trace FILE]\n"
 "                   [--condition VAR=VALUE]\n"
-"                   [--ui [ADDR:]PORT [--ui-control]] [--yes]\n"
+"                   [--ui [ADDR:]PORT [--ui-control]] [--yes] [--sync SERVER]\n"
 "       station run SEQUENCE --config STATION.yaml --dry-run [--limits L] [--condition C]\n"
 "                   unit process:  [--serial SN]... | [--units N]\n"
 "                   wafer process: [--wafers N | --slots S,S,...] [--dies X,Y;X,Y...]\n\n"
@@ -63,6 +63,12 @@ static void help(void)
 "                       FILE (created or truncated), one line each: time,\n"
 "                       role, URI, > or <, the bytes (default: $KGD_TRACE;\n"
 "                       --trace '' turns that off)\n"
+"      --sync SERVER    send each committed part to the fab's central\n"
+"                       PostgreSQL server in the background (`station sync`\n"
+"                       --help; a postgresql:// URL or a service name, no\n"
+"                       password). A slow or absent server never slows the\n"
+"                       lot: it is said once, retried, caught up; the end of\n"
+"                       the lot says what is still waiting\n"
 "      --ui [ADDR:]PORT serve the station page (live wafer map, bins, yield,\n"
 "                       prompts, why the lot stopped) on ADDR (default\n"
 "                       127.0.0.1) port PORT (0: any free); the URL is printed\n"
@@ -182,6 +188,7 @@ int cmd_run(int argc, char **argv)
 		{"contact-retries", required_argument, 0, 'C'},
 		{"quiet", no_argument, 0, 'q'},
 		{"trace", required_argument, 0, 'T'},
+		{"sync", required_argument, 0, 300},
 		{"help", no_argument, 0, 'h'},
 		/* long only (issue 18) */
 		{"condition", required_argument, 0, OPT_CONDITION},
@@ -275,6 +282,7 @@ int cmd_run(int argc, char **argv)
 		}
 		case 'q': a.quiet = 1; break;
 		case 'T': trace_path = optarg; break;
+		case 300: a.sync_target = optarg; break;
 		case 'U': a.ui_spec = optarg; break;
 		case 'K': a.ui_control = 1; break;
 		case 'y': a.assume_yes = 1; break;

@@ -21,6 +21,7 @@ static const struct {
 	{"scan", cmd_scan, "list serial ports and USBTMC instruments with their URIs"},
 	{"screen", cmd_screen, "screen a sorted lot for outliers (dynamic/static PAT) and bad neighbourhoods (GDBN)"},
 	{"demo", cmd_demo, "run a simulated lot on the virtual station and write its reports"},
+	{"sync", cmd_sync, "send a results file to the fab's central PostgreSQL server"},
 };
 
 static void usage(FILE *f)

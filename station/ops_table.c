@@ -90,6 +90,31 @@ static const run_op run_ops[] = {
 	 {{"reverse_v", 0, 210, "V", 0}, {"i_limit", 1e-9, 1.05, "A", 0}}},
 	{"off", DRV_CLASS_SMU, RUN_KIND_ACTION, NO_VALUES, {NULL}, {{NULL, 0}},
 	 run_op_smu_off, 0, NULL, NULL, NULL, {{NULL, 0, 0, NULL, 0}}},
+	/* A photodiode's photocurrent at a reverse bias against the power
+	 * meter's reading of the same port, per wavelength_nm; once per
+	 * sweep the responsivity (ops_smu.c). */
+	{"responsivity", DRV_CLASS_SMU, RUN_KIND_NUMERIC,
+	 {{"photocurrent", "A"}, {"power", "W"}, {"responsivity", "A/W"}},
+	 {"wavelength_nm"},
+	 {{"meter", RUN_P_PM_ROLE}, {"port", RUN_P_NUMBER},
+	  {"wavelength_nm", RUN_P_NUMBER}, {"reverse_v", RUN_P_NUMBER},
+	  {"i_limit", RUN_P_NUMBER}},
+	 run_op_smu_responsivity, 0, NULL, NULL, NULL,
+	 {R_WAVELENGTH, R_PORT, {"reverse_v", 0, 210, "V", 0},
+	  {"i_limit", 1e-9, 1.05, "A", 0}}},
+	/* A ring heater's tuning: per wavelength_nm a scan of heater_mw
+	 * against the through port on the meter; once per sweep the power
+	 * that tunes the ring onto the first wavelength, the cold
+	 * resonance and the shift per mW (ops_smu.c). */
+	{"ring_tune", DRV_CLASS_SMU, RUN_KIND_NUMERIC,
+	 {{"heater_power", "mW"}, {"through_power", "W"},
+	  {"tuning_power", "mW"}, {"resonance", "nm"}, {"shift", "nm/mW"}},
+	 {"wavelength_nm", "heater_mw"},
+	 {{"meter", RUN_P_PM_ROLE}, {"port", RUN_P_NUMBER},
+	  {"heater_ohm", RUN_P_NUMBER}, {"i_limit", RUN_P_NUMBER}},
+	 run_op_smu_ring_tune, 0, NULL, NULL, NULL,
+	 {R_WAVELENGTH, {"heater_mw", 0, 1000, "mW", 0}, R_PORT,
+	  {"heater_ohm", 1, 1e7, "ohm", 0}, {"i_limit", 1e-9, 1.05, "A", 0}}},
 	/* Fiber alignment on the prober's positioner against a monitor port
 	 * (ops_align.c): spiral, hill climb, parabola; the result's values. */
 	{"align", DRV_CLASS_PROBER, RUN_KIND_NUMERIC,
@@ -112,6 +137,8 @@ static const run_op run_ops[] = {
  * that computes them from the sweep's points. */
 static const run_derive run_derives[] = {
 	{"liv", 2, run_derive_smu_liv},
+	{"responsivity", 2, run_derive_smu_responsivity},
+	{"ring_tune", 2, run_derive_smu_ring_tune},
 };
 
 #define N_OPS (sizeof(run_ops) / sizeof(run_ops[0]))

@@ -22,4 +22,11 @@ int report_cli_html(const char *db_path, const char *out_dir,
 		    const char *stdf_dir, const rpt_options *opt, int html,
 		    int verbose);
 
+/* The same from the central PostgreSQL server at target (cmd_sync.c):
+ * the parts opt selects are pulled into a scratch station file, which the
+ * same code reports on, then removed. */
+int sync_report_from_db(const char *target, const char *out_dir,
+			const char *stdf_dir, const rpt_options *opt, int html,
+			int verbose);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "ident.h"
+#include "pgs.h"
 #include "kgd/xport.h"
 #include "live.h"
 #include "ui.h"
@@ -87,6 +88,29 @@ static int check_names(const run_cli_args *a, const char **operator_name)
 		return cli_usage("run", "$USER: %s; give --operator", why);
 	*operator_name = op;
 	return 0;
+}
+
+/* The background uploader's lines (pgs_bg_start): said as they come. */
+static void sync_say(void *user, const char *line)
+{
+	(void)user;
+	fprintf(stderr, "station: %s\n", line);
+}
+
+/* --sync: what the end of the lot leaves waiting for the server. */
+static void sync_report(const run_cli_args *a, pgs_bg *bg)
+{
+	pgs_waiting w;
+
+	pgs_bg_stop(bg, &w);
+	if (w.known && w.runs == 0)
+		printf("sync: every part of %s is on the server\n", a->db_path);
+	else
+		printf("sync: %lld parts tested (%lld measurements) in %s still "
+		       "wait for the server%s; `station sync --db %s --to SERVER` "
+		       "sends them\n", w.runs, w.measurements, a->db_path,
+		       w.known ? "" : " (not reached during this lot)", a->db_path);
+	fflush(stdout);
 }
 
 /* On a terminal the operator says who they are (unless --operator did):
@@ -254,6 +278,7 @@ int run_cli(run_cli_args *a)
 	stdin_serials ss = {0};
 	cli_signals sigs;
 	run_opts o = {0};
+	pgs_bg *bg = NULL;
 	run_live *live = NULL;
 	ui_server *ui = NULL;
 	char op_buf[256], token[33] = "", why[600], next[1400];
@@ -388,6 +413,14 @@ int run_cli(run_cli_args *a)
 		exit_code = cli_fail(&err);
 		goto out;
 	}
+	/* The uploader reads the file on its own connections: only what
+	 * run_lot has committed, never the part in flight. */
+	if (a->sync_target &&
+	    pgs_bg_start(a->db_path, a->sync_target, 200, sync_say, NULL, &bg,
+			 &err)) {
+		exit_code = cli_fail(&err);
+		goto out;
+	}
 	rc = run_lot(rs, s, c, d, &o, &a->summary, &err);
 	/* Drivers closing their instruments below are never cut short. */
 	xport_set_abort_flag(NULL);
@@ -422,6 +455,10 @@ int run_cli(run_cli_args *a)
 		printf("warning: no operator id recorded (no --operator; $USER "
 		       "empty or unset)\n");
 	fflush(stdout);
+	if (bg) {
+		sync_report(a, bg);
+		bg = NULL;
+	}
 	if (rc == KGD_ERR_ABORTED && ui_abort_asked && !cli_signal_caught()) {
 		cli_error("aborted from the station page: %s", err.msg);
 		exit_code = CLI_ABORTED;
@@ -460,6 +497,7 @@ int run_cli(run_cli_args *a)
 	run_live_stop(live, rc == KGD_OK ? "complete" : rc == KGD_ERR_ABORTED
 		      ? "aborted" : "error", why, next);
 out:
+	pgs_bg_stop(bg, NULL);
 	xport_set_abort_flag(NULL);
 	if (live && !run_live_stopped(live))
 		run_live_stop(live, "error", "the station stopped before the lot "

@@ -39,6 +39,7 @@ typedef struct run_cli_args {
 	run_insert_fn insert;          /* see run_opts */
 	void *insert_user;
 	run_summary summary;           /* filled on return */
+	const char *sync_target;       /* --sync: central server, or NULL */
 	/* The operator's view (issue 15). */
 	const char *ui_spec;           /* --ui [ADDR:]PORT, NULL: no page */
 	int ui_control;                /* --ui-control: abort and answers */

@@ -37,7 +37,7 @@
 #include "live.h"
 
 #define RUN_MAX_SWEEP 8
-#define RUN_MAX_ROLES 16
+#define RUN_MAX_ROLES 40    /* teraphy-sort.yaml: 35 (an SMU per photodiode and heater) */
 #define RUN_MAX_VALUES 8
 #define RUN_MAX_PARAMS 12
 /* Points one batch call measures at most: ports of a power meter, lanes
@@ -341,6 +341,10 @@ int run_op_smu_liv(run_call *c, kgd_err *err);
 int run_derive_smu_liv(run_call *c, kgd_err *err);
 int run_op_smu_dark_current(run_call *c, kgd_err *err);
 int run_op_smu_off(run_call *c, kgd_err *err);
+int run_op_smu_responsivity(run_call *c, kgd_err *err);
+int run_derive_smu_responsivity(run_call *c, kgd_err *err);
+int run_op_smu_ring_tune(run_call *c, kgd_err *err);
+int run_derive_smu_ring_tune(run_call *c, kgd_err *err);
 int run_op_prober_align(run_call *c, kgd_err *err);
 int run_op_identify(run_call *c, kgd_err *err);
 int run_op_wait(run_call *c, kgd_err *err);

@@ -1,10 +1,10 @@
 #!/bin/sh
-# tests/callgraph.sh BUILD_DIR - calls inside db/, reports/ and station/'s
+# tests/callgraph.sh BUILD_DIR - calls inside db/, reports/, sync/ and station/'s
 # core library go one way, and code outside db/ and reports/ enters each
 # only through its front file.
 #
-# The layers below are the pictures in docs/ARCHITECTURE.md ("db/ and
-# reports/: one front file, calls one way"); change both together. The
+# The layers below are the pictures in docs/ARCHITECTURE.md ("db/,
+# reports/ and sync/: one front file, calls one way"); change both together. The
 # check reads the compiled objects (nm), not the sources, so it sees every
 # real call and nothing else: a file may call only files in layers below
 # its own (never one beside it or above it), every object of the folder
@@ -110,4 +110,8 @@ check reports kgd_reports "rpt.c" \
 	"rpt_common.c"
 # screen/ (issue 16): the front scr.c over the arithmetic
 check screen kgd_screen "scr.c" "scr_stat.c"
+# sync/ (issue 13): the front, the upload and the pull, the screens (sent
+# by version), the central schema, the bottom (connections, errors, COPY text).
+check sync kgd_sync "pgs.c" "pgs_up.c pgs_pull.c" "pgs_screen.c" "pgs_schema.c" \
+	"pgs_core.c"
 exit $status

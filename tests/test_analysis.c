@@ -200,6 +200,32 @@ static void test_shift(void)
 	CU_ASSERT(isnan(anl_shift_nm_per_mw(p, res, 1)));
 }
 
+/* A Lorentzian through-port dip sampled every 0.5 mW, its width 0.8 mW:
+ * the 1/(baseline - y) parabola puts the centre within 0.005 mW wherever
+ * it falls between two points (a parabola through the raw readings is
+ * off by up to 0.07 mW here). A flat scan (an open heater) and a dip at
+ * the scan's end have no centre. */
+static void test_dip(void)
+{
+	double x[20], y[20];
+
+	for (double c = 2.0; c <= 2.5; c += 0.05) {
+		for (int k = 0; k < 20; k++) {
+			double u = 2.0 * (0.5 * k - c) / 0.8;
+
+			x[k] = 0.5 * k;
+			y[k] = 1e-3 * (1.0 - (1.0 - 0.0316) / (1.0 + u * u));
+		}
+		CU_ASSERT_DOUBLE_EQUAL(anl_dip_x(x, y, 20, 3.0), c, 0.005);
+	}
+	CU_ASSERT(isnan(anl_dip_x(x, y, 20, 20.0)));   /* shallower than asked */
+	CU_ASSERT(isnan(anl_dip_x(x, y, 5, 3.0)));     /* dip at the scan's end */
+	CU_ASSERT(isnan(anl_dip_x(x, y, 2, 3.0)));
+	for (int k = 0; k < 20; k++)
+		y[k] = 1e-3 * (1.0 + 0.004 * ((k * 7) % 5 - 2));  /* noise, no dip */
+	CU_ASSERT(isnan(anl_dip_x(x, y, 20, 3.0)));
+}
+
 static void test_peak_vertex(void)
 {
 	/* A Gaussian coupling of mode radius 5 um centred at 1.3 um, in dB:
@@ -235,6 +261,7 @@ int cu_register(void)
 	CU_add_test(s, "responsivity", test_responsivity);
 	CU_add_test(s, "ring resonance", test_resonance);
 	CU_add_test(s, "resonance shift per mW", test_shift);
+	CU_add_test(s, "ring dip centre (Lorentzian)", test_dip);
 	CU_add_test(s, "peak vertex (fiber alignment)", test_peak_vertex);
 	return 0;
 }

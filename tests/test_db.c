@@ -1194,6 +1194,11 @@ static void test_migration_from_v3(void)
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
 			      " AND name IN ('screen', 'screen_limit', 'screen_die')"), 3);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM screen"), 0);
+	/* schema 9: the file has its own identity for the central server,
+	 * and nothing is marked as sent yet */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sync_source"
+			      " WHERE length(uuid) = 32"), 1);
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sync_mark"), 0);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_integrity_check"
 			      " WHERE integrity_check = 'ok'"), 1);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_foreign_key_check"),

@@ -1058,8 +1058,9 @@ static void test_lint_reports_every_problem(void)
 	seq_free(s);
 }
 
-/* Defects a review found: 16 roles without prober crashed the check (a
- * NULL prober entry), roles past 16 were dropped without a word, and a
+/* Defects a review found: a full role table (RUN_MAX_ROLES) without
+ * prober crashed the check (a NULL prober entry), roles past it were
+ * dropped without a word, and a
  * step reference past 127 characters was cut silently. */
 static void test_lint_role_table_and_long_refs(void)
 {
@@ -1071,19 +1072,20 @@ static void test_lint_role_table_and_long_refs(void)
 
 	n += (size_t)snprintf(text + n, sizeof(text) - n,
 			      "sequence: t\nversion: 1\nprocess: wafer\nroles: [");
-	for (int i = 1; i <= 16; i++)
+	for (int i = 1; i <= RUN_MAX_ROLES; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n, "%sr%d",
 				      i > 1 ? ", " : "", i);
 	snprintf(text + n, sizeof(text) - n,
 		 "]\nmain:\n  - {step: wait, params: {seconds: 0}}\n"
 		 "bins:\n  1: {name: PASS, pass: true}\n");
-	path = write_tmp("roles16.yaml", text);
+	path = write_tmp("rolesfull.yaml", text);
 	CU_ASSERT_EQUAL_FATAL(seq_load(path, &s, &err), KGD_OK);
 	msgs[0] = '\0';
 	CU_ASSERT_EQUAL(run_lint(s, NULL, collect, msgs, &err), KGD_ERR_PARSE);
 	snprintf(want, sizeof(want),
-		 "%1$s:4:9: the sequence uses 17 instrument roles, at most 16\n"
-		 "%1$s:4:9: the wafer process needs role 'prober' in roles\n", path);
+		 "%1$s:4:9: the sequence uses %2$d instrument roles, at most %3$d\n"
+		 "%1$s:4:9: the wafer process needs role 'prober' in roles\n", path,
+		 RUN_MAX_ROLES + 1, RUN_MAX_ROLES);
 	CU_ASSERT_STRING_EQUAL(msgs, want);
 	seq_free(s);
 

@@ -18,6 +18,9 @@
 
 #define IN_MAX 8192
 #define POLL_SLICE_MS 100
+/* Every listener and client of the largest station (teraphy --pd-ring:
+ * 37 endpoints, up to SIM_MAX_CLIENTS clients each) fits. */
+#define POLL_MAX 512
 
 typedef struct sim_client {
 	int fd;
@@ -289,8 +292,8 @@ static void drop(sim_endpoint *e, int i)
 void sim_loop_run(sim_endpoint *eps, int n, double time_scale, double deadline,
 		  volatile sig_atomic_t *stop)
 {
-	struct pollfd pf[64];
-	struct { int ep, client; } who[64];
+	static struct pollfd pf[POLL_MAX];
+	static struct { int ep, client; } who[POLL_MAX];
 
 	while (!*stop && sim_now() < deadline) {
 		double now = sim_now(), next = now + POLL_SLICE_MS / 1000.0;
@@ -299,12 +302,12 @@ void sim_loop_run(sim_endpoint *eps, int n, double time_scale, double deadline,
 		for (int k = 0; k < n; k++) {
 			sim_endpoint *e = &eps[k];
 
-			if (!e->is_pty && e->n_clients < SIM_MAX_CLIENTS && np < 64) {
+			if (!e->is_pty && e->n_clients < SIM_MAX_CLIENTS && np < POLL_MAX) {
 				pf[np] = (struct pollfd){e->lfd, POLLIN, 0};
 				who[np].ep = k;
 				who[np++].client = -1;
 			}
-			for (int i = 0; i < e->n_clients && np < 64; i++) {
+			for (int i = 0; i < e->n_clients && np < POLL_MAX; i++) {
 				sim_client *c = &e->clients[i];
 
 				if (c->has_pending && c->due < next)

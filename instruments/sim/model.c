@@ -103,6 +103,22 @@ void sim_model_defaults(sim_model_params *p)
 	p->coupler_sigma_um = 0.4;
 	p->planted_um = 3.0;
 	p->mode_radius_um = 5.0;
+	p->pd_ring = 0;
+	p->pd_resp_a_w = 0.85;
+	p->pd_resp_sigma_a_w = 0.02;
+	p->pd_dark_a = 1e-9;
+	p->pd_dark_sigma = 0.2;
+	p->pd_shunt_ohm = 1e11;
+	p->leaky_shunt_ohm = 1e6;
+	p->ring_channel = 8;          /* 1309.96 nm */
+	p->ring_detune_nm = -0.56;    /* cold: half a grid step below it */
+	p->ring_sigma_nm = 0.03;
+	p->ring_fwhm_nm = 0.2;
+	p->ring_extinction_db = 15.0;
+	p->ring_shift_nm_mw = 0.25;
+	p->ring_shift_sigma = 0.01;
+	p->heater_ohm = 800.0;
+	p->heater_sigma_ohm = 8.0;
 
 	p->fibers = 16;
 	p->fiber_ref_dbm = 0.0;
@@ -135,6 +151,16 @@ void sim_limits_defaults(sim_limits *l)
 	l->align_nm = 1309.96;
 	l->align_ref_dbm = 4.0;
 	l->align_loss_max_db = 10.0;
+	l->sort = 0;
+	l->pd_reverse_v = 1.0;
+	l->pd_dark_max_a = 50e-9;
+	l->pd_resp_low_a_w = 0.7;
+	l->pd_resp_high_a_w = 1.0;
+	l->ring_power_max_mw = 4.0;
+	l->ring_shift_low = 0.2;
+	l->ring_shift_high = 0.3;
+	l->ring_res_low_nm = 1308.9;
+	l->ring_res_high_nm = 1309.9;
 }
 
 /* ---- generator ------------------------------------------------------------ */
@@ -475,6 +501,13 @@ double sim_die_mean_dbm(const sim_model *m, int slot, int col, int row, int port
 		dbm -= p->weak_wl_drop_db;
 	if (d == SIM_DEFECT_SCRATCH)
 		dbm -= p->scratch_drop_db;
+	if (p->pd_ring) {
+		/* The port's ring, heater off, takes its tail off every channel. */
+		sim_ring r;
+
+		sim_die_ring(m, slot, col, row, port, &r);
+		dbm += 10.0 * log10(sim_ring_through(&r, sim_grid_nm(m, k), 0.0));
+	}
 	for (int i = 0; i < p->n_outliers && i < 4; i++)
 		if (p->outlier_col[i] == col && p->outlier_row[i] == row)
 			dbm += p->outlier_db[i];
@@ -692,6 +725,9 @@ int sim_truth_die(const sim_model *m, const sim_limits *l, int slot, int col, in
 	/* The aligned screen: alignment first (bin 4), then power. */
 	if (l->align)
 		t->expected_bin = !t->align_pass ? 4 : !t->power_pass ? 5 : 1;
+	sim_truth_pdring(m, l, slot, col, row, t);
+	if (l->sort)
+		t->expected_bin = t->sort_bin;
 	return 0;
 }
 
@@ -743,7 +779,8 @@ int sim_truth_write_csv(const sim_model *m, const sim_limits *l, FILE *f)
 	if (p->product == SIM_PRODUCT_TERAPHY) {
 		fprintf(f, "lot,wafer,slot,col,row,radius_mm,defect,defect_port,"
 			   "defect_wavelength,min_dbm,max_dbm,max_ber,power_pass,ber_pass,"
-			   "expected_bin\n");
+			   "expected_bin,align_pass,leaky_pd,dead_heater,pd_pass,ring_pass,"
+			   "expected_sort_bin\n");
 		for (int slot = 1; slot <= p->wafers; slot++) {
 			char id[48];
 
@@ -752,11 +789,13 @@ int sim_truth_write_csv(const sim_model *m, const sim_limits *l, FILE *f)
 				int col = m->route[i][0], row = m->route[i][1];
 
 				sim_truth_die(m, l, slot, col, row, &t);
-				fprintf(f, "%s,%s,%d,%d,%d,%.2f,%s,%d,%d,%.4f,%.4f,%.3e,%d,%d,%d\n",
+				fprintf(f, "%s,%s,%d,%d,%d,%.2f,%s,%d,%d,%.4f,%.4f,%.3e,%d,%d,%d,"
+					   "%d,%d,%d,%d,%d,%d\n",
 					p->lot, id, slot, col, row, sim_die_radius_mm(m, col, row),
 					sim_defect_name(t.defect), t.where, t.where_wl, t.min_dbm,
 					t.max_dbm, t.max_ber, t.power_pass, t.ber_pass,
-					t.expected_bin);
+					t.expected_bin, t.align_pass, t.leaky_pd, t.dead_heater,
+					t.pd_pass, t.ring_pass, t.sort_bin);
 			}
 		}
 	} else {

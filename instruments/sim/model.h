@@ -105,6 +105,19 @@ typedef struct sim_model_params {
 	 * from them, w = mode_radius_um. Off: the fiber sits on every coupler. */
 	int fiber_align;
 	double coupler_sigma_um, planted_um, mode_radius_um;
+	/* TeraPHY photodiodes and ring heaters (pdring.c), opt-in (--pd-ring):
+	 * per port a photodiode (responsivity, dark current, shunt) and a
+	 * ring resonator on the port's path whose resonance a heater
+	 * red-shifts (cold resonance ring_detune_nm from grid channel
+	 * ring_channel, shift per heater mW, Lorentzian dip of ring_fwhm_nm
+	 * and ring_extinction_db). One die per wafer has a leaky photodiode
+	 * (shunt leaky_shunt_ohm), another an open ring heater. */
+	int pd_ring;
+	double pd_resp_a_w, pd_resp_sigma_a_w, pd_dark_a, pd_dark_sigma,
+	       pd_shunt_ohm, leaky_shunt_ohm;
+	int ring_channel;
+	double ring_detune_nm, ring_sigma_nm, ring_fwhm_nm, ring_extinction_db,
+	       ring_shift_nm_mw, ring_shift_sigma, heater_ohm, heater_sigma_ohm;
 } sim_model_params;
 
 /* The default limits the example sequences use (docs/VIRTUAL_STATION.md). */
@@ -125,6 +138,15 @@ typedef struct sim_limits {
 	 * its power says (5), BER untested. */
 	int align, align_port;
 	double align_nm, align_ref_dbm, align_loss_max_db;
+	/* The full sort (sequences/teraphy-sort.yaml): with sort set (and
+	 * align), a die that aligns and passes power bins 8 when a photodiode
+	 * fails dark current or responsivity, else 9 when a ring fails its
+	 * tuning (heater power to reach the target channel ring_channel,
+	 * shift per mW, cold resonance), else 1. */
+	int sort;
+	double pd_reverse_v, pd_dark_max_a, pd_resp_low_a_w, pd_resp_high_a_w;
+	double ring_power_max_mw, ring_shift_low, ring_shift_high,
+	       ring_res_low_nm, ring_res_high_nm;
 } sim_limits;
 
 typedef struct sim_model {
@@ -155,6 +177,11 @@ typedef struct sim_truth {
 	double coupler_x_um, coupler_y_um; /* die: the coupler's placement
 	                       error (the optimum is the origin plus it) */
 	int align_pass;     /* die: the monitor port reaches the align limit */
+	int leaky_pd;       /* die: the port whose photodiode leaks; 0 none */
+	int dead_heater;    /* die: the port whose ring heater is open; 0 none */
+	int pd_pass, ring_pass; /* die: every photodiode / ring inside the sort
+	                       limits (pd_ring model; 1 without it) */
+	int sort_bin;       /* die: the bin of the full sort (sim_limits.sort) */
 } sim_truth;
 
 /* Fill p with the documented defaults (ELSFP, seed 1, lot LOT1, 25 units). */
@@ -246,6 +273,37 @@ double sim_die_coupling(const sim_model *m, int slot, int col, int row, double x
 			double y);
 /* Fiber 1..fibers: noise-free coupling loss, dB. */
 double sim_fiber_loss_db(const sim_model *m, int unit, int fiber);
+
+/* ---- photodiodes and ring heaters (pdring.c) ---------------------------- */
+/* Route index of wafer slot's die with the leaky photodiode / the open
+ * ring heater (a die with no other defect, not the 3 um coupler die, not
+ * each other), its port in *port; -1 without the pd_ring model. */
+int sim_planted_leaky_pd(const sim_model *m, int slot, int *port);
+int sim_planted_dead_heater(const sim_model *m, int slot, int *port);
+typedef struct sim_pd {
+	double resp_a_w, dark_a, shunt_ohm;
+} sim_pd;
+void sim_die_pd(const sim_model *m, int slot, int col, int row, int port, sim_pd *out);
+/* Terminal current at `volts` with photo_a of photocurrent, in the SMU's
+ * sign (reverse bias: negative volts, negative current). */
+double sim_pd_amps(const sim_pd *pd, double volts, double photo_a);
+/* The voltage that drives `amps` (inverse of sim_pd_amps), V. */
+double sim_pd_volts(const sim_pd *pd, double amps, double photo_a);
+typedef struct sim_ring {
+	double res0_nm, shift_nm_mw, fwhm_nm, t_min, heater_ohm;
+} sim_ring;
+void sim_die_ring(const sim_model *m, int slot, int col, int row, int port,
+		  sim_ring *out);
+/* Through-port transmission at nm with heater_w in the heater. */
+double sim_ring_through(const sim_ring *r, double nm, double heater_w);
+/* Heater power that puts the resonance on grid channel k, mW (what the
+ * heater would need; an open one cannot take it). */
+double sim_ring_tuning_mw(const sim_model *m, const sim_ring *r, int k);
+
+/* t's photodiode and ring fields and sort_bin (t's align and power
+ * verdicts already set). */
+void sim_truth_pdring(const sim_model *m, const sim_limits *l, int slot, int col,
+		      int row, sim_truth *t);
 
 /* What power-meter port `port` reads for unit `unit` in the unit process
  * (ELSFP: laser `port`; fiber: reference minus coupling loss; TeraPHY: the

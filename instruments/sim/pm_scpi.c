@@ -49,6 +49,7 @@ static void reset_state(sim_pm *pm)
 	for (int i = 0; i < SIM_MAX_PORTS; i++) {
 		pm->unit_w[i] = 0;
 		pm->wl_m[i] = 1550e-9;
+		pm->st->pm_nm[i] = 1550.0;
 		pm->atime_s[i] = 100e-3;
 		pm->range_auto[i] = 1;
 		pm->gain_auto[i] = 1;
@@ -71,8 +72,14 @@ static double light_w(sim_pm *pm, int i, uint64_t sample)
 		k = sim_grid_index(m, pm->wl_m[i] * 1e9);
 		if (k < 0 || i + 1 > m->p.die_ports)
 			return m->p.dark_w;
-		return sim_die_power_w(m, slot, col, row, i + 1, k, sample) *
-		       sim_die_coupling(m, slot, col, row, st->fiber_x, st->fiber_y);
+		{
+			double f = sim_station_port_factor(st, slot, col, row, i + 1, k);
+
+			/* The source's channel off: the meter's floor. */
+			if (f <= 0)
+				return m->p.dark_w;
+			return sim_die_power_w(m, slot, col, row, i + 1, k, sample) * f;
+		}
 	}
 	{
 		double smu_w = sim_station_smu_light_w(st, i + 1, sample);
@@ -146,6 +153,7 @@ static void s_wav(const sim_scpi_call *c, sim_buf *out)
 		return;
 	}
 	pm->wl_m[i] = m;
+	pm->st->pm_nm[i] = m * 1e9;
 }
 
 static void q_wav(const sim_scpi_call *c, sim_buf *out)

@@ -15,6 +15,7 @@
 struct sim_smu {
 	sim_scpi scpi;
 	sim_station *st;
+	enum sim_smu_kind kind;
 	int lane;
 	double busy_s;
 	int source_curr;     /* 1: sourcing current, 0: voltage */
@@ -34,31 +35,88 @@ static void follow_dut(sim_smu *smu)
 	}
 }
 
-/* What the terminals show now, compliance applied; drives the laser. */
+/* The device at the terminals now: its current at a voltage and the
+ * voltage a current needs (each the other's inverse). */
+typedef struct dev_law {
+	enum sim_smu_kind kind;
+	sim_liv liv;
+	sim_pd pd;
+	double photo_a, ohm;
+} dev_law;
+
+/* A lifted probe: the SMU sees its own leakage only. */
+#define OPEN_OHM 1e12
+
+static void law_of(const sim_smu *smu, dev_law *d)
+{
+	sim_station *st = smu->st;
+	int slot, col, row, on = sim_station_die(st, &slot, &col, &row);
+
+	d->kind = smu->kind;
+	d->ohm = OPEN_OHM;
+	if (smu->kind == SIM_SMU_LASER) {
+		sim_laser_liv(&st->model, st->dut, smu->lane, &d->liv);
+	} else if (smu->kind == SIM_SMU_PD) {
+		if (on) {
+			sim_die_pd(&st->model, slot, col, row, smu->lane, &d->pd);
+			d->photo_a = sim_station_pd_photo_a(st, smu->lane);
+		} else {
+			d->kind = SIM_SMU_HEATER;  /* a resistor: the open probe */
+		}
+	} else if (on) {
+		sim_ring r;
+
+		sim_die_ring(&st->model, slot, col, row, smu->lane, &r);
+		d->ohm = r.heater_ohm;
+	}
+}
+
+static double law_volts(const dev_law *d, double amps)
+{
+	if (d->kind == SIM_SMU_LASER)
+		return sim_liv_volts(&d->liv, amps);
+	if (d->kind == SIM_SMU_PD)
+		return sim_pd_volts(&d->pd, amps, d->photo_a);
+	return amps * d->ohm;
+}
+
+static double law_amps(const dev_law *d, double volts)
+{
+	if (d->kind == SIM_SMU_LASER)
+		return sim_liv_amps(&d->liv, volts);
+	if (d->kind == SIM_SMU_PD)
+		return sim_pd_amps(&d->pd, volts, d->photo_a);
+	return volts / d->ohm;
+}
+
+/* What the terminals show now, compliance applied; drives the laser or
+ * heats the heater. */
 static void operate(sim_smu *smu, double *v, double *i)
 {
 	sim_station *st = smu->st;
-	sim_liv l;
+	dev_law d;
 
-	sim_laser_liv(&st->model, st->dut, smu->lane, &l);
+	law_of(smu, &d);
 	if (smu->source_curr) {
 		*i = smu->i_level;
-		*v = sim_liv_volts(&l, *i);
+		*v = law_volts(&d, *i);
 		if (fabs(*v) > smu->v_prot) {
 			*v = copysign(smu->v_prot, *v);
-			*i = sim_liv_amps(&l, *v);
+			*i = law_amps(&d, *v);
 		}
 	} else {
 		*v = smu->v_level;
-		*i = sim_liv_amps(&l, *v);
+		*i = law_amps(&d, *v);
 		if (fabs(*i) > smu->i_prot) {
 			*i = copysign(smu->i_prot, *i);
-			*v = sim_liv_volts(&l, *i);
+			*v = law_volts(&d, *i);
 		}
 	}
-	if (smu->lane <= SIM_MAX_PORTS) {
+	if (smu->lane <= SIM_MAX_PORTS && smu->kind == SIM_SMU_LASER) {
 		st->smu_on[smu->lane - 1] = smu->output;
 		st->smu_a[smu->lane - 1] = smu->output ? *i : 0.0;
+	} else if (smu->lane <= SIM_MAX_PORTS && smu->kind == SIM_SMU_HEATER) {
+		st->heater_w[smu->lane - 1] = smu->output ? fabs(*v * *i) : 0.0;
 	}
 }
 
@@ -221,11 +279,17 @@ static const sim_scpi_cmd commands[] = {
 
 sim_smu *sim_smu_new(sim_station *st, int lane)
 {
+	return sim_smu_new_kind(st, SIM_SMU_LASER, lane);
+}
+
+sim_smu *sim_smu_new_kind(sim_station *st, enum sim_smu_kind kind, int lane)
+{
 	sim_smu *smu = calloc(1, sizeof(*smu));
 
 	if (!smu)
 		return NULL;
 	smu->st = st;
+	smu->kind = kind;
 	smu->lane = lane;
 	smu->dut = st->dut;
 	smu->scpi.st = st;

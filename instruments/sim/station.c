@@ -3,6 +3,7 @@
  */
 #include "station.h"
 
+#include <math.h>
 #include <time.h>
 
 int sim_station_select(sim_station *st, long n)
@@ -35,6 +36,39 @@ double sim_station_smu_light_w(const sim_station *st, int lane, uint64_t sample)
 		     (uint64_t)lane, sample);
 	return sim_liv_power_w(&l, st->smu_a[lane - 1]) *
 	       (1.0 + m->p.liv_noise * sim_gauss(&s));
+}
+
+double sim_station_port_factor(const sim_station *st, int slot, int col, int row,
+			       int port, int k)
+{
+	const sim_model *m = &st->model;
+	double f = sim_die_coupling(m, slot, col, row, st->fiber_x, st->fiber_y);
+	sim_ring r;
+
+	if (!m->p.pd_ring || port < 1 || port > SIM_MAX_PORTS)
+		return f;
+	if (!sim_station_laser_on(st, port))
+		return 0.0;
+	sim_die_ring(m, slot, col, row, port, &r);
+	return f * sim_ring_through(&r, sim_grid_nm(m, k), st->heater_w[port - 1]) /
+	       sim_ring_through(&r, sim_grid_nm(m, k), 0.0);
+}
+
+double sim_station_pd_photo_a(const sim_station *st, int port)
+{
+	const sim_model *m = &st->model;
+	int slot, col, row, k;
+	sim_pd pd;
+
+	if (!m->p.pd_ring || port < 1 || port > m->p.die_ports ||
+	    !sim_station_die(st, &slot, &col, &row))
+		return 0.0;
+	k = sim_grid_index(m, st->pm_nm[port - 1]);
+	if (k < 0)
+		return 0.0;
+	sim_die_pd(m, slot, col, row, port, &pd);
+	return pd.resp_a_w * 1e-3 * pow(10.0, sim_die_mean_dbm(m, slot, col, row, port, k) / 10.0) *
+	       sim_station_port_factor(st, slot, col, row, port, k);
 }
 
 int sim_station_die(const sim_station *st, int *slot, int *col, int *row)

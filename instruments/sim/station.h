@@ -36,6 +36,12 @@ typedef struct sim_station {
 	/* the prober's fiber positioner (NanoCube um; origin 50, 50): what
 	 * the power meter sees of a die is its coupling there (align.c) */
 	double fiber_x, fiber_y;
+	/* --pd-ring (TeraPHY): the power in port n's ring heater while its
+	 * SMU drives it (0 otherwise), and the wavelength the power meter's
+	 * port n is set to - the reference source's channel on that port
+	 * follows it, for the meter and the photodiode alike. */
+	double heater_w[SIM_MAX_PORTS];
+	double pm_nm[SIM_MAX_PORTS];
 } sim_station;
 
 /* Select unit n as the part under test (0..units-1); its module starts
@@ -50,6 +56,17 @@ int sim_station_die(const sim_station *st, int *slot, int *col, int *row);
 double sim_station_smu_light_w(const sim_station *st, int lane, uint64_t sample);
 /* Laser `lane` (1-based) of the module in the fixture emits. */
 int sim_station_laser_on(const sim_station *st, int lane);
+
+/* TeraPHY: what reaches port `port` (1-based) of the die in contact at
+ * grid channel k beside the die's own power: the fiber's coupling and,
+ * with --pd-ring, the ring's through port at its heater power against
+ * the cold ring the die's power already holds, and the source channel's
+ * enable (the laser role); a factor. */
+double sim_station_port_factor(const sim_station *st, int slot, int col, int row,
+			       int port, int k);
+/* The photocurrent of port `port`'s photodiode now (noise-free, A): its
+ * responsivity x the light the meter's port of that number would see. */
+double sim_station_pd_photo_a(const sim_station *st, int port);
 
 /* Monotonic seconds. */
 double sim_now(void);

@@ -36,9 +36,15 @@
 #include "station.h"
 #include "usb_station.h"
 
-/* SMUs 1..8 drive the ELSFP module's lasers 1..8 (smu.h). */
+/* SMUs 1..8 drive the ELSFP module's lasers 1..8 (smu.h); with
+ * --pd-ring, pd1..pd16 and heater1..heater16 a TeraPHY die's photodiodes
+ * and ring heaters. */
 enum { EP_PM, EP_PM100, EP_BERT, EP_PROBER, EP_LASER, EP_SMU1,
-       EP_SMU8 = EP_SMU1 + SIM_SMU_MAX - 1, EP_COUNT };
+       EP_SMU8 = EP_SMU1 + SIM_SMU_MAX - 1, EP_PD1,
+       EP_PD16 = EP_PD1 + SIM_MAX_PORTS - 1, EP_HTR1,
+       EP_HTR16 = EP_HTR1 + SIM_MAX_PORTS - 1, EP_COUNT };
+
+#define SMU_ROLE(ep, name) [ep] = {name, "keithley-24xx", 2000}
 
 static const struct {
 	const char *role, *driver;
@@ -57,6 +63,22 @@ static const struct {
 	[EP_SMU1 + 5] = {"smu6", "keithley-24xx", 2000},
 	[EP_SMU1 + 6] = {"smu7", "keithley-24xx", 2000},
 	[EP_SMU8] = {"smu8", "keithley-24xx", 2000},
+	SMU_ROLE(EP_PD1, "pd1"), SMU_ROLE(EP_PD1 + 1, "pd2"),
+	SMU_ROLE(EP_PD1 + 2, "pd3"), SMU_ROLE(EP_PD1 + 3, "pd4"),
+	SMU_ROLE(EP_PD1 + 4, "pd5"), SMU_ROLE(EP_PD1 + 5, "pd6"),
+	SMU_ROLE(EP_PD1 + 6, "pd7"), SMU_ROLE(EP_PD1 + 7, "pd8"),
+	SMU_ROLE(EP_PD1 + 8, "pd9"), SMU_ROLE(EP_PD1 + 9, "pd10"),
+	SMU_ROLE(EP_PD1 + 10, "pd11"), SMU_ROLE(EP_PD1 + 11, "pd12"),
+	SMU_ROLE(EP_PD1 + 12, "pd13"), SMU_ROLE(EP_PD1 + 13, "pd14"),
+	SMU_ROLE(EP_PD1 + 14, "pd15"), SMU_ROLE(EP_PD16, "pd16"),
+	SMU_ROLE(EP_HTR1, "heater1"), SMU_ROLE(EP_HTR1 + 1, "heater2"),
+	SMU_ROLE(EP_HTR1 + 2, "heater3"), SMU_ROLE(EP_HTR1 + 3, "heater4"),
+	SMU_ROLE(EP_HTR1 + 4, "heater5"), SMU_ROLE(EP_HTR1 + 5, "heater6"),
+	SMU_ROLE(EP_HTR1 + 6, "heater7"), SMU_ROLE(EP_HTR1 + 7, "heater8"),
+	SMU_ROLE(EP_HTR1 + 8, "heater9"), SMU_ROLE(EP_HTR1 + 9, "heater10"),
+	SMU_ROLE(EP_HTR1 + 10, "heater11"), SMU_ROLE(EP_HTR1 + 11, "heater12"),
+	SMU_ROLE(EP_HTR1 + 12, "heater13"), SMU_ROLE(EP_HTR1 + 13, "heater14"),
+	SMU_ROLE(EP_HTR1 + 14, "heater15"), SMU_ROLE(EP_HTR16, "heater16"),
 };
 
 struct options {
@@ -124,6 +146,11 @@ static void usage(FILE *f)
 		"  --fiber-align            teraphy: each die's couplers sit off the nominal\n"
 		"                           fiber spot (seeded, one die per wafer by 3 um);\n"
 		"                           the fiber must be aligned (siph:move_nanocube_xy)\n"
+		"  --pd-ring                teraphy: a photodiode and a heated ring per port on\n"
+		"                           Keithley 2400s (pd1..pdN, heater1..heaterN), the\n"
+		"                           reference light from an ELSFP source (laser, channel\n"
+		"                           n into port n); one leaky photodiode and one open\n"
+		"                           heater per wafer\n"
 		"  --ground-truth           print every part's defects and expected bin as CSV\n"
 		"                           and exit\n"
 		"  --usb                    USB instruments on a umockdev testbed: the pm100 as\n"
@@ -240,7 +267,7 @@ enum {
 	OPT_FAULT, OPT_SEED, OPT_UNITS, OPT_WAFERS, OPT_FIBERS, OPT_EDGE_MM,
 	OPT_PM_PORTS, OPT_TIME_SCALE, OPT_LIFETIME_S, OPT_LATENCY_MS,
 	OPT_FAULT_NO_REPLY_AFTER, OPT_USB, OPT_USB_FAULT, OPT_USB_MAX_TRANSFER,
-	OPT_USB_LOG, OPT_OUTLIER, OPT_FIBER_ALIGN,
+	OPT_USB_LOG, OPT_OUTLIER, OPT_FIBER_ALIGN, OPT_PD_RING,
 };
 
 static const struct option long_options[] = {
@@ -271,6 +298,7 @@ static const struct option long_options[] = {
 	{"usb-log", required_argument, NULL, OPT_USB_LOG},
 	{"outlier", required_argument, NULL, OPT_OUTLIER},
 	{"fiber-align", no_argument, NULL, OPT_FIBER_ALIGN},
+	{"pd-ring", no_argument, NULL, OPT_PD_RING},
 	{NULL, 0, NULL, 0},
 };
 
@@ -381,6 +409,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->usb = 1;
 		} else if (opt == OPT_FIBER_ALIGN) {
 			o->model.fiber_align = 1;
+		} else if (opt == OPT_PD_RING) {
+			o->model.pd_ring = 1;
 		} else if (opt == '?' || opt == ':') {
 			fprintf(stderr, "kgd-vstation: %s: unknown option or missing value\n",
 				argv[at]);
@@ -409,9 +439,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Which roles a product needs (pm always). */
-static int product_needs(enum sim_product p, int ep)
+/* Which roles a product needs (pm always); pd_ring: TeraPHY's
+ * photodiodes, heaters and their source, one per port of the die. */
+static int product_needs(enum sim_product p, int pd_ring, int ports, int ep)
 {
+	if (p == SIM_PRODUCT_TERAPHY && pd_ring &&
+	    (ep == EP_LASER || (ep >= EP_PD1 && ep < EP_PD1 + ports) ||
+	     (ep >= EP_HTR1 && ep < EP_HTR1 + ports)))
+		return 1;
 	switch (ep) {
 	case EP_PM:
 		return 1;
@@ -510,7 +545,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < EP_COUNT; r++) {
 		sim_endpoint *e;
 
-		if (!product_needs(o.model.product, r))
+		if (!product_needs(o.model.product, o.model.pd_ring, o.model.die_ports, r))
 			continue;
 		e = &eps[n++];
 		e->role = roles[r].role;
@@ -548,8 +583,13 @@ int main(int argc, char **argv)
 			e->exec = sim_elsfp_execute;
 			e->is_pty = 1;
 			break;
-		default:   /* EP_SMU1..EP_SMU8 */
-			e->inst = sim_smu_new(&st, r - EP_SMU1 + 1);
+		default:   /* the SMUs */
+			if (r >= EP_HTR1)
+				e->inst = sim_smu_new_kind(&st, SIM_SMU_HEATER, r - EP_HTR1 + 1);
+			else if (r >= EP_PD1)
+				e->inst = sim_smu_new_kind(&st, SIM_SMU_PD, r - EP_PD1 + 1);
+			else
+				e->inst = sim_smu_new(&st, r - EP_SMU1 + 1);
 			e->exec = sim_smu_execute;
 			break;
 		}
