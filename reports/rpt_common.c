@@ -292,6 +292,53 @@ out:
 	return status;
 }
 
+int rpt_keys_units(rpt_ctx *c, rpt_keys *k, kgd_err *err)
+{
+	char sql[1024];
+	sqlite3_stmt *st = NULL;
+	const char *u;
+	char *grown;
+	size_t len, add;
+	long i;
+	int rc, status;
+
+	k->unit = calloc(k->n ? k->n : 1, sizeof(*k->unit));
+	if (!k->unit)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory",
+				   c->db_path);
+	snprintf(sql, sizeof(sql),
+		 "SELECT DISTINCT " RPT_KEY_SQL("%s") " AS key, m.unit"
+		 " FROM temp.sel s JOIN measurement m ON m.run_id = s.run_id"
+		 " WHERE m.unit IS NOT NULL AND m.unit <> ''"
+		 " ORDER BY key, m.unit", c->m_name);
+	status = rpt_prepare(c, sql, &st, err);
+	if (status)
+		return status;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		i = rpt_keys_find(k, (const char *)sqlite3_column_text(st, 0));
+		if (i < 0)
+			continue;  /* cannot happen: same snapshot */
+		u = (const char *)sqlite3_column_text(st, 1);
+		len = k->unit[i] ? strlen(k->unit[i]) : 0;
+		add = strlen(u) + (len ? 1 : 0);
+		grown = realloc(k->unit[i], len + add + 1);
+		if (!grown) {
+			status = kgd_err_set(err, KGD_ERR_NOMEM, "%s: out of memory",
+					     c->db_path);
+			goto out;
+		}
+		if (len)
+			grown[len++] = '|';
+		strcpy(grown + len, u);
+		k->unit[i] = grown;
+	}
+	if (rc != SQLITE_DONE)
+		status = rpt_sql_fail(c, err);
+out:
+	sqlite3_finalize(st);
+	return status;
+}
+
 long rpt_keys_find(const rpt_keys *k, const char *s)
 {
 	size_t lo = 0, hi = k->n, mid;
@@ -314,9 +361,13 @@ void rpt_keys_free(rpt_keys *k)
 {
 	size_t i;
 
-	for (i = 0; i < k->n; i++)
+	for (i = 0; i < k->n; i++) {
 		free(k->text[i]);
+		if (k->unit)
+			free(k->unit[i]);
+	}
 	free(k->text);
+	free(k->unit);
 	free(k->by_text);
 	memset(k, 0, sizeof(*k));
 }

@@ -100,11 +100,16 @@ char *rpt_wafer_path(const char *dir, const char *prefix, const char *lot,
  * of parts.csv and STDF test number i + 1. */
 typedef struct rpt_keys {
 	char **text;                /* owned */
+	/* The key's units, distinct, in byte order, joined by '|' ("" when
+	 * no measurement of it has one); owned, from rpt_keys_units(). */
+	char **unit;
 	size_t n;
 	size_t *by_text;            /* indexes sorted by text, for lookup */
 } rpt_keys;
 
 int rpt_keys_load(rpt_ctx *c, rpt_keys *k, kgd_err *err);
+/* Fill k->unit (rpt_keys_load leaves it NULL: only parts.csv needs it). */
+int rpt_keys_units(rpt_ctx *c, rpt_keys *k, kgd_err *err);
 /* Index of key text s, or -1. */
 long rpt_keys_find(const rpt_keys *k, const char *s);
 void rpt_keys_free(rpt_keys *k);

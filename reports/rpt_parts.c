@@ -7,6 +7,13 @@
  * part without a value for a key (not measured, or no valid value) has an
  * empty cell. A key measured twice in one run (a retried step) shows the
  * value logged last, the one the verdict used.
+ *
+ * A key column's header is the key, then its unit in brackets, always:
+ * "port_power@port=1;wl=1310[dBm]", "lane_ber:errors@lane=1[]" (no unit;
+ * units of one key that differ between runs are joined by '|' in byte
+ * order). So the identity columns are exactly the headers without '[',
+ * and a reader splits a key column's header at its last '[' even when a
+ * coordinate value holds brackets (docs/REPORTS.md).
  */
 #include "rpt_int.h"
 
@@ -38,8 +45,16 @@ static int parts_body(rpt_ctx *c, FILE *f, void *arg, kgd_err *err)
 
 	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		rpt_csv_str(f, i == 0, fixed[i]);
-	for (i = 0; i < k->n; i++)
-		rpt_csv_str(f, 0, k->text[i]);
+	for (i = 0; i < k->n; i++) {
+		const char *u = k->unit && k->unit[i] ? k->unit[i] : "";
+		char *h = malloc(strlen(k->text[i]) + strlen(u) + 3);
+
+		if (!h)
+			return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+		sprintf(h, "%s[%s]", k->text[i], u);
+		rpt_csv_str(f, 0, h);
+		free(h);
+	}
 	rpt_csv_end_row(f);
 	snprintf(sql, sizeof(sql), "SELECT " RPT_KEY_SQL("%s") ", m.value"
 		 " FROM measurement m WHERE m.run_id = ?1 ORDER BY m.seq_no",
@@ -100,7 +115,9 @@ int rpt_parts(rpt_ctx *c, const char *path, kgd_err *err)
 	status = rpt_keys_load(c, &k, err);
 	if (status)
 		return status;
-	status = rpt_emit(c, path, parts_body, &k, err);
+	status = rpt_keys_units(c, &k, err);
+	if (status == KGD_OK)
+		status = rpt_emit(c, path, parts_body, &k, err);
 	rpt_keys_free(&k);
 	return status;
 }

@@ -1,7 +1,8 @@
 /*
  * reports/rpt_tests.c - per-test reports: tests.csv (the original compact
- * statistics), teststats.csv (percentiles, Cp/Cpk, optionally per sweep
- * point) and pareto.csv (which steps fail parts).
+ * statistics) and teststats.csv (percentiles, Cp/Cpk, optionally per sweep
+ * point), each followed by the same appended block: pass-only statistics
+ * and, for ratio tests (BER), log10 statistics (docs/REPORTS.md).
  *
  * Invariant: values are aggregated in one fixed order - the selected runs
  * by run id, each run's measurements by seq_no - which is the order of the
@@ -16,19 +17,28 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* One output row: the key and its running statistics. The variance uses
- * Welford's update (stable where a sum of squares would cancel); the
- * printed mean is a compensated (Neumaier) sum / n, which gives the
- * correctly rounded mean in the common cases where Welford's running mean
- * is off in the last digit (0.09999999999999998 for 0.1). */
+/* Running statistics of one set of values. The variance uses Welford's
+ * update (stable where a sum of squares would cancel); the printed mean
+ * is a compensated (Neumaier) sum / n, which gives the correctly rounded
+ * mean in the common cases where Welford's running mean is off in the
+ * last digit (0.09999999999999998 for 0.1). */
+struct acc {
+	long long n;
+	double mean, m2, min, max;          /* mean: Welford's, for m2 only */
+	double sum, sum_c;                  /* Neumaier sum, compensation */
+};
+
+/* One output row: the key and its running statistics: every valid value
+ * (all), the passing measurements' (pass), and the log10 of the positive
+ * ones (lg, pass_lg; printed only for ratio tests, see is_ratio). */
 struct grp {
 	char *step, *name, *coords, *unit;  /* owned; NULL = none */
 	int has_low, has_high;
 	double low, high;
-	long long n, n_pass, n_invalid, n_valid, n_outside;
-	double mean, m2, min, max;          /* mean: Welford's, for m2 only */
-	double sum, sum_c;                  /* Neumaier sum, compensation */
+	long long n, n_pass, n_invalid, n_outside;
+	struct acc all, pass, lg, pass_lg;
 	double *vals;                       /* owned, when values are kept */
 	size_t cap;
 	uint64_t hash;
@@ -159,11 +169,38 @@ static struct grp *set_find(struct grp_set *s, const char *step,
 	return g;
 }
 
-static int grp_add(struct grp *g, double v, int keep)
+static void acc_add(struct acc *a, double v)
 {
-	double delta, t, *grown;
+	double delta, t;
 
-	if (keep && (size_t)g->n_valid == g->cap) {
+	a->n++;
+	delta = v - a->mean;
+	a->mean += delta / (double)a->n;
+	a->m2 += delta * (v - a->mean);
+	t = a->sum + v;
+	a->sum_c += fabs(a->sum) >= fabs(v) ? (a->sum - t) + v : (v - t) + a->sum;
+	a->sum = t;
+	if (a->n == 1 || v < a->min)
+		a->min = v;
+	if (a->n == 1 || v > a->max)
+		a->max = v;
+}
+
+static double acc_mean(const struct acc *a)
+{
+	return (a->sum + a->sum_c) / (double)a->n;
+}
+
+static double acc_sd(const struct acc *a)
+{
+	return a->n > 1 ? sqrt(a->m2 / (double)(a->n - 1)) : 0;
+}
+
+static int grp_add(struct grp *g, double v, int pass, int keep)
+{
+	double *grown;
+
+	if (keep && (size_t)g->all.n == g->cap) {
 		g->cap = g->cap ? 2 * g->cap : 16;
 		grown = realloc(g->vals, g->cap * sizeof(*grown));
 		if (!grown)
@@ -171,21 +208,32 @@ static int grp_add(struct grp *g, double v, int keep)
 		g->vals = grown;
 	}
 	if (keep)
-		g->vals[g->n_valid] = v;
-	g->n_valid++;
-	delta = v - g->mean;
-	g->mean += delta / (double)g->n_valid;
-	g->m2 += delta * (v - g->mean);
-	t = g->sum + v;
-	g->sum_c += fabs(g->sum) >= fabs(v) ? (g->sum - t) + v : (v - t) + g->sum;
-	g->sum = t;
-	if (g->n_valid == 1 || v < g->min)
-		g->min = v;
-	if (g->n_valid == 1 || v > g->max)
-		g->max = v;
+		g->vals[g->all.n] = v;
+	acc_add(&g->all, v);
+	if (pass)
+		acc_add(&g->pass, v);
+	if (v > 0) {
+		acc_add(&g->lg, log10(v));
+		if (pass)
+			acc_add(&g->pass_lg, log10(v));
+	}
 	if ((g->has_low && v < g->low) || (g->has_high && v > g->high))
 		g->n_outside++;
 	return 0;
+}
+
+/* One measurement into its group: the counts, and the statistics of its
+ * value when it has one (has_value 0: invalid). The only place a group
+ * grows, for the file's report and for rows fed from elsewhere alike. */
+static int grp_feed(struct grp *g, int has_value, double v, int pass, int keep)
+{
+	g->n++;
+	g->n_pass += pass != 0;
+	if (!has_value) {
+		g->n_invalid++;
+		return 0;
+	}
+	return grp_add(g, v, pass, keep);
 }
 
 /* NULL first, then byte order: the order SQLite's ORDER BY gave before. */
@@ -247,11 +295,9 @@ static int collect(rpt_ctx *c, struct grp_set *s, const char *name_expr,
 			     sqlite3_column_double(st, 5));
 		if (!g)
 			goto nomem;
-		g->n++;
-		g->n_pass += sqlite3_column_int(st, 7) != 0;
-		if (sqlite3_column_type(st, 6) == SQLITE_NULL)
-			g->n_invalid++;
-		else if (grp_add(g, sqlite3_column_double(st, 6), s->keep_values))
+		if (grp_feed(g, sqlite3_column_type(st, 6) != SQLITE_NULL,
+			     sqlite3_column_double(st, 6),
+			     sqlite3_column_int(st, 7) != 0, s->keep_values))
 			goto nomem;
 	}
 	if (rc != SQLITE_DONE)
@@ -274,9 +320,100 @@ static void csv_limit(FILE *f, int has, double v)
 		rpt_csv_empty(f);
 }
 
-static double grp_mean(const struct grp *g)
+/* Cpk of a mean and spread against the limits there are (the nearer
+ * one); empty without spread or limits. */
+static void csv_cpk(FILE *f, long long n, double mean, double sd, int has_low,
+		    double low, int has_high, double high)
 {
-	return (g->sum + g->sum_c) / (double)g->n_valid;
+	double cpk = INFINITY;
+
+	if (n < 2 || sd <= 0 || (!has_low && !has_high)) {
+		rpt_csv_empty(f);
+		return;
+	}
+	if (has_high)
+		cpk = (high - mean) / (3 * sd);
+	if (has_low && (mean - low) / (3 * sd) < cpk)
+		cpk = (mean - low) / (3 * sd);
+	rpt_csv_real(f, cpk);
+}
+
+/* A ratio test is read on log10: unit "ratio" (any case; the station's
+ * unit for BER), or no unit and every valid value positive and spanning
+ * more than three decades (max > 1000 min). dB and dBm are logarithms
+ * already, and a count that can be 0 is no ratio. */
+static int is_ratio(const struct grp *g)
+{
+	if (g->unit && *g->unit)
+		return strcasecmp(g->unit, "ratio") == 0;
+	return g->all.n > 0 && g->all.min > 0 && g->all.max > 1000 * g->all.min;
+}
+
+/* The block appended to both files: pass_n, pass_mean, pass_stdev,
+ * pass_min, pass_max, pass_cp, pass_cpk (valid values of passing
+ * measurements), scale (log10 or linear), then for ratio tests the log10
+ * of the positive valid values: log10_n, log10_mean, log10_stdev,
+ * log10_min, log10_max, log10_cpk, and of the passing ones:
+ * pass_log10_n, pass_log10_mean, pass_log10_stdev, pass_log10_cpk
+ * (limits on log10 too; a limit <= 0 has no log and counts as absent). */
+static const char *const extra_header[] = {
+	"pass_n", "pass_mean", "pass_stdev", "pass_min", "pass_max",
+	"pass_cp", "pass_cpk", "scale", "log10_n", "log10_mean",
+	"log10_stdev", "log10_min", "log10_max", "log10_cpk", "pass_log10_n",
+	"pass_log10_mean", "pass_log10_stdev", "pass_log10_cpk",
+};
+#define N_EXTRA (sizeof(extra_header) / sizeof(extra_header[0]))
+
+static void csv_extra(FILE *f, const struct grp *g)
+{
+	const struct acc *p = &g->pass;
+	double sd = acc_sd(p);
+	int lh_low = g->has_low && g->low > 0, lh_high = g->has_high && g->high > 0;
+	double l_low = lh_low ? log10(g->low) : 0;
+	double l_high = lh_high ? log10(g->high) : 0;
+	size_t i;
+
+	rpt_csv_ll(f, p->n);
+	csv_limit(f, p->n > 0, p->n > 0 ? acc_mean(p) : 0);
+	csv_limit(f, p->n > 1, sd);
+	csv_limit(f, p->n > 0, p->min);
+	csv_limit(f, p->n > 0, p->max);
+	csv_limit(f, p->n > 1 && sd > 0 && g->has_low && g->has_high,
+		  (g->high - g->low) / (6 * sd));
+	csv_cpk(f, p->n, p->n > 0 ? acc_mean(p) : 0, sd, g->has_low, g->low,
+		g->has_high, g->high);
+	if (!is_ratio(g)) {
+		rpt_csv_str(f, 0, "linear");
+		for (i = 8; i < N_EXTRA; i++)
+			rpt_csv_empty(f);
+		return;
+	}
+	rpt_csv_str(f, 0, "log10");
+	rpt_csv_ll(f, g->lg.n);
+	csv_limit(f, g->lg.n > 0, g->lg.n > 0 ? acc_mean(&g->lg) : 0);
+	csv_limit(f, g->lg.n > 1, acc_sd(&g->lg));
+	csv_limit(f, g->lg.n > 0, g->lg.min);
+	csv_limit(f, g->lg.n > 0, g->lg.max);
+	csv_cpk(f, g->lg.n, g->lg.n > 0 ? acc_mean(&g->lg) : 0, acc_sd(&g->lg),
+		lh_low, l_low, lh_high, l_high);
+	p = &g->pass_lg;
+	rpt_csv_ll(f, p->n);
+	csv_limit(f, p->n > 0, p->n > 0 ? acc_mean(p) : 0);
+	csv_limit(f, p->n > 1, acc_sd(p));
+	csv_cpk(f, p->n, p->n > 0 ? acc_mean(p) : 0, acc_sd(p), lh_low, l_low,
+		lh_high, l_high);
+}
+
+/* header, then the appended block, NULL-terminated, into out */
+static void with_extra(const char *const *head, const char **out)
+{
+	size_t i = 0, k;
+
+	for (; head[i]; i++)
+		out[i] = head[i];
+	for (k = 0; k < N_EXTRA; k++)
+		out[i + k] = extra_header[k];
+	out[i + k] = NULL;
 }
 
 /* ---- tests.csv ---------------------------------------------------------- */
@@ -297,17 +434,12 @@ static void tests_print(const struct grp_set *s, FILE *f)
 		rpt_csv_ll(f, g->n_pass);
 		rpt_csv_ll(f, g->n - g->n_pass);
 		rpt_csv_ll(f, g->n_invalid);
-		if (g->n_valid > 0)
-			rpt_csv_real(f, grp_mean(g));
-		else
-			rpt_csv_empty(f);
-		if (g->n_valid > 1)
-			rpt_csv_real(f, sqrt(g->m2 / (double)(g->n_valid - 1)));
-		else
-			rpt_csv_empty(f);
-		csv_limit(f, g->n_valid > 0, g->min);
-		csv_limit(f, g->n_valid > 0, g->max);
+		csv_limit(f, g->all.n > 0, g->all.n > 0 ? acc_mean(&g->all) : 0);
+		csv_limit(f, g->all.n > 1, acc_sd(&g->all));
+		csv_limit(f, g->all.n > 0, g->all.min);
+		csv_limit(f, g->all.n > 0, g->all.max);
 		rpt_csv_str(f, 0, g->name);
+		csv_extra(f, g);
 		rpt_csv_end_row(f);
 	}
 }
@@ -330,15 +462,19 @@ static int tests_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 	return status;
 }
 
-/* name last: the first twelve columns are the original tests.csv */
-static const char *const tests_header[] = {
+/* name, then the appended block: the first twelve columns are the
+ * original tests.csv, the first thirteen the one before it */
+static const char *const tests_head[] = {
 	"step", "unit", "low", "high", "n", "n_pass", "n_fail",
 	"n_invalid", "mean", "stdev", "min", "max", "name", NULL,
 };
 
 int rpt_tests(rpt_ctx *c, const char *path, kgd_err *err)
 {
-	return rpt_emit_csv(c, path, tests_header, tests_rows, err);
+	const char *header[13 + N_EXTRA + 1];
+
+	with_extra(tests_head, header);
+	return rpt_emit_csv(c, path, header, tests_rows, err);
 }
 
 /* ---- tests.csv from rows fed from elsewhere (rpt.h) --------------------- */
@@ -370,24 +506,21 @@ int rpt_tacc_add(rpt_tests_acc *a, const char *step, const char *name,
 	if (!g)
 		return KGD_ERR_NOMEM;
 	a->last = g;
-	g->n++;
-	g->n_pass += pass != 0;
-	if (!value)
-		g->n_invalid++;
-	else if (grp_add(g, *value, 0))
-		return KGD_ERR_NOMEM;
-	return KGD_OK;
+	return grp_feed(g, value != NULL, value ? *value : 0, pass, 0) ?
+		KGD_ERR_NOMEM : KGD_OK;
 }
 
 static int tacc_body(rpt_ctx *c, FILE *f, void *arg, kgd_err *err)
 {
 	rpt_tests_acc *a = arg;
+	const char *header[13 + N_EXTRA + 1];
 	int i;
 
 	(void)c;
 	(void)err;
-	for (i = 0; tests_header[i]; i++)
-		rpt_csv_str(f, i == 0, tests_header[i]);
+	with_extra(tests_head, header);
+	for (i = 0; header[i]; i++)
+		rpt_csv_str(f, i == 0, header[i]);
 	rpt_csv_end_row(f);
 	if (a->s.n > 1)
 		qsort(a->s.all, a->s.n, sizeof(*a->s.all), cmp_grp);
@@ -455,34 +588,26 @@ static int teststats_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 		rpt_csv_ll(f, g->n - g->n_pass);
 		rpt_csv_ll(f, g->n_invalid);
 		rpt_csv_ll(f, g->n_outside);
-		mean = g->n_valid > 0 ? grp_mean(g) : 0;
-		sd = g->n_valid > 1 ? sqrt(g->m2 / (double)(g->n_valid - 1)) : 0;
-		csv_limit(f, g->n_valid > 0, mean);
-		csv_limit(f, g->n_valid > 1, sd);
-		csv_limit(f, g->n_valid > 0, g->min);
-		csv_limit(f, g->n_valid > 0, g->max);
-		if (g->n_valid > 1)
-			qsort(g->vals, (size_t)g->n_valid, sizeof(double),
+		mean = g->all.n > 0 ? acc_mean(&g->all) : 0;
+		sd = acc_sd(&g->all);
+		csv_limit(f, g->all.n > 0, mean);
+		csv_limit(f, g->all.n > 1, sd);
+		csv_limit(f, g->all.n > 0, g->all.min);
+		csv_limit(f, g->all.n > 0, g->all.max);
+		if (g->all.n > 1)
+			qsort(g->vals, (size_t)g->all.n, sizeof(double),
 			      cmp_double);
 		for (k = 0; k < sizeof(pcts) / sizeof(pcts[0]); k++)
-			csv_limit(f, g->n_valid > 0, g->n_valid > 0 ?
-				  percentile(g->vals, (size_t)g->n_valid,
+			csv_limit(f, g->all.n > 0, g->all.n > 0 ?
+				  percentile(g->vals, (size_t)g->all.n,
 					     pcts[k]) : 0);
 		/* Cp needs both limits; Cpk takes the nearer one there is.
 		 * Neither means anything without spread. */
-		csv_limit(f, g->n_valid > 1 && sd > 0 && g->has_low &&
+		csv_limit(f, g->all.n > 1 && sd > 0 && g->has_low &&
 			  g->has_high, (g->high - g->low) / (6 * sd));
-		if (g->n_valid > 1 && sd > 0 && (g->has_low || g->has_high)) {
-			double cpk = INFINITY;
-
-			if (g->has_high)
-				cpk = (g->high - mean) / (3 * sd);
-			if (g->has_low && (mean - g->low) / (3 * sd) < cpk)
-				cpk = (mean - g->low) / (3 * sd);
-			rpt_csv_real(f, cpk);
-		} else {
-			rpt_csv_empty(f);
-		}
+		csv_cpk(f, g->all.n, mean, sd, g->has_low, g->low, g->has_high,
+			g->high);
+		csv_extra(f, g);
 		rpt_csv_end_row(f);
 	}
 	set_free(s);
@@ -492,107 +617,14 @@ static int teststats_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 
 int rpt_teststats(rpt_ctx *c, const char *path, kgd_err *err)
 {
-	static const char *const header[] = {
+	/* the appended block after cpk: the first 21 columns are as before */
+	static const char *const head[] = {
 		"step", "name", "coords", "unit", "low", "high", "n", "n_fail",
 		"n_invalid", "n_outside", "mean", "stdev", "min", "max", "p1",
 		"p5", "p50", "p95", "p99", "cp", "cpk", NULL,
 	};
+	const char *header[21 + N_EXTRA + 1];
 
+	with_extra(head, header);
 	return rpt_emit_csv(c, path, header, teststats_rows, err);
-}
-
-/* ---- pareto.csv --------------------------------------------------------- */
-
-static int pareto_rows(rpt_ctx *c, FILE *f, kgd_err *err)
-{
-	/* A step failed a part when its step_result says fail or error
-	 * (schema 2, the sequencer's own verdict, which also covers a step
-	 * that errored before logging a value); for runs without step
-	 * results, when any of its measurements failed. "First" is the
-	 * earliest failing step of the run. SQLite takes the bare step column
-	 * from the row holding min(). One Pareto per lot (wafer NULL) and per
-	 * wafer, as yield.csv's rows, each over its own parts. */
-	static const char sql[] =
-		"WITH f AS ("
-		" SELECT sr.run_id, sr.step, sr.id AS ord, s.lot, s.wafer"
-		"  FROM temp.sel s JOIN step_result sr ON sr.run_id = s.run_id"
-		"  WHERE sr.status != 'pass'"
-		" UNION ALL SELECT m.run_id, m.step, m.seq_no, s.lot, s.wafer"
-		"  FROM temp.sel s"
-		"  JOIN measurement m ON m.run_id = s.run_id WHERE m.pass = 0"
-		"  AND NOT EXISTS (SELECT 1 FROM step_result sr"
-		"   WHERE sr.run_id = s.run_id)),"
-		" g AS (SELECT run_id, step, ord, lot, NULL AS wafer FROM f"
-		"  UNION ALL SELECT run_id, step, ord, lot, wafer FROM f"
-		"  WHERE wafer IS NOT NULL),"
-		" first AS (SELECT lot, wafer, step, count(*) AS n FROM"
-		"  (SELECT lot, wafer, run_id, step, min(ord) FROM g"
-		"   GROUP BY lot, wafer, run_id) GROUP BY lot, wafer, step),"
-		" anyf AS (SELECT lot, wafer, step, count(DISTINCT run_id) AS n"
-		"  FROM g GROUP BY lot, wafer, step),"
-		" t AS (SELECT lot, NULL AS wafer, count(*) AS n FROM temp.sel"
-		"  GROUP BY lot UNION ALL SELECT lot, wafer, count(*) FROM temp.sel"
-		"  WHERE wafer IS NOT NULL GROUP BY lot, wafer)"
-		" SELECT a.step, coalesce(first.n, 0), a.n, a.lot, a.wafer,"
-		"  (SELECT n FROM t WHERE t.lot = a.lot AND t.wafer IS a.wafer)"
-		" FROM anyf a LEFT JOIN first ON first.lot = a.lot"
-		"  AND first.wafer IS a.wafer AND first.step = a.step"
-		" ORDER BY a.lot, a.wafer, 2 DESC, 3 DESC, 1";
-	sqlite3_stmt *st = NULL;
-	long long rank = 0, first, cum = 0, parts;
-	char *lot = NULL, *wafer = NULL;
-	int rc, status;
-
-	status = rpt_prepare(c, sql, &st, err);
-	if (status)
-		return status;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *l = (const char *)sqlite3_column_text(st, 3);
-		const char *w = (const char *)sqlite3_column_text(st, 4);
-
-		/* a new lot or wafer: its own ranks and cumulative share */
-		if (!lot || strcmp(lot, l) || !same_text(wafer, w)) {
-			free(lot);
-			free(wafer);
-			lot = strdup(l);
-			wafer = w ? strdup(w) : NULL;
-			if (!lot || (w && !wafer)) {
-				status = kgd_err_set(err, KGD_ERR_NOMEM,
-						     "out of memory");
-				break;
-			}
-			rank = 0;
-			cum = 0;
-		}
-		parts = sqlite3_column_int64(st, 5);
-		first = sqlite3_column_int64(st, 1);
-		cum += first;
-		fprintf(f, "%lld", ++rank);
-		rpt_csv_col(f, 0, st, 0);
-		rpt_csv_ll(f, first);
-		rpt_csv_pct(f, first, parts);
-		rpt_csv_pct(f, cum, parts);
-		rpt_csv_ll(f, sqlite3_column_int64(st, 2));
-		rpt_csv_pct(f, sqlite3_column_int64(st, 2), parts);
-		rpt_csv_col(f, 0, st, 3);
-		rpt_csv_col(f, 0, st, 4);
-		rpt_csv_end_row(f);
-	}
-	if (!status && rc != SQLITE_DONE)
-		status = rpt_sql_fail(c, err);
-	free(lot);
-	free(wafer);
-	sqlite3_finalize(st);
-	return status;
-}
-
-int rpt_pareto(rpt_ctx *c, const char *path, kgd_err *err)
-{
-	static const char *const header[] = {
-		"rank", "step", "first_fail_parts", "first_fail_pct",
-		"first_fail_cum_pct", "any_fail_parts", "any_fail_pct", "lot",
-		"wafer", NULL,
-	};
-
-	return rpt_emit_csv(c, path, header, pareto_rows, err);
 }

@@ -72,9 +72,12 @@ int rpt_yield(rpt_ctx *c, const char *path, kgd_err *err)
 
 static int bins_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 {
-	/* Names and pass flags come from the bin (soft) and hard_bin tables
-	 * of the sequence each part ran (UNIQUE(sequence_id, number): the join
-	 * never multiplies a part); parts of different sequences sharing a bin number under
+	/* Every bin a group (a lot, or a wafer) can show: the bin (soft) and
+	 * hard_bin rows of the sequences its parts ran, the bins of its lot's
+	 * latest screen, and any bin a part landed in that no table defines
+	 * (a run with no bin); so an empty bin reads 0, not missing.
+	 * Names and pass flags come from the group's sequences
+	 * (UNIQUE(sequence_id, number)); sequences sharing a bin number under
 	 * different names show the least name in byte order. */
 	static const char sql[] =
 		"WITH x AS ("
@@ -87,20 +90,41 @@ static int bins_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 		"  FROM x WHERE wafer IS NOT NULL),"
 		" t AS (SELECT lot, NULL AS wafer, count(*) AS n FROM temp.sel"
 		"  GROUP BY lot UNION ALL SELECT lot, wafer, count(*) FROM temp.sel"
-		"  WHERE wafer IS NOT NULL GROUP BY lot, wafer)"
+		"  WHERE wafer IS NOT NULL GROUP BY lot, wafer),"
+		" cnt AS (SELECT lot, wafer, kind, bin, count(*) AS n,"
+		"  max(scr) AS scr FROM y GROUP BY lot, wafer, kind, bin),"
+		" gs AS (SELECT DISTINCT lot, wafer, sequence_id FROM y),"
+		" b AS (SELECT 'soft' AS kind, sequence_id, number, name, pass"
+		"  FROM bin UNION ALL SELECT 'hard', sequence_id, number, name,"
+		"  pass FROM hard_bin),"
+		" gb AS (SELECT gs.lot, gs.wafer, b.kind, b.number AS bin,"
+		"  min(b.name) AS name, max(b.pass) AS pass FROM gs JOIN b"
+		"  ON b.sequence_id = gs.sequence_id"
+		"  GROUP BY gs.lot, gs.wafer, b.kind, b.number),"
 		/* the screen's bins are in no sequence's table */
-		" SELECT y.lot, y.wafer, y.kind, y.bin, coalesce(min(b.name),"
-		"  CASE WHEN max(y.scr) THEN 'SCREEN_REJECT' END),"
-		"  coalesce(max(b.pass), CASE WHEN max(y.scr) THEN 0 END),"
-		"  count(*), (SELECT n FROM t WHERE t.lot = y.lot AND"
-		"   t.wafer IS y.wafer)"
-		" FROM y LEFT JOIN (SELECT 'soft' AS kind, sequence_id, number,"
-		"   name, pass FROM bin UNION ALL SELECT 'hard', sequence_id,"
-		"   number, name, pass FROM hard_bin) b"
-		"  ON b.kind = y.kind AND b.sequence_id = y.sequence_id"
-		"  AND b.number = y.bin"
-		" GROUP BY y.lot, y.wafer, y.kind, y.bin"
-		" ORDER BY y.lot, y.wafer, y.kind, y.bin";
+		" sb AS (SELECT t.lot, t.wafer, k.kind, CASE k.kind WHEN 'soft'"
+		"  THEN s.soft_bin ELSE s.hard_bin END AS bin"
+		"  FROM t JOIN lot l ON l.name = t.lot"
+		"  JOIN screen s ON s.lot_id = l.id AND s.seq ="
+		"   (SELECT max(seq) FROM screen z WHERE z.lot_id = l.id)"
+		"  JOIN (SELECT 'soft' AS kind UNION ALL SELECT 'hard') k),"
+		" keys AS (SELECT lot, wafer, kind, bin FROM cnt UNION"
+		"  SELECT lot, wafer, kind, bin FROM gb UNION"
+		"  SELECT lot, wafer, kind, bin FROM sb)"
+		" SELECT k.lot, k.wafer, k.kind, k.bin, coalesce(gb.name,"
+		"  CASE WHEN cnt.scr OR EXISTS (SELECT 1 FROM sb WHERE"
+		"   sb.lot = k.lot AND sb.wafer IS k.wafer AND sb.kind = k.kind"
+		"   AND sb.bin IS k.bin) THEN 'SCREEN_REJECT' END),"
+		"  coalesce(gb.pass, CASE WHEN cnt.scr OR EXISTS (SELECT 1 FROM sb"
+		"   WHERE sb.lot = k.lot AND sb.wafer IS k.wafer AND"
+		"   sb.kind = k.kind AND sb.bin IS k.bin) THEN 0 END),"
+		"  coalesce(cnt.n, 0), t.n"
+		" FROM keys k JOIN t ON t.lot = k.lot AND t.wafer IS k.wafer"
+		" LEFT JOIN cnt ON cnt.lot = k.lot AND cnt.wafer IS k.wafer"
+		"  AND cnt.kind = k.kind AND cnt.bin IS k.bin"
+		" LEFT JOIN gb ON gb.lot = k.lot AND gb.wafer IS k.wafer"
+		"  AND gb.kind = k.kind AND gb.bin IS k.bin"
+		" ORDER BY k.lot, k.wafer, k.kind, k.bin";
 	sqlite3_stmt *st = NULL;
 	int rc, status;
 

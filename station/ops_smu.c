@@ -308,3 +308,90 @@ int run_derive_smu_ring_tune(run_call *c, kgd_err *err)
 	free(buf);
 	return KGD_OK;
 }
+
+/* One IV point: source the sweep's current_ma with the voltage limited to
+ * v_limit, read; v[0] voltage (V), v[1] current (A, as read back). */
+int run_op_smu_iv(run_call *c, kgd_err *err)
+{
+	const drv_smu_ops *smu = smu_of(c);
+	double ma = 0, volts, amps;
+	int rc;
+
+	run_point_get(c->pt, "current_ma", &ma);
+	rc = smu->source_current(c->r->h, ma * 1e-3, run_param_num(c->st, "v_limit", 3.0),
+				 err);
+	if (rc == KGD_OK)
+		rc = smu->measure(c->r->h, &volts, &amps, err);
+	if (rc)
+		return rc;
+	c->v[0] = volts;
+	c->v[1] = amps;
+	if (last_point(c->pt))
+		return smu->output(c->r->h, 0, err);
+	return KGD_OK;
+}
+
+int run_can_batch_smu(const run_role *r)
+{
+	const drv_descriptor *d = r->plugin->desc;
+
+	return d->abi_minor >= 3 && d->smu && d->smu->sweep;
+}
+
+/* The points of a batch (the same step, current_ma their only
+ * difference) as one staircase sweep in the instrument, when their
+ * currents are one: evenly spaced, 2..DRV_SMU_SWEEP_MAX of them. Else
+ * point by point, exactly as without a batch. Each call gets what its
+ * point alone would. */
+int run_batch_smu_iv(run_call *calls, size_t n, kgd_err *err)
+{
+	const drv_smu_ops *smu = smu_of(&calls[0]);
+	double ma[RUN_MAX_BATCH], volts[RUN_MAX_BATCH], amps[RUN_MAX_BATCH], step;
+	int even = n >= 2 && n <= DRV_SMU_SWEEP_MAX && n <= RUN_MAX_BATCH, rc;
+	kgd_err e;
+
+	(void)err;
+	for (size_t i = 0; even && i < n; i++) {
+		ma[i] = 0;
+		run_point_get(calls[i].pt, "current_ma", &ma[i]);
+	}
+	step = even ? (ma[n - 1] - ma[0]) / (double)(n - 1) : 0;
+	for (size_t i = 1; even && i < n; i++)
+		even = fabs(ma[i] - (ma[0] + step * (double)i)) <= 1e-9 * (fabs(step) + 1e-3);
+	if (!even) {
+		for (size_t i = 0; i < n; i++) {
+			kgd_err_clear(&calls[i].ierr);
+			calls[i].rc = run_op_smu_iv(&calls[i], &calls[i].ierr);
+		}
+		return KGD_OK;
+	}
+	kgd_err_clear(&e);
+	rc = smu->sweep(calls[0].r->h, 1, ma[0] * 1e-3, ma[n - 1] * 1e-3, n,
+			run_param_num(calls[0].st, "v_limit", 3.0), volts, amps, &e);
+	for (size_t i = 0; i < n; i++) {
+		calls[i].rc = rc;
+		calls[i].ierr = e;
+		calls[i].v[0] = volts[i];
+		calls[i].v[1] = amps[i];
+	}
+	return KGD_OK;
+}
+
+/* series_resistance (ohm) at v[2]: dV/dI, the least-squares slope of the
+ * upper half of the points (by current), where the junction is on and
+ * the resistance rules. */
+int run_derive_smu_iv(run_call *c, kgd_err *err)
+{
+	double i_a[LIV_MAX_POINTS], v_v[LIV_MAX_POINTS], x[LIV_MAX_POINTS], a, b = NAN;
+	size_t n = run_step_points(c, "voltage", "current_ma", x, v_v, LIV_MAX_POINTS);
+	size_t ni = run_step_points(c, "current", "current_ma", x, i_a, LIV_MAX_POINTS);
+	size_t h = n / 2;
+
+	(void)err;
+	if (n == ni && n - h >= 2)
+		anl_linfit(i_a + h, v_v + h, n - h, &a, &b);
+	c->v[2] = b;
+	snprintf(c->text, sizeof(c->text), "{\"points\":%zu,\"fit_ma\":[%.10g,%.10g]}", n,
+		 n ? x[h] : NAN, n ? x[n - 1] : NAN);
+	return KGD_OK;
+}

@@ -90,6 +90,15 @@ static const run_op run_ops[] = {
 	 {{"reverse_v", 0, 210, "V", 0}, {"i_limit", 1e-9, 1.05, "A", 0}}},
 	{"off", DRV_CLASS_SMU, RUN_KIND_ACTION, NO_VALUES, {NULL}, {{NULL, 0}},
 	 run_op_smu_off, 0, NULL, NULL, NULL, {{NULL, 0, 0, NULL, 0}}},
+	/* IV: per point of current_ma (mA) the voltage and the current read
+	 * back; with a 1.3 driver's sweep, evenly spaced points go as one
+	 * staircase sweep in the instrument. Once per sweep the series
+	 * resistance (ops_smu.c). */
+	{"iv", DRV_CLASS_SMU, RUN_KIND_NUMERIC,
+	 {{"voltage", "V"}, {"current", "A"}, {"series_resistance", "ohm"}},
+	 {"current_ma"}, {{"v_limit", RUN_P_NUMBER}},
+	 run_op_smu_iv, 0, "current_ma", run_batch_smu_iv, run_can_batch_smu,
+	 {{"current_ma", -2000, 2000, "mA", 0}, {"v_limit", 0.1, 210, "V", 0}}},
 	/* A photodiode's photocurrent at a reverse bias against the power
 	 * meter's reading of the same port, per wavelength_nm; once per
 	 * sweep the responsivity (ops_smu.c). */
@@ -139,6 +148,7 @@ static const run_derive run_derives[] = {
 	{"liv", 2, run_derive_smu_liv},
 	{"responsivity", 2, run_derive_smu_responsivity},
 	{"ring_tune", 2, run_derive_smu_ring_tune},
+	{"iv", 2, run_derive_smu_iv},
 };
 
 #define N_OPS (sizeof(run_ops) / sizeof(run_ops[0]))

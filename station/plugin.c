@@ -310,6 +310,7 @@ static const struct op_row smu_rows[] = {
 	{"source_voltage", offsetof(drv_smu_ops, source_voltage), 1, 2, NULL},
 	{"measure", offsetof(drv_smu_ops, measure), 1, 2, NULL},
 	{"output", offsetof(drv_smu_ops, output), 1, 2, NULL},
+	OPT_SINCE(drv_smu_ops, sweep, 3, NULL),
 };
 
 #undef REQ

@@ -55,7 +55,7 @@ static void test_good_plugin_loads(void)
 static void test_wrong_major(void)
 {
 	expect_refused("abi-wrong-major", KGD_ERR_ABI,
-		       "plugin built for driver ABI 2.0, station speaks 1.2");
+		       "plugin built for driver ABI 2.0, station speaks 1.3");
 }
 
 static void test_missing_symbol(void)
@@ -73,7 +73,7 @@ static void test_missing_operation(void)
 static void test_unknown_class(void)
 {
 	expect_refused("abi-unknown-class", KGD_ERR_ABI,
-		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.2 "
+		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.3 "
 		       "knows power-meter 1, bert 2, prober 3, laser 4, smu 5)");
 }
 
@@ -158,7 +158,7 @@ static void test_real_drivers_load(void)
 		{"elsfp-cmis", DRV_CLASS_LASER, "open close identify channels "
 		 "enable read serial", 0},
 		{"keithley-24xx", DRV_CLASS_SMU, "open close identify "
-		 "source_current source_voltage measure output", 0},
+		 "source_current source_voltage measure output sweep", 0},
 	};
 	const char *dirs[] = {KGD_PLUGIN_BUILD_DIR};
 
@@ -192,10 +192,10 @@ static void test_station_plugins_lists_reasons(void)
 	rc = tu_run(argv, out, sizeof(out), errb, sizeof(errb), 30);
 	unsetenv("KGD_PLUGIN_PATH");
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(strstr(out, "OK       abi-good             bert         1.2   "
+	CU_ASSERT(strstr(out, "OK       abi-good             bert         1.3   "
 			 DIR "/abi-good.so") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-wrong-major.so: plugin built "
-			 "for driver ABI 2.0, station speaks 1.2\n") != NULL);
+			 "for driver ABI 2.0, station speaks 1.3\n") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-partial-multilane.so: driver "
 			 "'abi-partial-multilane' sets only part of the multi-lane "
 			 "operations") != NULL);

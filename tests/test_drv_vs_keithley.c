@@ -128,6 +128,75 @@ static void test_bad_replies(void)
 	CU_ASSERT_EQUAL(dvs_stop(s), 0);
 }
 
+/* ABI 1.3: the 2400's staircase sweep (:SOUR:CURR:MODE SWE, one :READ?
+ * for every point) equals the law point by point, compliance included;
+ * it leaves the output off, and the source fixed again: a single
+ * source + measure afterwards reads one point, not a sweep. */
+static void test_sweep(void)
+{
+	const char *args[] = {LOT_ARGS, NULL};
+	dvs_session *s = dvs_open(drv, "smu3", 2000, args);
+	double v[DRV_SMU_SWEEP_MAX], i[DRV_SMU_SWEEP_MAX], v1, i1;
+	sim_liv law;
+	kgd_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(drv->abi_minor >= 3 && drv->smu->sweep != NULL, 1);
+	sim_laser_liv(&model, 0, 3, &law);
+	CU_ASSERT_EQUAL(drv->smu->sweep(s->h, 1, 0.0, 0.080, 21, 3.0, v, i, &err), KGD_OK);
+	for (int k = 0; k < 21; k++) {
+		CU_ASSERT_DOUBLE_EQUAL(i[k], 0.004 * k, 1e-9);
+		CU_ASSERT_DOUBLE_EQUAL(v[k], sim_liv_volts(&law, 0.004 * k), 1e-5);
+	}
+	CU_ASSERT_EQUAL(drv->smu->measure(s->h, &v1, &i1, &err), KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(drv->smu->source_current(s->h, 0.040, 3.0, &err), KGD_OK);
+	CU_ASSERT_EQUAL(drv->smu->measure(s->h, &v1, &i1, &err), KGD_OK);
+	CU_ASSERT_DOUBLE_EQUAL(i1, 0.040, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(v1, sim_liv_volts(&law, 0.040), 1e-5);
+	/* Compliance inside a sweep: the top points sit at 1.0 V. */
+	CU_ASSERT_EQUAL(drv->smu->sweep(s->h, 1, 0.0, 0.080, 5, 1.0, v, i, &err), KGD_OK);
+	CU_ASSERT_DOUBLE_EQUAL(v[4], 1.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(i[4], sim_liv_amps(&law, 1.0), 1e-6);
+	/* A voltage sweep: reverse bias, the laser's 1 GOhm leak. */
+	CU_ASSERT_EQUAL(drv->smu->sweep(s->h, 0, -2.0, 0.0, 3, 1e-3, v, i, &err), KGD_OK);
+	CU_ASSERT_DOUBLE_EQUAL(v[0], -2.0, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(i[0], -2e-9, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(v[1], -1.0, 1e-9);
+	/* Refused before anything is sent. */
+	CU_ASSERT_EQUAL(drv->smu->sweep(s->h, 1, 0.0, 0.08, 1, 3.0, v, i, &err), KGD_ERR_ARG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "points"));
+	CU_ASSERT_EQUAL(drv->smu->sweep(s->h, 1, 0.0, 0.08, DRV_SMU_SWEEP_MAX + 1, 3.0, v,
+					i, &err), KGD_ERR_ARG);
+	CU_ASSERT_EQUAL(drv->smu->sweep(s->h, 1, 0.0, 2.0, 5, 3.0, v, i, &err), KGD_ERR_ARG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "MODEL 2400"));
+	CU_ASSERT_EQUAL(dvs_stop(s), 0);
+}
+
+/* A sweep's reply that is not its pairs, and an over-range in it: errors
+ * naming the instrument and the command, the output still switched off. */
+static void test_sweep_bad_replies(void)
+{
+	const char *garbage[] = {LOT_ARGS, "--fault", "smu2:garbage", NULL};
+	const char *over[] = {LOT_ARGS, "--fault", "smu2:overrange", NULL};
+	dvs_session *s = dvs_open(drv, "smu2", 2000, garbage);
+	double v[8], i[8];
+	kgd_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(drv->smu->sweep(s->h, 1, 0.0, 0.02, 5, 3.0, v, i, &err),
+			KGD_ERR_PROTOCOL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ":READ?"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, s->uri));
+	CU_ASSERT_EQUAL(dvs_stop(s), 0);
+
+	s = dvs_open(drv, "smu2", 2000, over);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(drv->smu->sweep(s->h, 1, 0.0, 0.02, 5, 3.0, v, i, &err),
+			KGD_ERR_OVERRANGE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "point 1 of 5"));
+	CU_ASSERT_EQUAL(dvs_stop(s), 0);
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("drv_vs_keithley", suite_init, suite_cleanup);
@@ -138,5 +207,7 @@ int cu_register(void)
 		    test_source_and_measure);
 	CU_add_test(s, "levels beyond the model's range refused", test_range_refused);
 	CU_add_test(s, "garbage and over-range replies", test_bad_replies);
+	CU_add_test(s, "staircase sweep (ABI 1.3) = the model", test_sweep);
+	CU_add_test(s, "sweep: garbage and over-range replies", test_sweep_bad_replies);
 	return 0;
 }

@@ -148,6 +148,14 @@ static void test_yield_bytes(void)
 	CU_ASSERT_FALSE(exists(in_dir("yield.csv.tmp")));
 }
 
+/* The block tests.csv and teststats.csv append: pass-only, then log10
+ * statistics (empty on a linear test). */
+#define EXTRA_HEADER "pass_n,pass_mean,pass_stdev,pass_min,pass_max," \
+	"pass_cp,pass_cpk,scale,log10_n,log10_mean,log10_stdev,log10_min," \
+	"log10_max,log10_cpk,pass_log10_n,pass_log10_mean,pass_log10_stdev," \
+	"pass_log10_cpk"
+#define NO_LOG10 ",,,,,,,,,,"
+
 /* Field i (0-based) of a CSV line without quoted fields, as a double. */
 static double field_d(const char *line, int i)
 {
@@ -188,7 +196,7 @@ static void test_tests_stats(void)
 {
 	/* header, then rows sorted by step: ber, gain, power */
 	static const char want_start[] = "step,unit,low,high,n,n_pass,n_fail,"
-		"n_invalid,mean,stdev,min,max,name\nber,";
+		"n_invalid,mean,stdev,min,max,name," EXTRA_HEADER "\nber,";
 	const char *out = in_dir("tests.csv");
 	const char *power, *ber;
 	kgd_err err = { 0 };
@@ -205,19 +213,30 @@ static void test_tests_stats(void)
 	CU_ASSERT(strncmp(csv, want_start, strlen(want_start)) == 0);
 
 	/* one value, no limits: empty cells, shortest round-trip number */
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\ngain,dB,,,1,1,0,0,0.1,,0.1,0.1,\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\ngain,dB,,,1,1,0,0,0.1,,0.1,0.1,,"
+				      "1,0.1,,0.1,0.1,,,linear" NO_LOG10 "\n"));
 
 	/* the mean of 1, 2, -7, 4, 0.5 is 0.1 exactly as printed */
 	power = line_starting(csv, "power,dBm,-6,3,6,3,3,1,0.1,");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(power);
 	CU_ASSERT(close_to(field_d(power, 9), sqrt(17.55)));
-	CU_ASSERT(line_ends(power, ",-7,4,"));
+	/* pass-only: 1, 2 and 0.5 (the -7 and 4 fail, one reading is
+	 * invalid) */
+	CU_ASSERT_PTR_NOT_NULL(strstr(power, ",-7,4,,3,"));
+	CU_ASSERT(close_to(field_d(power, 14), 3.5 / 3));
+	CU_ASSERT(close_to(field_d(power, 15), sqrt(7.0 / 12)));
+	CU_ASSERT(close_to(field_d(power, 18), 9 / (6 * sqrt(7.0 / 12))));
+	CU_ASSERT(close_to(field_d(power, 19), (3 - 3.5 / 3) /
+			   (3 * sqrt(7.0 / 12))));
+	CU_ASSERT(line_ends(power, ",linear" NO_LOG10));
 
 	ber = line_starting(csv, "ber,,,1e-12,2,1,1,0,");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ber);
 	CU_ASSERT(close_to(field_d(ber, 8), 5.05e-12));
 	CU_ASSERT(close_to(field_d(ber, 9), 9.9e-12 / sqrt(2.0)));
-	CU_ASSERT(line_ends(ber, ",1e-13,1e-11,"));
+	/* two decades, no unit: linear (a ratio spans more than three) */
+	CU_ASSERT(line_ends(ber, ",1e-13,1e-11,,1,1e-13,,1e-13,1e-13,,,linear"
+			    NO_LOG10));
 	free(csv);
 	CU_ASSERT_FALSE(exists(in_dir("tests.csv.tmp")));
 }
@@ -242,7 +261,8 @@ static void test_empty_db(void)
 	csv = tu_slurp(t, NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
 	CU_ASSERT_STRING_EQUAL(csv, "step,unit,low,high,n,n_pass,n_fail,"
-			       "n_invalid,mean,stdev,min,max,name\n");
+			       "n_invalid,mean,stdev,min,max,name,"
+			       EXTRA_HEADER "\n");
 	free(csv);
 }
 
@@ -606,6 +626,37 @@ static void test_all_reports_final(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,1,KGD,1,6,66.67\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,hard,9,SCREEN_REJECT,0,1,"
 				      "11.11\n"));
+	/* every defined bin, empty ones too (L2 ran a sequence without
+	 * bin tables: only the bins its parts landed in) */
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W1,soft,50,OPTICAL_POWER,0,0,"
+				      "0.00\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W2,soft,70,\"BER, \"\"lane"
+				      "\"\"\",0,0,0.00\n"));
+	/* the screen's bins on a wafer it rejected nothing on */
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "\nL1,W2,hard,9,SCREEN_REJECT,0,0,"
+				      "0.00\n"));
+	CU_ASSERT_PTR_NULL(strstr(csv, "\nL2,W1,soft,50,"));
+	free(csv);
+	/* teststats.csv: the unitless BER spans four decades: a ratio, on
+	 * log10; power in dBm is linear */
+	csv = tu_slurp(wpath("final/teststats.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(line_starting(csv, "ber,"));
+	if (line_starting(csv, "ber,")) {
+		const char *l = line_starting(csv, "ber,");
+
+		CU_ASSERT(strstr(l, ",log10,") && strstr(l, ",log10,") <
+			  strchr(l, '\n'));
+	}
+	CU_ASSERT(line_starting(csv, "power,") &&
+		  line_ends(line_starting(csv, "power,"), ",linear" NO_LOG10));
+	free(csv);
+	/* parts.csv: key columns carry their unit, [] when none */
+	csv = tu_slurp(wpath("final/parts.csv"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_EQUAL(strncmp(csv, "lot,wafer,x,y,serial,status,hard_bin,"
+				"soft_bin,runs,power@port=1[dBm],"
+				"power@port=2[dBm],ber[]\n", 93), 0);
 	free(csv);
 	csv = tu_slurp(wpath("final/pareto.csv"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);

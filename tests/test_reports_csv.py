@@ -53,6 +53,67 @@ def nearest_rank(xs, pct):
     return xs[max(1, -(-len(xs) * pct // 100)) - 1]
 
 
+def cpk_of(vals, low, high):
+    """Cpk against the limits there are, None without spread or limits."""
+    if len(vals) < 2:
+        return None
+    mean, sd = statistics.fmean(vals), statistics.stdev(vals)
+    if not sd or (low is None and high is None):
+        return None
+    sides = [(high - mean) / (3 * sd)] if high is not None else []
+    sides += [(mean - low) / (3 * sd)] if low is not None else []
+    return min(sides)
+
+
+def check_extra(r, unit, low, high, vs, what):
+    """The appended block of tests.csv and teststats.csv: pass-only
+    statistics, then log10 ones for a ratio test. vs = [(value, pass)]."""
+    def stats(xs):
+        return (statistics.fmean(xs) if xs else None,
+                statistics.stdev(xs) if len(xs) > 1 else None,
+                min(xs) if xs else None, max(xs) if xs else None)
+    pv = [v for v, ok in vs if v is not None and ok]
+    assert int(r["pass_n"]) == len(pv), (what, "pass_n")
+    m, sd, lo, hi = stats(pv)
+    for col, want in (("pass_mean", m), ("pass_stdev", sd),
+                      ("pass_min", lo), ("pass_max", hi)):
+        assert close(r[col], want), (what, col, r[col], want)
+    cp = None
+    if sd and low is not None and high is not None:
+        cp = (high - low) / (6 * sd)
+    assert close(r["pass_cp"], cp), (what, "pass_cp", r["pass_cp"], cp)
+    assert close(r["pass_cpk"], cpk_of(pv, low, high)), (what, "pass_cpk")
+    # ratio: unit "ratio" (any case), or no unit and every valid value
+    # positive, spanning more than three decades
+    vals = [v for v, _ in vs if v is not None]
+    if unit:
+        ratio = unit.lower() == "ratio"
+    else:
+        ratio = bool(vals) and min(vals) > 0 and max(vals) > 1000 * min(vals)
+    assert r["scale"] == ("log10" if ratio else "linear"), (what, r["scale"])
+    cols = ("log10_n", "log10_mean", "log10_stdev", "log10_min",
+            "log10_max", "log10_cpk", "pass_log10_n", "pass_log10_mean",
+            "pass_log10_stdev", "pass_log10_cpk")
+    if not ratio:
+        assert all(r[c] == "" for c in cols), (what, "log10 of linear")
+        return
+    llow = math.log10(low) if low is not None and low > 0 else None
+    lhigh = math.log10(high) if high is not None and high > 0 else None
+    lg = [math.log10(v) for v in vals if v > 0]
+    plg = [math.log10(v) for v in pv if v > 0]
+    m, sd, lo, hi = stats(lg)
+    assert int(r["log10_n"]) == len(lg), (what, "log10_n")
+    for col, want in (("log10_mean", m), ("log10_stdev", sd),
+                      ("log10_min", lo), ("log10_max", hi),
+                      ("log10_cpk", cpk_of(lg, llow, lhigh))):
+        assert close(r[col], want), (what, col, r[col], want)
+    m, sd, _, _ = stats(plg)
+    assert int(r["pass_log10_n"]) == len(plg), (what, "pass_log10_n")
+    for col, want in (("pass_log10_mean", m), ("pass_log10_stdev", sd),
+                      ("pass_log10_cpk", cpk_of(plg, llow, lhigh))):
+        assert close(r[col], want), (what, col, r[col], want)
+
+
 def main(argv):
     out, db = argv[1], argv[2]
     first = "--first-pass" in argv
@@ -142,36 +203,53 @@ def main(argv):
     got = [list(r.values()) for r in load(f"{out}/trend.csv")]
     assert got == want, ("trend.csv", got, want)
 
-    # bins.csv: soft bin names from bin, hard bin names from hard_bin.
-    def bin_name(table, seq, num):
-        if table not in tables or num is None:
-            return None
-        r = h.execute(f"SELECT name FROM {table} WHERE sequence_id = ? AND"
-                      " number = ?", (seq, num)).fetchone()
-        return r[0] if r else None
+    # bins.csv: every bin of the group (lot, or wafer): those its parts'
+    # sequences define (bin = soft, hard_bin = hard; empty ones count 0),
+    # the lot's latest screen's bins, and any a part landed in. Names and
+    # pass flags from the group's sequences (least name, any pass).
+    def bin_defs(table, seqs):
+        if table not in tables:
+            return {}
+        d = {}
+        for seq in seqs:
+            for num, name, ok in h.execute(
+                    f"SELECT number, name, pass FROM {table} WHERE"
+                    " sequence_id = ?", (seq,)):
+                n0, p0 = d.get(num, (name, ok))
+                d[num] = (min(n0, name, key=str.encode), max(p0, ok))
+        return d
+    screen_bins = {}
+    if "screen" in tables:
+        for lot, sb, hb in h.execute(
+                "SELECT l.name, s.soft_bin, s.hard_bin FROM screen s JOIN lot l"
+                " ON l.id = s.lot_id WHERE s.seq = (SELECT max(seq) FROM"
+                " screen z WHERE z.lot_id = s.lot_id)"):
+            screen_bins[lot] = {"soft": sb, "hard": hb}
     want = []
     for lot in sorted({p["lot"] for p in parts}):
         for w in [None] + sorted({p["wafer"] for p in parts
                                   if p["lot"] == lot and p["wafer"]}):
             ps = [p for p in parts if p["lot"] == lot and
                   (w is None or p["wafer"] == w)]
+            seqs = {p["seq"] for p in ps}
             for kind, key, table in (("hard", "hb", "hard_bin"),
                                      ("soft", "sb", "bin")):
-                bins = sorted({p[key] for p in ps},
-                              key=lambda b: (b is not None, b or 0))
-                for b in bins:
+                defs = bin_defs(table, seqs)
+                scr_bin = screen_bins.get(lot, {}).get(kind, "none")
+                bins = {p[key] for p in ps} | set(defs)
+                if scr_bin != "none":
+                    bins.add(scr_bin)
+                for b in sorted(bins, key=lambda b: (b is not None, b or 0)):
                     n = sum(p[key] == b for p in ps)
-                    names = [bin_name(table, p["seq"], b) for p in ps
-                             if p[key] == b]
-                    names = [x for x in names if x is not None]
-                    if not names and any(p.get("scr") for p in ps
-                                         if p[key] == b):
-                        names = ["SCREEN_REJECT"]
-                    want.append((lot, s(w), kind, s(b),
-                                 min(names) if names else "", str(n),
+                    name, ok = defs.get(b, ("", ""))
+                    if b not in defs and (b == scr_bin or any(
+                            p.get("scr") for p in ps if p[key] == b)):
+                        name, ok = "SCREEN_REJECT", 0
+                    want.append((lot, s(w), kind, s(b), name, s(ok), str(n),
                                  pct(n, len(ps))))
     got = [(r["lot"], r["wafer"], r["bin_type"], r["bin"], r["bin_name"],
-            r["count"], r["pct"]) for r in load(f"{out}/bins.csv")]
+            r["bin_pass"], r["count"], r["pct"])
+           for r in load(f"{out}/bins.csv")]
     assert got == want, ("bins.csv", got, want)
 
     # wafermap.csv
@@ -196,7 +274,8 @@ def main(argv):
     # teststats.csv
     groups = {}
     for p, step, name, coords, unit, low, high, value, ok, _ in meas:
-        k = (step, name, coords if by_coords else None, unit, low, high)
+        k = (step, name, coords if by_coords else None, unit or None, low,
+             high)
         groups.setdefault(k, []).append((value, ok))
     got = {(r["step"], r["name"] or None, r["coords"] or None,
             r["unit"] or None,
@@ -231,6 +310,28 @@ def main(argv):
             cpk = min(sides) if sides else None
         assert close(r["cp"], cp), (k, r["cp"], cp)
         assert close(r["cpk"], cpk), (k, r["cpk"], cpk)
+        check_extra(r, k[3], low, high, vs, ("teststats", k))
+
+    # tests.csv: per step, value name, unit and limit pair (no coords)
+    groups = {}
+    for p, step, name, coords, unit, low, high, value, ok, _ in meas:
+        groups.setdefault((step, name, unit or None, low, high),
+                          []).append((value, ok))
+    got = {(r["step"], r["name"] or None, r["unit"] or None,
+            float(r["low"]) if r["low"] else None,
+            float(r["high"]) if r["high"] else None): r
+           for r in load(f"{out}/tests.csv")}
+    assert set(got) == set(groups), ("tests keys", set(got), set(groups))
+    for k, vs in groups.items():
+        r, low, high = got[k], k[3], k[4]
+        vals = [v for v, _ in vs if v is not None]
+        assert int(r["n"]) == len(vs) and int(r["n_pass"]) == sum(
+            1 for _, ok in vs if ok), ("tests", k)
+        assert int(r["n_invalid"]) == len(vs) - len(vals), ("tests", k)
+        assert close(r["mean"], statistics.fmean(vals) if vals else None)
+        assert close(r["stdev"], statistics.stdev(vals)
+                     if len(vals) > 1 else None), ("tests", k)
+        check_extra(r, k[2], low, high, vs, ("tests", k))
 
     # pareto.csv (runs without step results: from the measurements): one
     # Pareto per lot (wafer empty), then per wafer, each over its parts
@@ -262,8 +363,33 @@ def main(argv):
     assert got == want_rows, ("pareto", got, want_rows)
 
     # parts.csv: one row per part, a value per measurement key
+    # Key columns are headed key[unit] (the key's distinct units in byte
+    # order joined by '|', empty for none); identity columns have no '['.
     rows = load(f"{out}/parts.csv")
     assert len(rows) == len(parts)
+    units = {}
+    for p, step, name, coords, unit, *_ in meas:
+        key = step + (":" + name if name else "")
+        if coords:
+            key += "@" + ";".join(
+                f"{k}={v}" for k, v in h.execute(
+                    "SELECT key, value FROM json_each(?)", (coords,)))
+        units.setdefault(key, set())
+        if unit:
+            units[key].add(unit)
+    with open(f"{out}/parts.csv", newline="", encoding="utf-8") as f:
+        head = next(csv.reader(f))
+    want_head = ["lot", "wafer", "x", "y", "serial", "status", "hard_bin",
+                 "soft_bin", "runs"]
+    assert head[:9] == want_head, ("parts.csv identity", head[:9])
+    heads = {}
+    for col in head[9:]:
+        assert col.endswith("]"), ("parts.csv unit", col)
+        key, u = col[:col.rindex("[")], col[col.rindex("[") + 1:-1]
+        want_u = "|".join(sorted(units.get(key, ()), key=str.encode))
+        assert u == want_u, ("parts.csv unit", col, want_u)
+        heads[key] = col
+    assert set(heads) == set(units), ("parts.csv keys", heads, units)
     by_run = {}
     for p in parts:
         by_run[(p["lot"], s(p["wafer"]), s(p["x"]), s(p["y"]),
@@ -282,7 +408,8 @@ def main(argv):
             # the last value logged for a key is the one shown
             last = [m for m in meas if m[0] is p and m[1] == row[1]
                     and m[2] == row[2] and m[3] == row[3]][-1]
-            assert close(r[key], last[7]), (key, r[key], last[7])
+            assert close(r[heads[key]], last[7]), (key, r[heads[key]],
+                                                  last[7])
     # testtime.csv: per (sequence name, step) of the selected runs, the
     # step's duration_s (summed if a run logged it twice); rows by
     # sequence name, then the step's first step_result id.

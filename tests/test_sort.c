@@ -14,6 +14,10 @@
  * the ring onto the target, its cold resonance and its shift per mW -
  * so the steps measure what the parts are, not merely a bin.
  *
+ * Beside it, smu.iv on the ELSFP lasers' 2400s: evenly spaced currents go
+ * to the instrument as one staircase sweep (ABI 1.3), and what it logs
+ * equals the point-by-point path (KGD_NO_BATCH) and the laser's law.
+ *
  * Every simulator started here is stopped and reaped before the test
  * returns.
  */
@@ -267,6 +271,118 @@ static void test_sort_equals_truth(void)
 	CU_ASSERT_TRUE(bins[1] > 0 && bins[5] > 0 && bins[8] == 1 && bins[9] == 1);
 }
 
+static const char iv_seq[] =
+	"sequence: iv\nversion: 1\nprocess: unit\nroles: [smu2]\nmain:\n"
+	"  - step: smu2.iv\n"
+	"    name: iv_2\n"
+	"    sweep: {current_ma: [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56,"
+	" 60, 64, 68, 72, 76, 80]}\n"
+	"    params: {v_limit: 3.0}\n"
+	"    limits: {series_resistance: {low: 2.0, high: 7.0, unit: ohm}}\n"
+	"bins:\n  1: {name: PASS, pass: true}\n";
+
+/* One run of iv_seq on module 1 into db (traced); the count of :READ?
+ * sent to smu2, or -1. */
+static int run_iv(const char *config, const char *seq, const char *db, const char *trace)
+{
+	char *argv[] = {STATION, "run", (char *)seq, "--config", (char *)config, "--db",
+			(char *)db, "--lot", "IV1", "--serial", "IV1-E0001", "--trace",
+			(char *)trace, "--quiet", NULL};
+	char line[1024];
+	int reads = 0;
+	FILE *f;
+
+	if (tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 60) != 0) {
+		fprintf(stderr, "\n  %s", errbuf);
+		return -1;
+	}
+	f = fopen(trace, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		reads += strstr(line, " smu2 ") && strstr(line, "> :READ?") ? 1 : 0;
+	fclose(f);
+	return reads;
+}
+
+static void test_iv_sweep(void)
+{
+	const char *args[] = {"--product", "elsfp", "--seed", "5", "--lot", "IV1", "--units",
+			      "2", "--time-scale", "0", NULL};
+	char seq[700], db1[700], db2[700], tr[700];
+	sqlite3 *h1, *h2;
+	sqlite3_stmt *st;
+	tu_vstation vs;
+	sim_model_params p;
+	sim_model m;
+	sim_liv law;
+	int rows = 0, bad = 0;
+	FILE *f;
+
+	sim_model_defaults(&p);
+	p.seed = 5;
+	snprintf(p.lot, sizeof(p.lot), "IV1");
+	p.units = 2;
+	CU_ASSERT_EQUAL_FATAL(sim_model_init(&m, &p), 0);
+	sim_laser_liv(&m, 0, 2, &law);
+	snprintf(seq, sizeof(seq), "%s/iv.yaml", dir);
+	snprintf(db1, sizeof(db1), "%s/iv-sweep.db", dir);
+	snprintf(db2, sizeof(db2), "%s/iv-points.db", dir);
+	snprintf(tr, sizeof(tr), "%s/iv.trace", dir);
+	f = fopen(seq, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(iv_seq, f);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(tu_vstation_start(dir, args, &vs), 0);
+	/* The sweep: one :READ? for all 21 points; point by point: 21. */
+	CU_ASSERT_EQUAL(run_iv(vs.config, seq, db1, tr), 1);
+	setenv("KGD_NO_BATCH", "1", 1);
+	CU_ASSERT_EQUAL(run_iv(vs.config, seq, db2, tr), 21);
+	unsetenv("KGD_NO_BATCH");
+	CU_ASSERT_EQUAL(tu_vstation_stop(&vs), 0);
+
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db1, &h1, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open_v2(db2, &h2, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_prepare_v2(h1, "SELECT seq_no, name, value, coords, "
+						 "pass FROM measurement ORDER BY seq_no",
+						 -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		double v = sqlite3_column_double(st, 2);
+		sqlite3_stmt *o;
+		double ma;
+
+		rows++;
+		/* The same row, point by point. */
+		if (sqlite3_prepare_v2(h2, "SELECT value, coords, pass FROM measurement "
+				       "WHERE seq_no = ?1 AND name = ?2", -1, &o, NULL) != SQLITE_OK)
+			break;
+		sqlite3_bind_int(o, 1, sqlite3_column_int(st, 0));
+		sqlite3_bind_text(o, 2, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(o) != SQLITE_ROW ||
+		    fabs(sqlite3_column_double(o, 0) - v) > 1e-9 * (fabs(v) + 1) ||
+		    strcmp((const char *)sqlite3_column_text(o, 1),
+			   (const char *)sqlite3_column_text(st, 3)) ||
+		    sqlite3_column_int(o, 2) != sqlite3_column_int(st, 4))
+			bad++;
+		sqlite3_finalize(o);
+		/* And the law. */
+		if (!strcmp(name, "voltage") &&
+		    sscanf((const char *)sqlite3_column_text(st, 3), "{\"current_ma\":%lf", &ma) == 1 &&
+		    fabs(v - sim_liv_volts(&law, ma * 1e-3)) > 1e-5)
+			bad++;
+		if (!strcmp(name, "series_resistance") &&
+		    (fabs(v - law.rs_ohm) > 0.05 || !sqlite3_column_int(st, 4)))
+			bad++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h1);
+	sqlite3_close(h2);
+	/* 21 x (voltage, current) + series_resistance. */
+	CU_ASSERT_EQUAL(rows, 43);
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
 int cu_register(void)
 {
 	CU_pSuite s = CU_add_suite("sort", suite_init, suite_clean);
@@ -275,5 +391,7 @@ int cu_register(void)
 		return -1;
 	CU_add_test(s, "TeraPHY full sort: bins and derived values = truth",
 		    test_sort_equals_truth);
+	CU_add_test(s, "smu.iv: the sweep in the instrument = point by point = the law",
+		    test_iv_sweep);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }

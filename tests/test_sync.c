@@ -846,6 +846,11 @@ static void test_tests_streamed(void)
 		for (size_t i = 0; x && i < la; i++)
 			lines += x[i] == '\n';
 		CU_ASSERT(lines > 3);
+		/* the appended columns are in the comparison: the pass-only
+		 * and log10 block, with a ratio test (lane_ber) read on log10 */
+		CU_ASSERT(x && strstr(x, ",pass_mean,") != NULL);
+		CU_ASSERT(x && strstr(x, ",pass_log10_cpk\n") != NULL);
+		CU_ASSERT(x && strstr(x, ",log10,") != NULL);
 		free(x);
 		free(y);
 	}

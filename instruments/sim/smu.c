@@ -23,6 +23,11 @@ struct sim_smu {
 	double v_prot, i_prot;
 	int output;
 	int dut;             /* the module the state belongs to */
+	/* The staircase sweep (:SOUR:<f>:MODE SWE): start, stop, points of
+	 * each function, and the trigger count a :READ? takes. */
+	int sweep_curr, sweep_volt;
+	double i_start, i_stop, v_start, v_stop;
+	long points, trig_count;
 };
 
 /* The module changed (sim_station_select clears the fixture's drive):
@@ -127,6 +132,10 @@ static void reset(sim_smu *smu)
 	smu->v_prot = 21.0;
 	smu->i_prot = 105e-6;
 	smu->output = 0;
+	smu->sweep_curr = smu->sweep_volt = 0;
+	smu->i_start = smu->i_stop = smu->v_start = smu->v_stop = 0;
+	smu->points = 2500;
+	smu->trig_count = 1;
 }
 
 static void sync_output(sim_smu *smu)
@@ -244,6 +253,122 @@ static void q_outp(const sim_scpi_call *c, sim_buf *out)
 	sim_scpi_reply(c->s, out, "%d", ((sim_smu *)c->inst)->output);
 }
 
+static void s_start_stop(const sim_scpi_call *c, double max, double *dst)
+{
+	(void)level(c, max, dst);
+}
+
+static void s_istart(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	s_start_stop(c, 1.05, &((sim_smu *)c->inst)->i_start);
+}
+
+static void s_istop(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	s_start_stop(c, 1.05, &((sim_smu *)c->inst)->i_stop);
+}
+
+static void s_vstart(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	s_start_stop(c, 210, &((sim_smu *)c->inst)->v_start);
+}
+
+static void s_vstop(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	s_start_stop(c, 210, &((sim_smu *)c->inst)->v_stop);
+}
+
+/* A count within the 2400's 1..2500 (points: 2..2500). */
+static void count(const sim_scpi_call *c, long min, long *dst)
+{
+	double v;
+
+	if (sim_scpi_number(c->s, c->params, NULL, &v))
+		return;
+	if (v < min || v > 2500 || v != floor(v)) {
+		SIM_ERR_RANGE(c->s);
+		return;
+	}
+	*dst = (long)v;
+}
+
+static void s_points(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	count(c, 2, &((sim_smu *)c->inst)->points);
+}
+
+static void s_trig_count(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	count(c, 1, &((sim_smu *)c->inst)->trig_count);
+}
+
+/* FIXed or SWEep (LIST is not modelled: an error, not a silent fixed). */
+static void mode(const sim_scpi_call *c, int *dst)
+{
+	if (!c->params || !*c->params)
+		SIM_ERR_MISSING(c->s);
+	else if (strncasecmp(c->params, "FIX", 3) == 0)
+		*dst = 0;
+	else if (strncasecmp(c->params, "SWE", 3) == 0)
+		*dst = 1;
+	else
+		SIM_ERR_ILLEGAL(c->s);
+}
+
+static void s_imode(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	mode(c, &((sim_smu *)c->inst)->sweep_curr);
+}
+
+static void s_vmode(const sim_scpi_call *c, sim_buf *out)
+{
+	(void)out;
+	mode(c, &((sim_smu *)c->inst)->sweep_volt);
+}
+
+/* A sweep's :READ?: trig_count readings, point k at start + k x step
+ * (the staircase restarts after `points`), every pair as a single
+ * reading gives it; then the source is back at its fixed level. */
+static void read_sweep(sim_smu *smu, const sim_scpi_call *c, sim_buf *out)
+{
+	int curr = smu->source_curr;
+	double start = curr ? smu->i_start : smu->v_start;
+	double stop = curr ? smu->i_stop : smu->v_stop;
+	double keep = curr ? smu->i_level : smu->v_level;
+	char *text = malloc((size_t)smu->trig_count * 32 + 1);
+	size_t used = 0;
+
+	if (!text) {
+		sim_scpi_error(c->s, -225, "Out of memory");
+		return;
+	}
+	for (long k = 0; k < smu->trig_count; k++) {
+		double level = start + (stop - start) * (double)(k % smu->points) /
+				       (double)(smu->points - 1), v, i;
+
+		*(curr ? &smu->i_level : &smu->v_level) = level;
+		operate(smu, &v, &i);
+		smu->busy_s += SMU_READ_S;
+		if (c->s->fx->overrange)   /* every point overflows */
+			v = i = 9.91e37;
+		used += (size_t)snprintf(text + used, 32, "%s%+.6E,%+.6E", k ? "," : "", v, i);
+	}
+	*(curr ? &smu->i_level : &smu->v_level) = keep;
+	sync_output(smu);
+	if (c->s->fx->garbage)
+		sim_scpi_reply(c->s, out, "#?garbage");
+	else if (sim_buf_add(out, text, used))   /* past sim_scpi_reply's 512 */
+		c->s->oom = 1;
+	free(text);
+}
+
 static void q_read(const sim_scpi_call *c, sim_buf *out)
 {
 	sim_smu *smu = c->inst;
@@ -251,6 +376,10 @@ static void q_read(const sim_scpi_call *c, sim_buf *out)
 
 	if (!smu->output) {
 		sim_scpi_error(c->s, 803, "Output disabled");
+		return;
+	}
+	if (smu->source_curr ? smu->sweep_curr : smu->sweep_volt) {
+		read_sweep(smu, c, out);
 		return;
 	}
 	smu->busy_s += SMU_READ_S;
@@ -267,6 +396,14 @@ static const sim_scpi_cmd commands[] = {
 	{"*IDN", NULL, q_idn},
 	{"*RST", s_rst, NULL},
 	{"[SOURce]:FUNCtion[:MODE]", s_func, q_func},
+	{"[SOURce]:CURRent:STARt", s_istart, NULL},
+	{"[SOURce]:CURRent:STOP", s_istop, NULL},
+	{"[SOURce]:CURRent:MODE", s_imode, NULL},
+	{"[SOURce]:VOLTage:STARt", s_vstart, NULL},
+	{"[SOURce]:VOLTage:STOP", s_vstop, NULL},
+	{"[SOURce]:VOLTage:MODE", s_vmode, NULL},
+	{"[SOURce]:SWEep:POINts", s_points, NULL},
+	{"TRIGger:COUNt", s_trig_count, NULL},
 	{"[SOURce]:CURRent[:LEVel][:IMMediate][:AMPLitude]", s_curr, NULL},
 	{"[SOURce]:VOLTage[:LEVel][:IMMediate][:AMPLitude]", s_volt, NULL},
 	{"[SENSe]:FUNCtion[:ON]", s_nop, NULL},

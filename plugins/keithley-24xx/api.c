@@ -110,11 +110,43 @@ static int k24_output_op(void *handle, int on, kgd_err *err)
 	return rc;
 }
 
+static int k24_sweep_op(void *handle, int current, double start, double stop,
+			size_t n, double limit, double *volts, double *amps,
+			kgd_err *err)
+{
+	struct k24_handle *h = handle;
+	const k24_model *m = h->model;
+	double max = current ? m->i_max : m->v_max;
+	int rc;
+
+	if (n < 2 || n > DRV_SMU_SWEEP_MAX)
+		return kgd_err_set(err, KGD_ERR_ARG, "%s: sweep of %zu points: 2..%d "
+				   "allowed", xport_uri(h->dev.x), n, DRV_SMU_SWEEP_MAX);
+	rc = check(h, current ? "sweep start current" : "sweep start voltage", start,
+		   max, current ? "A" : "V", err);
+	if (rc == KGD_OK)
+		rc = check(h, current ? "sweep stop current" : "sweep stop voltage", stop,
+			   max, current ? "A" : "V", err);
+	if (rc == KGD_OK)
+		rc = check(h, current ? "voltage limit" : "current limit", limit,
+			   current ? m->v_max : m->i_max, current ? "V" : "A", err);
+	if (rc == KGD_OK && !(limit > 0))
+		rc = kgd_err_set(err, KGD_ERR_ARG, "%s: compliance limit %g must be "
+				 "positive", xport_uri(h->dev.x), limit);
+	if (rc)
+		return rc;
+	/* The sweep leaves the output off and nothing sourced to read. */
+	h->sourcing = 0;
+	h->output_on = 0;
+	return k24_sweep(h->dev.x, m, current, start, stop, n, limit, volts, amps, err);
+}
+
 static const drv_smu_ops smu_ops = {
 	.source_current = k24_source_current_op,
 	.source_voltage = k24_source_voltage_op,
 	.measure = k24_measure_op,
 	.output = k24_output_op,
+	.sweep = k24_sweep_op,
 };
 
 DRV_STD_SCPI_DRIVER(&k24_info, struct k24_handle, k24_setup_op,

@@ -12,6 +12,7 @@
 #include "protocol.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,19 @@ static const k24_cmdset cmds_2400 = {
 		[K24_CMD_OUTPUT_ON] = ":OUTP ON",
 		[K24_CMD_OUTPUT_OFF] = ":OUTP OFF",
 		[K24_CMD_READ] = ":READ?",
+		/* Model 2400 manual, "Sweep operation": staircase sweep
+		 * mode, points, and the trigger count that takes them all. */
+		[K24_CMD_SWEEP_CURR] = ":SOUR:FUNC CURR;:SOUR:CURR:STAR %.9g;"
+				       ":SOUR:CURR:STOP %.9g;:SOUR:SWE:POIN %d;"
+				       ":SOUR:CURR:MODE SWE;:SENS:FUNC \"VOLT\";"
+				       ":SENS:VOLT:PROT %.9g;:TRIG:COUN %d",
+		[K24_CMD_SWEEP_VOLT] = ":SOUR:FUNC VOLT;:SOUR:VOLT:STAR %.9g;"
+				       ":SOUR:VOLT:STOP %.9g;:SOUR:SWE:POIN %d;"
+				       ":SOUR:VOLT:MODE SWE;:SENS:FUNC \"CURR\";"
+				       ":SENS:CURR:PROT %.9g;:TRIG:COUN %d",
+		[K24_CMD_SWEEP_READ] = ":READ?",
+		[K24_CMD_SWEEP_END] = ":SOUR:CURR:MODE FIX;:SOUR:VOLT:MODE FIX;"
+				      ":TRIG:COUN 1",
 	},
 	.reply = K24_REPLY_VOLT_CURR,
 };
@@ -41,6 +55,17 @@ static const k24_cmdset cmds_2450 = {
 		[K24_CMD_OUTPUT_ON] = ":OUTP ON",
 		[K24_CMD_OUTPUT_OFF] = ":OUTP OFF",
 		[K24_CMD_READ] = ":READ? \"defbuffer1\",SOUR,READ",
+		/* Model 2450 reference manual: the linear sweep builds a
+		 * trigger model; its readings land in defbuffer1. The limit
+		 * first (positional arguments: start, stop, points, limit). */
+		[K24_CMD_SWEEP_CURR] = ":SOUR:FUNC CURR;:SOUR:CURR:VLIM %4$.9g;"
+				       ":SENS:FUNC \"VOLT\";"
+				       ":SOUR:SWE:CURR:LIN %1$.9g,%2$.9g,%3$d",
+		[K24_CMD_SWEEP_VOLT] = ":SOUR:FUNC VOLT;:SOUR:VOLT:ILIM %4$.9g;"
+				       ":SENS:FUNC \"CURR\";"
+				       ":SOUR:SWE:VOLT:LIN %1$.9g,%2$.9g,%3$d",
+		[K24_CMD_SWEEP_READ] = ":INIT;*WAI;:TRAC:DATA? 1,%d,\"defbuffer1\",SOUR,READ",
+		[K24_CMD_SWEEP_END] = NULL,
 	},
 	.reply = K24_REPLY_SOUR_READ,
 };
@@ -127,4 +152,72 @@ int k24_read(xport *x, const k24_model *m, int current, double *volts,
 		*amps = current ? a : b;
 	}
 	return KGD_OK;
+}
+
+/* The 2 x n numbers of a sweep's reply into volts[], amps[]. */
+static int sweep_pairs(xport *x, const k24_model *m, int current, const char *cmd,
+		       const char *reply, size_t n, double *volts, double *amps,
+		       kgd_err *err)
+{
+	const char *p = reply;
+	char *end;
+
+	for (size_t k = 0; k < n; k++) {
+		double a = strtod(p, &end), b;
+
+		if (end == p || *end != ',')
+			goto bad;
+		p = end + 1;
+		b = strtod(p, &end);
+		if (end == p || (k + 1 < n ? *end != ',' : (*end && *end != '\r' && *end != '\n')))
+			goto bad;
+		p = end + 1;
+		if (!isfinite(a) || !isfinite(b) || fabs(a) > 9e37 || fabs(b) > 9e37)
+			return kgd_err_set(err, KGD_ERR_OVERRANGE, "%s: %s: point %zu of "
+					   "%zu over range", xport_uri(x), cmd, k + 1, n);
+		if (m->cmds->reply == K24_REPLY_VOLT_CURR) {
+			volts[k] = a;
+			amps[k] = b;
+		} else {
+			volts[k] = current ? b : a;
+			amps[k] = current ? a : b;
+		}
+	}
+	return KGD_OK;
+bad:
+	return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s: %s: expected %zu pairs of "
+			   "numbers 'a,b,...', got '%.60s'", xport_uri(x), cmd, n, reply);
+}
+
+int k24_sweep(xport *x, const k24_model *m, int current, double start, double stop,
+	      size_t n, double limit, double *volts, double *amps, kgd_err *err)
+{
+	const char *rd = m->cmds->fmt[K24_CMD_SWEEP_READ];
+	const char *fin = m->cmds->fmt[K24_CMD_SWEEP_END];
+	char *reply = malloc(SCPI_REPLY_MAX), cmd[96];
+	int rc, rc2, np = (int)n;
+	kgd_err e2;
+
+	if (!reply)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+	snprintf(cmd, sizeof(cmd), rd, np);
+	rc = scpi_command(x, err, m->cmds->fmt[current ? K24_CMD_SWEEP_CURR
+						     : K24_CMD_SWEEP_VOLT],
+			  start, stop, np, limit, np);
+	if (rc == KGD_OK)
+		rc = k24_output(x, m, 1, err);
+	if (rc == KGD_OK)
+		rc = scpi_query(x, reply, SCPI_REPLY_MAX, err, rd, np);
+	if (rc == KGD_OK)
+		rc = sweep_pairs(x, m, current, cmd, reply, n, volts, amps, err);
+	/* Off and back to a fixed source whatever happened (a sweep left
+	 * armed would run again on the next :READ?); the first error is the
+	 * one reported. */
+	rc2 = k24_output(x, m, 0, rc ? &e2 : err);
+	if (rc2 == KGD_OK && fin)
+		rc2 = scpi_command(x, rc ? &e2 : err, "%s", fin);
+	if (rc == KGD_OK)
+		rc = rc2;
+	free(reply);
+	return rc;
 }

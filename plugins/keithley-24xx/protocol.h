@@ -26,6 +26,14 @@ enum k24_cmd {
 	K24_CMD_OUTPUT_ON,    /* (none) */
 	K24_CMD_OUTPUT_OFF,   /* (none) */
 	K24_CMD_READ,         /* (none); reply: two numbers, see k24_reply */
+	/* A staircase sweep: double start, double stop, int points, double
+	 * limit, int points (the trigger count); then the output on, the
+	 * read (int points; reply: 2 x points numbers, pairs as k24_reply),
+	 * the output off and the end (none; NULL: nothing to restore). */
+	K24_CMD_SWEEP_CURR,
+	K24_CMD_SWEEP_VOLT,
+	K24_CMD_SWEEP_READ,
+	K24_CMD_SWEEP_END,
 	K24_CMD_COUNT
 };
 
@@ -61,5 +69,10 @@ int k24_output(xport *x, const k24_model *m, int on, kgd_err *err);
  * current sourced, voltage measured). */
 int k24_read(xport *x, const k24_model *m, int current, double *volts,
 	     double *amps, kgd_err *err);
+/* A staircase sweep of n points (current = 1: amps from start to stop,
+ * voltage limit; 0: volts, current limit), read in one trigger into
+ * volts[n], amps[n]; leaves the output off and the source in fixed mode. */
+int k24_sweep(xport *x, const k24_model *m, int current, double start, double stop,
+	      size_t n, double limit, double *volts, double *amps, kgd_err *err);
 
 #endif

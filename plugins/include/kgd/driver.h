@@ -39,9 +39,10 @@ extern "C" {
  * 1.2: the source-measure unit class (DRV_CLASS_SMU, drv_smu_ops) and its
  * table pointer at the end of drv_descriptor, read only from 1.2 plugins;
  * drv_prober_ops gains fiber_move and fiber_position (the optical
- * positioner). */
+ * positioner). 1.3: drv_smu_ops gains sweep (a staircase sweep in the
+ * instrument, one trigger for every point). */
 #define DRV_ABI_MAJOR 1
-#define DRV_ABI_MINOR 2
+#define DRV_ABI_MINOR 3
 
 /* Name of the exported descriptor symbol. */
 #define KGD_DRIVER_SYMBOL "kgd_driver"
@@ -182,7 +183,17 @@ typedef struct drv_smu_ops {
 	int (*measure)(void *h, double *volts, double *amps, kgd_err *err);
 	/* Required. Output on or off (off: the device is left unbiased). */
 	int (*output)(void *h, int on, kgd_err *err);
+	/* ABI 1.3, optional: a linear staircase sweep run by the instrument
+	 * in one trigger - n points (2..DRV_SMU_SWEEP_MAX) from start to
+	 * stop, current = 1: amps with the voltage limited to +-limit, 0:
+	 * volts with the current limited to +-limit - one reading per point
+	 * into volts[n] and amps[n], as measure would give at that level.
+	 * Leaves the output off. */
+	int (*sweep)(void *h, int current, double start, double stop, size_t n,
+		     double limit, double *volts, double *amps, kgd_err *err);
 } drv_smu_ops;
+
+#define DRV_SMU_SWEEP_MAX 100   /* points of one sweep call */
 
 typedef struct drv_descriptor {
 	uint16_t abi_major;       /* DRV_ABI_MAJOR the plugin was built with */
