@@ -19,7 +19,6 @@
 #define T_STEP_PER_MM 0.002
 #define T_CONTACT 0.03
 #define T_SEPARATE 0.02
-#define T_NANOCUBE 0.005   /* a piezo move of a few um, settled */
 
 enum {
 	E_OK = 0, E_UNKNOWN = 1, E_NO_WAFER = 2, E_NO_DIE = 3, E_NOT_AT_DIE = 4,
@@ -344,7 +343,7 @@ static void c_nanocube_move(sim_prober *p, const char *args)
 	}
 	p->st->fiber_x = x;
 	p->st->fiber_y = y;
-	p->busy_s += T_NANOCUBE;
+	p->busy_s += SIM_T_NANOCUBE_S;
 	snprintf(p->msg, sizeof(p->msg), "%.4f,%.4f", x, y);
 }
 
@@ -364,7 +363,7 @@ static void c_move_origin(sim_prober *p, const char *args)
 	if (fiber_probe(p, args, &rest))
 		return;
 	p->st->fiber_x = p->st->fiber_y = SIM_FIBER_ORIGIN_UM;
-	p->busy_s += T_NANOCUBE;
+	p->busy_s += SIM_T_NANOCUBE_S;
 }
 
 static const struct prober_cmd commands[] = {

@@ -21,6 +21,11 @@
 
 #define SIM_PROBER_MAX_FAIL 16
 
+/* Modelled time of one SiPh positioner command (siph:move_nanocube_xy, a
+ * piezo move of a few um, settled; siph:get_nanocube_xy), seconds. Public
+ * because bench_align takes the alignment's physical limit from it. */
+#define SIM_T_NANOCUBE_S 0.005
+
 typedef struct sim_prober sim_prober;
 
 /* fail_dies: (col, row) pairs whose contact fails (fault injection). */

@@ -5,7 +5,10 @@
  * input is written to a file in /dev/shm (memory) first.
  *
  * Invariant checked beyond "no crash": a rejected file gets a message that
- * starts with its path, as every error the station prints must.
+ * names it, as every error the station prints must. The message starts
+ * with its path, or - for a problem inside a file it includes - with the
+ * included file's path and ends with the include chain back to it:
+ * "lib.yaml:1:1: ... (included from <path>:1:11)" (seq_include.c).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +20,23 @@
 #include "seq.h"
 
 static char path[64];
+
+/* 1 when msg names path as described above. */
+static int names_file(const char *msg, const char *file)
+{
+	char tail[96];
+	const char *at;
+	size_t n = strlen(msg);
+
+	if (strncmp(msg, file, strlen(file)) == 0)
+		return 1;
+	if (n == 0 || msg[n - 1] != ')')
+		return 0;
+	snprintf(tail, sizeof(tail), "from %s:", file);
+	at = strstr(msg, tail);
+	/* the includer must be the chain's last link: nothing after its :L:C) */
+	return at && strchr(at + strlen(tail), ',') == NULL;
+}
 
 static void count_problem(void *user, const char *msg)
 {
@@ -43,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (seq_load(path, &s, &err) == KGD_OK)
 		seq_free(s);
-	else if (strncmp(err.msg, path, strlen(path)) != 0)
+	else if (!names_file(err.msg, path))
 		abort();
 	seq_check(path, count_problem, &problems, &err);
 	if (cfg_load(path, &c, &err) == KGD_OK)
