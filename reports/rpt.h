@@ -31,6 +31,20 @@
  * that run: a part whose selected run does not match is left out (so
  * `--first-pass --from D` never promotes a retest to a first pass).
  *
+ * Across station files (`station report --from-db`, the central server):
+ * a part is its lot, wafer, serial and die, whichever files tested it,
+ * and its runs in all of them are its runs. Two stations have no common
+ * commit order, and station clocks are not trusted, so the files are put
+ * in one fixed order - their uuids' (sync_source), the same on every
+ * server and for every analyst - and a later file's runs count as later
+ * than an earlier file's: final = the latest run of the last file that
+ * tested the part, first pass = the first run of the first. Then the
+ * filters, as above: a part retested on another station is not counted
+ * for the first station by `--station`, even though it has runs there.
+ * The pulled file (sync/pgs_pull.c: later files' run ids shifted above
+ * earlier ones') and the streamed tests.csv (sync/pgs_tests.c) both
+ * apply this; test_sync checks it with one part in two files.
+ *
  * The database is opened read-only and never created: a missing file is
  * KGD_ERR_NOT_FOUND, a file that is not a station database KGD_ERR_DB, one
  * from a newer station KGD_ERR_UNSUPPORTED, each naming the file; an

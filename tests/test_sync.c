@@ -867,6 +867,116 @@ static void test_tests_streamed(void)
 	CU_ASSERT_NOT_EQUAL(access(in_dir("st-none/tests.csv"), F_OK), 0);
 }
 
+/* The n column of tests.csv's insertion_loss row in dir (-1: none). */
+static long long tests_n(const char *d)
+{
+	char path[900];
+	char *x, *row;
+	long long n = -1;
+
+	snprintf(path, sizeof(path), "%s/tests.csv", d);
+	x = tu_slurp(path, NULL);
+	row = x ? strstr(x, "\ninsertion_loss,dB,-4,-1,") : NULL;
+	if (row)
+		n = atoll(row + strlen("\ninsertion_loss,dB,-4,-1,"));
+	free(x);
+	return n;
+}
+
+/* Set the file's identity before its first sync: the order of files on
+ * the server is their uuid order, and this test needs a known one. */
+static void set_uuid(const char *db_path, const char *uuid)
+{
+	sqlite3 *h = NULL;
+	char sql[200];
+
+	snprintf(sql, sizeof(sql), "UPDATE sync_source SET uuid = '%s'", uuid);
+	CU_ASSERT_EQUAL(sqlite3_open(db_path, &h), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/* One lot's report both ways (pulled file and streamed tests.csv), with
+ * one more filter: the same tests.csv; the parts counted, from the
+ * pulled yield.csv, and 8 times that in the streamed n (8 measurements a
+ * part, invalid ones counted too); -1 when nothing matched (both fail). */
+static long long twin_report(const char *tag, const char *opt, const char *val)
+{
+	char pd[700], sd[700], yp[900];
+	char *pull[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			 "--lot", "TWIN", "--out", pd, (char *)opt, (char *)val,
+			 NULL };
+	char *stream[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			   "--only", "tests.csv", "--lot", "TWIN", "--out", sd,
+			   (char *)opt, (char *)val, NULL };
+	char *y;
+	int rp, rs;
+	long long parts = -1;
+
+	snprintf(pd, sizeof(pd), "%s-pull", in_dir(tag));
+	snprintf(sd, sizeof(sd), "%s-stream", in_dir(tag));
+	rp = tu_run(pull, out, sizeof(out), errbuf, sizeof(errbuf), 120);
+	rs = tu_run(stream, out, sizeof(out), errbuf, sizeof(errbuf), 120);
+	CU_ASSERT_EQUAL(rp, rs);
+	if (rp || rs)
+		return -1;
+	expect_same_tests(pd, sd);
+	CU_ASSERT_EQUAL(tests_n(sd) % 8, 0);
+	snprintf(yp, sizeof(yp), "%s/yield.csv", pd);
+	y = tu_slurp(yp, NULL);
+	if (y && strstr(y, "\nTWIN,"))
+		parts = atoll(strstr(y, "\nTWIN,") + 6);
+	free(y);
+	CU_ASSERT_EQUAL(parts * 8, tests_n(sd));
+	return parts;
+}
+
+/* One part (same lot and serial) tested in two station files on two
+ * stations, both on the server. The rule (reports/rpt.h): a part's runs
+ * in all the files that tested it are one part's runs; final = the
+ * latest of them, first pass = the first, where a later file (uuid
+ * order) counts as later; the filters then apply to that run. File A
+ * (uuid first, cell-twin-a) tested parts 1-20, file B (cell-twin-b)
+ * retested parts 1-10. Final: 1-10 by B, 11-20 by A; first pass: all
+ * by A. The pulled report and the streamed tests.csv both say so. */
+static void test_part_in_two_files(void)
+{
+	const char *a = in_dir("twin-a.db"), *b = in_dir("twin-b.db");
+
+	CU_ASSERT_EQUAL_FATAL(pgu_make_results(a, "cell-twin-a", "TWIN", 20, 8,
+					       11), 0);
+	CU_ASSERT_EQUAL_FATAL(pgu_make_results(b, "cell-twin-b", "TWIN", 10, 8,
+					       12), 0);
+	set_uuid(a, "00000000000000000000000000000a13");
+	set_uuid(b, "ffffffffffffffffffffffffffffb013");
+	/* B first: the order of arrival does not matter, the files' does */
+	CU_ASSERT_EQUAL_FATAL(sync_as(b, srv.conninfo, 60), 0);
+	CU_ASSERT_EQUAL_FATAL(sync_as(a, srv.conninfo, 60), 0);
+	CU_ASSERT_EQUAL(twin_report("twin-all", NULL, NULL), 20);
+	/* parts 1-10's latest run is B's: not on cell-twin-a */
+	CU_ASSERT_EQUAL(twin_report("twin-sa", "--station", "cell-twin-a"), 10);
+	CU_ASSERT_EQUAL(twin_report("twin-sb", "--station", "cell-twin-b"), 10);
+	/* first pass: A's run for all 20; none first-passed on B */
+	CU_ASSERT_EQUAL(twin_report("twin-fp", "--first-pass", NULL), 20);
+	{
+		char *fa[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			       "--only", "tests.csv", "--lot", "TWIN",
+			       "--first-pass", "--station", "cell-twin-a",
+			       "--out", (char *)in_dir("twin-fpa"), NULL };
+		char *fb[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			       "--lot", "TWIN", "--first-pass", "--station",
+			       "cell-twin-b", "--out", (char *)in_dir("twin-fpb"),
+			       NULL };
+
+		CU_ASSERT_EQUAL(tu_run(fa, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 120), 0);
+		CU_ASSERT_EQUAL(tests_n(in_dir("twin-fpa")), 20 * 8);
+		CU_ASSERT_EQUAL(tu_run(fb, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 120), 1);
+		expect_in(errbuf, "cell-twin-b");
+	}
+}
+
 /* KGD_SYNC_ONLY=<n>: run only the n-th case (1-based), to look at one. */
 int cu_register(void)
 {
@@ -885,6 +995,7 @@ int cu_register(void)
 		{ "kill -9 during a background sync, then --resume",
 		  test_kill9_then_resume },
 		{ "tests.csv streamed from the server", test_tests_streamed },
+		{ "one part in two station files", test_part_in_two_files },
 	};
 	const char *only = getenv("KGD_SYNC_ONLY");
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("sync", suite_init,
