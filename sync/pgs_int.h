@@ -87,7 +87,11 @@ int pgs_copy_value(pgs_buf *b, sqlite3_stmt *st, int col);
 /* COPY every row st (prepared and bound) yields into table: the
  * destination columns cols, each row prefix (COPY text fields already
  * escaped, tab-separated, e.g. the file's uuid) then st's columns. No
- * row: no COPY at all. b is the send buffer (sent every PGS_COPY_CHUNK
+ * row: no COPY at all. The rows go in COPY's binary format when every
+ * destination column's type (read from the server's catalog) is one it
+ * encodes - bigint, integer, smallint, double precision, text, uuid,
+ * boolean - else in text; a value not of its column's type is an error
+ * naming the file, table and column. b is the send buffer (sent every PGS_COPY_CHUNK
  * bytes). *n counts the rows; on failure a COPY in progress is ended so
  * the caller can roll back. path names the file in a read error. */
 #define PGS_COPY_CHUNK (1 << 20)
