@@ -47,6 +47,7 @@ struct geom {
 struct leg {
 	int has, bin, pass;
 	long long n;
+	char *name;                 /* owned; NULL: the bin has no name */
 };
 
 struct wafer_pic {
@@ -305,7 +306,8 @@ static int load_pic(rpt_ctx *c, struct wafer_pic *w, kgd_err *err)
 
 /* ---- drawing ------------------------------------------------------------ */
 
-/* One view (soft or hard bins) at horizontal offset ox. */
+/* One view (soft or hard bins) at horizontal offset ox; opens its <g>,
+ * which the caller closes after the view's key. */
 static void draw_view(FILE *f, const struct wafer_pic *w, int hard, int ox)
 {
 	const struct geom *g = &w->g;
@@ -390,7 +392,6 @@ static void draw_view(FILE *f, const struct wafer_pic *w, int hard, int ox)
 		" y=\"%d\" font-size=\"10\">x</text><text x=\"%d\" y=\"%d\" "
 		"font-size=\"10\">y</text>\n", ox + 8, TOP + 8, ox + 8, TOP + 8,
 		ox + 42, TOP + 12, ox + 4, TOP + 50);
-	fputs("</g>\n", f);
 }
 
 static int cmp_leg(const void *a, const void *b)
@@ -436,6 +437,7 @@ static int make_legend(struct wafer_pic *w, int hard)
 			l[n].has = has;
 			l[n].bin = bin;
 			l[n].pass = d->pass;
+			l[n].name = NULL;
 			l[n++].n = 0;
 		}
 		l[k].n++;
@@ -445,6 +447,51 @@ static int make_legend(struct wafer_pic *w, int hard)
 	w->leg[hard] = l;
 	w->n_leg[hard] = n;
 	return 0;
+}
+
+/* The keys' bin names: the bin tables of the sequences the wafer's runs
+ * ran (the least name in byte order, as bins.csv), else SCREEN_REJECT for
+ * the bin the lot's screen gave a die shown here. */
+static int legend_names(rpt_ctx *c, struct wafer_pic *w, int hard, kgd_err *err)
+{
+	static const char *const sql[2] = {
+		"SELECT coalesce((SELECT min(b.name) FROM bin b WHERE b.number = ?3"
+		" AND b.sequence_id IN (SELECT sequence_id FROM temp.sel WHERE"
+		" lot = ?1 AND wafer = ?2)), (SELECT 'SCREEN_REJECT' FROM"
+		" temp.sel WHERE lot = ?1 AND wafer = ?2 AND screen_reason IS NOT"
+		" NULL AND soft_bin = ?3 LIMIT 1))",
+		"SELECT coalesce((SELECT min(b.name) FROM hard_bin b WHERE"
+		" b.number = ?3 AND b.sequence_id IN (SELECT sequence_id FROM"
+		" temp.sel WHERE lot = ?1 AND wafer = ?2)), (SELECT"
+		" 'SCREEN_REJECT' FROM temp.sel WHERE lot = ?1 AND wafer = ?2 AND"
+		" screen_reason IS NOT NULL AND hard_bin = ?3 LIMIT 1))",
+	};
+	sqlite3_stmt *st = NULL;
+	size_t k;
+	int status = rpt_prepare(c, sql[hard], &st, err);
+
+	if (status)
+		return status;
+	sqlite3_bind_text(st, 1, w->lot, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, w->wafer, -1, SQLITE_STATIC);
+	for (k = 0; k < w->n_leg[hard] && !status; k++) {
+		struct leg *l = &w->leg[hard][k];
+		const unsigned char *name;
+
+		if (!l->has)
+			continue;
+		sqlite3_bind_int(st, 3, l->bin);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			status = rpt_sql_fail(c, err);
+			break;
+		}
+		name = sqlite3_column_text(st, 0);
+		if (name && !(l->name = strdup((const char *)name)))
+			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return status;
 }
 
 static void draw_legend(FILE *f, const struct wafer_pic *w, int hard, int ox)
@@ -466,6 +513,10 @@ static void draw_legend(FILE *f, const struct wafer_pic *w, int hard, int ox)
 			fprintf(f, "%s bin %d", hard ? "hard" : "soft", l[k].bin);
 		else
 			fputs("no bin", f);
+		if (l[k].name) {
+			fputc(' ', f);
+			xml_text(f, l[k].name);
+		}
 		fprintf(f, "%s: %lld</text>\n", l[k].pass ? " (pass)" : "",
 			l[k].n);
 	}
@@ -513,10 +564,13 @@ static void draw_pic(FILE *f, const struct wafer_pic *w, int inline_html)
 		"%lld rejected by the screen (heavy outline)</text>\n",
 		w->untested, w->untested == 1 ? "" : "s", w->retested,
 		w->screened);
+	/* each view's group holds its key */
 	draw_view(f, w, 0, 0);
-	draw_view(f, w, 1, PANEL + 20);
 	draw_legend(f, w, 0, 0);
+	fputs("</g>\n", f);
+	draw_view(f, w, 1, PANEL + 20);
 	draw_legend(f, w, 1, PANEL + 20);
+	fputs("</g>\n", f);
 	fputs("</svg>\n", f);
 }
 
@@ -524,8 +578,11 @@ static void pic_free(struct wafer_pic *w)
 {
 	free(w->g.cell);
 	free(w->g.is_site);
-	free(w->leg[0]);
-	free(w->leg[1]);
+	for (int v = 0; v < 2; v++) {
+		for (size_t k = 0; k < w->n_leg[v]; k++)
+			free(w->leg[v][k].name);
+		free(w->leg[v]);
+	}
 	free(w->title2);
 	memset(w, 0, sizeof(*w));
 }
@@ -553,6 +610,10 @@ int rpt_wafer_pic(rpt_ctx *c, FILE *f, const char *lot, const char *wafer,
 	status = load_pic(c, &w, err);
 	if (!status && (make_legend(&w, 0) || make_legend(&w, 1)))
 		status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+	if (!status)
+		status = legend_names(c, &w, 0, err);
+	if (!status)
+		status = legend_names(c, &w, 1, err);
 	if (!status)
 		draw_pic(f, &w, inline_html);
 	pic_free(&w);

@@ -354,11 +354,15 @@ static int sentio_map_geometry(void *handle, drv_map_geometry *g, kgd_err *err)
 					   "'Notch|Flat,angle,width', got '%.60s'",
 					   xport_uri(h->dev.x), msg);
 		g->notch_deg = strtod(p + 1, &end);
-		if (end == p + 1 || *end != ',' || !isfinite(g->notch_deg))
+		if (end == p + 1 || *end != ',' || !(g->notch_deg >= -720 && g->notch_deg <= 720))
 			return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s: "
 					   "'map:get_orient_marker': not an angle in "
 					   "'%.60s'", xport_uri(h->dev.x), msg);
-		g->notch_deg = fmod(fmod(g->notch_deg, 360) + 360, 360);
+		/* 0..360 (no libm in a plugin: at most two turns) */
+		while (g->notch_deg < 0)
+			g->notch_deg += 360;
+		while (g->notch_deg >= 360)
+			g->notch_deg -= 360;
 	}
 	return KGD_OK;
 }
