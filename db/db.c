@@ -597,6 +597,32 @@ static int check_at_end(db *d, int64_t session_id, kgd_err *err)
 	return rc;
 }
 
+/* The end of a session and of its hold on the lot, in one transaction;
+ * rolled back on failure. */
+static int session_end_write(db *d, int64_t session_id, const char *status,
+			     const char *what, kgd_err *err)
+{
+	int rc = db_st_run(d, ST_BEGIN, err, what);
+
+	if (rc)
+		return rc;
+	rc = db_st_exec(d, ST_SESSION_END,
+			(db_val[]){ VAL_TEXT(status), VAL_INT(session_id) }, 2,
+			what, err);
+	if (!rc && sqlite3_changes(d->h) != 1)
+		rc = kgd_err_set(err, KGD_ERR_NOT_FOUND, "%s: no running "
+				 "session %lld to end", d->path,
+				 (long long)session_id);
+	/* The session and its hold on the lot end together. */
+	if (!rc)
+		rc = db_lease_release(d, session_id, err);
+	if (!rc)
+		rc = db_st_run(d, ST_COMMIT, err, what);
+	if (rc)
+		rollback_if_open(d);
+	return rc;
+}
+
 int db_session_end(db *d, int64_t session_id, const char *status,
 		   kgd_err *err)
 {
@@ -615,25 +641,24 @@ int db_session_end(db *d, int64_t session_id, const char *status,
 	/* A session cannot end with half a part inside it. */
 	db_run_rollback(d);
 	snprintf(what, sizeof(what), "end of session %lld", (long long)session_id);
-	rc = db_st_run(d, ST_BEGIN, err, what);
+	rc = session_end_write(d, session_id, status, what, err);
+	/* The end record is what tells an operator and --resume that the lot
+	 * stopped. When a full disk or the file-size limit failed the last
+	 * part's commit, the WAL is at its largest: a RESTART checkpoint moves
+	 * its frames into the database and lets the next write reuse the WAL
+	 * from its start, so the small end record usually fits without
+	 * growing any file. One more try, then the first error stands. */
+	if (rc == KGD_ERR_DB &&
+	    sqlite3_wal_checkpoint_v2(d->h, NULL, SQLITE_CHECKPOINT_RESTART,
+				      NULL, NULL) == SQLITE_OK) {
+		kgd_err again;
+
+		kgd_err_clear(&again);
+		if (session_end_write(d, session_id, status, what, &again) == KGD_OK)
+			rc = KGD_OK;
+	}
 	if (rc)
 		return rc;
-	rc = db_st_exec(d, ST_SESSION_END,
-			(db_val[]){ VAL_TEXT(status), VAL_INT(session_id) }, 2,
-			what, err);
-	if (!rc && sqlite3_changes(d->h) != 1)
-		rc = kgd_err_set(err, KGD_ERR_NOT_FOUND, "%s: no running "
-				 "session %lld to end", d->path,
-				 (long long)session_id);
-	/* The session and its hold on the lot end together. */
-	if (!rc)
-		rc = db_lease_release(d, session_id, err);
-	if (!rc)
-		rc = db_st_run(d, ST_COMMIT, err, what);
-	if (rc) {
-		rollback_if_open(d);
-		return rc;
-	}
 	if (d->lease_session == session_id)
 		d->lease_session = 0;
 	if (d->check_due && strcmp(status, DB_SESSION_ABORTED) != 0)
