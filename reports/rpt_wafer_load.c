@@ -68,7 +68,6 @@ static int geom_real(rpt_ctx *c, struct wafer_pic *w, int *found, kgd_err *err)
 	sqlite3_bind_text(st, 2, w->wafer, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		g->real = 1;
 		g->diameter = sqlite3_column_double(st, 0);
 		g->die_w = sqlite3_column_double(st, 1) / 1000.0;
 		g->die_h = sqlite3_column_double(st, 2) / 1000.0;
@@ -78,8 +77,11 @@ static int geom_real(rpt_ctx *c, struct wafer_pic *w, int *found, kgd_err *err)
 		g->notch_known = sqlite3_column_type(st, 6) != SQLITE_NULL;
 		g->notch_deg = g->notch_known ? sqlite3_column_double(st, 6) : 270;
 		g->x0 = g->y0 = 0;
-		*found = g->cols > 0 && g->rows > 0 && g->die_w > 0 &&
-			 g->die_h > 0 && g->diameter > 0;
+		/* a grid too large to be a wafer map is no geometry */
+		*found = g->cols > 0 && g->rows > 0 && g->cols <= 4096 &&
+			 g->rows <= 4096 && g->die_w > 0 && g->die_h > 0 &&
+			 g->diameter > 0;
+		g->real = *found;
 	} else if (rc != SQLITE_DONE) {
 		status = rpt_sql_fail(c, err);
 	}
@@ -126,6 +128,8 @@ static int geom_lot(rpt_ctx *c, struct wafer_pic *w, kgd_err *err)
 	sqlite3_finalize(st);
 	g->die_w = g->die_h = 1;
 	g->notch_deg = 270;
+	g->notch_known = g->real = 0;
+	g->edge = 0;
 	if (geom_alloc(g))
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 	status = rpt_prepare(c, sites_sql, &st, err);
