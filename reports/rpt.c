@@ -417,3 +417,44 @@ int rpt_tests_csv(const char *db_path, const char *out_path, kgd_err *err)
 {
 	return write_one(db_path, out_path, rpt_tests, err);
 }
+
+/* ---- tests.csv from rows fed from elsewhere ----------------------------- */
+
+int rpt_tests_acc_new(rpt_tests_acc **out, kgd_err *err)
+{
+	if (rpt_tacc_new(out))
+		return kgd_err_set(err, KGD_ERR_NOMEM, "report: out of memory");
+	return KGD_OK;
+}
+
+int rpt_tests_acc_add(rpt_tests_acc *a, const char *step, const char *name,
+		      const char *unit, const double *low, const double *high,
+		      const double *value, int pass, kgd_err *err)
+{
+	if (rpt_tacc_add(a, step, name, unit, low, high, value, pass))
+		return kgd_err_set(err, KGD_ERR_NOMEM, "report: out of memory");
+	return KGD_OK;
+}
+
+int rpt_tests_acc_write(rpt_tests_acc *a, const char *out_path, kgd_err *err)
+{
+	locale_t c_locale, old;
+	int status;
+
+	if (!out_path)
+		return kgd_err_set(err, KGD_ERR_ARG, "report: no output path");
+	/* the numbers in the C locale, as rpt_write's (per thread) */
+	c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	if (!c_locale)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "report: out of memory");
+	old = uselocale(c_locale);
+	status = rpt_tacc_write(a, out_path, err);
+	uselocale(old);
+	freelocale(c_locale);
+	return status;
+}
+
+void rpt_tests_acc_free(rpt_tests_acc *a)
+{
+	rpt_tacc_free(a);
+}

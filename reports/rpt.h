@@ -31,6 +31,20 @@
  * that run: a part whose selected run does not match is left out (so
  * `--first-pass --from D` never promotes a retest to a first pass).
  *
+ * Across station files (`station report --from-db`, the central server):
+ * a part is its lot, wafer, serial and die, whichever files tested it,
+ * and its runs in all of them are its runs. Two stations have no common
+ * commit order, and station clocks are not trusted, so the files are put
+ * in one fixed order - their uuids' (sync_source), the same on every
+ * server and for every analyst - and a later file's runs count as later
+ * than an earlier file's: final = the latest run of the last file that
+ * tested the part, first pass = the first run of the first. Then the
+ * filters, as above: a part retested on another station is not counted
+ * for the first station by `--station`, even though it has runs there.
+ * The pulled file (sync/pgs_pull.c: later files' run ids shifted above
+ * earlier ones') and the streamed tests.csv (sync/pgs_tests.c) both
+ * apply this; test_sync checks it with one part in two files.
+ *
  * The database is opened read-only and never created: a missing file is
  * KGD_ERR_NOT_FOUND, a file that is not a station database KGD_ERR_DB, one
  * from a newer station KGD_ERR_UNSUPPORTED, each naming the file; an
@@ -97,5 +111,22 @@ int rpt_write(const char *db_path, const char *out_dir,
  * yield.csv and tests.csv written to out_path. */
 int rpt_yield_csv(const char *db_path, const char *out_path, kgd_err *err);
 int rpt_tests_csv(const char *db_path, const char *out_path, kgd_err *err);
+
+/* tests.csv from measurements read elsewhere - `station report --from-db`
+ * streams them from the central server (sync/) instead of copying them
+ * into a file first. The same groups, the same arithmetic in the same
+ * order, so the same bytes as rpt_write(RPT_TESTS) on a file holding the
+ * same rows, PROVIDED the caller feeds exactly the measurements of the
+ * runs the selection rule above picks, in the order the file's report
+ * reads them: the selected runs by run id, each run's by seq_no. low,
+ * high, value: NULL for none. add() fails only for lack of memory. */
+typedef struct rpt_tests_acc rpt_tests_acc;
+int rpt_tests_acc_new(rpt_tests_acc **out, kgd_err *err);
+int rpt_tests_acc_add(rpt_tests_acc *a, const char *step, const char *name,
+		      const char *unit, const double *low, const double *high,
+		      const double *value, int pass, kgd_err *err);
+/* Write tests.csv to out_path (whole or not at all). */
+int rpt_tests_acc_write(rpt_tests_acc *a, const char *out_path, kgd_err *err);
+void rpt_tests_acc_free(rpt_tests_acc *a);
 
 #endif

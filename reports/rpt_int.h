@@ -126,6 +126,13 @@ void rpt_keys_free(rpt_keys *k);
 int rpt_yield(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_bins(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_tests(rpt_ctx *c, const char *path, kgd_err *err);
+/* rpt_tests_acc (rpt.h) inside: rpt.c sets the locale around the write. */
+int rpt_tacc_new(rpt_tests_acc **out);
+int rpt_tacc_add(rpt_tests_acc *a, const char *step, const char *name,
+		 const char *unit, const double *low, const double *high,
+		 const double *value, int pass);
+int rpt_tacc_write(rpt_tests_acc *a, const char *path, kgd_err *err);
+void rpt_tacc_free(rpt_tests_acc *a);
 int rpt_teststats(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_pareto(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_wafermap(rpt_ctx *c, const char *dir, int *files, kgd_err *err);

@@ -222,6 +222,20 @@ static int grp_add(struct grp *g, double v, int pass, int keep)
 	return 0;
 }
 
+/* One measurement into its group: the counts, and the statistics of its
+ * value when it has one (has_value 0: invalid). The only place a group
+ * grows, for the file's report and for rows fed from elsewhere alike. */
+static int grp_feed(struct grp *g, int has_value, double v, int pass, int keep)
+{
+	g->n++;
+	g->n_pass += pass != 0;
+	if (!has_value) {
+		g->n_invalid++;
+		return 0;
+	}
+	return grp_add(g, v, pass, keep);
+}
+
 /* NULL first, then byte order: the order SQLite's ORDER BY gave before. */
 static int cmp_text(const char *a, const char *b)
 {
@@ -281,12 +295,9 @@ static int collect(rpt_ctx *c, struct grp_set *s, const char *name_expr,
 			     sqlite3_column_double(st, 5));
 		if (!g)
 			goto nomem;
-		g->n++;
-		g->n_pass += sqlite3_column_int(st, 7) != 0;
-		if (sqlite3_column_type(st, 6) == SQLITE_NULL)
-			g->n_invalid++;
-		else if (grp_add(g, sqlite3_column_double(st, 6),
-				 sqlite3_column_int(st, 7) != 0, s->keep_values))
+		if (grp_feed(g, sqlite3_column_type(st, 6) != SQLITE_NULL,
+			     sqlite3_column_double(st, 6),
+			     sqlite3_column_int(st, 7) != 0, s->keep_values))
 			goto nomem;
 	}
 	if (rc != SQLITE_DONE)
@@ -407,20 +418,13 @@ static void with_extra(const char *const *head, const char **out)
 
 /* ---- tests.csv ---------------------------------------------------------- */
 
-static int tests_rows(rpt_ctx *c, FILE *f, kgd_err *err)
+/* tests.csv's rows from the groups of s, sorted. */
+static void tests_print(const struct grp_set *s, FILE *f)
 {
-	struct grp_set *s = calloc(1, sizeof(*s));
 	const struct grp *g;
 	size_t i;
-	int status;
 
-	if (!s)
-		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-	/* One row per step, value name, unit and limit pair: a step's
-	 * named values (lane_ber and its errors count) are tests of their
-	 * own, named in the last column. */
-	status = collect(c, s, c->m_name, 0, err);
-	for (i = 0; !status && i < s->n; i++) {
+	for (i = 0; i < s->n; i++) {
 		g = s->all[i];
 		rpt_csv_str(f, 1, g->step);
 		rpt_csv_str(f, 0, g->unit);
@@ -438,23 +442,103 @@ static int tests_rows(rpt_ctx *c, FILE *f, kgd_err *err)
 		csv_extra(f, g);
 		rpt_csv_end_row(f);
 	}
+}
+
+static int tests_rows(rpt_ctx *c, FILE *f, kgd_err *err)
+{
+	struct grp_set *s = calloc(1, sizeof(*s));
+	int status;
+
+	if (!s)
+		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+	/* One row per step, value name, unit and limit pair: a step's
+	 * named values (lane_ber and its errors count) are tests of their
+	 * own, named in the last column. */
+	status = collect(c, s, c->m_name, 0, err);
+	if (!status)
+		tests_print(s, f);
 	set_free(s);
 	free(s);
 	return status;
 }
 
+/* name, then the appended block: the first twelve columns are the
+ * original tests.csv, the first thirteen the one before it */
+static const char *const tests_head[] = {
+	"step", "unit", "low", "high", "n", "n_pass", "n_fail",
+	"n_invalid", "mean", "stdev", "min", "max", "name", NULL,
+};
+
 int rpt_tests(rpt_ctx *c, const char *path, kgd_err *err)
 {
-	/* name, then the appended block: the first twelve columns are the
-	 * original tests.csv, the first thirteen the one before it */
-	static const char *const head[] = {
-		"step", "unit", "low", "high", "n", "n_pass", "n_fail",
-		"n_invalid", "mean", "stdev", "min", "max", "name", NULL,
-	};
 	const char *header[13 + N_EXTRA + 1];
 
-	with_extra(head, header);
+	with_extra(tests_head, header);
 	return rpt_emit_csv(c, path, header, tests_rows, err);
+}
+
+/* ---- tests.csv from rows fed from elsewhere (rpt.h) --------------------- */
+
+struct rpt_tests_acc {
+	struct grp_set s;
+	struct grp *last;    /* consecutive rows mostly share a group */
+};
+
+int rpt_tacc_new(rpt_tests_acc **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? KGD_OK : KGD_ERR_NOMEM;
+}
+
+int rpt_tacc_add(rpt_tests_acc *a, const char *step, const char *name,
+		 const char *unit, const double *low, const double *high,
+		 const double *value, int pass)
+{
+	struct grp *g = a->last;
+
+	/* The same key as the row before: skip the hash. */
+	if (!g || !same_text(g->step, step) || !same_text(g->name, name) ||
+	    !same_text(g->unit, unit) || g->coords ||
+	    !same_limit(g->has_low, g->low, low != NULL, low ? *low : 0) ||
+	    !same_limit(g->has_high, g->high, high != NULL, high ? *high : 0))
+		g = set_find(&a->s, step, name, NULL, unit, low != NULL,
+			     low ? *low : 0, high != NULL, high ? *high : 0);
+	if (!g)
+		return KGD_ERR_NOMEM;
+	a->last = g;
+	return grp_feed(g, value != NULL, value ? *value : 0, pass, 0) ?
+		KGD_ERR_NOMEM : KGD_OK;
+}
+
+static int tacc_body(rpt_ctx *c, FILE *f, void *arg, kgd_err *err)
+{
+	rpt_tests_acc *a = arg;
+	const char *header[13 + N_EXTRA + 1];
+	int i;
+
+	(void)c;
+	(void)err;
+	with_extra(tests_head, header);
+	for (i = 0; header[i]; i++)
+		rpt_csv_str(f, i == 0, header[i]);
+	rpt_csv_end_row(f);
+	if (a->s.n > 1)
+		qsort(a->s.all, a->s.n, sizeof(*a->s.all), cmp_grp);
+	tests_print(&a->s, f);
+	return KGD_OK;
+}
+
+int rpt_tacc_write(rpt_tests_acc *a, const char *path, kgd_err *err)
+{
+	return rpt_emit(NULL, path, tacc_body, a, err);
+}
+
+void rpt_tacc_free(rpt_tests_acc *a)
+{
+	if (!a)
+		return;
+	set_free(&a->s);
+	free(a);
 }
 
 /* ---- teststats.csv ------------------------------------------------------ */

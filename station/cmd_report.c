@@ -21,9 +21,9 @@ static void help(void)
 {
 	printf(
 "usage: station report --db RESULTS.db [--out DIR] [--stdf DIR] [--html]\n"
-"                      [filters]\n"
+"                      [--only FILES] [filters]\n"
 "       station report --from-db SERVER [--out DIR] [--stdf DIR] [--html]\n"
-"                      [filters]\n\n"
+"                      [--only FILES] [filters]\n\n"
 "Write yield reports from RESULTS.db (read-only; the station may be\n"
 "writing it at the same time). With --out (default: the current folder,\n"
 "unless only --stdf is given):\n"
@@ -44,6 +44,8 @@ static void help(void)
 "statistics with histograms and the PAT summary in one standalone file.\n"
 "yield.csv has pre- and post-screen yield; maps, bins and STDF show the\n"
 "final bins (after the screen).\n"
+"With --only FILES (comma-separated, e.g. tests.csv,yield.csv): only those\n"
+"CSVs in the set (wafermap.csv brings its SVGs).\n"
 "With --stdf DIR: one STDF V4 wafer-sort file per wafer, <lot>_<wafer>.stdf.\n"
 "Each set is swapped in whole; its manifest, report.sha256 (stdf.sha256),\n"
 "comes last and lists its files: without it the folder is incomplete.\n\n"
@@ -59,7 +61,10 @@ static void help(void)
 "(a postgresql:// URL or a libpq service name; `station sync` fills it),\n"
 "across every station that sent its results: the selected parts are\n"
 "pulled into a scratch station file and reported by the same code, so\n"
-"the CSVs are the same bytes as from the station files. docs/CENTRAL_DB.md.\n");
+"the CSVs are the same bytes as from the station files. With --only\n"
+"tests.csv nothing is pulled: the server picks the runs and streams their\n"
+"measurements straight into the same arithmetic (fast across the whole\n"
+"fab; the same bytes). docs/CENTRAL_DB.md.\n");
 }
 
 static int make_dir(const char *dir)
@@ -108,13 +113,21 @@ int report_cli_html(const char *db_path, const char *out_dir,
 		    const char *stdf_dir, const rpt_options *opt, int html,
 		    int verbose)
 {
+	return report_cli_which(db_path, out_dir, stdf_dir, opt,
+				RPT_ALL_CSV | (html ? RPT_HTML : 0u), verbose);
+}
+
+int report_cli_which(const char *db_path, const char *out_dir,
+		     const char *stdf_dir, const rpt_options *opt,
+		     unsigned which, int verbose)
+{
 	rpt_summary sum = { 0, 0 };
-	int rc;
+	int rc, html = (which & RPT_HTML) != 0;
 
 	if (out_dir) {
 		/* report.html is one more file of the set: in its manifest */
-		rc = write_set(db_path, out_dir, "report.sha256", opt,
-			       RPT_ALL_CSV | (html ? RPT_HTML : 0u), &sum);
+		rc = write_set(db_path, out_dir, "report.sha256", opt, which,
+			       &sum);
 		if (rc)
 			return rc;
 		if (sum.parts == 0)
@@ -148,16 +161,59 @@ int report_cli(const char *db_path, const char *out_dir, int verbose)
 	return report_cli_opts(db_path, out_dir, NULL, NULL, verbose);
 }
 
+/* --only: report file names, comma-separated, into rpt_write's bits. */
+static int parse_only(const char *list, unsigned *which)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} files[] = {
+		{"yield.csv", RPT_YIELD}, {"tests.csv", RPT_TESTS},
+		{"bins.csv", RPT_BINS}, {"pareto.csv", RPT_PARETO},
+		{"teststats.csv", RPT_TESTSTATS}, {"wafermap.csv", RPT_WAFERMAP},
+		{"parts.csv", RPT_PARTS}, {"testtime.csv", RPT_TESTTIME},
+		{"instruments.csv", RPT_INSTRUMENTS},
+		{"pat_limits.csv", RPT_PAT}, {"trend.csv", RPT_TREND},
+	};
+	const char *p = list;
+
+	while (*p) {
+		size_t n = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+			if (strlen(files[i].name) == n &&
+			    !strncmp(files[i].name, p, n))
+				break;
+		if (i == sizeof(files) / sizeof(files[0])) {
+			cli_usage("report", "--only: no report named '%.*s' (one"
+				  " of yield.csv, tests.csv, bins.csv, pareto.csv,"
+				  " teststats.csv, wafermap.csv, parts.csv,"
+				  " testtime.csv, instruments.csv, pat_limits.csv,"
+				  " trend.csv)", (int)n, p);
+			return -1;
+		}
+		*which |= files[i].bit;
+		p += n + (p[n] == ',');
+	}
+	if (!*which) {
+		cli_usage("report", "--only: no report named");
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
 	enum { O_LOT = 256, O_WAFER, O_PRODUCT, O_STATION, O_SEQV, O_FROM,
-	       O_TO, O_FIRST, O_FINAL, O_COORDS, O_STDF, O_HTML, O_FROM_DB };
+	       O_TO, O_FIRST, O_FINAL, O_COORDS, O_STDF, O_HTML, O_FROM_DB,
+	       O_ONLY };
 	static const struct option opts[] = {
 		{"db", required_argument, 0, 'd'},
 		{"out", required_argument, 0, 'o'},
 		{"stdf", required_argument, 0, O_STDF},
 		{"html", no_argument, 0, O_HTML},
 		{"from-db", required_argument, 0, O_FROM_DB},
+		{"only", required_argument, 0, O_ONLY},
 		{"lot", required_argument, 0, O_LOT},
 		{"wafer", required_argument, 0, O_WAFER},
 		{"product", required_argument, 0, O_PRODUCT},
@@ -177,6 +233,7 @@ int cmd_report(int argc, char **argv)
 	rpt_options opt = { 0 };
 	unsigned long v;
 	int ch, verbose = 1, first = 0, final = 0, html = 0;
+	unsigned only = 0;
 
 	optind = 1;
 	opterr = 0;
@@ -197,6 +254,10 @@ int cmd_report(int argc, char **argv)
 		case 'o': out_dir = optarg; break;
 		case O_STDF: stdf_dir = optarg; break;
 		case O_FROM_DB: from_db = optarg; break;
+		case O_ONLY:
+			if (parse_only(optarg, &only))
+				return CLI_USAGE;
+			break;
 		case O_LOT: opt.lot = optarg; break;
 		case O_WAFER: opt.wafer = optarg; break;
 		case O_PRODUCT: opt.product = optarg; break;
@@ -230,8 +291,16 @@ int cmd_report(int argc, char **argv)
 	opt.first_pass = first;
 	if (!out_dir && (!stdf_dir || html))
 		out_dir = ".";
+	if (only && stdf_dir)
+		return cli_usage("report", "--only picks CSVs of the report set;"
+				 " --stdf writes another set: give them in two"
+				 " runs");
+	if (!only)
+		only = RPT_ALL_CSV;
+	if (html)
+		only |= RPT_HTML;
 	if (from_db)
 		return sync_report_from_db(from_db, out_dir, stdf_dir, &opt,
-					   html, verbose);
-	return report_cli_html(db_path, out_dir, stdf_dir, &opt, html, verbose);
+					   only, verbose);
+	return report_cli_which(db_path, out_dir, stdf_dir, &opt, only, verbose);
 }

@@ -3,19 +3,25 @@
  * central PostgreSQL server (sync/, pgs.h); and the pull behind
  * `station report --from-db`, which reports from the server by pulling
  * the selection into a scratch station file and running the same report
- * code on it. This file only parses options, prints, and owns the
+ * code on it - or, for tests.csv alone, by streaming the selected
+ * measurements from the server into the report's own accumulator. This file only parses options, prints, and owns the
  * scratch folder.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "db.h"
 #include "pgs.h"
 #include "report_cli.h"
+#include "report_set.h"
+#include "rpt.h"
 
 #define OPTSTRING "d:t:qh"
 
@@ -107,9 +113,119 @@ int cmd_sync(int argc, char **argv)
 	return CLI_OK;
 }
 
+/* The measurement callback: into the report's own accumulator. */
+static int add_measurement(void *user, const char *step, const char *name,
+			   const char *unit, const double *low,
+			   const double *high, const double *value, int pass)
+{
+	kgd_err e;
+
+	return rpt_tests_acc_add(user, step, name, unit, low, high, value, pass,
+				 &e);
+}
+
+/* ISO-8601 date, optionally with a time: what `station report` takes. */
+static int iso_date_ok(const char *s)
+{
+	static const char shape[] = "dddd-dd-dd";
+	size_t i;
+
+	for (i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != '-')
+			return 0;
+	return s[i] == '\0' || s[i] == 'T' || s[i] == ' ';
+}
+
+/* tests.csv alone: no pull. The server picks the runs and streams their
+ * measurements (pgs_measurements) into the report's own arithmetic
+ * (rpt_tests_acc), written into the folder's set like any report. */
+static int tests_from_db(const char *target, const char *out_dir,
+			 const rpt_options *opt, int verbose)
+{
+	pgs_select sel;
+	rpt_tests_acc *acc = NULL;
+	pgs_stats st;
+	kgd_err err;
+	rset set;
+	char *path = NULL;
+	int status, begun = 0;
+
+	if ((opt->from && !iso_date_ok(opt->from)) ||
+	    (opt->to && !iso_date_ok(opt->to)))
+		return cli_usage("report", "dates are ISO-8601,"
+				 " YYYY-MM-DD[THH:MM:SS] (got '%s')",
+				 opt->from && !iso_date_ok(opt->from) ? opt->from
+								      : opt->to);
+	memset(&sel, 0, sizeof(sel));
+	sel.f.lot = opt->lot;
+	sel.f.wafer = opt->wafer;
+	sel.f.station = opt->station;
+	sel.f.from = opt->from;
+	sel.f.to = opt->to;
+	sel.product = opt->product;
+	sel.seq_version = opt->seq_version;
+	sel.has_seq_version = opt->has_seq_version;
+	sel.first_pass = opt->first_pass;
+	kgd_err_clear(&err);
+	if (mkdir(out_dir, 0777) && errno != EEXIST) {
+		cli_error("%s: cannot create folder: %s", out_dir, strerror(errno));
+		return CLI_ERROR;
+	}
+	status = rpt_tests_acc_new(&acc, &err);
+	if (!status)
+		status = pgs_measurements(target, &sel, add_measurement, acc, &st,
+					  &err);
+	if (!status && st.runs == 0 && (opt->lot || opt->wafer || opt->product ||
+					opt->station || opt->has_seq_version ||
+					opt->from || opt->to))
+		status = kgd_err_set(&err, KGD_ERR_NOT_FOUND, "%s: no tested part "
+				     "matches the filters%s%s%s%s%s%s%s%s%s%s%s%s",
+				     st.server,
+				     opt->lot ? " lot=" : "", opt->lot ? opt->lot : "",
+				     opt->wafer ? " wafer=" : "",
+				     opt->wafer ? opt->wafer : "",
+				     opt->product ? " product=" : "",
+				     opt->product ? opt->product : "",
+				     opt->station ? " station=" : "",
+				     opt->station ? opt->station : "",
+				     opt->from ? " from=" : "", opt->from ? opt->from : "",
+				     opt->to ? " to=" : "", opt->to ? opt->to : "");
+	if (!status) {
+		status = rset_begin(&set, out_dir, "report.sha256", &err);
+		begun = !status;
+	}
+	if (!status) {
+		size_t n = strlen(set.stage) + sizeof("/tests.csv");
+
+		path = malloc(n);
+		if (!path)
+			status = kgd_err_set(&err, KGD_ERR_NOMEM, "out of memory");
+		else
+			snprintf(path, n, "%s/tests.csv", set.stage);
+	}
+	if (!status)
+		status = rpt_tests_acc_write(acc, path, &err);
+	if (!status)
+		status = rset_commit(&set, &err);
+	if (begun)
+		rset_end(&set);
+	free(path);
+	rpt_tests_acc_free(acc);
+	if (status)
+		return cli_fail(&err);
+	if (st.runs == 0)
+		fprintf(stderr, "station: note: %s holds no tested part; tests.csv "
+			"has its header row only\n", st.server);
+	if (verbose)
+		printf("tests.csv of %lld parts (%lld measurements, streamed from "
+		       "%s) into %s\n", st.runs, st.measurements, st.server,
+		       out_dir);
+	return CLI_OK;
+}
+
 int sync_report_from_db(const char *target, const char *out_dir,
-			const char *stdf_dir, const rpt_options *opt, int html,
-			int verbose)
+			const char *stdf_dir, const rpt_options *opt,
+			unsigned which, int verbose)
 {
 	char dir[] = "/tmp/kgd-report-XXXXXX";
 	const char *tmp = getenv("TMPDIR");
@@ -119,6 +235,8 @@ int sync_report_from_db(const char *target, const char *out_dir,
 	kgd_err err;
 	int rc;
 
+	if (which == RPT_TESTS && !stdf_dir && out_dir)
+		return tests_from_db(target, out_dir, opt, verbose);
 	if (tmp && *tmp && strlen(tmp) < 400) {
 		size_t n = strlen(tmp) + 24;
 
@@ -155,8 +273,8 @@ int sync_report_from_db(const char *target, const char *out_dir,
 				printf("pulled %lld parts tested (runs), %lld "
 				       "measurements from %s\n", st.runs,
 				       st.measurements, st.server);
-			rc = report_cli_html(p, out_dir, stdf_dir, opt, html,
-					     verbose);
+			rc = report_cli_which(p, out_dir, stdf_dir, opt, which,
+					      verbose);
 		}
 		unlink(p);
 		snprintf(p, n, "%s/pulled.db-wal", base);

@@ -26,7 +26,13 @@ int report_cli_html(const char *db_path, const char *out_dir,
  * the parts opt selects are pulled into a scratch station file, which the
  * same code reports on, then removed. */
 int sync_report_from_db(const char *target, const char *out_dir,
-			const char *stdf_dir, const rpt_options *opt, int html,
-			int verbose);
+			const char *stdf_dir, const rpt_options *opt,
+			unsigned which, int verbose);
+
+/* The same as report_cli_html with rpt_write's bits for the set at
+ * out_dir (RPT_ALL_CSV, with RPT_HTML, or those `--only` names). */
+int report_cli_which(const char *db_path, const char *out_dir,
+		     const char *stdf_dir, const rpt_options *opt,
+		     unsigned which, int verbose);
 
 #endif

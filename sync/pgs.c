@@ -90,6 +90,27 @@ int pgs_pull(const char *target, const char *out_path, const pgs_filter *f,
 	return status;
 }
 
+int pgs_measurements(const char *target, const pgs_select *sel,
+		     pgs_meas_fn fn, void *user, pgs_stats *st, kgd_err *err)
+{
+	pgs_stats local;
+	pgs_conn c;
+	int status;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	status = pgs_connect(&c, target, err);
+	if (status)
+		return status;
+	snprintf(st->server, sizeof(st->server), "%s", c.label);
+	status = pgs_schema_ready(&c, err);
+	if (!status)
+		status = pgs_tests_run(&c, sel, fn, user, st, err);
+	pgs_disconnect(&c);
+	return status;
+}
+
 /* ---- the background uploader -------------------------------------------- */
 
 struct pgs_bg {

@@ -111,4 +111,32 @@ typedef struct pgs_filter {
 int pgs_pull(const char *target, const char *out_path, const pgs_filter *f,
 	     pgs_stats *st, kgd_err *err);
 
+/* Which runs a report counts (reports/rpt.h's selection rule), decided on
+ * the server: each part's latest run (first_pass: its first), then the
+ * filters on that run. Parts are merged across station files by their
+ * natural key, and "latest" is the highest (file uuid, run id), as in
+ * the file pgs_pull writes. */
+typedef struct pgs_select {
+	pgs_filter f;
+	const char *product;          /* run.product */
+	int seq_version, has_seq_version;
+	int first_pass;
+} pgs_select;
+
+/* One measurement of a selected run: low, high, value NULL for none.
+ * Non-zero stops the stream (pgs_measurements then fails, out of
+ * memory: the only way a report's accumulator fails). */
+typedef int (*pgs_meas_fn)(void *user, const char *step, const char *name,
+			   const char *unit, const double *low,
+			   const double *high, const double *value, int pass);
+
+/* Stream the measurements of the runs sel picks on the server at target,
+ * in the order a report of a station file reads them (runs by file and
+ * id, each run's by seq_no), one read snapshot, no scratch file: what
+ * `station report --from-db --only tests.csv` adds up
+ * (rpt_tests_acc_add). st->runs: runs selected (0: nothing matched,
+ * fn never called), st->measurements: rows streamed. */
+int pgs_measurements(const char *target, const pgs_select *sel,
+		     pgs_meas_fn fn, void *user, pgs_stats *st, kgd_err *err);
+
 #endif

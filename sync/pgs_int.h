@@ -4,7 +4,8 @@
  * of tables that travel, and each layer's entry points.
  *
  * Layers (tests/callgraph.sh): pgs.c (the front: all of pgs.h) calls
- * pgs_up.c (upload) and pgs_pull.c (report pull), which call
+ * pgs_up.c (upload), pgs_pull.c (report pull) and pgs_tests.c (the
+ * measurements a report counts, streamed), which call
  * pgs_screen.c (the outlier screens, sent by version), which calls
  * pgs_schema.c (the central schema and its migrations), which calls
  * pgs_core.c (connections, errors, COPY text).
@@ -138,5 +139,10 @@ int pgs_up_waiting(const char *db_path, const char *server_uuid,
 		   pgs_waiting *w, kgd_err *err);
 int pgs_pull_run(pgs_conn *c, const char *out_path, const pgs_filter *f,
 		 pgs_stats *st, kgd_err *err);
+
+/* ---- pgs_tests.c (beside pgs_pull.c) ------------------------------------- */
+
+int pgs_tests_run(pgs_conn *c, const pgs_select *sel, pgs_meas_fn fn,
+		  void *user, pgs_stats *st, kgd_err *err);
 
 #endif

@@ -194,7 +194,7 @@ static int select_parts(pull *p, const pgs_filter *f, kgd_err *err)
 			       f ? f->station : NULL, f ? f->from : NULL,
 			       f ? f->to : NULL };
 
-	pgs_buf_printf(&b, "CREATE TEMP TABLE _sel_part AS SELECT DISTINCT r.src,"
+	pgs_buf_printf(&b, "CREATE TEMP TABLE _hit_part AS SELECT DISTINCT r.src,"
 		       " r.part_id AS id FROM run r JOIN part p ON p.src = r.src AND"
 		       " p.id = r.part_id JOIN lot l ON l.src = p.src AND l.id ="
 		       " p.lot_id LEFT JOIN wafer w ON w.src = p.src AND w.id ="
@@ -219,6 +219,30 @@ static int select_parts(pull *p, const pgs_filter *f, kgd_err *err)
 		return nomem(err);
 	status = pgs_exec(p->c, b.p, 0, NULL, "selecting parts", err);
 	pgs_buf_free(&b);
+	/* A part is one part in every file that tested it (the pull merges
+	 * it by its natural key), and the report picks its latest run among
+	 * all of them before it filters (rpt.h): so a part with a matching
+	 * run anywhere comes with its runs of every file, and the report,
+	 * not the pull, decides whether its selected run matches. */
+	if (!status)
+		status = pgs_exec(p->c, "CREATE TEMP TABLE _sel_part AS"
+				  /* the key with NULL as a value of its own:
+				   * an equality join (hashed), NULL = NULL as
+				   * in the pull's merge (IS) */
+				  " WITH k AS (SELECT p.src, p.id, l.name AS lot,"
+				  " w.name IS NULL AS wn, coalesce(w.name, '') AS w,"
+				  " p.serial IS NULL AS sn, coalesce(p.serial, '') AS s,"
+				  " p.die_x IS NULL AS xn, coalesce(p.die_x, 0) AS x,"
+				  " p.die_y IS NULL AS yn, coalesce(p.die_y, 0) AS y"
+				  " FROM part p JOIN lot l ON l.src = p.src AND"
+				  " l.id = p.lot_id LEFT JOIN wafer w ON w.src ="
+				  " p.src AND w.id = p.wafer_id),"
+				  " h AS (SELECT DISTINCT k.lot, k.wn, k.w, k.sn, k.s,"
+				  " k.xn, k.x, k.yn, k.y FROM k JOIN _hit_part t"
+				  " ON t.src = k.src AND t.id = k.id)"
+				  " SELECT k.src, k.id FROM k JOIN h USING (lot, wn,"
+				  " w, sn, s, xn, x, yn, y)", 0, NULL,
+				  "selecting parts", err);
 	if (!status)
 		status = pgs_exec(p->c, "CREATE TEMP TABLE _sel_run AS SELECT src, id"
 				  " FROM run WHERE (src, part_id) IN (SELECT src, id"

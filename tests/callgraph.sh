@@ -113,6 +113,6 @@ check reports kgd_reports "rpt.c" \
 check screen kgd_screen "scr.c" "scr_stat.c"
 # sync/ (issue 13): the front, the upload and the pull, the screens (sent
 # by version), the central schema, the bottom (connections, errors, COPY text).
-check sync kgd_sync "pgs.c" "pgs_up.c pgs_pull.c" "pgs_screen.c" "pgs_schema.c" \
-	"pgs_core.c"
+check sync kgd_sync "pgs.c" "pgs_up.c pgs_pull.c pgs_tests.c" "pgs_screen.c" \
+	"pgs_schema.c" "pgs_core.c"
 exit $status

@@ -791,6 +791,200 @@ static void timed_end(void)
 	fprintf(stderr, " [%.1f s] ", now_s() - t_start);
 }
 
+/* station report --from-db SERVER --only tests.csv [args] into dir. */
+static int tests_only(const char *dir, const char *a1, const char *a2,
+		      const char *a3)
+{
+	char *argv[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			 "--only", "tests.csv", "--out", (char *)dir, (char *)a1,
+			 (char *)a2, (char *)a3, NULL };
+
+	return tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 120);
+}
+
+static void expect_same_tests(const char *dir_a, const char *dir_b)
+{
+	char pa[900], pb[900];
+
+	snprintf(pa, sizeof(pa), "%s/tests.csv", dir_a);
+	snprintf(pb, sizeof(pb), "%s/tests.csv", dir_b);
+	CU_ASSERT_TRUE(same_file(pa, pb));
+}
+
+/* tests.csv streamed from the server (--only tests.csv: the server picks
+ * the runs, nothing is pulled) against the report of the pulled file, at
+ * the end, with every station file of the suite on the server (several
+ * lots and stations, retests, a screened lot): the same bytes, final and
+ * first pass, with a filter; and a filter that matches nothing fails as
+ * the report does. */
+static void test_tests_streamed(void)
+{
+	const char *demo_db = in_dir("demo/results.db");
+	char *pull[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			 "--out", (char *)in_dir("st-pull"), NULL };
+	char *pull_fp[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			    "--first-pass", "--out", (char *)in_dir("st-pull-fp"),
+			    NULL };
+	char *local[] = { STATION, "report", "-q", "--db", (char *)demo_db,
+			  "--lot", "DEMO1", "--out", (char *)in_dir("st-demo"),
+			  NULL };
+	long long lines;
+
+	CU_ASSERT_EQUAL(tu_run(pull, out, sizeof(out), errbuf, sizeof(errbuf),
+			       120), 0);
+	CU_ASSERT_EQUAL(tests_only(in_dir("st-stream"), NULL, NULL, NULL), 0);
+	expect_same_tests(in_dir("st-pull"), in_dir("st-stream"));
+	CU_ASSERT_EQUAL(tu_run(pull_fp, out, sizeof(out), errbuf, sizeof(errbuf),
+			       120), 0);
+	CU_ASSERT_EQUAL(tests_only(in_dir("st-stream-fp"), "--first-pass", NULL,
+				   NULL), 0);
+	expect_same_tests(in_dir("st-pull-fp"), in_dir("st-stream-fp"));
+	/* retests make first pass and final differ: the test can tell */
+	{
+		char pa[900], pb[900];
+		size_t la = 0, lb = 0;
+		char *x, *y;
+
+		snprintf(pa, sizeof(pa), "%s/tests.csv", in_dir("st-stream"));
+		snprintf(pb, sizeof(pb), "%s/tests.csv", in_dir("st-stream-fp"));
+		x = tu_slurp(pa, &la);
+		y = tu_slurp(pb, &lb);
+		CU_ASSERT(x && y && (la != lb || memcmp(x, y, la) != 0));
+		lines = 0;
+		for (size_t i = 0; x && i < la; i++)
+			lines += x[i] == '\n';
+		CU_ASSERT(lines > 3);
+		/* the appended columns are in the comparison: the pass-only
+		 * and log10 block, with a ratio test (lane_ber) read on log10 */
+		CU_ASSERT(x && strstr(x, ",pass_mean,") != NULL);
+		CU_ASSERT(x && strstr(x, ",pass_log10_cpk\n") != NULL);
+		CU_ASSERT(x && strstr(x, ",log10,") != NULL);
+		free(x);
+		free(y);
+	}
+	/* one lot of one station file, against that file's own report */
+	CU_ASSERT_EQUAL(tu_run(local, out, sizeof(out), errbuf, sizeof(errbuf),
+			       120), 0);
+	CU_ASSERT_EQUAL(tests_only(in_dir("st-stream-demo"), "--lot", "DEMO1",
+				   NULL), 0);
+	expect_same_tests(in_dir("st-demo"), in_dir("st-stream-demo"));
+	/* nothing matches: an error naming the filter, nothing written */
+	CU_ASSERT_EQUAL(tests_only(in_dir("st-none"), "--lot", "NO-SUCH-LOT",
+				   NULL), 1);
+	expect_in(errbuf, "lot=NO-SUCH-LOT");
+	CU_ASSERT_NOT_EQUAL(access(in_dir("st-none/tests.csv"), F_OK), 0);
+}
+
+/* The n column of tests.csv's insertion_loss row in dir (-1: none). */
+static long long tests_n(const char *d)
+{
+	char path[900];
+	char *x, *row;
+	long long n = -1;
+
+	snprintf(path, sizeof(path), "%s/tests.csv", d);
+	x = tu_slurp(path, NULL);
+	row = x ? strstr(x, "\ninsertion_loss,dB,-4,-1,") : NULL;
+	if (row)
+		n = atoll(row + strlen("\ninsertion_loss,dB,-4,-1,"));
+	free(x);
+	return n;
+}
+
+/* Set the file's identity before its first sync: the order of files on
+ * the server is their uuid order, and this test needs a known one. */
+static void set_uuid(const char *db_path, const char *uuid)
+{
+	sqlite3 *h = NULL;
+	char sql[200];
+
+	snprintf(sql, sizeof(sql), "UPDATE sync_source SET uuid = '%s'", uuid);
+	CU_ASSERT_EQUAL(sqlite3_open(db_path, &h), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/* One lot's report both ways (pulled file and streamed tests.csv), with
+ * one more filter: the same tests.csv; the parts counted, from the
+ * pulled yield.csv, and 8 times that in the streamed n (8 measurements a
+ * part, invalid ones counted too); -1 when nothing matched (both fail). */
+static long long twin_report(const char *tag, const char *opt, const char *val)
+{
+	char pd[700], sd[700], yp[900];
+	char *pull[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			 "--lot", "TWIN", "--out", pd, (char *)opt, (char *)val,
+			 NULL };
+	char *stream[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			   "--only", "tests.csv", "--lot", "TWIN", "--out", sd,
+			   (char *)opt, (char *)val, NULL };
+	char *y;
+	int rp, rs;
+	long long parts = -1;
+
+	snprintf(pd, sizeof(pd), "%s-pull", in_dir(tag));
+	snprintf(sd, sizeof(sd), "%s-stream", in_dir(tag));
+	rp = tu_run(pull, out, sizeof(out), errbuf, sizeof(errbuf), 120);
+	rs = tu_run(stream, out, sizeof(out), errbuf, sizeof(errbuf), 120);
+	CU_ASSERT_EQUAL(rp, rs);
+	if (rp || rs)
+		return -1;
+	expect_same_tests(pd, sd);
+	CU_ASSERT_EQUAL(tests_n(sd) % 8, 0);
+	snprintf(yp, sizeof(yp), "%s/yield.csv", pd);
+	y = tu_slurp(yp, NULL);
+	if (y && strstr(y, "\nTWIN,"))
+		parts = atoll(strstr(y, "\nTWIN,") + 6);
+	free(y);
+	CU_ASSERT_EQUAL(parts * 8, tests_n(sd));
+	return parts;
+}
+
+/* One part (same lot and serial) tested in two station files on two
+ * stations, both on the server. The rule (reports/rpt.h): a part's runs
+ * in all the files that tested it are one part's runs; final = the
+ * latest of them, first pass = the first, where a later file (uuid
+ * order) counts as later; the filters then apply to that run. File A
+ * (uuid first, cell-twin-a) tested parts 1-20, file B (cell-twin-b)
+ * retested parts 1-10. Final: 1-10 by B, 11-20 by A; first pass: all
+ * by A. The pulled report and the streamed tests.csv both say so. */
+static void test_part_in_two_files(void)
+{
+	const char *a = in_dir("twin-a.db"), *b = in_dir("twin-b.db");
+
+	CU_ASSERT_EQUAL_FATAL(pgu_make_results(a, "cell-twin-a", "TWIN", 20, 8,
+					       11), 0);
+	CU_ASSERT_EQUAL_FATAL(pgu_make_results(b, "cell-twin-b", "TWIN", 10, 8,
+					       12), 0);
+	set_uuid(a, "00000000000000000000000000000a13");
+	set_uuid(b, "ffffffffffffffffffffffffffffb013");
+	/* B first: the order of arrival does not matter, the files' does */
+	CU_ASSERT_EQUAL_FATAL(sync_as(b, srv.conninfo, 60), 0);
+	CU_ASSERT_EQUAL_FATAL(sync_as(a, srv.conninfo, 60), 0);
+	CU_ASSERT_EQUAL(twin_report("twin-all", NULL, NULL), 20);
+	/* parts 1-10's latest run is B's: not on cell-twin-a */
+	CU_ASSERT_EQUAL(twin_report("twin-sa", "--station", "cell-twin-a"), 10);
+	CU_ASSERT_EQUAL(twin_report("twin-sb", "--station", "cell-twin-b"), 10);
+	/* first pass: A's run for all 20; none first-passed on B */
+	CU_ASSERT_EQUAL(twin_report("twin-fp", "--first-pass", NULL), 20);
+	{
+		char *fa[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			       "--only", "tests.csv", "--lot", "TWIN",
+			       "--first-pass", "--station", "cell-twin-a",
+			       "--out", (char *)in_dir("twin-fpa"), NULL };
+		char *fb[] = { STATION, "report", "-q", "--from-db", srv.conninfo,
+			       "--lot", "TWIN", "--first-pass", "--station",
+			       "cell-twin-b", "--out", (char *)in_dir("twin-fpb"),
+			       NULL };
+
+		CU_ASSERT_EQUAL(tu_run(fa, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 120), 0);
+		CU_ASSERT_EQUAL(tests_n(in_dir("twin-fpa")), 20 * 8);
+		CU_ASSERT_EQUAL(tu_run(fb, out, sizeof(out), errbuf,
+				       sizeof(errbuf), 120), 1);
+		expect_in(errbuf, "cell-twin-b");
+	}
+}
+
 /* KGD_SYNC_ONLY=<n>: run only the n-th case (1-based), to look at one. */
 int cu_register(void)
 {
@@ -808,6 +1002,8 @@ int cu_register(void)
 		  test_run_sync_server_down },
 		{ "kill -9 during a background sync, then --resume",
 		  test_kill9_then_resume },
+		{ "tests.csv streamed from the server", test_tests_streamed },
+		{ "one part in two station files", test_part_in_two_files },
 	};
 	const char *only = getenv("KGD_SYNC_ONLY");
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("sync", suite_init,
