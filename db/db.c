@@ -199,6 +199,34 @@ static void rollback_if_open(db *d)
 		db_st_run(d, ST_ROLLBACK, NULL, "rolling back");
 }
 
+/* A real number or NULL (NAN, or no geometry at all). */
+static db_val map_real(const db_wafer_map *m, double v)
+{
+	return m->has && isfinite(v) ? VAL_REAL(v) : VAL_NULL;
+}
+
+/* The wafer's row; a new one carries the prober's map geometry. */
+static int wafer_find_or_add(db *d, int64_t lot, const char *wafer,
+			     const db_wafer_map *m, int64_t *id, kgd_err *err)
+{
+	int status = db_find_id(d, ST_WAFER_FIND, (db_val[]){ VAL_INT(lot),
+				VAL_TEXT(wafer) }, 2, "wafer", id, err);
+
+	if (status || *id)
+		return status;
+	status = db_st_exec(d, ST_WAFER_ADD, (db_val[]){
+				VAL_INT(lot), VAL_TEXT(wafer),
+				map_real(m, m->diameter_mm), map_real(m, m->die_w_um),
+				map_real(m, m->die_h_um),
+				m->has ? VAL_INT(m->cols) : VAL_NULL,
+				m->has ? VAL_INT(m->rows) : VAL_NULL,
+				map_real(m, m->edge_mm), map_real(m, m->notch_deg) },
+			    9, "wafer", err);
+	if (!status)
+		*id = sqlite3_last_insert_rowid(d->h);
+	return status;
+}
+
 int db_run_begin(db *d, const db_run_info *info, int64_t *run_id, kgd_err *err)
 {
 	struct ids ids;
@@ -230,10 +258,8 @@ int db_run_begin(db *d, const db_run_info *info, int64_t *run_id, kgd_err *err)
 			     info->seq_text, info->lot, info->limits_sha256,
 			     info->limits_text, &ids, err);
 	if (!status && info->wafer)
-		status = db_find_or_add(d, ST_WAFER_FIND, ST_WAFER_ADD,
-					(db_val[]){ VAL_INT(ids.lot),
-							VAL_TEXT(info->wafer) },
-					2, "wafer", &wafer_id, err);
+		status = wafer_find_or_add(d, ids.lot, info->wafer,
+					   &info->wafer_map, &wafer_id, err);
 	if (!status)
 		status = db_find_or_add(d, ST_PART_FIND, ST_PART_ADD,
 					(db_val[]){

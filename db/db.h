@@ -78,6 +78,17 @@ const char *db_backup_path(const db *d);
  * if newer; the message names path. */
 int db_check_readable(struct sqlite3 *h, const char *path, kgd_err *err);
 
+/* Added in schema 10: the prober's map geometry of a wafer (driver ABI
+ * 1.4 map_geometry), stored on the wafer row when the wafer is first
+ * recorded and never changed. has = 0: unknown (every column NULL). */
+typedef struct db_wafer_map {
+	int has;
+	double diameter_mm, die_w_um, die_h_um;
+	int cols, rows;
+	double edge_mm;            /* NAN: unknown */
+	double notch_deg;          /* counter-clockwise from +x; NAN: unknown */
+} db_wafer_map;
+
 /* Identity of one run: who tested which part with what. Strings are
  * copied; NULL means unknown. Required: station, lot, seq_name,
  * seq_sha256, and a part identity (serial and/or die x/y). Rows for
@@ -110,6 +121,9 @@ typedef struct db_run_info {
 	/* Added in schema 6: the test condition ("temperature_c=85") that
 	 * picked the run's limit set; NULL: none. */
 	const char *condition;
+	/* Added in schema 10: the wafer's map geometry, used only when
+	 * this run is the first of its wafer (the row is created). */
+	db_wafer_map wafer_map;
 } db_run_info;
 
 /* One logged value with the limits applied to it. */

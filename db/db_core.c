@@ -37,7 +37,10 @@ static const char *const st_sql[ST_COUNT] = {
 	[ST_LOT_FIND] = "SELECT id FROM lot WHERE name = ?1",
 	[ST_LOT_ADD] = "INSERT INTO lot(name) VALUES (?1)",
 	[ST_WAFER_FIND] = "SELECT id FROM wafer WHERE lot_id = ?1 AND name = ?2",
-	[ST_WAFER_ADD] = "INSERT INTO wafer(lot_id, name) VALUES (?1, ?2)",
+	[ST_WAFER_ADD] = "INSERT INTO wafer(lot_id, name, map_diameter_mm,"
+			 " map_die_w_um, map_die_h_um, map_cols, map_rows,"
+			 " map_edge_mm, map_notch_deg)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[ST_PART_FIND] = "SELECT id FROM part WHERE lot_id = ?1 AND wafer_id IS ?2"
 			 " AND die_x IS ?3 AND die_y IS ?4 AND serial IS ?5",
 	[ST_PART_ADD] = "INSERT INTO part(lot_id, wafer_id, die_x, die_y, serial)"

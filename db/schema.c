@@ -305,6 +305,21 @@ static const char *const migrations[] = {
 	"  last_id INTEGER NOT NULL,"
 	"  synced_at TEXT NOT NULL,"
 	"  PRIMARY KEY (server, tbl));",
+
+	/* 10: the prober's map geometry of a wafer (issue 16, the wafer
+	 * picture), recorded when the station first records the wafer
+	 * (driver ABI 1.4 map_geometry): diameter, the map's index (die
+	 * step) size, its grid, the edge exclusion and the notch angle
+	 * (degrees counter-clockwise from the right; 270 = down). All NULL:
+	 * unknown (an older file, a prober without the operation); edge and
+	 * notch may be NULL alone. The row is never updated. */
+	"ALTER TABLE wafer ADD COLUMN map_diameter_mm REAL;"
+	"ALTER TABLE wafer ADD COLUMN map_die_w_um REAL;"
+	"ALTER TABLE wafer ADD COLUMN map_die_h_um REAL;"
+	"ALTER TABLE wafer ADD COLUMN map_cols INTEGER;"
+	"ALTER TABLE wafer ADD COLUMN map_rows INTEGER;"
+	"ALTER TABLE wafer ADD COLUMN map_edge_mm REAL;"
+	"ALTER TABLE wafer ADD COLUMN map_notch_deg REAL;",
 };
 
 #define DB_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -135,6 +135,12 @@ static int shadow_missing(rpt_ctx *c, kgd_err *err)
 	if (status)
 		return status;
 	c->has_step_time = n != 0;
+	status = query_count(c, "SELECT count(*) FROM pragma_table_info("
+			     "'wafer') WHERE name = 'map_diameter_mm'", NULL,
+			     &n, err);
+	if (status)
+		return status;
+	c->has_wafer_map = n != 0;
 	return KGD_OK;
 }
 

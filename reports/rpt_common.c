@@ -231,6 +231,22 @@ int rpt_emit_csv(rpt_ctx *c, const char *path, const char *const header[],
 	return rpt_emit(c, path, csv_body, &job, err);
 }
 
+const char *rpt_bin_colour(int has_bin, int bin, int pass)
+{
+	static const char *const pal[] = {
+		"#d55e00", "#0072b2", "#e69f00", "#cc79a7", "#56b4e9",
+		"#f0e442", "#9467bd", "#8c564b", "#7f7f7f", "#bcbd22",
+		"#17becf", "#e377c2",
+	};
+	int n = (int)(sizeof(pal) / sizeof(pal[0]));
+
+	if (pass)
+		return "#2ca02c";
+	if (!has_bin)
+		return "#ffffff";
+	return pal[((bin % n) + n) % n];
+}
+
 /* ---- measurement keys --------------------------------------------------- */
 
 static const rpt_keys *sort_keys;

@@ -40,21 +40,11 @@ static void esc_col(FILE *f, sqlite3_stmt *st, int i)
 	esc(f, (const char *)sqlite3_column_text(st, i));
 }
 
-/* One colour per bin number, the same in every report (docs/REPORTS.md):
- * passing dies green, failing bins from a fixed palette by number. */
+/* One colour per bin number, the same in every report: rpt_bin_colour;
+ * a negative bin is none. */
 static const char *bin_colour(int bin, int pass)
 {
-	static const char *const pal[] = {
-		"#d55e00", "#0072b2", "#e69f00", "#cc79a7", "#56b4e9",
-		"#f0e442", "#9467bd", "#8c564b", "#7f7f7f", "#bcbd22",
-		"#17becf", "#e377c2",
-	};
-
-	if (pass)
-		return "#2ca02c";
-	if (bin < 0)
-		return "#ffffff";
-	return pal[bin % (int)(sizeof(pal) / sizeof(pal[0]))];
+	return rpt_bin_colour(bin >= 0, bin, pass);
 }
 
 static int step_done(rpt_ctx *c, sqlite3_stmt *st, int rc, kgd_err *err)
@@ -189,70 +179,17 @@ static int pareto_section(rpt_ctx *c, FILE *f, kgd_err *err)
 	return step_done(c, st, rc, err);
 }
 
-/* One wafer map as inline SVG: every selected die at its x/y, coloured by
- * its final soft bin (hard bin when none). */
+/* One wafer map: the drawing of the wafermap_*.svg files (rpt_wafer_pic),
+ * so the report and the files never disagree. */
 static int one_map(rpt_ctx *c, FILE *f, const char *lot, const char *wafer,
 		   kgd_err *err)
 {
-	static const char sql[] =
-		"SELECT x, y, coalesce(soft_bin, hard_bin), status = 'pass',"
-		" screen_reason IS NOT NULL, (SELECT min(x) FROM temp.sel WHERE"
-		" lot = ?1 AND wafer = ?2), (SELECT max(x) FROM temp.sel WHERE"
-		" lot = ?1 AND wafer = ?2), (SELECT min(y) FROM temp.sel WHERE"
-		" lot = ?1 AND wafer = ?2), (SELECT max(y) FROM temp.sel WHERE"
-		" lot = ?1 AND wafer = ?2) FROM temp.sel WHERE lot = ?1 AND"
-		" wafer = ?2 AND x IS NOT NULL ORDER BY y, x";
-	sqlite3_stmt *st = NULL;
-	int rc, status = rpt_prepare(c, sql, &st, err), first = 1, cell = 16;
-	int x0 = 0, y0 = 0, w = 0, h = 0;
+	int status;
 
-	if (status)
-		return status;
-	sqlite3_bind_text(st, 1, lot, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, wafer, -1, SQLITE_TRANSIENT);
-	fputs("<figure><figcaption>", f);
-	esc(f, lot);
-	fputs(" / ", f);
-	esc(f, wafer);
-	fputs("</figcaption>\n", f);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int x = sqlite3_column_int(st, 0), y = sqlite3_column_int(st, 1);
-		int nobin = sqlite3_column_type(st, 2) == SQLITE_NULL;
-		int bin = sqlite3_column_int(st, 2);
-		int pass = sqlite3_column_int(st, 3);
-
-		if (first) {
-			x0 = sqlite3_column_int(st, 5);
-			y0 = sqlite3_column_int(st, 7);
-			w = sqlite3_column_int(st, 6) - x0 + 1;
-			h = sqlite3_column_int(st, 8) - y0 + 1;
-			cell = 320 / (w > h ? w : h);
-			cell = cell > 24 ? 24 : cell < 3 ? 3 : cell;
-			fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" "
-				"width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">"
-				"<circle cx=\"%d\" cy=\"%d\" r=\"%d\" fill=\"#eee\""
-				" stroke=\"#999\"/>\n", w * cell + 8, h * cell + 8,
-				w * cell + 8, h * cell + 8, w * cell / 2 + 4,
-				h * cell / 2 + 4, (w > h ? w : h) * cell / 2 + 3);
-			first = 0;
-		}
-		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-			"fill=\"%s\" stroke=\"%s\" stroke-width=\"%s\"><title>"
-			"x=%d y=%d bin ", 4 + (x - x0) * cell, 4 + (y - y0) * cell,
-			cell - 1, cell - 1, bin_colour(nobin ? -1 : bin, pass),
-			sqlite3_column_int(st, 4) ? "#000" : "#555",
-			sqlite3_column_int(st, 4) ? "2" : "0.5", x, y);
-		if (nobin)
-			fputs("none", f);
-		else
-			fprintf(f, "%d", bin);
-		fputs(sqlite3_column_int(st, 4) ? " (screen reject)" : "", f);
-		fputs("</title></rect>\n", f);
-	}
-	if (!first)
-		fputs("</svg>", f);
+	fputs("<figure>", f);
+	status = rpt_wafer_pic(c, f, lot, wafer, 1, err);
 	fputs("</figure>\n", f);
-	return step_done(c, st, rc, err);
+	return status;
 }
 
 static int maps_section(rpt_ctx *c, FILE *f, kgd_err *err)
@@ -265,8 +202,9 @@ static int maps_section(rpt_ctx *c, FILE *f, kgd_err *err)
 
 	if (status)
 		return status;
-	fputs("<h2 id=\"maps\">Wafer maps (final soft bin; heavy outline: "
-	      "rejected by the screen)</h2>\n<div class=\"maps\">\n", f);
+	fputs("<h2 id=\"maps\">Wafer maps (final soft and hard bins; dashed: "
+	      "untested site; /: retested; heavy outline: rejected by the "
+	      "screen)</h2>\n<div class=\"maps\">\n", f);
 	while (!status && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		status = one_map(c, f, (const char *)sqlite3_column_text(st, 0),
 				 (const char *)sqlite3_column_text(st, 1), err);
@@ -535,6 +473,7 @@ static int html_body(rpt_ctx *c, FILE *f, void *arg, kgd_err *err)
 	      ".sw{display:inline-block;width:10px;height:10px;"
 	      "border:1px solid #333}\n"
 	      ".maps{display:flex;flex-wrap:wrap;gap:1em}\n"
+	      "svg.wafermap{max-width:100%;height:auto}\n"
 	      "figure{margin:0}\nfigcaption{font-weight:bold}\n"
 	      "</style>\n</head>\n<body>\n<h1>KGD lot report</h1>\n", f);
 	fprintf(f, "<p>%lld parts. Sections: <a href=\"#yield\">yield</a>, "

@@ -43,6 +43,9 @@ typedef struct rpt_ctx {
 	const char *m_name;
 	/* step_result has duration_s (schema 4): testtime.csv has rows. */
 	int has_step_time;
+	/* wafer has the prober's map geometry (schema 10): the wafer
+	 * pictures draw the real wafer. */
+	int has_wafer_map;
 	long long n_parts;          /* rows in temp.sel */
 	locale_t c_locale, old_locale;
 } rpt_ctx;
@@ -86,6 +89,11 @@ char *rpt_safe_name(const char *s);
 char *rpt_wafer_path(const char *dir, const char *prefix, const char *lot,
 		     const char *wafer, const char *ext);
 
+/* The colour of a bin, the same in every report and picture: passing
+ * dies green, a bin-less die white, failing bins from a fixed palette
+ * indexed by bin number (docs/REPORTS.md), so maps compare side by side. */
+const char *rpt_bin_colour(int has_bin, int bin, int pass);
+
 /* ---- measurement keys (parts.csv columns, STDF test numbers) ------------ */
 
 /* SQL expression for a measurement's key text, on alias m:
@@ -128,6 +136,12 @@ void rpt_tacc_free(rpt_tests_acc *a);
 int rpt_teststats(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_pareto(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_wafermap(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
+/* rpt_wafer_svg.c: the per-wafer pictures (called by rpt_wafermap only) */
+int rpt_wafer_svgs(rpt_ctx *c, const char *dir, int *files, kgd_err *err);
+/* One wafer's picture into f: the SVG files and report.html's inline maps
+ * are this one drawing (inline_html: no XML declaration). */
+int rpt_wafer_pic(rpt_ctx *c, FILE *f, const char *lot, const char *wafer,
+		  int inline_html, kgd_err *err);
 int rpt_parts(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_testtime(rpt_ctx *c, const char *path, kgd_err *err);
 int rpt_instruments(rpt_ctx *c, const char *path, kgd_err *err);

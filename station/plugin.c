@@ -296,6 +296,7 @@ static const struct op_row prober_rows[] = {
 	OPT(drv_prober_ops, die_count),
 	OPT_SINCE(drv_prober_ops, fiber_move, 2, PROBER_FIBER),
 	OPT_SINCE(drv_prober_ops, fiber_position, 2, PROBER_FIBER),
+	OPT_SINCE(drv_prober_ops, map_geometry, 4, NULL),
 };
 static const struct op_row laser_rows[] = {
 	REQ(drv_laser_ops, channels),

@@ -46,6 +46,8 @@ typedef struct wafer_walk {
 	                           naming another lot */
 	size_t done, total;
 	struct die_set *seen;   /* dies the route reached on this wafer */
+	db_wafer_map map;       /* the loaded wafer's map geometry (has = 0:
+	                           the prober gives none) */
 } wafer_walk;
 
 static int prober_fail(wafer_walk *w, int rc, kgd_err *err, const char *what)
@@ -83,6 +85,36 @@ static int contact_die(wafer_walk *w, drv_die die, kgd_err *err)
 	return rc ? prober_fail(w, rc, err, "contact") : KGD_OK;
 }
 
+/* The prober's map geometry for the wafer's row (ABI 1.4, optional): the
+ * reports draw the real wafer from it. A prober without the operation, or
+ * one that fails to answer, leaves it unknown - the reports then say so -
+ * and never stops the lot; the failure is noted in the log. */
+static void read_map(wafer_walk *w)
+{
+	const drv_descriptor *d = w->pr->plugin->desc;
+	drv_map_geometry g;
+	kgd_err e2;
+
+	memset(&w->map, 0, sizeof(w->map));
+	if (d->abi_minor < 4 || !w->ops->map_geometry)
+		return;
+	kgd_err_clear(&e2);
+	if (w->ops->map_geometry(w->pr->h, &g, &e2) != KGD_OK) {
+		run_progress_note(w->cx, "wafer %s: no map geometry from the "
+				  "prober (%s); the wafer picture will infer it",
+				  w->wafer, e2.msg);
+		return;
+	}
+	w->map.has = 1;
+	w->map.diameter_mm = g.diameter_mm;
+	w->map.die_w_um = g.die_w_um;
+	w->map.die_h_um = g.die_h_um;
+	w->map.cols = g.cols;
+	w->map.rows = g.rows;
+	w->map.edge_mm = g.edge_um / 1000.0;
+	w->map.notch_deg = g.notch_deg;
+}
+
 /* One die, the chuck already at it. */
 static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 {
@@ -94,6 +126,7 @@ static int test_die(wafer_walk *w, drv_die die, kgd_err *err)
 
 	run_fill_info(cx, &info);
 	info.wafer = w->wafer;
+	info.wafer_map = w->map;
 	info.die_x = die.x;
 	info.die_y = die.y;
 	info.has_xy = 1;
@@ -367,6 +400,7 @@ static int walk_slots(run_ctx *cx, die_set *seen, kgd_err *err)
 		rc = check_wafer_lot(&w, err);
 		if (rc)
 			return rc;
+		read_map(&w);
 		rc = walk_wafer(&w, err);
 		if (rc == KGD_ERR_ABORTED) {
 			run_summary *sum = cx->sum;

@@ -147,6 +147,15 @@ static const char *const migrations[] = {
 	"CREATE INDEX screen_die_run ON screen_die(src, run_id);"
 	"CREATE VIEW screen_current AS SELECT DISTINCT ON (src, id) * FROM screen"
 	"  ORDER BY src, id, sent_at DESC;",
+	/* 4: the station file's schema 10 (issue 16): the prober's map
+	 * geometry of a wafer, NULL when unknown, as in the file. */
+	"ALTER TABLE wafer ADD COLUMN map_diameter_mm double precision;"
+	"ALTER TABLE wafer ADD COLUMN map_die_w_um double precision;"
+	"ALTER TABLE wafer ADD COLUMN map_die_h_um double precision;"
+	"ALTER TABLE wafer ADD COLUMN map_cols integer;"
+	"ALTER TABLE wafer ADD COLUMN map_rows integer;"
+	"ALTER TABLE wafer ADD COLUMN map_edge_mm double precision;"
+	"ALTER TABLE wafer ADD COLUMN map_notch_deg double precision;",
 };
 
 #define PGS_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

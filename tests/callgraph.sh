@@ -107,6 +107,7 @@ check station kgd_station_core "-" "lot.c run_dry.c" \
 	"diag.c"
 check reports kgd_reports "rpt.c" \
 	"rpt_yield.c rpt_tests.c rpt_pareto.c rpt_wafer.c rpt_parts.c rpt_time.c rpt_stdf.c rpt_instruments.c rpt_screen.c rpt_html.c" \
+	"rpt_wafer_svg.c" "rpt_wafer_load.c" \
 	"rpt_common.c"
 # screen/ (issue 16): the front scr.c over the arithmetic
 check screen kgd_screen "scr.c" "scr_stat.c"

@@ -55,7 +55,7 @@ static void test_good_plugin_loads(void)
 static void test_wrong_major(void)
 {
 	expect_refused("abi-wrong-major", KGD_ERR_ABI,
-		       "plugin built for driver ABI 2.0, station speaks 1.3");
+		       "plugin built for driver ABI 2.0, station speaks 1.4");
 }
 
 static void test_missing_symbol(void)
@@ -73,7 +73,7 @@ static void test_missing_operation(void)
 static void test_unknown_class(void)
 {
 	expect_refused("abi-unknown-class", KGD_ERR_ABI,
-		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.3 "
+		       "driver 'abi-unknown-class' has unknown class 9 (ABI 1.4 "
 		       "knows power-meter 1, bert 2, prober 3, laser 4, smu 5)");
 }
 
@@ -150,7 +150,7 @@ static void test_real_drivers_load(void)
 		 "set_wavelength_ports", 0},
 		{"mpi-sentio", DRV_CLASS_PROBER, "open close identify load_wafer "
 		 "step_first step_next step_to contact separate bin_die "
-		 "unload_wafer current_die die_count fiber_move fiber_position", 0},
+		 "unload_wafer current_die die_count fiber_move fiber_position map_geometry", 0},
 		{"thorlabs-pm100", DRV_CLASS_POWER_METER, "open close identify "
 		 "set_wavelength read_power set_averaging read_power_all", 0},
 		{"jbert-n4903b", DRV_CLASS_BERT, "open close identify configure "
@@ -192,10 +192,10 @@ static void test_station_plugins_lists_reasons(void)
 	rc = tu_run(argv, out, sizeof(out), errb, sizeof(errb), 30);
 	unsetenv("KGD_PLUGIN_PATH");
 	CU_ASSERT_EQUAL(rc, 0);
-	CU_ASSERT(strstr(out, "OK       abi-good             bert         1.3   "
+	CU_ASSERT(strstr(out, "OK       abi-good             bert         1.4   "
 			 DIR "/abi-good.so") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-wrong-major.so: plugin built "
-			 "for driver ABI 2.0, station speaks 1.3\n") != NULL);
+			 "for driver ABI 2.0, station speaks 1.4\n") != NULL);
 	CU_ASSERT(strstr(out, "REJECTED " DIR "/abi-partial-multilane.so: driver "
 			 "'abi-partial-multilane' sets only part of the multi-lane "
 			 "operations") != NULL);

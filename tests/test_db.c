@@ -1199,6 +1199,11 @@ static void test_migration_from_v3(void)
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sync_source"
 			      " WHERE length(uuid) = 32"), 1);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM sync_mark"), 0);
+	/* schema 10: no map geometry known for the old wafers */
+	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM wafer WHERE"
+			      " map_diameter_mm IS NULL AND map_cols IS NULL AND"
+			      " map_notch_deg IS NULL"),
+			q_int(path, "SELECT count(*) FROM wafer"));
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_integrity_check"
 			      " WHERE integrity_check = 'ok'"), 1);
 	CU_ASSERT_EQUAL(q_int(path, "SELECT count(*) FROM pragma_foreign_key_check"),

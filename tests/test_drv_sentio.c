@@ -10,6 +10,7 @@
  */
 #include <CUnit/CUnit.h>
 #include <dlfcn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@ struct prober {
 	int count;
 	int garbage_step;    /* answer step_next with a non-die message */
 	int no_idn;          /* answer *IDN? with an error, as older SENTIO */
+	int geom_full;       /* answer map:get_grid_params / get_orient_marker
+	                        (else: unknown command, as an older release) */
+	int geom_bad;        /* map:get_index_size answers one number */
 };
 
 static const int route[3][2] = {{3, 4}, {4, 4}, {5, 4}};
@@ -79,6 +83,21 @@ static int prober_respond(void *state, const char *line, char *reply, size_t cap
 		p->loaded = 0;
 		return reply_with(p, reply, cap, 0, "");
 	}
+	/* The map's geometry (ABI 1.4 map_geometry), in SENTIO's formats;
+	 * the map is the recipe's, known without a wafer. */
+	if (strcmp(line, "map:get_diameter") == 0)
+		return reply_with(p, reply, cap, 0, "200");
+	if (strcmp(line, "map:get_index_size") == 0)
+		return reply_with(p, reply, cap, 0, p->geom_bad ? "5000.0"
+							       : "5000.0,4000.0");
+	if (strcmp(line, "map:get_num_cols") == 0)
+		return reply_with(p, reply, cap, 0, "38");
+	if (strcmp(line, "map:get_num_rows") == 0)
+		return reply_with(p, reply, cap, 0, "48");
+	if (p->geom_full && strcmp(line, "map:get_grid_params") == 0)
+		return reply_with(p, reply, cap, 0, "5000,4000,2500,2000,3000");
+	if (p->geom_full && strcmp(line, "map:get_orient_marker") == 0)
+		return reply_with(p, reply, cap, 0, "Notch,-90.0,600.0");
 	if (!p->loaded)
 		return reply_with(p, reply, cap, 4, "no wafer loaded");
 	if (strcmp(line, "vis:align_wafer") == 0)
@@ -230,6 +249,39 @@ static void test_every_operation(void)
 	rig_down(&g);
 }
 
+/* map_geometry: the four required answers; edge exclusion and notch when
+ * the release has the commands, unknown (NAN) when it refuses them; a
+ * malformed answer is a protocol error naming the command. */
+static void test_map_geometry(void)
+{
+	struct prober p = {.n_dies = 3};
+	drv_map_geometry m;
+	struct rig g;
+	kgd_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(drv->prober->map_geometry);
+	CU_ASSERT_EQUAL_FATAL(rig_up(&g, &p, 1000), KGD_OK);
+	CU_ASSERT_EQUAL(drv->prober->map_geometry(g.h, &m, &err), KGD_OK);
+	CU_ASSERT_DOUBLE_EQUAL(m.diameter_mm, 200, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(m.die_w_um, 5000, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(m.die_h_um, 4000, 1e-12);
+	CU_ASSERT(m.cols == 38 && m.rows == 48);
+	CU_ASSERT(isnan(m.edge_um) && isnan(m.notch_deg));
+	p.geom_full = 1;
+	rig_down(&g);
+	CU_ASSERT_EQUAL_FATAL(rig_up(&g, &p, 1000), KGD_OK);
+	CU_ASSERT_EQUAL(drv->prober->map_geometry(g.h, &m, &err), KGD_OK);
+	CU_ASSERT_DOUBLE_EQUAL(m.edge_um, 3000, 1e-12);
+	CU_ASSERT_DOUBLE_EQUAL(m.notch_deg, 270, 1e-12);  /* -90 */
+	rig_down(&g);
+	p.geom_bad = 1;
+	CU_ASSERT_EQUAL_FATAL(rig_up(&g, &p, 1000), KGD_OK);
+	CU_ASSERT_EQUAL(drv->prober->map_geometry(g.h, &m, &err), KGD_ERR_PROTOCOL);
+	CU_ASSERT(strstr(err.msg, "map:get_index_size") && strstr(err.msg, "5000.0")
+		  && strstr(err.msg, g.uri));
+	rig_down(&g);
+}
+
 static void test_empty_map_ends_at_once(void)
 {
 	struct prober p = {.n_dies = 0};
@@ -312,6 +364,7 @@ int cu_register(void)
 		return -1;
 	CU_add_test(s, "descriptor", test_descriptor);
 	CU_add_test(s, "every operation", test_every_operation);
+	CU_add_test(s, "map geometry (ABI 1.4)", test_map_geometry);
 	CU_add_test(s, "empty map ends at once", test_empty_map_ends_at_once);
 	CU_add_test(s, "prober error surfaces", test_prober_error_surfaces);
 	CU_add_test(s, "timeout mid-route", test_timeout_mid_route);

@@ -168,6 +168,47 @@ static void test_whole_wafer(void)
 	CU_ASSERT_EQUAL(dvs_stop(s), 0);
 }
 
+/* ABI 1.4 map_geometry: SENTIO's map:get_* answers are the model's wafer,
+ * and the whole dies inside its usable radius, counted from the answers
+ * alone, are the prober's map (map:get_num_dies). */
+static void test_map_geometry(void)
+{
+	const char *const args[] = {WAFER_ARGS, NULL};
+	dvs_session *s = dvs_open(drv, ROLE, 2000, args);
+	drv_map_geometry g;
+	int n = -1, sites = 0;
+	kgd_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(drv->prober->map_geometry);
+	CU_ASSERT(drv->abi_minor >= 4);
+	CU_ASSERT_EQUAL_FATAL(drv->prober->map_geometry(s->h, &g, &err), KGD_OK);
+	CU_ASSERT_DOUBLE_EQUAL(g.diameter_mm, model.p.wafer_mm, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(g.die_w_um, 40000, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(g.die_h_um, 40000, 1e-9);
+	CU_ASSERT_EQUAL(g.cols, model.cols);
+	CU_ASSERT_EQUAL(g.rows, model.rows);
+	CU_ASSERT_DOUBLE_EQUAL(g.edge_um, model.p.edge_mm * 1000, 1e-9);
+	CU_ASSERT_DOUBLE_EQUAL(g.notch_deg, 270, 1e-9);
+	for (int j = 0; j < g.rows; j++)
+		for (int i = 0; i < g.cols; i++) {
+			double r = g.diameter_mm / 2 - g.edge_um / 1000;
+			int in = 1;
+
+			for (int k = 0; k < 4; k++) {
+				double x = (i + (k & 1) - g.cols / 2.0) * g.die_w_um / 1000;
+				double y = (j + (k >> 1) - g.rows / 2.0) * g.die_h_um / 1000;
+
+				in &= x * x + y * y <= r * r;
+			}
+			sites += in;
+		}
+	CU_ASSERT_EQUAL(drv->prober->die_count(s->h, &n, &err), KGD_OK);
+	CU_ASSERT_EQUAL(sites, n);
+	CU_ASSERT_EQUAL(sites, 32);
+	CU_ASSERT_EQUAL(dvs_stop(s), 0);
+}
+
 /* What the prober refuses comes back as a driver error with its message
  * and the URI, and the driver keeps working. */
 static void test_prober_error_surfaces(void)
@@ -291,6 +332,13 @@ static void test_garbage_is_not_a_die(void)
 	CU_ASSERT(is_die(die, -1, -1));
 	CU_ASSERT_EQUAL(drv->prober->die_count(s->h, &n, &err), KGD_ERR_PROTOCOL);
 	CU_ASSERT_EQUAL(n, -1);
+	{
+		drv_map_geometry g;
+
+		CU_ASSERT_EQUAL(drv->prober->map_geometry(s->h, &g, &err),
+				KGD_ERR_PROTOCOL);
+		CU_ASSERT(strstr(err.msg, "map:get_diameter") && strstr(err.msg, s->uri));
+	}
 	CU_ASSERT_EQUAL(dvs_stop(s), 0);
 }
 
@@ -303,6 +351,7 @@ int cu_register(void)
 	CU_add_test(s, "descriptor", test_descriptor);
 	CU_add_test(s, "whole wafer: route, contact, bins", test_whole_wafer);
 	CU_add_test(s, "prober error surfaces", test_prober_error_surfaces);
+	CU_add_test(s, "map geometry (ABI 1.4)", test_map_geometry);
 	CU_add_test(s, "contact-fail and simulated fault", test_contact_fail_and_fault);
 	CU_add_test(s, "timeout mid-route", test_timeout_mid_route);
 	CU_add_test(s, "garbage is not a die", test_garbage_is_not_a_die);

@@ -676,8 +676,85 @@ static void test_all_reports_final(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
 	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "Lot L1 wafer W1: yield 66.67% "
 				      "(6 of 9 dies pass)"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "70 BER, &quot;lane&quot; (1)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "soft bin 70 BER, &quot;lane&quot;: 1<"));
 	free(csv);
+}
+
+/* Replace the first `from` in file path by `to`; 0 when done. */
+static int patch_file(const char *path, const char *from, const char *to)
+{
+	char *text = tu_slurp(path, NULL), *at;
+	FILE *f;
+	int rc = -1;
+
+	if (!text || !(at = strstr(text, from)))
+		goto out;
+	f = fopen(path, "w");
+	if (!f)
+		goto out;
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	rc = fclose(f) == 0 ? 0 : -1;
+out:
+	free(text);
+	return rc;
+}
+
+/* The wafer pictures, checked by tests/test_wafer_svg.py: without
+ * recorded geometry (the file as the station wrote it: the lot's bounding
+ * box), and with the prober's geometry on L1's wafers (a 12 mm wafer of
+ * 2 x 2 mm dies on a 5 x 5 grid: untested sites; W1 edge 0.5 mm, notch
+ * at 90 deg; W2 neither), with report.html; one colour per bin number
+ * across both. A picture with one die's colour changed fails. */
+static void test_wafer_pictures(void)
+{
+	char geo_db[700], sql[900];
+	rpt_summary sum;
+	kgd_err err = { 0 };
+	sqlite3 *h = NULL;
+	char *svg;
+
+	CU_ASSERT_EQUAL_FATAL(write_to("final", NULL, RPT_WAFERMAP, &sum, &err),
+			      KGD_OK);
+	snprintf(geo_db, sizeof(geo_db), "%s", wpath("geo.db"));
+	snprintf(sql, sizeof(sql), "VACUUM INTO '%s';", geo_db);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(wafer_db, &h), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(geo_db, &h), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(h, "UPDATE wafer SET map_diameter_mm = 12,"
+				     " map_die_w_um = 2000, map_die_h_um = 2000,"
+				     " map_cols = 5, map_rows = 5 WHERE lot_id ="
+				     " (SELECT id FROM lot WHERE name = 'L1');"
+				     "UPDATE wafer SET map_edge_mm = 0.5,"
+				     " map_notch_deg = 90 WHERE name = 'W1' AND"
+				     " lot_id = (SELECT id FROM lot WHERE name ="
+				     " 'L1')", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	mkdir(wpath("geo"), 0700);
+	CU_ASSERT_EQUAL_FATAL(rpt_write(geo_db, wpath("geo"), NULL,
+					RPT_WAFERMAP | RPT_HTML, &sum, &err),
+			      KGD_OK);
+	CU_ASSERT_EQUAL(run_py("test_wafer_svg.py", wafer_db, wpath("final"),
+			       geo_db, wpath("geo"), NULL, NULL, NULL, NULL), 0);
+	svg = tu_slurp(wpath("geo/wafermap_L1_W1.svg"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(svg);
+	/* by hand: the real outline, 13 sites in the usable circle plus the
+	 * three tested corner dies outside it, one retest */
+	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "prober map: 12 mm wafer, die 2.000 x"
+				      " 2.000 mm, 5 x 5 grid, edge 0.5 mm, notch"
+				      " at 90 deg; 7 untested sites (dashed), 1"
+				      " retested (/), 1 rejected"));
+	free(svg);
+	svg = tu_slurp(wpath("final/wafermap_L1_W2.svg"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(svg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "no prober geometry recorded"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "7 untested sites"));
+	free(svg);
+	/* the checker can fail: one passing die drawn in bin 5's colour */
+	CU_ASSERT_EQUAL(patch_file(wpath("geo/wafermap_L1_W2.svg"),
+				   "fill=\"#2ca02c\"", "fill=\"#f0e442\""), 0);
+	CU_ASSERT_NOT_EQUAL(run_py("test_wafer_svg.py", geo_db, wpath("geo"),
+				   NULL, NULL, NULL, NULL, NULL, NULL), 0);
 }
 
 static void test_first_pass_and_filters(void)
@@ -1189,6 +1266,8 @@ int cu_register(void)
 	w = CU_add_suite("reports-wafer", wafer_init, wafer_clean);
 	if (!w)
 		return -1;
+	CU_add_test(w, "wafer pictures against python (test_wafer_svg.py)",
+		    test_wafer_pictures);
 	CU_add_test(w, "every report, final runs, against python",
 		    test_all_reports_final);
 	CU_add_test(w, "first pass and filters", test_first_pass_and_filters);

@@ -174,7 +174,7 @@ static int pr_bin(void *h, drv_die d, int bin, kgd_err *e)
 static int pr_unload(void *h, kgd_err *e) { (void)h; (void)e; fk.unloaded++; return 0; }
 static int pr_count(void *h, int *n, kgd_err *e) { (void)h; (void)e; *n = fk.n_map; return 0; }
 static const drv_prober_ops prober_ops = {pr_load, pr_first, pr_next, pr_to,
-	pr_contact, pr_separate, pr_bin, pr_unload, NULL, pr_count, NULL, NULL};
+	pr_contact, pr_separate, pr_bin, pr_unload, NULL, pr_count, NULL, NULL, NULL};
 
 static const drv_descriptor descs[] = {
 	{1, 0, "fake-pm", "", DRV_CLASS_POWER_METER, f_open, f_close, f_identify,

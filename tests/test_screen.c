@@ -259,6 +259,30 @@ static void test_report_after_screen(void)
 			fprintf(stderr, "\n%s%s", stdout_buf, errbuf);
 		CU_ASSERT_EQUAL(rc, 0);
 	}
+	/* the wafer pictures: the prober's map geometry, asked through the
+	 * driver (map:get_*) and stored on each wafer row, drawn and checked
+	 * by tests/test_wafer_svg.py; report.html's maps are the same */
+	CU_ASSERT_EQUAL(q(db, "SELECT count(*) FROM wafer WHERE map_diameter_mm ="
+			  " 300 AND map_die_w_um = 40000 AND map_die_h_um = 40000"
+			  " AND map_cols = 8 AND map_rows = 8 AND map_edge_mm = 3"
+			  " AND map_notch_deg = 270"), 2);
+	snprintf(py, sizeof(py), "%s/tests/test_wafer_svg.py", KGD_SOURCE_DIR);
+	{
+		char *wargv[] = {"/usr/bin/python3", py, (char *)db,
+				 (char *)out, NULL};
+
+		rc = tu_run(wargv, stdout_buf, sizeof(stdout_buf), errbuf,
+			    sizeof(errbuf), 60);
+		if (rc)
+			fprintf(stderr, "\n%s%s", stdout_buf, errbuf);
+		CU_ASSERT_EQUAL(rc, 0);
+	}
+	csv = tu_slurp(path_in("rep/wafermap_P_P-W01.svg"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(csv);
+	CU_ASSERT_PTR_NOT_NULL(strstr(csv, "prober map: 300 mm wafer, die 40.000 x"
+				      " 40.000 mm, 8 x 8 grid, edge 3.0 mm, notch"
+				      " at 270 deg; 0 untested sites"));
+	free(csv);
 	/* real Chromium: no console message, a screenshot that is not blank */
 	snprintf(py, sizeof(py), "%s/tests/test_report_html.py", KGD_SOURCE_DIR);
 	snprintf(html, sizeof(html), "%s/rep/report.html", dir);

@@ -121,7 +121,7 @@ static void test_plugins_lists_n774x(void)
 	CU_ASSERT_EQUAL(tu_run(argv, out, sizeof(out), errbuf, sizeof(errbuf), 10), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "keysight-n774x"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "power-meter"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "1.3"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "1.4"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "read_power"));
 }
 

@@ -370,6 +370,14 @@ static void test_sync_and_report(void)
 		snprintf(p2, sizeof(p2), "%s/wafermap_DEMO1_DEMO1-W01.svg",
 			 in_dir("rep-pg"));
 		CU_ASSERT_TRUE(same_file(p1, p2));
+		/* ... drawn from the prober's map geometry (schema 10), which
+		 * the server carried (central migration 4) */
+		{
+			char *svg = tu_slurp(p2, NULL);
+
+			CU_ASSERT(svg && strstr(svg, "prober map: 300 mm wafer"));
+			free(svg);
+		}
 		snprintf(p1, sizeof(p1), "%s/DEMO1_DEMO1-W01.stdf",
 			 in_dir("stdf-local"));
 		snprintf(p2, sizeof(p2), "%s/DEMO1_DEMO1-W01.stdf", in_dir("stdf-pg"));

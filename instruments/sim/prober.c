@@ -217,6 +217,52 @@ static void c_num_dies(sim_prober *p, const char *args)
 	snprintf(p->msg, sizeof(p->msg), "%d", p->st->model.n_dies);
 }
 
+/* The map's geometry, as SENTIO's map:get_* commands answer it: the
+ * model's wafer (sim/model.c: the grid centred on the wafer, notch
+ * down). */
+static void c_diameter(sim_prober *p, const char *args)
+{
+	(void)args;
+	snprintf(p->msg, sizeof(p->msg), "%d", (int)p->st->model.p.wafer_mm);
+}
+
+static void c_index_size(sim_prober *p, const char *args)
+{
+	(void)args;
+	snprintf(p->msg, sizeof(p->msg), "%.1f,%.1f", p->st->model.p.die_w_mm * 1000,
+		 p->st->model.p.die_h_mm * 1000);
+}
+
+static void c_num_cols(sim_prober *p, const char *args)
+{
+	(void)args;
+	snprintf(p->msg, sizeof(p->msg), "%d", p->st->model.cols);
+}
+
+static void c_num_rows(sim_prober *p, const char *args)
+{
+	(void)args;
+	snprintf(p->msg, sizeof(p->msg), "%d", p->st->model.rows);
+}
+
+/* index x, y, grid offset x, y (half a die: site 0 at the die's centre),
+ * edge exclusion; micrometres. */
+static void c_grid_params(sim_prober *p, const char *args)
+{
+	const sim_model_params *m = &p->st->model.p;
+
+	(void)args;
+	snprintf(p->msg, sizeof(p->msg), "%.0f,%.0f,%.0f,%.0f,%.0f", m->die_w_mm * 1000,
+		 m->die_h_mm * 1000, m->die_w_mm * 500, m->die_h_mm * 500,
+		 m->edge_mm * 1000);
+}
+
+static void c_orient_marker(sim_prober *p, const char *args)
+{
+	(void)args;
+	snprintf(p->msg, sizeof(p->msg), "Notch,270.0,3000.0");
+}
+
 static void c_contact(sim_prober *p, const char *args)
 {
 	sim_station *st = p->st;
@@ -380,6 +426,12 @@ static const struct prober_cmd commands[] = {
 	{"map:step_die", c_step_die},
 	{"map:die:get_current_index", c_current},
 	{"map:get_num_dies", c_num_dies},
+	{"map:get_diameter", c_diameter},
+	{"map:get_index_size", c_index_size},
+	{"map:get_num_cols", c_num_cols},
+	{"map:get_num_rows", c_num_rows},
+	{"map:get_grid_params", c_grid_params},
+	{"map:get_orient_marker", c_orient_marker},
 	{"move_chuck_contact", c_contact},
 	{"move_chuck_separation", c_separate},
 	{"map:bins:set_bin", c_set_bin},

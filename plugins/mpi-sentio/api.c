@@ -12,9 +12,11 @@
  *    answers "end" again without moving the chuck.
  * The transport belongs to the station; close() never closes it.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kgd/drv_std.h"
 #include "protocol.h"
@@ -253,6 +255,118 @@ static int sentio_fiber_position(void *handle, double *x, double *y, kgd_err *er
 	return rc ? rc : fiber_reply(h, "siph:get_nanocube_xy", msg, x, y, err);
 }
 
+/* Exactly n comma-separated numbers (the message of a map:get_* reply);
+ * -1 if it is not that. */
+static int parse_nums(const char *msg, double *v, int n)
+{
+	const char *p = msg;
+	char *end;
+
+	for (int i = 0; i < n; i++) {
+		v[i] = strtod(p, &end);
+		if (end == p || !isfinite(v[i]))
+			return -1;
+		while (*end == ' ')
+			end++;
+		if (i < n - 1 && *end != ',')
+			return -1;
+		p = end + (i < n - 1);
+		while (*p == ' ')
+			p++;
+	}
+	return *end == '\0' || *end == '\r' || *end == '\n' ? 0 : -1;
+}
+
+/* One map:get_* query answered by n numbers. */
+static int map_query(struct sentio_handle *h, enum sentio_cmd c, const char *what,
+		     double *v, int n, kgd_err *err)
+{
+	char msg[SENTIO_MSG_MAX];
+	int rc = sentio_exchange(h->dev.x, h->model, c, msg, sizeof(msg), NULL,
+				 NULL, err);
+
+	if (rc)
+		return rc;
+	if (parse_nums(msg, v, n))
+		return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s: '%s': expected %d "
+				   "number%s, got '%.60s'", xport_uri(h->dev.x), what,
+				   n, n == 1 ? "" : "s", msg);
+	return KGD_OK;
+}
+
+static int pass_err(kgd_err *err, const kgd_err *e2, int rc)
+{
+	if (err)
+		*err = *e2;
+	return rc;
+}
+
+/* SENTIO's map:get_diameter (mm), get_index_size (um), get_num_cols and
+ * get_num_rows are required; the edge exclusion (get_grid_params) and the
+ * orientation marker (get_orient_marker) are not in every SENTIO release,
+ * so the prober's refusal of either leaves that field unknown (NAN). */
+static int sentio_map_geometry(void *handle, drv_map_geometry *g, kgd_err *err)
+{
+	struct sentio_handle *h = handle;
+	char msg[SENTIO_MSG_MAX], *end;
+	double v[5];
+	kgd_err e2;
+	int rc;
+
+	g->edge_um = g->notch_deg = NAN;
+	if ((rc = map_query(h, SENTIO_CMD_DIAMETER, "map:get_diameter", v, 1, err)))
+		return rc;
+	g->diameter_mm = v[0];
+	if ((rc = map_query(h, SENTIO_CMD_INDEX_SIZE, "map:get_index_size", v, 2, err)))
+		return rc;
+	g->die_w_um = v[0];
+	g->die_h_um = v[1];
+	if ((rc = map_query(h, SENTIO_CMD_NUM_COLS, "map:get_num_cols", v, 1, err)))
+		return rc;
+	g->cols = v[0] >= 0 && v[0] <= 100000 ? (int)v[0] : -1;
+	if ((rc = map_query(h, SENTIO_CMD_NUM_ROWS, "map:get_num_rows", v, 1, err)))
+		return rc;
+	g->rows = v[0] >= 0 && v[0] <= 100000 ? (int)v[0] : -1;
+	if (!(g->diameter_mm > 0 && g->diameter_mm <= 1000) || !(g->die_w_um > 0)
+	    || !(g->die_h_um > 0) || g->cols < 1 || g->rows < 1)
+		return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s: map geometry out of "
+				   "range: %g mm wafer, index %g x %g um, %d x %d "
+				   "dies", xport_uri(h->dev.x), g->diameter_mm,
+				   g->die_w_um, g->die_h_um, g->cols, g->rows);
+	kgd_err_clear(&e2);
+	rc = map_query(h, SENTIO_CMD_GRID_PARAMS, "map:get_grid_params", v, 5, &e2);
+	if (rc == KGD_OK && v[4] >= 0)
+		g->edge_um = v[4];
+	else if (rc && rc != KGD_ERR_INSTRUMENT)
+		return pass_err(err, &e2, rc);
+	kgd_err_clear(&e2);
+	rc = sentio_exchange(h->dev.x, h->model, SENTIO_CMD_ORIENT_MARKER, msg,
+			     sizeof(msg), NULL, NULL, &e2);
+	if (rc && rc != KGD_ERR_INSTRUMENT)
+		return pass_err(err, &e2, rc);
+	if (rc == KGD_OK) {
+		/* "Notch,<angle>,<width>" or "Flat,...": the angle only. */
+		const char *p = strchr(msg, ',');
+
+		if (!p || (strncasecmp(msg, "notch", 5) && strncasecmp(msg, "flat", 4)))
+			return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s: "
+					   "'map:get_orient_marker': expected "
+					   "'Notch|Flat,angle,width', got '%.60s'",
+					   xport_uri(h->dev.x), msg);
+		g->notch_deg = strtod(p + 1, &end);
+		if (end == p + 1 || *end != ',' || !(g->notch_deg >= -720 && g->notch_deg <= 720))
+			return kgd_err_set(err, KGD_ERR_PROTOCOL, "%s: "
+					   "'map:get_orient_marker': not an angle in "
+					   "'%.60s'", xport_uri(h->dev.x), msg);
+		/* 0..360 (no libm in a plugin: at most two turns) */
+		while (g->notch_deg < 0)
+			g->notch_deg += 360;
+		while (g->notch_deg >= 360)
+			g->notch_deg -= 360;
+	}
+	return KGD_OK;
+}
+
 static const drv_prober_ops prober_ops = {
 	.load_wafer = sentio_load_wafer,
 	.step_first = sentio_step_first,
@@ -266,6 +380,7 @@ static const drv_prober_ops prober_ops = {
 	.die_count = sentio_die_count,
 	.fiber_move = sentio_fiber_move,
 	.fiber_position = sentio_fiber_position,
+	.map_geometry = sentio_map_geometry,
 };
 
 DRV_STD_DRIVER(SENTIO_DRIVER, struct sentio_handle, sentio_setup,

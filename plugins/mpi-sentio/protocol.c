@@ -33,6 +33,12 @@ static const sentio_cmdset cmds_sentio = {
 		/* SiPh: the East positioner's NanoCube, 0..100 um per axis. */
 		[SENTIO_CMD_FIBER_MOVE] = {"siph:move_nanocube_xy East,%.4f,%.4f", 0},
 		[SENTIO_CMD_FIBER_POS] = {"siph:get_nanocube_xy East", 0},
+		[SENTIO_CMD_DIAMETER] = {"map:get_diameter", 0},
+		[SENTIO_CMD_INDEX_SIZE] = {"map:get_index_size", 0},
+		[SENTIO_CMD_NUM_COLS] = {"map:get_num_cols", 0},
+		[SENTIO_CMD_NUM_ROWS] = {"map:get_num_rows", 0},
+		[SENTIO_CMD_GRID_PARAMS] = {"map:get_grid_params", 0},
+		[SENTIO_CMD_ORIENT_MARKER] = {"map:get_orient_marker", 0},
 	},
 };
 

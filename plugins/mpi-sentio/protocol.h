@@ -41,6 +41,13 @@ enum sentio_cmd {
 	SENTIO_CMD_UNLOAD_WAFER, /* (none) */
 	SENTIO_CMD_FIBER_MOVE,   /* double x, double y (um) -> x,y */
 	SENTIO_CMD_FIBER_POS,    /* (none) -> x,y */
+	/* The wafer map's geometry (ABI 1.4 map_geometry). */
+	SENTIO_CMD_DIAMETER,     /* (none) -> mm */
+	SENTIO_CMD_INDEX_SIZE,   /* (none) -> w,h (um) */
+	SENTIO_CMD_NUM_COLS,     /* (none) -> n */
+	SENTIO_CMD_NUM_ROWS,     /* (none) -> n */
+	SENTIO_CMD_GRID_PARAMS,  /* (none) -> ix,iy,offx,offy,edge (um) */
+	SENTIO_CMD_ORIENT_MARKER,/* (none) -> Notch|Flat,angle,width */
 	SENTIO_CMD_COUNT
 };
 

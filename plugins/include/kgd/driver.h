@@ -40,9 +40,10 @@ extern "C" {
  * table pointer at the end of drv_descriptor, read only from 1.2 plugins;
  * drv_prober_ops gains fiber_move and fiber_position (the optical
  * positioner). 1.3: drv_smu_ops gains sweep (a staircase sweep in the
- * instrument, one trigger for every point). */
+ * instrument, one trigger for every point). 1.4: drv_prober_ops gains
+ * map_geometry (the wafer map's geometry, for the reports' wafer picture). */
 #define DRV_ABI_MAJOR 1
-#define DRV_ABI_MINOR 3
+#define DRV_ABI_MINOR 4
 
 /* Name of the exported descriptor symbol. */
 #define KGD_DRIVER_SYMBOL "kgd_driver"
@@ -119,6 +120,21 @@ typedef struct drv_die {
 	int x, y;
 } drv_die;
 
+/* ABI 1.4: the geometry of the prober's wafer map, so a report can draw
+ * the whole wafer. The grid is centred on the wafer: column 0 at the
+ * left, row 0 at the top, cols x rows cells of die_w_um x die_h_um; the
+ * die coordinates of drv_die are these columns and rows. */
+typedef struct drv_map_geometry {
+	double diameter_mm;      /* wafer diameter */
+	double die_w_um, die_h_um; /* the map's index (die step) size */
+	int cols, rows;          /* grid size */
+	double edge_um;          /* edge exclusion; NAN if the prober gives none */
+	/* Orientation marker (notch or flat): its position on the wafer
+	 * edge in degrees counter-clockwise from the right (+x), so 270 is
+	 * at the bottom; NAN if the prober gives none. */
+	double notch_deg;
+} drv_map_geometry;
+
 typedef struct drv_prober_ops {
 	/* Required. Load the wafer in cassette slot `slot`, align it; its id
 	 * (scribe/OCR, or the prober's name for it) into wafer_id. */
@@ -145,6 +161,9 @@ typedef struct drv_prober_ops {
 	 * and returns once there; fiber_position reads where it is. */
 	int (*fiber_move)(void *h, double x_um, double y_um, kgd_err *err);
 	int (*fiber_position)(void *h, double *x_um, double *y_um, kgd_err *err);
+	/* ABI 1.4, optional: the geometry of the loaded wafer's map (asked
+	 * once per wafer, after load_wafer). */
+	int (*map_geometry)(void *h, drv_map_geometry *g, kgd_err *err);
 } drv_prober_ops;
 
 /* External laser source module (ELSFP): lasers are 1-based channels. */
