@@ -64,7 +64,9 @@ static void help(void)
 "the CSVs are the same bytes as from the station files. With --only\n"
 "tests.csv nothing is pulled: the server picks the runs and streams their\n"
 "measurements straight into the same arithmetic (fast across the whole\n"
-"fab; the same bytes). docs/CENTRAL_DB.md.\n");
+"fab; the same bytes). A part tested in several station files is one\n"
+"part: its latest run is in the file last in uuid order, then the\n"
+"filters apply to that run. docs/CENTRAL_DB.md.\n");
 }
 
 static int make_dir(const char *dir)

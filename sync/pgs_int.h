@@ -7,8 +7,10 @@
  * pgs_up.c (upload), pgs_pull.c (report pull) and pgs_tests.c (the
  * measurements a report counts, streamed), which call
  * pgs_screen.c (the outlier screens, sent by version), which calls
- * pgs_schema.c (the central schema and its migrations), which calls
- * pgs_core.c (connections, errors, COPY text).
+ * pgs_schema.c (the central schema and its migrations), then
+ * pgs_copy.c (rows of a SQLite statement COPY'd in, binary or text),
+ * then pgs_core.c (connections, errors, COPY text decoded); each calls
+ * only the ones below it.
  *
  * Invariant: a message never holds a password: the server is named by
  * pgs_conn.label (user@host:port/dbname or service=NAME), built from the

@@ -112,7 +112,8 @@ check reports kgd_reports "rpt.c" \
 # screen/ (issue 16): the front scr.c over the arithmetic
 check screen kgd_screen "scr.c" "scr_stat.c"
 # sync/ (issue 13): the front, the upload and the pull, the screens (sent
-# by version), the central schema, the bottom (connections, errors, COPY text).
+# by version), the central schema, rows COPY'd in, the bottom (connections,
+# errors, COPY text decoded).
 check sync kgd_sync "pgs.c" "pgs_up.c pgs_pull.c pgs_tests.c" "pgs_screen.c" \
-	"pgs_schema.c" "pgs_core.c"
+	"pgs_schema.c" "pgs_copy.c" "pgs_core.c"
 exit $status
