@@ -200,8 +200,13 @@ static int load_pic(rpt_ctx *c, struct wafer_pic *w, kgd_err *err)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		i = sqlite3_column_int(st, 0) - g->x0;
 		j = sqlite3_column_int(st, 1) - g->y0;
-		if (i < 0 || j < 0 || i >= g->cols || j >= g->rows)
-			continue;   /* off the prober's map: counted, not drawn */
+		if (i < 0 || j < 0 || i >= g->cols || j >= g->rows) {
+			/* off the prober's map: counted, not drawn */
+			w->offmap++;
+			w->tested++;
+			w->passed += sqlite3_column_int(st, 4);
+			continue;
+		}
 		s = &g->cell[j * g->cols + i];
 		g->is_site[j * g->cols + i] = 1;
 		s->tested = 1;

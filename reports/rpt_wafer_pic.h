@@ -38,6 +38,8 @@ struct wafer_pic {
 	struct leg *leg[2];         /* soft, hard views' keys; owned */
 	size_t n_leg[2];
 	long long tested, passed, untested, retested, screened;
+	long long offmap;           /* tested dies outside the grid (counted
+	                               in tested/passed, not drawn) */
 	char *title2;               /* sequence, limits, dates; owned */
 };
 

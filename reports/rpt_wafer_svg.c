@@ -199,9 +199,12 @@ static void draw_pic(FILE *f, const struct wafer_pic *w, int inline_html)
 		      "lot's tested dies, outline and notch assumed; ", f);
 	}
 	fprintf(f, "%lld untested site%s (dashed), %lld retested (/), "
-		"%lld rejected by the screen (heavy outline)</text>\n",
-		w->untested, w->untested == 1 ? "" : "s", w->retested,
-		w->screened);
+		"%lld rejected by the screen (heavy outline)", w->untested,
+		w->untested == 1 ? "" : "s", w->retested, w->screened);
+	if (w->offmap)
+		fprintf(f, "; %lld tested die%s off the prober's map (not drawn)",
+			w->offmap, w->offmap == 1 ? "" : "s");
+	fputs("</text>\n", f);
 	/* each view's group holds its key */
 	draw_view(f, w, 0, 0);
 	draw_legend(f, w, 0, 0);

@@ -702,9 +702,10 @@ out:
 /* The wafer pictures, checked by tests/test_wafer_svg.py: without
  * recorded geometry (the file as the station wrote it: the lot's bounding
  * box), and with the prober's geometry on L1's wafers (a 12 mm wafer of
- * 2 x 2 mm dies on a 5 x 5 grid: untested sites; W1 edge 0.5 mm, notch
- * at 90 deg; W2 neither), with report.html; one colour per bin number
- * across both. A picture with one die's colour changed fails. */
+ * 2 x 2 mm dies; W1 on a 5 x 5 grid: untested sites, edge 0.5 mm, notch
+ * at 90 deg; W2 a 1 x 1 grid, one die off it, no edge, no notch), with
+ * report.html; one colour per bin number across both. A picture with one
+ * die's colour changed fails. */
 static void test_wafer_pictures(void)
 {
 	char geo_db[700], sql[900];
@@ -728,7 +729,12 @@ static void test_wafer_pictures(void)
 				     "UPDATE wafer SET map_edge_mm = 0.5,"
 				     " map_notch_deg = 90 WHERE name = 'W1' AND"
 				     " lot_id = (SELECT id FROM lot WHERE name ="
-				     " 'L1')", NULL, NULL, NULL), SQLITE_OK);
+				     " 'L1');"
+				     /* W2: a one-die map; its die (1,0) is off it */
+				     "UPDATE wafer SET map_cols = 1, map_rows = 1"
+				     " WHERE name = 'W2' AND lot_id = (SELECT id"
+				     " FROM lot WHERE name = 'L1')", NULL, NULL,
+				     NULL), SQLITE_OK);
 	sqlite3_close(h);
 	mkdir(wpath("geo"), 0700);
 	CU_ASSERT_EQUAL_FATAL(rpt_write(geo_db, wpath("geo"), NULL,
@@ -745,13 +751,21 @@ static void test_wafer_pictures(void)
 				      " at 90 deg; 7 untested sites (dashed), 1"
 				      " retested (/), 1 rejected"));
 	free(svg);
+	svg = tu_slurp(wpath("geo/wafermap_L1_W2.svg"), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(svg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "yield 50.00% (1 of 2 dies pass)"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "1 x 1 grid, edge 0.0 mm, notch not"
+				      " given (drawn down); 0 untested sites"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "; 1 tested die off the prober's map"
+				      " (not drawn)</text>"));
+	free(svg);
 	svg = tu_slurp(wpath("final/wafermap_L1_W2.svg"), NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(svg);
 	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "no prober geometry recorded"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(svg, "7 untested sites"));
 	free(svg);
 	/* the checker can fail: one passing die drawn in bin 5's colour */
-	CU_ASSERT_EQUAL(patch_file(wpath("geo/wafermap_L1_W2.svg"),
+	CU_ASSERT_EQUAL(patch_file(wpath("geo/wafermap_L1_W1.svg"),
 				   "fill=\"#2ca02c\"", "fill=\"#f0e442\""), 0);
 	CU_ASSERT_NOT_EQUAL(run_py("test_wafer_svg.py", geo_db, wpath("geo"),
 				   NULL, NULL, NULL, NULL, NULL, NULL), 0);

@@ -155,7 +155,9 @@ def check_view(g, view, geo, parts, fills, where):
         assert key not in seen, (where, "site twice", key)
         seen[key] = e
     assert set(seen) == sites, (where, "sites", sorted(set(seen) ^ sites))
-    byxy = {(p["x"] - x0, p["y"] - y0): p for p in parts}
+    # dies off the prober's grid are counted in the title, never drawn
+    byxy = {(p["x"] - x0, p["y"] - y0): p for p in parts
+            if 0 <= p["x"] - x0 < nc and 0 <= p["y"] - y0 < nr}
     scale = None
     for key, e in seen.items():
         w, h = float(e.get("width")), float(e.get("height"))
@@ -252,6 +254,12 @@ def check_dir(db, out, fills):
         else:
             assert t["geometry"].startswith("no prober geometry recorded"), \
                 (path, t["geometry"])
+        off = sum(not (0 <= p["x"] - geo[3] < geo[1] and
+                       0 <= p["y"] - geo[4] < geo[2]) for p in ps)
+        assert t["geometry"].endswith(
+            f"; {off} tested die{'' if off == 1 else 's'} off the prober's"
+            " map (not drawn)" if off else "(heavy outline)"), \
+            (path, "off the map", off, t["geometry"])
         views = {g.get("data-view"): g for g in root.iter(NS + "g")
                  if g.get("class") == "view"}
         assert set(views) == {"soft", "hard"}, (path, sorted(views))
