@@ -985,6 +985,38 @@ static void test_part_in_two_files(void)
 	}
 }
 
+/* A value the server's column cannot hold (SQLite keeps text in a REAL
+ * column): the upload fails with one line naming the file, table and
+ * column, nothing of the file reaches the server and the file records no
+ * progress; mended, the file goes whole. */
+static void test_value_of_wrong_type(void)
+{
+	const char *db_path = in_dir("badtype.db");
+	char src[128], sql[300];
+	sqlite3 *h = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(pgu_make_results(db_path, "cell-bad", "BADTYPE", 3,
+					       4, 21), 0);
+	CU_ASSERT_EQUAL_FATAL(sqlite3_open(db_path, &h), SQLITE_OK);
+	CU_ASSERT_EQUAL(sqlite3_exec(h, "UPDATE measurement SET value = 'abc'"
+				     " WHERE rowid = (SELECT max(rowid) FROM"
+				     " measurement)", NULL, NULL, NULL), SQLITE_OK);
+	src_of(db_path, src, sizeof(src));
+	CU_ASSERT_EQUAL(sync_as(db_path, srv.conninfo, 60), 1);
+	expect_in(errbuf, "badtype.db: measurement: value is not of the"
+		  " server's type");
+	CU_ASSERT_EQUAL(strchr(errbuf, '\n'), errbuf + strlen(errbuf) - 1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM run WHERE %s", src);
+	CU_ASSERT_EQUAL(pgu_q(&srv, sql), 0);
+	CU_ASSERT_EQUAL(sq(db_path, "SELECT count(*) FROM sync_mark"), 0);
+	CU_ASSERT_EQUAL(sqlite3_exec(h, "UPDATE measurement SET value = -3.5"
+				     " WHERE typeof(value) = 'text'", NULL, NULL,
+				     NULL), SQLITE_OK);
+	sqlite3_close(h);
+	CU_ASSERT_EQUAL(sync_as(db_path, srv.conninfo, 60), 0);
+	expect_same_counts(db_path, src);
+}
+
 /* KGD_SYNC_ONLY=<n>: run only the n-th case (1-based), to look at one. */
 int cu_register(void)
 {
@@ -1004,6 +1036,7 @@ int cu_register(void)
 		  test_kill9_then_resume },
 		{ "tests.csv streamed from the server", test_tests_streamed },
 		{ "one part in two station files", test_part_in_two_files },
+		{ "a value of the wrong type", test_value_of_wrong_type },
 	};
 	const char *only = getenv("KGD_SYNC_ONLY");
 	CU_pSuite s = CU_add_suite_with_setup_and_teardown("sync", suite_init,
