@@ -977,8 +977,12 @@ static void test_branches_overlap_in_time(void)
 			" (share %.3f) = %.3f of the part]", r->tag, rows[0].mean,
 			rows[0].share, rows[2].mean, rows[2].share, sum);
 		if (k == 0) {
-			CU_ASSERT_TRUE(sum > 1.0);
-			/* Every die: lane_ber and port_power overlapped in time. */
+			/* No bound on sum here: the shares add up past 1 only
+			 * when the overlap outlasts the part's time outside the
+			 * two steps (contact, the other steps), and a loaded
+			 * machine stretches that time (0.957 seen under ASan at
+			 * load 5). The exact check is die by die: on every die
+			 * lane_ber and port_power overlapped in time. */
 			CU_ASSERT_EQUAL(q_ll(r->db,
 				"SELECT count(*) FROM step_result b JOIN step_result o"
 				" ON o.run_id = b.run_id AND o.step = 'port_power'"
