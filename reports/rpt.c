@@ -59,8 +59,7 @@ static int exec(rpt_ctx *c, const char *sql, kgd_err *err)
 	return KGD_OK;
 }
 
-/* ISO-8601 date (YYYY-MM-DD), optionally followed by a time. */
-static int iso_date_ok(const char *s)
+int rpt_date_ok(const char *s)
 {
 	static const char shape[] = "dddd-dd-dd";
 	size_t i;
@@ -296,11 +295,11 @@ static int ctx_open(rpt_ctx *c, const char *db_path, const rpt_options *opt,
 		c->opt = *opt;
 	if (!db_path)
 		return kgd_err_set(err, KGD_ERR_ARG, "report: no database");
-	if ((c->opt.from && !iso_date_ok(c->opt.from)) ||
-	    (c->opt.to && !iso_date_ok(c->opt.to)))
+	if ((c->opt.from && !rpt_date_ok(c->opt.from)) ||
+	    (c->opt.to && !rpt_date_ok(c->opt.to)))
 		return kgd_err_set(err, KGD_ERR_ARG, "report: dates are ISO-8601,"
 				   " YYYY-MM-DD[THH:MM:SS] (got '%s')",
-				   c->opt.from && !iso_date_ok(c->opt.from)
+				   c->opt.from && !rpt_date_ok(c->opt.from)
 				   ? c->opt.from : c->opt.to);
 	/* uselocale() is per thread: the station's own locale is untouched. */
 	c->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);

@@ -100,6 +100,10 @@ typedef struct rpt_summary {
 	int files;                 /* files written */
 } rpt_summary;
 
+/* 1 when s is a date the filters take: ISO-8601 YYYY-MM-DD, optionally
+ * followed by 'T' or ' ' and a time (rpt_options.from / .to). */
+int rpt_date_ok(const char *s);
+
 /* Write the reports in `which` for db_path into out_dir (which must
  * exist), all from one read snapshot of the database. opt may be NULL (no
  * filter, final runs). sum may be NULL. See the file comment for errors. */

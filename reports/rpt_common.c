@@ -231,6 +231,20 @@ int rpt_emit_csv(rpt_ctx *c, const char *path, const char *const header[],
 	return rpt_emit(c, path, csv_body, &job, err);
 }
 
+void rpt_xml_text(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", f); break;
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '"': fputs("&quot;", f); break;
+		case '\'': fputs("&#39;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
 const char *rpt_bin_colour(int has_bin, int bin, int pass)
 {
 	static const char *const pal[] = {

@@ -21,23 +21,9 @@
 
 #define HIST_BINS 20
 
-static void esc(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
-
 static void esc_col(FILE *f, sqlite3_stmt *st, int i)
 {
-	esc(f, (const char *)sqlite3_column_text(st, i));
+	rpt_xml_text(f, (const char *)sqlite3_column_text(st, i));
 }
 
 /* One colour per bin number, the same in every report: rpt_bin_colour;
@@ -256,15 +242,15 @@ static void one_test(FILE *f, const char *step, const char *name,
 			maxc = counts[b];
 	}
 	fputs("<tr><td>", f);
-	esc(f, step);
+	rpt_xml_text(f, step);
 	if (name) {
 		fputc(':', f);
-		esc(f, name);
+		rpt_xml_text(f, name);
 	}
 	fputs("</td><td>", f);
 	if (logscale)
 		fputs("log10 ", f);
-	esc(f, unit);
+	rpt_xml_text(f, unit);
 	fprintf(f, "</td><td>%zu / %lld</td><td>%.6g</td><td>%.6g</td>"
 		"<td>%.6g</td><td>%.6g</td><td>%.6g</td><td><svg width=\"%d\" "
 		"height=\"40\">", n, n_all, mean, sqrt(var), lo, v[n / 2], hi,

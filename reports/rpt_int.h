@@ -94,6 +94,10 @@ char *rpt_wafer_path(const char *dir, const char *prefix, const char *lot,
  * indexed by bin number (docs/REPORTS.md), so maps compare side by side. */
 const char *rpt_bin_colour(int has_bin, int bin, int pass);
 
+/* s as XML/HTML text or attribute value (& < > " ' escaped); NULL writes
+ * nothing. For the SVG pictures and report.html alike. */
+void rpt_xml_text(FILE *f, const char *s);
+
 /* ---- measurement keys (parts.csv columns, STDF test numbers) ------------ */
 
 /* SQL expression for a measurement's key text, on alias m:

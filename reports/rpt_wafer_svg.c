@@ -29,19 +29,6 @@
 #define TOP 84              /* px, title lines above the views */
 #define LEGEND_ROW 18
 
-static void xml_text(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
-
 /* ---- drawing ------------------------------------------------------------ */
 
 /* One view (soft or hard bins) at horizontal offset ox; opens its <g>,
@@ -153,7 +140,7 @@ static void draw_legend(FILE *f, const struct wafer_pic *w, int hard, int ox)
 			fputs("no bin", f);
 		if (l[k].name) {
 			fputc(' ', f);
-			xml_text(f, l[k].name);
+			rpt_xml_text(f, l[k].name);
 		}
 		fprintf(f, "%s: %lld</text>\n", l[k].pass ? " (pass)" : "",
 			l[k].n);
@@ -176,14 +163,14 @@ static void draw_pic(FILE *f, const struct wafer_pic *w, int inline_html)
 		"fill=\"white\"/>\n", width, height, width, height);
 	fputs("<text class=\"title\" x=\"10\" y=\"22\" font-size=\"16\" "
 	      "font-weight=\"bold\">Lot ", f);
-	xml_text(f, w->lot);
+	rpt_xml_text(f, w->lot);
 	fputs(" wafer ", f);
-	xml_text(f, w->wafer);
+	rpt_xml_text(f, w->wafer);
 	fprintf(f, ": yield %.2f%% (%lld of %lld dies pass)</text>\n",
 		w->tested ? 100.0 * (double)w->passed / (double)w->tested : 0.0,
 		w->passed, w->tested);
 	fputs("<text class=\"subtitle\" x=\"10\" y=\"42\">", f);
-	xml_text(f, w->title2);
+	rpt_xml_text(f, w->title2);
 	fputs("</text>\n<text class=\"geometry\" x=\"10\" y=\"60\" "
 	      "font-size=\"11\">", f);
 	if (w->g.real) {

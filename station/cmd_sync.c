@@ -7,7 +7,6 @@
  * measurements from the server into the report's own accumulator. This file only parses options, prints, and owns the
  * scratch folder.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -124,18 +123,6 @@ static int add_measurement(void *user, const char *step, const char *name,
 				 &e);
 }
 
-/* ISO-8601 date, optionally with a time: what `station report` takes. */
-static int iso_date_ok(const char *s)
-{
-	static const char shape[] = "dddd-dd-dd";
-	size_t i;
-
-	for (i = 0; shape[i]; i++)
-		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != '-')
-			return 0;
-	return s[i] == '\0' || s[i] == 'T' || s[i] == ' ';
-}
-
 /* tests.csv alone: no pull. The server picks the runs and streams their
  * measurements (pgs_measurements) into the report's own arithmetic
  * (rpt_tests_acc), written into the folder's set like any report. */
@@ -150,11 +137,11 @@ static int tests_from_db(const char *target, const char *out_dir,
 	char *path = NULL;
 	int status, begun = 0;
 
-	if ((opt->from && !iso_date_ok(opt->from)) ||
-	    (opt->to && !iso_date_ok(opt->to)))
+	if ((opt->from && !rpt_date_ok(opt->from)) ||
+	    (opt->to && !rpt_date_ok(opt->to)))
 		return cli_usage("report", "dates are ISO-8601,"
 				 " YYYY-MM-DD[THH:MM:SS] (got '%s')",
-				 opt->from && !iso_date_ok(opt->from) ? opt->from
+				 opt->from && !rpt_date_ok(opt->from) ? opt->from
 								      : opt->to);
 	memset(&sel, 0, sizeof(sel));
 	sel.f.lot = opt->lot;

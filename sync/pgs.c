@@ -69,6 +69,24 @@ int pgs_waiting_count(const char *db_path, const char *server_uuid,
 	return pgs_up_waiting(db_path, server_uuid, w, err);
 }
 
+/* The readers' start: connect, name the server in st (zeroed first), and
+ * check its schema; on failure nothing stays open. */
+static int read_open(pgs_conn *c, const char *target, pgs_stats *st,
+		     kgd_err *err)
+{
+	int status;
+
+	memset(st, 0, sizeof(*st));
+	status = pgs_connect(c, target, err);
+	if (status)
+		return status;
+	snprintf(st->server, sizeof(st->server), "%s", c->label);
+	status = pgs_schema_ready(c, err);
+	if (status)
+		pgs_disconnect(c);
+	return status;
+}
+
 int pgs_pull(const char *target, const char *out_path, const pgs_filter *f,
 	     pgs_stats *st, kgd_err *err)
 {
@@ -78,14 +96,10 @@ int pgs_pull(const char *target, const char *out_path, const pgs_filter *f,
 
 	if (!st)
 		st = &local;
-	memset(st, 0, sizeof(*st));
-	status = pgs_connect(&c, target, err);
+	status = read_open(&c, target, st, err);
 	if (status)
 		return status;
-	snprintf(st->server, sizeof(st->server), "%s", c.label);
-	status = pgs_schema_ready(&c, err);
-	if (!status)
-		status = pgs_pull_run(&c, out_path, f, st, err);
+	status = pgs_pull_run(&c, out_path, f, st, err);
 	pgs_disconnect(&c);
 	return status;
 }
@@ -99,14 +113,10 @@ int pgs_measurements(const char *target, const pgs_select *sel,
 
 	if (!st)
 		st = &local;
-	memset(st, 0, sizeof(*st));
-	status = pgs_connect(&c, target, err);
+	status = read_open(&c, target, st, err);
 	if (status)
 		return status;
-	snprintf(st->server, sizeof(st->server), "%s", c.label);
-	status = pgs_schema_ready(&c, err);
-	if (!status)
-		status = pgs_tests_run(&c, sel, fn, user, st, err);
+	status = pgs_tests_run(&c, sel, fn, user, st, err);
 	pgs_disconnect(&c);
 	return status;
 }
