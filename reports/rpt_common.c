@@ -231,6 +231,41 @@ int rpt_emit_csv(rpt_ctx *c, const char *path, const char *const header[],
 	return rpt_emit(c, path, csv_body, &job, err);
 }
 
+int rpt_emit_per_wafer(rpt_ctx *c, const char *sql, const char *dir,
+		       const char *prefix, const char *ext, rpt_body_fn body,
+		       void *arg, const char **lot, const char **wafer,
+		       int *files, kgd_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char *path = NULL;
+	int rc, status;
+
+	status = rpt_prepare(c, sql, &st, err);
+	if (status)
+		return status;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*lot = (const char *)sqlite3_column_text(st, 0);
+		*wafer = (const char *)sqlite3_column_text(st, 1);
+		path = rpt_wafer_path(dir, prefix, *lot, *wafer, ext);
+		if (!path) {
+			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		status = rpt_emit(c, path, body, arg, err);
+		if (status)
+			goto out;
+		(*files)++;
+		free(path);
+		path = NULL;
+	}
+	if (rc != SQLITE_DONE)
+		status = rpt_sql_fail(c, err);
+out:
+	free(path);
+	sqlite3_finalize(st);
+	return status;
+}
+
 void rpt_xml_text(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {

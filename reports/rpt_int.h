@@ -73,6 +73,14 @@ void rpt_csv_end_row(FILE *f);
 typedef int (*rpt_body_fn)(rpt_ctx *c, FILE *f, void *arg, kgd_err *err);
 int rpt_emit(rpt_ctx *c, const char *path, rpt_body_fn body, void *arg,
 	     kgd_err *err);
+/* One file per (lot, wafer) row of sql (two text columns):
+ * rpt_wafer_path(dir, prefix, lot, wafer, ext) written by rpt_emit with
+ * body(arg), after *lot and *wafer (fields of arg) are pointed at the
+ * row's names. Adds the files written to *files. */
+int rpt_emit_per_wafer(rpt_ctx *c, const char *sql, const char *dir,
+		       const char *prefix, const char *ext, rpt_body_fn body,
+		       void *arg, const char **lot, const char **wafer,
+		       int *files, kgd_err *err);
 
 /* A CSV: header row (NULL-terminated), then rows(). */
 typedef int (*rpt_rows_fn)(rpt_ctx *c, FILE *f, kgd_err *err);

@@ -461,39 +461,18 @@ int rpt_stdf(rpt_ctx *c, const char *dir, int *files, kgd_err *err)
 		"SELECT DISTINCT lot, wafer FROM temp.sel WHERE wafer IS NOT NULL"
 		" ORDER BY lot, wafer";
 	struct wafer_stdf w = { 0 };
-	sqlite3_stmt *st = NULL;
 	rpt_keys keys = { 0 };
-	char *path = NULL;
-	int rc, status;
+	int status;
 
 	w.r = malloc(sizeof(*w.r));
 	if (!w.r)
 		return kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
 	w.keys = &keys;
-	if ((status = rpt_keys_load(c, &keys, err)) ||
-	    (status = rpt_prepare(c, sql, &st, err)))
-		goto out;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		w.lot = (const char *)sqlite3_column_text(st, 0);
-		w.wafer = (const char *)sqlite3_column_text(st, 1);
-		path = rpt_wafer_path(dir, "", w.lot, w.wafer, ".stdf");
-		if (!path) {
-			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		status = rpt_emit(c, path, stdf_body, &w, err);
-		if (status)
-			goto out;
-		(*files)++;
-		free(path);
-		path = NULL;
-	}
-	if (rc != SQLITE_DONE)
-		status = rpt_sql_fail(c, err);
-out:
-	free(path);
+	status = rpt_keys_load(c, &keys, err);
+	if (!status)
+		status = rpt_emit_per_wafer(c, sql, dir, "", ".stdf", stdf_body,
+					    &w, &w.lot, &w.wafer, files, err);
 	free(w.r);
 	rpt_keys_free(&keys);
-	sqlite3_finalize(st);
 	return status;
 }

@@ -234,33 +234,8 @@ int rpt_wafer_svgs(rpt_ctx *c, const char *dir, int *files, kgd_err *err)
 	static const char wafers_sql[] =
 		"SELECT DISTINCT lot, wafer FROM temp.sel WHERE wafer IS NOT NULL"
 		" AND x IS NOT NULL ORDER BY lot, wafer";
-	sqlite3_stmt *wst = NULL;
 	struct pic_job w = { 0 };
-	char *path = NULL;
-	int rc, status;
 
-	status = rpt_prepare(c, wafers_sql, &wst, err);
-	if (status)
-		return status;
-	while ((rc = sqlite3_step(wst)) == SQLITE_ROW) {
-		w.lot = (const char *)sqlite3_column_text(wst, 0);
-		w.wafer = (const char *)sqlite3_column_text(wst, 1);
-		path = rpt_wafer_path(dir, "wafermap_", w.lot, w.wafer, ".svg");
-		if (!path) {
-			status = kgd_err_set(err, KGD_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		status = rpt_emit(c, path, pic_body, &w, err);
-		if (status)
-			goto out;
-		(*files)++;
-		free(path);
-		path = NULL;
-	}
-	if (rc != SQLITE_DONE)
-		status = rpt_sql_fail(c, err);
-out:
-	free(path);
-	sqlite3_finalize(wst);
-	return status;
+	return rpt_emit_per_wafer(c, wafers_sql, dir, "wafermap_", ".svg",
+				  pic_body, &w, &w.lot, &w.wafer, files, err);
 }
