@@ -149,8 +149,11 @@ max_wal_size = 2GB
 EOF
 as_owner "$bindir/pg_ctl" -D "$data" -l "$pg/server.log" -w -t 30 start \
 	>/dev/null 2>&1 || { cat "$pg/server.log" >&2; stop; exit 1; }
-# The watchdog, detached from the caller's pipes so tu_run sees EOF.
+# The watchdog, detached from the caller's pipes so tu_run sees EOF. A
+# watchdog told to end (a harness's kill of the whole test tree) takes
+# the server with it: only SIGKILL can leave one behind.
 (
+	trap 'stop; exit 0' TERM INT HUP
 	end=$(( $(date +%s) + life ))
 	while kill -0 "$owner" 2>/dev/null && [ "$(date +%s)" -lt "$end" ] &&
 	      [ -d "$data" ] && [ ! -f "$pg/stopped" ]; do
