@@ -227,20 +227,24 @@ static int select_runs(rpt_ctx *c, kgd_err *err)
 			return kgd_err_set(err, KGD_ERR_NOT_FOUND, "%s: no lot "
 					   "named '%s'", c->db_path, o->lot);
 	}
-	if (o->lot || o->wafer || o->product || o->station ||
-	    o->has_seq_version || o->from || o->to)
-		return kgd_err_set(err, KGD_ERR_NOT_FOUND, "%s: no tested part "
-				   "matches the filters%s%s%s%s%s%s%s%s%s%s%s%s",
-				   c->db_path,
-				   o->lot ? " lot=" : "", o->lot ? o->lot : "",
-				   o->wafer ? " wafer=" : "", o->wafer ? o->wafer : "",
-				   o->product ? " product=" : "",
-				   o->product ? o->product : "",
-				   o->station ? " station=" : "",
-				   o->station ? o->station : "",
-				   o->from ? " from=" : "", o->from ? o->from : "",
-				   o->to ? " to=" : "", o->to ? o->to : "");
-	return KGD_OK;   /* no runs at all: header-only reports */
+	return rpt_no_match(c->db_path, o, err);
+}
+
+int rpt_no_match(const char *where, const rpt_options *o, kgd_err *err)
+{
+	if (!(o->lot || o->wafer || o->product || o->station ||
+	      o->has_seq_version || o->from || o->to))
+		return KGD_OK;
+	return kgd_err_set(err, KGD_ERR_NOT_FOUND, "%s: no tested part "
+			   "matches the filters%s%s%s%s%s%s%s%s%s%s%s%s", where,
+			   o->lot ? " lot=" : "", o->lot ? o->lot : "",
+			   o->wafer ? " wafer=" : "", o->wafer ? o->wafer : "",
+			   o->product ? " product=" : "",
+			   o->product ? o->product : "",
+			   o->station ? " station=" : "",
+			   o->station ? o->station : "",
+			   o->from ? " from=" : "", o->from ? o->from : "",
+			   o->to ? " to=" : "", o->to ? o->to : "");
 }
 
 /* Open path read-only, and only if it is a station database. */

@@ -100,6 +100,12 @@ typedef struct rpt_summary {
 	int files;                 /* files written */
 } rpt_summary;
 
+/* Nothing selected although opt filters: KGD_ERR_NOT_FOUND, "<where>: no
+ * tested part matches the filters lot=... wafer=..." naming each filter
+ * given. Returns KGD_OK, setting nothing, when opt filters nothing (an
+ * empty source then gives header-only reports). */
+int rpt_no_match(const char *where, const rpt_options *opt, kgd_err *err);
+
 /* 1 when s is a date the filters take: ISO-8601 YYYY-MM-DD, optionally
  * followed by 'T' or ' ' and a time (rpt_options.from / .to). */
 int rpt_date_ok(const char *s);

@@ -162,21 +162,8 @@ static int tests_from_db(const char *target, const char *out_dir,
 	if (!status)
 		status = pgs_measurements(target, &sel, add_measurement, acc, &st,
 					  &err);
-	if (!status && st.runs == 0 && (opt->lot || opt->wafer || opt->product ||
-					opt->station || opt->has_seq_version ||
-					opt->from || opt->to))
-		status = kgd_err_set(&err, KGD_ERR_NOT_FOUND, "%s: no tested part "
-				     "matches the filters%s%s%s%s%s%s%s%s%s%s%s%s",
-				     st.server,
-				     opt->lot ? " lot=" : "", opt->lot ? opt->lot : "",
-				     opt->wafer ? " wafer=" : "",
-				     opt->wafer ? opt->wafer : "",
-				     opt->product ? " product=" : "",
-				     opt->product ? opt->product : "",
-				     opt->station ? " station=" : "",
-				     opt->station ? opt->station : "",
-				     opt->from ? " from=" : "", opt->from ? opt->from : "",
-				     opt->to ? " to=" : "", opt->to ? opt->to : "");
+	if (!status && st.runs == 0)
+		status = rpt_no_match(st.server, opt, &err);
 	if (!status) {
 		status = rset_begin(&set, out_dir, "report.sha256", &err);
 		begun = !status;
