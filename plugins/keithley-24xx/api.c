@@ -47,6 +47,21 @@ static int check(const struct k24_handle *h, const char *what, double v,
 			   h->model->id.model, max, unit);
 }
 
+/* The compliance limit of a current source is a voltage, of a voltage
+ * source a current: within the model's range and above zero. */
+static int check_limit(const struct k24_handle *h, int current, double limit,
+		       kgd_err *err)
+{
+	const k24_model *m = h->model;
+	int rc = check(h, current ? "voltage limit" : "current limit", limit,
+		       current ? m->v_max : m->i_max, current ? "V" : "A", err);
+
+	if (rc == KGD_OK && !(limit > 0))
+		rc = kgd_err_set(err, KGD_ERR_ARG, "%s: compliance limit %g must be "
+				 "positive", xport_uri(h->dev.x), limit);
+	return rc;
+}
+
 static int source(struct k24_handle *h, int current, double level,
 		  double limit, kgd_err *err)
 {
@@ -55,11 +70,7 @@ static int source(struct k24_handle *h, int current, double level,
 		       current ? m->i_max : m->v_max, current ? "A" : "V", err);
 
 	if (rc == KGD_OK)
-		rc = check(h, current ? "voltage limit" : "current limit", limit,
-			   current ? m->v_max : m->i_max, current ? "V" : "A", err);
-	if (rc == KGD_OK && !(limit > 0))
-		rc = kgd_err_set(err, KGD_ERR_ARG, "%s: compliance limit %g must be "
-				 "positive", xport_uri(h->dev.x), limit);
+		rc = check_limit(h, current, limit, err);
 	if (rc)
 		return rc;
 	h->sourcing = 0;
@@ -128,11 +139,7 @@ static int k24_sweep_op(void *handle, int current, double start, double stop,
 		rc = check(h, current ? "sweep stop current" : "sweep stop voltage", stop,
 			   max, current ? "A" : "V", err);
 	if (rc == KGD_OK)
-		rc = check(h, current ? "voltage limit" : "current limit", limit,
-			   current ? m->v_max : m->i_max, current ? "V" : "A", err);
-	if (rc == KGD_OK && !(limit > 0))
-		rc = kgd_err_set(err, KGD_ERR_ARG, "%s: compliance limit %g must be "
-				 "positive", xport_uri(h->dev.x), limit);
+		rc = check_limit(h, current, limit, err);
 	if (rc)
 		return rc;
 	/* The sweep leaves the output off and nothing sourced to read. */
