@@ -94,6 +94,20 @@ static const char *take_text(fld *f, const unsigned char *s, long len)
 	return f->p;
 }
 
+/* The field at *pos of a row of n bytes: its length word read (*pos
+ * moves past it), 0 for NULL, 1 with *len bytes of it inside the row, -1
+ * when the row ends first. */
+static int field(const unsigned char *p, long n, long *pos, long *len)
+{
+	if (*pos + 4 > n)
+		return -1;
+	*len = rd32(p + *pos);
+	*pos += 4;
+	if (*len < 0)
+		return 0;
+	return *pos + *len <= n ? 1 : -1;
+}
+
 /* One binary COPY row: step, name, unit (text), low, high, value
  * (float8), pass (int4). Returns 1 at the trailer, 0 for a row, -1 when
  * the row is not that shape. */
@@ -104,7 +118,7 @@ static int parse_row(const unsigned char *p, long n, fld *txt, int *nomem,
 	double num[3];
 	const double *v[3] = { NULL, NULL, NULL };
 	long pos = 0, len;
-	int pass;
+	int pass, rc;
 
 	if (n < 2)
 		return -1;
@@ -114,14 +128,10 @@ static int parse_row(const unsigned char *p, long n, fld *txt, int *nomem,
 		return -1;
 	pos = 2;
 	for (int i = 0; i < 3; i++) {
-		if (pos + 4 > n)
+		if ((rc = field(p, n, &pos, &len)) < 0)
 			return -1;
-		len = rd32(p + pos);
-		pos += 4;
-		if (len < 0)
+		if (rc == 0)
 			continue;
-		if (pos + len > n)
-			return -1;
 		s[i] = take_text(&txt[i], p + pos, len);
 		if (!s[i]) {
 			*nomem = 1;
@@ -130,21 +140,17 @@ static int parse_row(const unsigned char *p, long n, fld *txt, int *nomem,
 		pos += len;
 	}
 	for (int i = 0; i < 3; i++) {
-		if (pos + 4 > n)
+		if ((rc = field(p, n, &pos, &len)) < 0 || (rc && len != 8))
 			return -1;
-		len = rd32(p + pos);
-		pos += 4;
-		if (len < 0)
+		if (rc == 0)
 			continue;
-		if (len != 8 || pos + 8 > n)
-			return -1;
 		num[i] = rd_double(p + pos);
 		v[i] = &num[i];
 		pos += 8;
 	}
-	if (pos + 8 > n || rd32(p + pos) != 4)
+	if (field(p, n, &pos, &len) != 1 || len != 4)
 		return -1;
-	pass = (int)rd32(p + pos + 4);
+	pass = (int)rd32(p + pos);
 	if (fn(user, s[0], s[1], s[2], v[0], v[1], v[2], pass))
 		*stop = 1;
 	return 0;
