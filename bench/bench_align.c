@@ -24,15 +24,14 @@
  * 32 dies on one wafer.
  */
 #include <errno.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "prober.h"
+#include "testutil.h"
 
 #define AVERAGING_S 0.001
 
@@ -63,19 +62,6 @@ static int write_file(const char *path, const char *text)
 		return -1;
 	fputs(text, f);
 	return fclose(f);
-}
-
-static pid_t spawn(char *const argv[])
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		if (!freopen("/dev/null", "w", stdout))
-			_exit(127);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
 }
 
 /* Per die (run) of the align step: its logged moves and time. */
@@ -122,51 +108,39 @@ out:
 
 static int run_arm(const char *dir, const char *die, arm *a, int k)
 {
-	char cfg[600], dbp[600], seq[600], p[640];
 	/* one lot name for both arms: the same seeded couplers */
-	char *lot = "ALIGN";
-	pid_t sim, st;
-	int status = -1;
+	const char *args[] = {
+		"--product", "teraphy", "--fiber-align", "--seed", "7",
+		"--lot", "ALIGN", "--wafers", "1", "--die", die,
+		"--time-scale", a->time_scale, "--lifetime-s", "900", NULL
+	};
+	char dbp[600], seq[600], p[640], errs[1024] = "";
+	tu_vstation vs;
+	int status;
 
-	snprintf(cfg, sizeof(cfg), "%s/station%d.yaml", dir, k);
 	snprintf(dbp, sizeof(dbp), "%s/results%d.db", dir, k);
 	snprintf(seq, sizeof(seq), "%s/align.yaml", dir);
+	if (tu_vstation_start(dir, args, &vs)) {
+		fprintf(stderr, "bench_align: kgd-vstation did not start\n");
+		return -1;
+	}
 	{
 		char *argv[] = {
-			KGD_BIN_DIR "/kgd-vstation", "--product", "teraphy",
-			"--fiber-align", "--seed", "7", "--lot", lot,
-			"--wafers", "1", "--die", (char *)die,
-			"--time-scale", (char *)a->time_scale,
-			"--config-out", cfg, "--lifetime-s", "900", NULL
+			KGD_BIN_DIR "/station", "run", seq, "--config", vs.config,
+			"--db", dbp, "--lot", "ALIGN", "--wafers", "1", "--quiet",
+			NULL
 		};
 
-		sim = spawn(argv);
+		status = tu_run(argv, NULL, 0, errs, sizeof(errs), 900);
 	}
-	if (sim < 0)
-		return -1;
-	for (int i = 0; i < 1000 && access(cfg, R_OK) != 0; i++)
-		usleep(10000);
-	if (access(cfg, R_OK) == 0) {
-		char *argv[] = {
-			KGD_BIN_DIR "/station", "run", seq, "--config", cfg,
-			"--db", dbp, "--lot", lot, "--wafers", "1", "--quiet", NULL
-		};
-
-		st = spawn(argv);
-		if (st < 0 || waitpid(st, &status, 0) < 0)
-			status = -1;
-	} else {
-		fprintf(stderr, "bench_align: kgd-vstation wrote no config\n");
-	}
-	kill(sim, SIGTERM);
-	waitpid(sim, NULL, 0);
+	tu_vstation_stop(&vs);
 	/* bin 4 dies make station run exit 0 too: a bin is a result */
 	if (status != 0)
 		fprintf(stderr, "bench_align: station run at time scale %s failed"
-			" (status %d)\n", a->time_scale, status);
+			" (status %d): %s\n", a->time_scale, status, errs);
 	else
 		status = read_results(dbp, a);
-	unlink(cfg);
+	unlink(vs.config);
 	unlink(dbp);
 	snprintf(p, sizeof(p), "%s-wal", dbp);
 	unlink(p);
